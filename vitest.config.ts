@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+const pkg = (name: string, sub = 'index') => fileURLToPath(new URL(`./packages/${name}/src/${sub}.ts`, import.meta.url));
+
+// Tests import workspace packages from source, so `vitest` works without a build step.
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^@llm-modules\/([a-z-]+)\/([a-z-]+)$/, replacement: pkg('$1', '$2') },
+      { find: /^@llm-modules\/([a-z-]+)$/, replacement: pkg('$1') },
+    ],
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { execArgv: ['--expose-gc'] } },
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
