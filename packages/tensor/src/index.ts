@@ -1,1 +1,30 @@
+/**
+ * @llm-modules/tensor — a lazy, immutable tensor graph whose primitives are gpu.js kernels.
+ *
+ * @example
+ * ```ts
+ * import { tensor, matmul, softmax } from '@llm-modules/tensor';
+ * const x = tensor([[1, 2], [3, 4]]);
+ * const y = softmax(matmul(x, x), -1);
+ * console.log(await y.array());
+ * ```
+ */
 export * from './dtype.js';
+export { Tensor, isTensor, type NestedArray, type Attrs } from './tensor.js';
+export { TensorError } from './errors.js';
+export { type Shape, sizeOf, broadcastShapes } from './shape.js';
+export { tensor, zeros, ones, full, arange, type TensorLike } from './creation.js';
+export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, erf, abs, sin, cos, reciprocal, stopGradient, sign } from './primitives/unary.js';
+export { add, sub, mul, div, pow, maximum, minimum, equal, notEqual, less, lessEqual, greater, greaterEqual, where, cast, asTensor, type TensorOrNumber } from './primitives/binary.js';
+export { sum, max, argmax, sumToShape, type Axes } from './primitives/reduce.js';
+export { reshape, permute, transpose, broadcastTo, slice, pad, concat, expandDims, squeeze } from './primitives/movement.js';
+export { gather, scatterAdd } from './primitives/indexing.js';
+export { matmul } from './primitives/matmul.js';
+export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
+export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, type PRNGKey } from './random.js';
+export { evaluate, readFloat64 } from './evaluate.js';
+export { liveStorageCount } from './memory.js';
+export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, BACKEND_NAMES } from './backends/registry.js';
+export type { Backend, BackendName, Storage, View } from './backend.js';
+export { PRIMITIVES, definePrimitive, node, type Primitive, type VjpRule } from './primitives/registry.js';
+export { memoryStats } from './backend.js';

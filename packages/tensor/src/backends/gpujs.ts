@@ -1,0 +1,143 @@
+/**
+ * gpu.js backends. Every primitive's single gpu.js source is compiled here, once per distinct source and
+ * output size, for the backend's mode: `cpu` (transpiled JS), `webasm` (WebAssembly + f32x4 SIMD),
+ * `threads` (webasm under the async contract: big kernels split over a worker pool), `headlessgl`,
+ * `webgl`, `webgl2` and `webgpu`.
+ */
+import gpujs from 'gpu.js';
+import type { Backend, BackendName, Storage, View } from '../backend.js';
+import { newStorage } from '../backend.js';
+import { F32_INDEX_LIMIT } from '../kernels/codegen.js';
+import { PRIMITIVES } from '../primitives/registry.js';
+import { registerReleaser } from '../memory.js';
+import type { Tensor } from '../tensor.js';
+import { TensorError } from '../errors.js';
+
+type GpuInstance = InstanceType<typeof gpujs.GPU>;
+type CompiledKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
+
+const MODES: Record<string, { mode: string; asyncMode: boolean; deviceMemory: boolean }> = {
+  cpu: { mode: 'cpu', asyncMode: false, deviceMemory: false },
+  webasm: { mode: 'webasm', asyncMode: false, deviceMemory: false },
+  threads: { mode: 'webasm', asyncMode: true, deviceMemory: false },
+  headlessgl: { mode: 'headlessgl', asyncMode: false, deviceMemory: true },
+  webgl: { mode: 'webgl', asyncMode: false, deviceMemory: true },
+  webgl2: { mode: 'webgl2', asyncMode: false, deviceMemory: true },
+  webgpu: { mode: 'webgpu', asyncMode: true, deviceMemory: true },
+};
+
+interface TextureLike {
+  toArray(): Float32Array | Promise<Float32Array>;
+  delete?(): void;
+}
+
+export class GpuJsBackend implements Backend {
+  private gpu: GpuInstance | undefined;
+  private exactGpu: GpuInstance | undefined;
+  private readonly kernels = new Map<string, CompiledKernel>();
+  private readonly config: (typeof MODES)[string];
+
+  constructor(readonly name: BackendName) {
+    const config = MODES[name];
+    if (!config) throw new Error(`unknown gpu.js backend ${name}`);
+    this.config = config;
+    if (config.deviceMemory) {
+      registerReleaser(name, (s) => (s.handle as TextureLike | undefined)?.delete?.());
+    }
+  }
+
+  /** gpu.js instances are created on first use so that importing the package costs nothing. */
+  private instance(exact: boolean): GpuInstance {
+    if (exact) return (this.exactGpu ??= new gpujs.GPU({ mode: 'cpu' }));
+    return (this.gpu ??= new gpujs.GPU({ mode: this.config.mode as 'cpu' }));
+  }
+
+  kernelCount(): number {
+    return this.kernels.size;
+  }
+
+  private kernelFor(source: string, size: number, exact: boolean): CompiledKernel {
+    const key = `${exact ? 'exact' : 'native'}|${size}|${source}`;
+    let k = this.kernels.get(key);
+    if (!k) {
+      const settings = {
+        output: [size],
+        pipeline: true,
+        immutable: true,
+        precision: 'single',
+        tactic: 'precision',
+        asyncMode: exact ? false : this.config.asyncMode,
+      };
+      k = this.instance(exact).createKernel(source, settings as never) as unknown as CompiledKernel;
+      this.kernels.set(key, k);
+    }
+    return k;
+  }
+
+  private argument(s: Storage): unknown {
+    if (s.data) return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
+    if (s.backend !== this.name) {
+      throw new TensorError('evaluate', `a tensor computed on the ${s.backend} backend cannot feed the ${this.name} backend directly; read it with data() and recreate it`);
+    }
+    return s.handle;
+  }
+
+  async execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+    const prim = PRIMITIVES.get(node.op);
+    if (!prim?.gpujs) throw new TensorError(node.op, `no gpu.js kernel for primitive ${node.op}`);
+    const { source, inputs: views } = prim.gpujs(node, inputs);
+    const size = node.size;
+    // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.
+    const exact = this.name !== 'cpu' && (size >= F32_INDEX_LIMIT || views.some((v) => v.storage.size >= F32_INDEX_LIMIT));
+    const kernel = this.kernelFor(source, size, exact);
+    let out = kernel(...views.map((v) => this.argument(v.storage)));
+    if (out instanceof Promise) out = await out;
+    if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);
+    return newStorage(this.name, size, undefined, out);
+  }
+
+  async read(storage: Storage): Promise<Float32Array> {
+    if (storage.data) return storage.data instanceof Float32Array ? storage.data : Float32Array.from(storage.data);
+    const arr = await (storage.handle as TextureLike).toArray();
+    return arr instanceof Float32Array ? arr.subarray(0, storage.size) : Float32Array.from(arr as ArrayLike<number>);
+  }
+
+  release(storage: Storage): void {
+    (storage.handle as TextureLike | undefined)?.delete?.();
+  }
+
+  /** Free every compiled kernel and the gpu.js instances (and their worker pools). */
+  destroy(): void {
+    for (const k of this.kernels.values()) k.destroy?.();
+    this.kernels.clear();
+    this.gpu?.destroy();
+    this.exactGpu?.destroy();
+    this.gpu = this.exactGpu = undefined;
+  }
+}
+
+/** Can this gpu.js mode run here? Probed with a tiny kernel, never throws. */
+export async function probeGpuJsMode(name: BackendName): Promise<boolean> {
+  const config = MODES[name];
+  if (!config) return false;
+  const G = gpujs.GPU as unknown as Record<string, unknown>;
+  if (name === 'headlessgl' && !G.isHeadlessGLSupported) return false;
+  if ((name === 'webgl' || name === 'webgl2') && !(name === 'webgl' ? G.isWebGLSupported : G.isWebGL2Supported)) return false;
+  if ((name === 'webasm' || name === 'threads') && !G.isWebAssemblySupported) return false;
+  if (name === 'webgpu' && !(typeof G.isWebGPUAvailable === 'function' && (await (G.isWebGPUAvailable as () => Promise<boolean>)()))) return false;
+  try {
+    const gpu = new gpujs.GPU({ mode: config.mode as 'cpu' });
+    const k = gpu.createKernel('function(x0) { return x0[this.thread.x] * 2.0; }' as never, { output: [4], asyncMode: config.asyncMode } as never) as unknown as (
+      a: Float32Array,
+    ) => unknown;
+    let out = k(new Float32Array([1, 2, 3, 4]));
+    if (out instanceof Promise) out = await out;
+    const arr = out as ArrayLike<number>;
+    const ranMode = (k as unknown as { kernel?: { constructor?: { mode?: string } } }).kernel?.constructor?.mode;
+    const ok = arr[3] === 8 && (config.mode === 'cpu' || ranMode !== 'cpu');
+    gpu.destroy();
+    return Boolean(ok);
+  } catch {
+    return false;
+  }
+}

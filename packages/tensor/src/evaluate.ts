@@ -1,0 +1,151 @@
+/**
+ * The evaluator: schedules the pending part of the graph on the active backend. View primitives only
+ * re-index storage; kernel primitives run compiled kernels (cached by the backend). Intermediates are
+ * freed as soon as their last consumer in this evaluation has run (see memory.ts for the whole rule).
+ */
+import { contiguousView, newStorage, type Backend, type View } from './backend.js';
+import { toHost } from './dtype.js';
+import { getBackend, backendByName } from './backends/registry.js';
+import { release, retain, realize, disposeTensor } from './memory.js';
+import { PRIMITIVES } from './primitives/registry.js';
+import { Tensor, hooks } from './tensor.js';
+import { TensorError } from './errors.js';
+import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
+
+/** Pending nodes reachable from `roots`, inputs before consumers. */
+function schedule(roots: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  const stack: [Tensor, number][] = [];
+  for (const r of roots) {
+    if (r.view || seen.has(r)) continue;
+    stack.push([r, 0]);
+    seen.add(r);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [t, k] = top;
+      if (k < t.inputs.length) {
+        top[1]++;
+        const inp = t.inputs[k];
+        if (!inp.view && !seen.has(inp)) {
+          seen.add(inp);
+          stack.push([inp, 0]);
+        }
+      } else {
+        stack.pop();
+        order.push(t);
+      }
+    }
+  }
+  return order;
+}
+
+async function materialize(backend: Backend, node: Tensor, input: View): Promise<View> {
+  const copyNode = new Tensor(input.shape, node.dtype, 'copy', [], {});
+  const storage = await backend.execute(copyNode, [input]);
+  return contiguousView(storage, input.shape);
+}
+
+/**
+ * Evaluate tensors: compute every pending node they need, on the active backend, and realize them.
+ *
+ * @example
+ * ```ts
+ * import { evaluate, tensor, exp, sum } from '@llm-modules/tensor';
+ * const x = tensor([0, 1, 2]);
+ * const [a, b] = [exp(x), sum(x)];
+ * await evaluate(a, b); // one pass over the shared graph
+ * ```
+ */
+export async function evaluate(...tensors: Tensor[]): Promise<void> {
+  const order = schedule(tensors);
+  if (order.length === 0) return;
+  const backend = getBackend();
+  const wanted = new Set(tensors);
+  const pendingUses = new Map<Tensor, number>();
+  for (const t of order) for (const i of t.inputs) pendingUses.set(i, (pendingUses.get(i) ?? 0) + 1);
+  const temp = new Map<Tensor, View>();
+  const viewOf = (t: Tensor): View => {
+    const v = t.view ?? temp.get(t);
+    if (!v) throw new TensorError(t.op, `input tensor was disposed before evaluation (${t.toString()})`);
+    return v;
+  };
+  try {
+    for (const t of order) {
+      if (t.view) continue; // realized meanwhile by a concurrent evaluation
+      const prim = PRIMITIVES.get(t.op);
+      if (!prim) throw new TensorError(t.op, 'unknown primitive (was the tensor disposed?)');
+      const inputs = t.inputs.map(viewOf);
+      let view: View;
+      if (t.size === 0) {
+        view = contiguousView(newStorage(backend.name, 0, new Float32Array(0)), t.shape);
+      } else if (prim.view) {
+        // A view op over a layout it cannot express (e.g. reshape of a transposed view) copies first.
+        view = prim.view(t, inputs[0]) ?? prim.view(t, await materialize(backend, t, inputs[0]))!;
+      } else {
+        view = contiguousView(await backend.execute(t, inputs), t.shape);
+      }
+      retain(view.storage);
+      temp.set(t, view);
+      finishNode(t);
+    }
+  } finally {
+    for (const [t, v] of temp) {
+      if (wanted.has(t) && !t.view) realize(t, v);
+      release(v.storage);
+    }
+  }
+
+  function finishNode(t: Tensor): void {
+    for (const i of t.inputs) {
+      const left = (pendingUses.get(i) ?? 1) - 1;
+      pendingUses.set(i, left);
+      const v = temp.get(i);
+      if (left === 0 && v && !wanted.has(i)) {
+        temp.delete(i);
+        release(v.storage);
+      }
+    }
+  }
+}
+
+/**
+ * Evaluate and return the raw float values of a tensor as float64 (exact on the `reference` backend,
+ * float32-rounded elsewhere). Used by gradient checks.
+ */
+export async function readFloat64(t: Tensor): Promise<Float64Array> {
+  const flat = await readFlat(t);
+  return flat instanceof Float64Array ? flat : Float64Array.from(flat);
+}
+
+/** Evaluate and read a tensor's logical values in C order (a fresh array). */
+async function readFlat(t: Tensor): Promise<Float32Array | Float64Array> {
+  await evaluate(t);
+  const v = t.view;
+  if (!v) throw new TensorError('data', `tensor was disposed (${t.toString()})`);
+  const src = v.storage.data ?? (await backendByName(v.storage.backend).read(v.storage));
+  const n = t.size;
+  const out = src instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  if (n === 0) return out;
+  const { shape, strides, offset } = v;
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let pos = offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = src[pos];
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]++;
+      pos += strides[k];
+      if (idx[k] < shape[k]) break;
+      pos -= strides[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+hooks.data = async (t) => {
+  const flat = await readFlat(t);
+  return toHost(t.dtype, flat instanceof Float32Array ? flat : Float32Array.from(flat));
+};
+hooks.dispose = disposeTensor;

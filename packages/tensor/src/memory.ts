@@ -1,0 +1,71 @@
+/**
+ * The memory rule.
+ *
+ * - Storage is reference counted. A realized tensor holds one count on its storage; so does every
+ *   intermediate while an `evaluate` call still needs it.
+ * - Intermediates that were not asked for are freed as soon as their last consumer in that evaluation
+ *   has run. They stay pending (not realized), so asking for one later recomputes it.
+ * - A realized tensor's count is dropped by `t.dispose()`, or by the garbage collector when the tensor
+ *   becomes unreachable (FinalizationRegistry). `dispose()` is the prompt path for GPU backends,
+ *   where device memory is scarcer than the JS heap.
+ * - A realized tensor drops its inputs, so holding a result never keeps the graph that made it alive.
+ */
+import type { Storage, View } from './backend.js';
+import { memoryStats } from './backend.js';
+import type { Tensor } from './tensor.js';
+
+type Releaser = (s: Storage) => void;
+const releasers = new Map<string, Releaser>();
+
+/** @internal backends register how to free their device memory. */
+export function registerReleaser(backend: string, fn: Releaser): void {
+  releasers.set(backend, fn);
+}
+
+export function retain(s: Storage): void {
+  s.refs++;
+}
+
+export function release(s: Storage): void {
+  if (s.refs <= 0) return;
+  s.refs--;
+  if (s.refs === 0) {
+    memoryStats.liveStorages--;
+    memoryStats.released++;
+    releasers.get(s.backend)?.(s);
+  }
+}
+
+const finalizer = new FinalizationRegistry<Storage>((s) => release(s));
+
+/** Turn a tensor into a realized one holding `view`; drops its inputs. */
+export function realize(t: Tensor, view: View): void {
+  if (t.view) return;
+  retain(view.storage);
+  t.view = view;
+  t.inputs = [];
+  finalizer.register(t, view.storage, t);
+}
+
+export function disposeTensor(t: Tensor): void {
+  if (!t.view) return;
+  finalizer.unregister(t);
+  release(t.view.storage);
+  // A disposed tensor keeps its shape and dtype but can no longer be read.
+  t.view = undefined;
+  t.op = 'disposed';
+}
+
+/**
+ * Number of backend storages currently alive (held by realized tensors or by a running evaluation).
+ *
+ * @example
+ * ```ts
+ * import { liveStorageCount, tensor } from '@llm-modules/tensor';
+ * const before = liveStorageCount();
+ * const t = tensor([1, 2], [2]);
+ * t.dispose();
+ * console.log(liveStorageCount() === before); // true
+ * ```
+ */
+export const liveStorageCount = (): number => memoryStats.liveStorages;

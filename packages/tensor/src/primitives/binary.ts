@@ -1,0 +1,147 @@
+/** Binary elementwise primitives with NumPy broadcasting, plus `where` and `cast`. */
+import type { DType } from '../dtype.js';
+import { isDType } from '../dtype.js';
+import { TensorError } from '../errors.js';
+import { broadcastShapes } from '../shape.js';
+import { Tensor } from '../tensor.js';
+import { fromHost } from '../creation.js';
+import { definePrimitive, node, type VjpRule } from './registry.js';
+import { elementwiseKernel } from './elementwise-kernel.js';
+import { sumToShape } from './reduce.js';
+import { log, neg } from './unary.js';
+
+export type TensorOrNumber = Tensor | number;
+
+/**
+ * Numbers are weakly typed (as in JAX): an integer number takes an int32 tensor's dtype, any other
+ * number is float32.
+ */
+export function asTensor(x: TensorOrNumber, other?: TensorOrNumber): Tensor {
+  if (x instanceof Tensor) return x;
+  if (typeof x !== 'number') throw new TensorError('asTensor', `expected a Tensor or a number, got ${typeof x}`);
+  const otherDtype = other instanceof Tensor ? other.dtype : 'float32';
+  const dtype: DType = Number.isInteger(x) && otherDtype !== 'float32' ? 'int32' : 'float32';
+  return fromHost(new Float32Array([x]), [], dtype);
+}
+
+const arith = (a: DType, b: DType): DType => (a === 'float32' || b === 'float32' ? 'float32' : 'int32');
+
+interface BinarySpec {
+  body: (a: string, b: string) => string;
+  dtype: (a: DType, b: DType) => DType;
+  vjp?: VjpRule;
+  nonDifferentiable?: string;
+}
+
+function defineBinary(name: string, spec: BinarySpec): (a: TensorOrNumber, b: TensorOrNumber) => Tensor {
+  definePrimitive({
+    name,
+    gpujs: (n, [a, b]) => elementwiseKernel(n.shape, [a, b], ([x, y]) => spec.body(x, y)),
+    vjp: spec.vjp,
+    nonDifferentiable: spec.nonDifferentiable,
+  });
+  return (a, b) => {
+    const ta = asTensor(a, b);
+    const tb = asTensor(b, a);
+    return node(name, broadcastShapes(name, ta.shape, tb.shape), spec.dtype(ta.dtype, tb.dtype), [ta, tb]);
+  };
+}
+
+/** Reduce a cotangent to an input's shape (undo broadcasting) and drop it for non-float inputs. */
+const toInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float32' ? sumToShape(g, x.shape) : null);
+
+/** a + b. @example `add(tensor([1, 2]), 10)` → [11, 12] */
+export const add = defineBinary('add', { body: (a, b) => `return ${a} + ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(g, b)] });
+/** a − b. */
+export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(neg(g), b)] });
+/** a · b. */
+export const mul = defineBinary('mul', { body: (a, b) => `return ${a} * ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(mul(g, b), a), toInput(mul(g, a), b)] });
+/** True division a / b (always float32). */
+export const div = defineBinary('div', {
+  body: (a, b) => `return ${a} / ${b};`,
+  dtype: () => 'float32',
+  vjp: (g, out, [a, b]) => [toInput(div(g, b), a), toInput(neg(div(mul(g, out), b)), b)],
+});
+/** a^b; the gradient with respect to b is taken as 0 where a ≤ 0 (log undefined). */
+export const pow = defineBinary('pow', {
+  body: (a, b) => `return Math.pow(${a}, ${b});`,
+  dtype: arith,
+  vjp: (g, out, [a, b]) => [
+    toInput(mul(g, mul(b, pow(a, sub(b, 1)))), a),
+    toInput(mul(g, where(greater(a, 0), mul(out, log(where(greater(a, 0), a, 1))), 0)), b),
+  ],
+});
+/** Elementwise maximum; at ties the gradient goes to a. */
+export const maximum = defineBinary('maximum', {
+  body: (a, b) => `return ${a} >= ${b} ? ${a} : ${b};`,
+  dtype: arith,
+  vjp: (g, _o, [a, b]) => {
+    const pickA = greaterEqual(a, b);
+    return [toInput(where(pickA, g, 0), a), toInput(where(pickA, 0, g), b)];
+  },
+});
+/** Elementwise minimum; at ties the gradient goes to a. */
+export const minimum = defineBinary('minimum', {
+  body: (a, b) => `return ${a} <= ${b} ? ${a} : ${b};`,
+  dtype: arith,
+  vjp: (g, _o, [a, b]) => {
+    const pickA = lessEqual(a, b);
+    return [toInput(where(pickA, g, 0), a), toInput(where(pickA, 0, g), b)];
+  },
+});
+
+const comparison = (name: string, opSrc: string) =>
+  defineBinary(name, {
+    body: (a, b) => `return ${a} ${opSrc} ${b} ? 1.0 : 0.0;`,
+    dtype: () => 'bool',
+    nonDifferentiable: 'comparisons are piecewise constant',
+  });
+/** a == b → bool. */
+export const equal = comparison('equal', '===');
+/** a != b → bool. */
+export const notEqual = comparison('notEqual', '!==');
+/** a < b → bool. */
+export const less = comparison('less', '<');
+/** a <= b → bool. */
+export const lessEqual = comparison('lessEqual', '<=');
+/** a > b → bool. */
+export const greater = comparison('greater', '>');
+/** a >= b → bool. */
+export const greaterEqual = comparison('greaterEqual', '>=');
+
+definePrimitive({
+  name: 'where',
+  gpujs: (n, views) => elementwiseKernel(n.shape, views, ([c, a, b]) => `return ${c} !== 0.0 ? ${a} : ${b};`),
+  vjp: (g, _o, [c, a, b]) => [null, toInput(where(c, g, 0), a), toInput(where(c, 0, g), b)],
+});
+
+/**
+ * Select elementwise: `cond ? a : b` with broadcasting of all three. `cond` is any dtype (non-zero = true).
+ * @example `where(greater(x, 0), x, 0)` is ReLU
+ */
+export function where(cond: TensorOrNumber, a: TensorOrNumber, b: TensorOrNumber): Tensor {
+  const tc = asTensor(cond);
+  const ta = asTensor(a, b);
+  const tb = asTensor(b, a);
+  return node('where', broadcastShapes('where', tc.shape, ta.shape, tb.shape), arith(ta.dtype, tb.dtype), [tc, ta, tb]);
+}
+
+definePrimitive({
+  name: 'cast',
+  gpujs: (n, [x]) =>
+    elementwiseKernel(n.shape, [x], ([a]) =>
+      n.dtype === 'int32' ? `return ${a} < 0.0 ? Math.ceil(${a}) : Math.floor(${a});` : n.dtype === 'bool' ? `return ${a} !== 0.0 ? 1.0 : 0.0;` : `return ${a};`,
+    ),
+  vjp: (g, out, [x]) => [x.dtype === 'float32' && out.dtype === 'float32' ? g : null],
+});
+
+/**
+ * Convert to another dtype: float → int32 truncates toward zero; anything → bool is `x != 0`.
+ * @example `cast(tensor([1.7, -1.7]), 'int32')` → [1, -1]
+ */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  if (!isDType(dtype)) throw new TensorError('cast', `unknown dtype ${String(dtype)} (expected float32, int32 or bool)`);
+  if (x.dtype === dtype) return x;
+  return node('cast', x.shape, dtype, [x], { dtype });
+}
+

@@ -1,0 +1,37 @@
+import type { DType } from '../dtype.js';
+import type { Shape } from '../shape.js';
+import type { View } from '../backend.js';
+import type { GpuKernel } from '../kernels/codegen.js';
+import { Tensor, type Attrs } from '../tensor.js';
+
+/** Gradient rule: cotangent of the output → cotangents of each input (`null` = no gradient flows there). */
+export type VjpRule = (g: Tensor, node: Tensor, inputs: readonly Tensor[]) => (Tensor | null)[];
+
+/**
+ * A primitive: the closed set of ops every backend implements. Its forward (a gpu.js kernel source or a
+ * view transform), its shape rule (in the op's builder function, next to it) and its gradient rule live
+ * together in one file under `primitives/`.
+ */
+export interface Primitive {
+  readonly name: string;
+  /** View ops move no data: they return a new view of the input's storage, or undefined when the input must be made contiguous first. */
+  readonly view?: (node: Tensor, input: View) => View | undefined;
+  /** Kernel ops: the gpu.js source computing the flat output index `this.thread.x`. */
+  readonly gpujs?: (node: Tensor, inputs: readonly View[]) => GpuKernel;
+  readonly vjp?: VjpRule;
+  /** Set (with the reason) when no gradient flows through the op by definition. */
+  readonly nonDifferentiable?: string;
+}
+
+export const PRIMITIVES = new Map<string, Primitive>();
+
+export function definePrimitive(p: Primitive): Primitive {
+  if (PRIMITIVES.has(p.name)) throw new Error(`primitive ${p.name} defined twice`);
+  if (!p.view && !p.gpujs) throw new Error(`primitive ${p.name} has neither a kernel nor a view rule`);
+  PRIMITIVES.set(p.name, p);
+  return p;
+}
+
+/** Build a pending node. */
+export const node = (op: string, shape: Shape, dtype: DType, inputs: readonly Tensor[], attrs: Attrs = {}): Tensor =>
+  new Tensor(shape, dtype, op, inputs, attrs);

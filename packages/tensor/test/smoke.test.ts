@@ -1,0 +1,23 @@
+import { test, expect } from 'vitest';
+import * as T from '@llm-modules/tensor';
+test.each(['reference', 'cpu', 'webasm', 'threads'] as const)('smoke %s', async (b) => {
+  T.setBackend(b);
+  const x = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  expect(Array.from(await T.add(x, 1).data())).toEqual([2, 3, 4, 5, 6, 7]);
+  expect(await T.transpose(x).array()).toEqual([[1, 4], [2, 5], [3, 6]]);
+  expect(await T.sum(x, 1).array()).toEqual([6, 15]);
+  expect(await T.matmul(x, T.transpose(x)).array()).toEqual([[14, 32], [32, 77]]);
+  expect(await T.reshape(T.transpose(x), [6]).array()).toEqual([1, 4, 2, 5, 3, 6]);
+  expect(await T.slice(T.arange(10), [1], [8], [3]).array()).toEqual([1, 4, 7]);
+  expect(await T.slice(T.arange(5), [undefined], [undefined], [-1]).array()).toEqual([4, 3, 2, 1, 0]);
+  expect(await T.pad(T.tensor([1, 2]), [[1, 2]]).array()).toEqual([0, 1, 2, 0, 0]);
+  expect(await T.concat([T.zeros([2, 1]), T.ones([2, 2])], 1).array()).toEqual([[0, 1, 1], [0, 1, 1]]);
+  expect(await T.gather(T.tensor([[1, 2], [3, 4], [5, 6]]), T.tensor(new Int32Array([2, 0])), 0).array()).toEqual([[5, 6], [1, 2]]);
+  expect(await T.scatterAdd(T.tensor([1, 2, 3]), T.tensor(new Int32Array([0, 2, 0])), 0, 3).array()).toEqual([4, 0, 2]);
+  expect(await T.argmax(T.tensor([[1, 9], [7, 3]]), -1).array()).toEqual([1, 0]);
+  const sm = await T.softmax(T.tensor([1e4, -1e4, 0])).data();
+  expect(sm[0]).toBe(1);
+  expect(await T.cast(T.tensor([1.7, -1.7]), 'int32').array()).toEqual([1, -1]);
+  const e = await T.erf(T.tensor([0.5, -1, 2])).data();
+  expect(e[0]).toBeCloseTo(0.5204998778, 6);
+});
