@@ -1,7 +1,10 @@
 export * from './errors.js';
-export type { FloatStorage, TensorLike, TensorRecord } from './records.js';
+export type { FloatStorage, ReadableTensor, TensorRecord } from './records.js';
 export * from './safetensors/index.js';
 export { loadSafetensorsAsTensors, toTensor, toTensors } from './tensors.js';
-export type { Tensor, TensorFactory } from './tensors.js';
+export type { Tensor } from './tensors.js';
 export * from './config.js';
 export * from './tokenizer/index.js';
+export * from './datasets/index.js';
+export * from './checkpoint.js';
+export { flattenTree } from './tree.js';

@@ -11,7 +11,7 @@ export interface TensorRecord {
 }
 
 /** Anything shaped like a `@llm-modules/tensor` Tensor: shape, dtype and an async `data()`. */
-export interface TensorLike {
+export interface ReadableTensor {
   readonly shape: readonly number[];
   readonly dtype: string;
   data(): Promise<ArrayLike<number> & { readonly length: number }>;
@@ -32,7 +32,7 @@ export function isRecordLike(x: unknown): x is Omit<TensorRecord, 'name'> & { na
 }
 
 /** True for a Tensor (duck-typed: `shape` array, `dtype` string, `data()` function). */
-export function isTensorLike(x: unknown): x is TensorLike {
+export function isReadableTensor(x: unknown): x is ReadableTensor {
   if (x === null || typeof x !== 'object') return false;
   const t = x as Record<string, unknown>;
   return Array.isArray(t.shape) && typeof t.dtype === 'string' && typeof t.data === 'function';

@@ -1,34 +1,22 @@
-import * as core from '@llm-modules/tensor';
-import type { TensorLike, TensorRecord } from './records.js';
+import { tensor, type Tensor } from '@llm-modules/tensor';
+import type { TensorRecord } from './records.js';
 import { loadSafetensors, type ReadOptions } from './safetensors/index.js';
 
-/**
- * The documented signature of `tensor` from `@llm-modules/tensor`: an immutable lazy Tensor from host data.
- * Looked up at call time, so this package builds against tensor cores that predate it.
- */
-export type TensorFactory = (values: Float32Array | Int32Array | number[], shape: number[], dtype?: 'float32' | 'int32') => Tensor;
-
-function tensorFactory(): TensorFactory {
-  const f = (core as Record<string, unknown>)['tensor'];
-  if (typeof f !== 'function') throw new Error('@llm-modules/tensor does not export `tensor` yet: use the record-level API (loadSafetensors)');
-  return f as TensorFactory;
-}
-
-type Core = typeof core;
-/** The Tensor type of `@llm-modules/tensor` (what `tensor(...)` returns; `TensorLike` until the core exports it). */
-export type Tensor = Core extends { tensor: (...args: never[]) => infer R } ? R : TensorLike;
+export type { Tensor };
 
 /**
- * Turn one record into a Tensor (`tensor(data, shape, dtype)`); the record's typed array becomes the tensor's data.
+ * Turn one record into a Tensor (`tensor(data, shape, dtype)` of `@llm-modules/tensor`); the record's typed array
+ * becomes the tensor's data without a copy, so do not modify it afterwards. Int32 data is exact up to 2^24 in
+ * the tensor core (its documented limit), which covers token ids.
  *
  * @example
  * ```ts
- * const t = toTensor({ name: 'w', dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) });
+ * const t = toTensor({ dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) });
  * await t.data(); // Float32Array [1, 2]
  * ```
  */
 export function toTensor(record: Omit<TensorRecord, 'name'>): Tensor {
-  return tensorFactory()(record.data, record.shape.slice(), record.dtype);
+  return tensor(record.data, record.shape.slice(), record.dtype);
 }
 
 /**
@@ -49,6 +37,7 @@ export function toTensors(records: Map<string, Omit<TensorRecord, 'name'>> | Ite
 
 /**
  * Load a model's weights (file, index or folder; F32/F16/BF16) as Tensors keyed by their safetensors names.
+ * Each tensor is read by offset and handed to the tensor core without a further copy.
  *
  * @example
  * ```ts

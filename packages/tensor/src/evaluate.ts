@@ -12,12 +12,17 @@ import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
 
-/** Pending nodes reachable from `roots`, inputs before consumers. */
+/**
+ * Pending nodes reachable from `roots`, inputs before consumers (depth-first from each root). Roots are
+ * taken in creation order, not argument order: gradients come out of the backward pass last layer
+ * first, and computing them in that order lets each layer's activations (or their recomputation under
+ * `checkpoint`) be freed before the next layer's are needed, whatever order the caller lists them in.
+ */
 function schedule(roots: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
   const stack: [Tensor, number][] = [];
-  for (const r of roots) {
+  for (const r of [...roots].sort((a, b) => a.id - b.id)) {
     if (r.view || seen.has(r)) continue;
     stack.push([r, 0]);
     seen.add(r);
@@ -79,6 +84,8 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       let view: View;
       if (t.size === 0) {
         view = contiguousView(newStorage(backend.name, 0, new Float32Array(0)), t.shape);
+      } else if (prim.host) {
+        view = contiguousView(newStorage('host', t.size, prim.host(t)), t.shape);
       } else if (prim.view) {
         // A view op over a layout it cannot express (e.g. reshape of a transposed view) copies first.
         view = prim.view(t, inputs[0]) ?? prim.view(t, await materialize(backend, t, inputs[0]))!;

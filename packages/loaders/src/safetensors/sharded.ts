@@ -55,7 +55,7 @@ export async function readShardIndex(index: string): Promise<Map<string, string[
     shards.set(path, names);
   }
   if (shards.size === 0) throw new SafetensorsError(index, 'weight_map is empty');
-  return shards;
+  return new Map([...shards].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 /**

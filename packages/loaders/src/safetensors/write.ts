@@ -1,12 +1,12 @@
 import { encodeBFloat16, encodeFloat16 } from '@llm-modules/tensor';
 import { LoaderError, SafetensorsError, describeFsError } from '../errors.js';
 import { writeAll, writeFileAtomic } from '../atomic.js';
-import { isRecordLike, isTensorLike, type FloatStorage, type TensorLike, type TensorRecord } from '../records.js';
+import { isRecordLike, isReadableTensor, type FloatStorage, type ReadableTensor, type TensorRecord } from '../records.js';
 import { LITTLE_ENDIAN } from './decode.js';
 import { numel } from './format.js';
 
 /** A tensor to write: a record `{ shape, dtype, data }` or a Tensor (read with `await t.data()`). */
-export type WritableTensor = Omit<TensorRecord, 'name'> | TensorLike;
+export type WritableTensor = Omit<TensorRecord, 'name'> | ReadableTensor;
 
 /** Tensors to write, by name. */
 export type WritableTensors = Map<string, WritableTensor> | Record<string, WritableTensor> | Iterable<TensorRecord>;
@@ -42,7 +42,7 @@ function plan(path: string, tensors: WritableTensors, opts: WriteOptions): Pendi
     if (typeof name !== 'string' || name === '' || name === '__metadata__') throw new SafetensorsError(path, `invalid tensor name ${JSON.stringify(name)}`);
     if (seen.has(name)) throw new SafetensorsError(path, `duplicate tensor name "${name}"`);
     seen.add(name);
-    if (!isRecordLike(t) && !isTensorLike(t)) throw new SafetensorsError(path, `"${name}" is neither a tensor nor a tensor record`);
+    if (!isRecordLike(t) && !isReadableTensor(t)) throw new SafetensorsError(path, `"${name}" is neither a tensor nor a tensor record`);
     if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new SafetensorsError(path, `"${name}": cannot store dtype ${t.dtype}`);
     const shape = [...t.shape];
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(path, `"${name}": invalid shape [${shape.join(', ')}]`);
@@ -108,7 +108,15 @@ export async function writeSafetensors(path: string, tensors: WritableTensors, o
     await writeFileAtomic(path, async (fh) => {
       await writeAll(fh, head);
       await writeAll(fh, padded);
-      for (const p of pending) await writeAll(fh, encode(p, await p.load(), path));
+      for (const p of pending) {
+        let data: Float32Array | Int32Array;
+        try {
+          data = await p.load();
+        } catch (err) {
+          throw new SafetensorsError(path, `"${p.name}": getting the tensor's data failed (${(err as Error)?.message ?? String(err)})`, { cause: err });
+        }
+        await writeAll(fh, encode(p, data, path));
+      }
     });
   } catch (err) {
     if (err instanceof LoaderError) throw err;

@@ -92,6 +92,11 @@ export async function tokenizerJsonFromBpeFiles(dir: string, config: Json): Prom
     if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new TokenizerError(join(dir, mergesName), `line ${i + 1}: expected two tokens separated by one space`);
     merges.push(line);
   }
+  // Hugging Face's GPT2Tokenizer / Qwen2Tokenizer defaults for special tokens the config leaves out entirely
+  const defaults: Record<string, string | null> = qwen
+    ? { unk_token: '<|endoftext|>', bos_token: null, eos_token: '<|endoftext|>', pad_token: '<|endoftext|>' }
+    : { unk_token: '<|endoftext|>', bos_token: '<|endoftext|>', eos_token: '<|endoftext|>' };
+  for (const [k, v] of Object.entries(defaults)) if (!(k in config) && (v === null || v in (vocab as object))) config[k] = v;
   const addPrefixSpace = config.add_prefix_space === true;
   return {
     version: '1.0',

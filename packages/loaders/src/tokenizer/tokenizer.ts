@@ -1,4 +1,5 @@
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TokenizerError } from '../errors.js';
 import { CHATML_TEMPLATE, pickTemplate, renderChatTemplate, type ChatMessage } from './chat.js';
@@ -65,6 +66,9 @@ export interface Tokenizer {
  * ```
  */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const st = await stat(dir).catch(() => null);
+  if (!st) throw new TokenizerError(dir, 'no such folder');
+  if (!st.isDirectory()) throw new TokenizerError(dir, 'not a folder (expected a model or tokenizer folder)');
   const tokConfig = (await readJson(dir, 'tokenizer_config.json', true)) ?? {};
   const specialMap = (await readJson(dir, 'special_tokens_map.json', true)) ?? {};
   const config: Json = { ...tokConfig };

@@ -4,7 +4,6 @@ import { isDType } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { fromHost } from '../creation.js';
 import { definePrimitive, node, type VjpRule } from './registry.js';
 import { elementwiseKernel } from './elementwise-kernel.js';
 import { sumToShape } from './reduce.js';
@@ -21,8 +20,15 @@ export function asTensor(x: TensorOrNumber, other?: TensorOrNumber): Tensor {
   if (typeof x !== 'number') throw new TensorError('asTensor', `expected a Tensor or a number, got ${typeof x}`);
   const otherDtype = other instanceof Tensor ? other.dtype : 'float32';
   const dtype: DType = Number.isInteger(x) && otherDtype !== 'float32' ? 'int32' : 'float32';
-  return fromHost(new Float32Array([x]), [], dtype);
+  return node('scalar', [], dtype, [], { value: x });
 }
+
+// A number operand stays a pending node until evaluation, so it never holds storage between evaluations.
+definePrimitive({
+  name: 'scalar',
+  host: (n) => Float32Array.of(n.attrs.value as number),
+  nonDifferentiable: 'a constant',
+});
 
 const arith = (a: DType, b: DType): DType => (a === 'float32' || b === 'float32' ? 'float32' : 'int32');
 

@@ -18,6 +18,8 @@ export interface Primitive {
   readonly view?: (node: Tensor, input: View) => View | undefined;
   /** Kernel ops: the gpu.js source computing the flat output index `this.thread.x`. */
   readonly gpujs?: (node: Tensor, inputs: readonly View[]) => GpuKernel;
+  /** Host ops: values made on the host at evaluation time (scalar constants), no kernel. */
+  readonly host?: (node: Tensor) => Float32Array;
   readonly vjp?: VjpRule;
   /** Set (with the reason) when no gradient flows through the op by definition. */
   readonly nonDifferentiable?: string;
@@ -27,7 +29,7 @@ export const PRIMITIVES = new Map<string, Primitive>();
 
 export function definePrimitive(p: Primitive): Primitive {
   if (PRIMITIVES.has(p.name)) throw new Error(`primitive ${p.name} defined twice`);
-  if (!p.view && !p.gpujs) throw new Error(`primitive ${p.name} has neither a kernel nor a view rule`);
+  if (!p.view && !p.gpujs && !p.host) throw new Error(`primitive ${p.name} has neither a kernel, a view nor a host rule`);
   PRIMITIVES.set(p.name, p);
   return p;
 }

@@ -1,0 +1,50 @@
+/**
+ * Expands GRAD_SPECS into fast-check properties: random shapes (with broadcasting where the op
+ * broadcasts) and random values in each input's domain, gradients checked against central finite
+ * differences in float64 (`checkGrads`), up to each row's order. Fixed seed by default; `FC_RUNS`
+ * sets the number of runs per row and `FC_SEED` the seed.
+ */
+import { describe, it } from 'vitest';
+import * as fc from 'fast-check';
+import { arbTensor, checkGrads } from '../src/testing.js';
+import { GRAD_SPECS, type GradSpec } from './grad-specs.js';
+
+const RUNS = Number(process.env.FC_RUNS ?? 12);
+const SEED = Number(process.env.FC_SEED ?? 20250218);
+/** float32 checks on the cpu backend compile a kernel per shape: fewer runs. */
+const CPU_RUNS = Math.max(1, Math.round(RUNS / 4));
+
+function property(spec: GradSpec, options: { backend: 'reference' | 'cpu' }) {
+  const inputs = spec.cases.chain((c) =>
+    fc.tuple(
+      fc.constant(c),
+      fc.tuple(...c.shapes.map((shape, i) => arbTensor({ shape, domain: spec.domain[i], bound: (c.p as { bound?: number }).bound }))),
+      fc.noBias(fc.integer({ min: 0, max: 2 ** 31 - 1 })),
+    ),
+  );
+  const tol = options.backend === 'cpu' ? spec.cpu! : { ...spec.tol, eps: 1e-6 };
+  return fc.asyncProperty(inputs, async ([c, xs, seed]) => {
+    await checkGrads((...args: unknown[]) => spec.f(c.p, ...(args as never[])), xs, {
+      order: options.backend === 'cpu' ? 1 : spec.order,
+      seed,
+      backend: options.backend,
+      ...tol,
+    });
+  });
+}
+
+describe('GRAD_SPECS: gradients match central differences (float64, reference backend)', () => {
+  for (const spec of GRAD_SPECS) {
+    it(`${spec.name} — arity ${spec.arity}, order ${spec.order}, ${RUNS} runs`, async () => {
+      await fc.assert(property(spec, { backend: 'reference' }), { numRuns: RUNS, seed: SEED });
+    });
+  }
+});
+
+describe('GRAD_SPECS: a few rows in float32 on the cpu backend', () => {
+  for (const spec of GRAD_SPECS.filter((s) => s.cpu)) {
+    it(`${spec.name} — ${CPU_RUNS} runs`, async () => {
+      await fc.assert(property(spec, { backend: 'cpu' }), { numRuns: CPU_RUNS, seed: SEED });
+    });
+  }
+});

@@ -1,0 +1,130 @@
+/**
+ * GRAD_SPECS: every differentiable primitive and composite, with its arity, input domains, tolerance
+ * and the random shapes it is checked over. `grad-specs.test.ts` expands the table into fast-check
+ * properties (`checkGrads` in float64 on the reference backend, some rows also on `cpu` in float32);
+ * `completeness.test.ts` fails when a differentiable primitive has no row here.
+ */
+import type * as fc from 'fast-check';
+import * as T from '@llm-modules/tensor';
+import type { Tensor } from '@llm-modules/tensor';
+import { checkpoint, customVjp, grad } from '../src/index.js';
+import type { Domain } from '../src/testing.js';
+import * as C from './cases.js';
+import { attention, crossEntropy, embedding, geluErf, geluTanh, layerNorm, mlp, rmsNorm } from './composites.js';
+
+export interface Tol {
+  atol: number;
+  rtol: number;
+}
+
+export interface GradSpec<P = any> {
+  name: string;
+  /** Registry names of the primitives whose vjp rule this row checks ([] for a composite). */
+  covers: readonly string[];
+  /** Tensor inputs, one domain each (int/bool inputs are held fixed). */
+  arity: number;
+  domain: readonly Domain[];
+  /** float64 tolerance on the reference backend. */
+  tol: Tol;
+  /** Highest derivative order checked. */
+  order: 1 | 2;
+  /** Input shapes and op parameters. */
+  cases: fc.Arbitrary<C.Case<P>>;
+  f: (p: P, ...xs: Tensor[]) => unknown;
+  /** Also checked in float32 on the `cpu` backend with these looser settings. */
+  cpu?: Tol & { eps: number };
+}
+
+const F64: Tol = { atol: 1e-8, rtol: 1e-6 };
+const F32: Tol & { eps: number } = { atol: 1e-3, rtol: 1e-2, eps: 1e-2 };
+
+function row<P>(name: string, covers: readonly string[], domain: readonly Domain[], cases: fc.Arbitrary<C.Case<P>>, f: (p: P, ...xs: Tensor[]) => unknown, extra: Partial<GradSpec<P>> = {}): GradSpec<P> {
+  return { name, covers, arity: domain.length, domain, tol: F64, order: 1, cases, f, ...extra };
+}
+
+const unary = (name: string, op: (x: Tensor) => Tensor, domain: Domain, extra: Partial<GradSpec> = {}) =>
+  row(name, [name], [domain], C.sameShapes(1), (_p, x) => op(x), { order: 2, ...extra });
+const binary = (name: string, op: (a: Tensor, b: Tensor) => Tensor, domains: [Domain, Domain], extra: Partial<GradSpec> = {}) =>
+  row(name, [name], domains, C.broadcastable(2), (_p, a, b) => op(a, b), { order: 2, ...extra });
+
+/** log(1 + eˣ) with a hand-written gradient σ(x) (customVjp). */
+const softplus = customVjp(
+  (x: Tensor) => T.log(T.add(1, T.exp(x))),
+  (x: Tensor) => [T.log(T.add(1, T.exp(x))), x] as [Tensor, Tensor],
+  (x: Tensor, g: Tensor) => [T.mul(g, T.sigmoid(x))],
+);
+/** tanh(a)·b with both partials written by hand, residuals shared with the forward. */
+const tanhTimes = customVjp(
+  (a: Tensor, b: Tensor) => T.mul(T.tanh(a), b),
+  (a: Tensor, b: Tensor) => {
+    const t = T.tanh(a);
+    return [T.mul(t, b), { t, b }] as [Tensor, { t: Tensor; b: Tensor }];
+  },
+  ({ t, b }: { t: Tensor; b: Tensor }, g: Tensor) => [T.mul(g, T.mul(b, T.sub(1, T.mul(t, t)))), T.mul(g, t)],
+);
+const block = checkpoint((h: Tensor, w: Tensor) => T.tanh(T.add(h, T.matmul(T.tanh(h), w))));
+
+export const GRAD_SPECS: readonly GradSpec[] = [
+  // ── unary elementwise primitives ──
+  unary('neg', T.neg, 'real'),
+  unary('exp', T.exp, 'real'),
+  unary('log', T.log, 'positive'),
+  unary('sqrt', T.sqrt, 'positive'),
+  unary('rsqrt', T.rsqrt, 'positive'),
+  unary('tanh', T.tanh, 'real', { cpu: F32 }),
+  unary('sigmoid', T.sigmoid, 'real'),
+  unary('erf', T.erf, 'real'),
+  unary('abs', T.abs, 'awayFromZero'),
+  unary('sin', T.sin, 'real'),
+  unary('cos', T.cos, 'real'),
+  unary('reciprocal', T.reciprocal, 'awayFromZero'),
+  unary('copy', (x) => T.node('copy', x.shape, x.dtype, [x]), 'real'),
+  row('cast', ['cast'], ['awayFromZero'], C.sameShapes(1), (_p, x) =>
+    // float→float32 passes the gradient; the bool→float32 cast of the mask is constant.
+    T.mul(T.node('cast', x.shape, 'float32', [x], { dtype: 'float32' }), T.cast(T.greater(x, 0), 'float32')),
+  { order: 2 }),
+  // ── binary elementwise primitives, broadcasting ──
+  binary('add', T.add, ['real', 'real'], { cpu: F32 }),
+  binary('sub', T.sub, ['real', 'real']),
+  binary('mul', T.mul, ['real', 'real'], { cpu: F32 }),
+  binary('div', T.div, ['real', 'awayFromZero']),
+  binary('pow', T.pow, ['positive', 'small']),
+  binary('maximum', T.maximum, ['distinct', 'distinct']),
+  binary('minimum', T.minimum, ['distinct', 'distinct']),
+  row('where', ['where'], ['bool', 'real', 'real'], C.broadcastable(3), (_p, c, a, b) => T.where(c, a, b), { order: 2 }),
+  // ── reductions ──
+  row('sum', ['sum'], ['real'], C.reduction(), (p, x) => T.sum(x, p.axes, p.keepdims), { order: 2 }),
+  row('max', ['max'], ['distinct'], C.reduction(), (p, x) => T.max(x, p.axes, p.keepdims)),
+  // ── movement ──
+  row('reshape', ['reshape'], ['real'], C.reshapes(), (p, x) => T.reshape(p.transposeFirst ? T.transpose(x) : x, p.target)),
+  row('permute', ['permute'], ['real'], C.permutations(), (p, x) => T.permute(x, p.axes)),
+  row('broadcastTo', ['broadcastTo'], ['real'], C.broadcastTargets(), (p, x) => T.broadcastTo(x, p.target)),
+  row('slice (steps, negative)', ['slice'], ['real'], C.slices(), (p, x) => T.slice(x, p.starts, p.stops, p.steps)),
+  row('pad', ['pad'], ['real'], C.pads(), (p, x) => T.pad(x, p.pads, p.value)),
+  row('concat', ['concat'], ['real', 'real', 'real'], C.concats(), (p, a, b, c) => T.concat([a, b, c], p.axis)),
+  // ── indexing ──
+  row('gather', ['gather'], ['real', 'indices'], C.gathers(), (p, x, idx) => T.gather(x, idx, p.axis)),
+  row('scatterAdd', ['scatterAdd'], ['real', 'indices'], C.scatters(), (p, u, idx) => T.scatterAdd(u, idx, p.axis, p.dimSize), { order: 2 }),
+  // ── linear algebra ──
+  row('matmul (broadcast batch dims, vectors)', ['matmul'], ['real', 'real'], C.matmuls(), (_p, a, b) => T.matmul(a, b), { order: 2, cpu: F32 }),
+  // ── autograd's own primitives ──
+  row('autograd.input (gradient of a gradient)', ['autograd.input'], ['real'], C.sameShapes(1), (_p, x) => grad((y: Tensor) => T.sum(T.mul(T.sin(y), y)))(x), { order: 2 }),
+  row('autograd.customVjp (softplus; tanh(a)·b)', ['autograd.customVjp'], ['real', 'real'], C.sameShapes(2), (_p, a, b) => [softplus(a), tanhTimes(a, b)], { order: 2 }),
+  row('autograd.checkpoint (residual block)', ['autograd.checkpoint'], ['small', 'small'], C.normShapes(0).map((c) => ({ ...c, shapes: [c.shapes[0], [c.shapes[0].at(-1)!, c.shapes[0].at(-1)!]] })), (_p, h, w) => block(block(h, w), w), { order: 2 }),
+  // ── composites ──
+  row('mean', [], ['real'], C.reduction(), (p, x) => T.mean(x, p.axes, p.keepdims)),
+  row('softmax', [], ['real'], C.oneAxis(), (p, x) => T.softmax(x, p.axis), { order: 2, cpu: F32 }),
+  row('logSoftmax', [], ['real'], C.oneAxis(), (p, x) => T.logSoftmax(x, p.axis)),
+  row('logsumexp', [], ['real'], C.reduction(), (p, x) => T.logsumexp(x, p.axes, p.keepdims), { order: 2 }),
+  row('relu', [], ['awayFromZero'], C.sameShapes(1), (_p, x) => T.relu(x)),
+  row('LayerNorm', [], ['real', 'real', 'real'], C.normShapes(2), (_p, x, g, b) => layerNorm(x, g, b), { order: 2, cpu: F32 }),
+  row('RMSNorm', [], ['real', 'real'], C.normShapes(1), (_p, x, w) => rmsNorm(x, w)),
+  row('GELU (erf)', [], ['real'], C.sameShapes(1), (_p, x) => geluErf(x)),
+  row('GELU (tanh)', [], ['real'], C.sameShapes(1), (_p, x) => geluTanh(x), { order: 2 }),
+  row('cross-entropy (ignore index)', [], ['real', 'labels'], C.classification(), (_p, logits, labels) => crossEntropy(logits, labels), { order: 2, cpu: F32 }),
+  row('attention (causal)', [], ['small', 'small', 'small'], C.attentions(true, false), (_p, q, k, v) => attention(q, k, v, { causal: true })),
+  row('attention (padding mask)', [], ['small', 'small', 'small', 'mask'], C.attentions(false, true), (_p, q, k, v, m) => attention(q, k, v, { keyMask: m })),
+  row('attention (causal + padding)', [], ['small', 'small', 'small', 'mask'], C.attentions(true, true), (_p, q, k, v, m) => attention(q, k, v, { causal: true, keyMask: m })),
+  row('embedding (gather rows)', [], ['real', 'indices'], C.embeddings(), (_p, table, ids) => embedding(table, ids)),
+  row('MLP', [], ['small', 'small', 'small', 'small'], C.mlps(), (_p, x, w1, b1, w2) => mlp({ w1, b1, w2 }, x), { order: 2 }),
+];
