@@ -50,13 +50,21 @@ export const reshapes = (): fc.Arbitrary<Case<{ target: number[]; transposeFirst
     }),
   );
 
-/** A shape and a permutation of its axes. */
+/** A shape (rank 2–4) and a permutation of its axes other than the identity. */
 export const permutations = (): fc.Arbitrary<Case<{ axes: number[] }>> =>
-  arbShape({ maxRank: 4 }).chain((s) => fc.shuffledSubarray(range(s.length), { minLength: s.length, maxLength: s.length }).map((axes) => ({ shapes: [s], p: { axes } })));
+  arbShape({ minRank: 2, maxRank: 4 }).chain((s) =>
+    fc.shuffledSubarray(range(s.length), { minLength: s.length, maxLength: s.length }).map((axes) => ({
+      shapes: [s],
+      p: { axes: axes.every((a, k) => a === k) ? axes.reverse() : axes },
+    })),
+  );
 
-/** A shape and a bigger shape it broadcasts to. */
+/** A shape and a bigger shape it broadcasts to (a new leading dim when the pair adds nothing). */
 export const broadcastTargets = (): fc.Arbitrary<Case<{ target: number[] }>> =>
-  arbBroadcastableShapes({ count: 2 }).map(([a, b]) => ({ shapes: [a], p: { target: broadcastShapes('test', a, b) } }));
+  arbBroadcastableShapes({ count: 2 }).map(([a, b]) => {
+    const target = broadcastShapes('test', a, b);
+    return { shapes: [a], p: { target: target.length === a.length && target.every((d, k) => d === a[k]) ? [2, ...a] : target } };
+  });
 
 const bound = (d: number) => fc.option(fc.integer({ min: -d - 2, max: d + 2 }), { nil: undefined });
 

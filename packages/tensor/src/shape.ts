@@ -46,19 +46,21 @@ export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
   return out;
 }
 
-/** Normalise one axis (negative counts from the end) against a rank. */
-export function normalizeAxis(op: string, axis: number, rank: number): number {
+/** Normalise one axis (negative counts from the end) against a shape (or a bare rank). */
+export function normalizeAxis(op: string, axis: number, shapeOrRank: Shape | number): number {
+  const rank = typeof shapeOrRank === 'number' ? shapeOrRank : shapeOrRank.length;
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new TensorError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
+    const where = typeof shapeOrRank === 'number' ? `rank ${rank}` : `shape ${fmtShape(shapeOrRank)}`;
+    throw new TensorError(op, `axis ${axis} is out of range for a tensor of ${where}`);
   }
   return axis < 0 ? axis + rank : axis;
 }
 
 /** Normalise a list of axes (undefined = all), sorted and unique. */
-export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, shape: Shape): number[] {
+  if (axes === undefined) return Array.from({ length: shape.length }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
-  const out = list.map((a) => normalizeAxis(op, a, rank));
-  if (new Set(out).size !== out.length) throw new TensorError(op, `repeated axis in [${list.join(', ')}]`);
+  const out = list.map((a) => normalizeAxis(op, a, shape));
+  if (new Set(out).size !== out.length) throw new TensorError(op, `repeated axis in [${list.join(', ')}] for shape ${fmtShape(shape)}`);
   return out.sort((a, b) => a - b);
 }

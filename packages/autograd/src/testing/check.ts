@@ -3,7 +3,7 @@
  * `reference` backend, through the inner-product identity ⟨u, J·t⟩ = ⟨Jᵀ·u, t⟩ for a random tangent t
  * and a random cotangent u.
  */
-import { evaluate, readFloat64, tensor, withBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
+import { evaluate, getBackend, readFloat64, tensor, withBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
 import { vjp } from '../vjp.js';
 import { leafPaths, treeFlatten, treeUnflatten, type TreeDef } from '../pytree.js';
 import { mulberry32 } from './random.js';
@@ -15,7 +15,11 @@ export interface CheckGradsOptions {
   eps?: number;
   /** Absolute tolerance (default 1e-8). */
   atol?: number;
-  /** Relative tolerance, relative to Σ|uᵢ·(J·t)ᵢ| (default 1e-6). */
+  /**
+   * Relative tolerance, relative to Σ|uᵢ·(J·t)ᵢ| (default 1e-6). The tolerance also includes the
+   * finite differences' own noise floor: 16 ulps (of the backend's precision) of each output value,
+   * weighted by |uᵢ|, divided by 2·eps.
+   */
   rtol?: number;
   /** Seed of the random tangent and cotangent (default 0). */
   seed?: number;
@@ -92,13 +96,20 @@ async function numericDirectional(f: Fn, x: Float64Array[], t: Float64Array[], s
   const [plus, minus] = [await at(1), await at(-1)];
   let value = 0;
   let scale = 0;
+  let noise = 0;
   u.filter((c): c is Float64Array => c !== null).forEach((c, k) => {
     const jt = plus[k].map((p, i) => (p - minus[k][i]) / (2 * eps));
     value += dot(c, jt);
     scale += absDot(c, jt);
+    noise += c.reduce((s, ci, i) => s + Math.abs(ci) * (Math.abs(plus[k][i]) + Math.abs(minus[k][i])), 0);
   });
-  return { value, scale };
+  // Central differences cannot resolve below the rounding error of f itself: a few ulps of each value.
+  return { value, scale, noise: (ROUNDING_ULPS * unitRoundoff() * noise) / (2 * eps) };
 }
+
+const ROUNDING_ULPS = 16;
+/** Machine epsilon of the active backend's arithmetic: float64 on `reference`, float32 elsewhere. */
+const unitRoundoff = (): number => (getBackend().name === 'reference' ? 2 ** -52 : 2 ** -23);
 
 async function checkOnce(f: Fn, args: readonly unknown[], argnums: readonly number[], o: Required<Omit<CheckGradsOptions, 'argnums' | 'backend'>>, rand: () => number, order: number) {
   const { slots, paths, substitute } = variables(args, argnums);
@@ -113,7 +124,7 @@ async function checkOnce(f: Fn, args: readonly unknown[], argnums: readonly numb
   const analytic = grads.reduce((s, g, k) => s + dot(g, t[k]), 0);
   const analyticScale = grads.reduce((s, g, k) => s + absDot(g, t[k]), 0);
   const numeric = await numericDirectional(f, x, t, shapes, substitute, u, o.eps);
-  const tolerance = o.atol + o.rtol * Math.max(numeric.scale, analyticScale);
+  const tolerance = o.atol + o.rtol * Math.max(numeric.scale, analyticScale) + numeric.noise;
   const result: CheckGradsResult = { order, numeric: numeric.value, analytic, tolerance };
   if (!(Math.abs(numeric.value - analytic) <= tolerance)) {
     // Locate the culprit: the same check one variable at a time.
@@ -122,7 +133,7 @@ async function checkOnce(f: Fn, args: readonly unknown[], argnums: readonly numb
       const tk = t.map((v, j) => (j === k ? v : new Float64Array(v.length)));
       const nk = await numericDirectional(f, x, tk, shapes, substitute, u, o.eps);
       const ak = dot(grads[k], t[k]);
-      const ok = Math.abs(nk.value - ak) <= o.atol + o.rtol * Math.max(nk.scale, absDot(grads[k], t[k]));
+      const ok = Math.abs(nk.value - ak) <= o.atol + o.rtol * Math.max(nk.scale, absDot(grads[k], t[k])) + nk.noise;
       lines.push(`  ${ok ? 'ok ' : 'BAD'} ${paths[k]} [${shapes[k].join(', ')}]: numeric ${nk.value}, analytic ${ak}`);
     }
     throw new Error(

@@ -56,8 +56,9 @@ export class GpuJsBackend implements Backend {
     return this.kernels.size;
   }
 
-  private kernelFor(source: string, size: number, exact: boolean): CompiledKernel {
-    const key = `${exact ? 'exact' : 'native'}|${size}|${source}`;
+  /** Compiled kernels bake in the argument sizes (memory layout, texture sizes), so those are part of the key. */
+  private kernelFor(source: string, size: number, argSizes: readonly number[], exact: boolean): CompiledKernel {
+    const key = `${exact ? 'exact' : 'native'}|${size}|${argSizes.join(',')}|${source}`;
     let k = this.kernels.get(key);
     if (!k) {
       const settings = {
@@ -75,6 +76,8 @@ export class GpuJsBackend implements Backend {
   }
 
   private argument(s: Storage): unknown {
+    // gpu.js cannot take empty arrays; an empty input is never read (its loops run zero times).
+    if (s.size === 0) return new Float32Array(1);
     if (s.data) return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
     if (s.backend !== this.name) {
       throw new TensorError('evaluate', `a tensor computed on the ${s.backend} backend cannot feed the ${this.name} backend directly; read it with data() and recreate it`);
@@ -89,7 +92,7 @@ export class GpuJsBackend implements Backend {
     const size = node.size;
     // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.
     const exact = this.name !== 'cpu' && (size >= F32_INDEX_LIMIT || views.some((v) => v.storage.size >= F32_INDEX_LIMIT));
-    const kernel = this.kernelFor(source, size, exact);
+    const kernel = this.kernelFor(source, size, views.map((v) => v.storage.size), exact);
     let out = kernel(...views.map((v) => this.argument(v.storage)));
     if (out instanceof Promise) out = await out;
     if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);

@@ -26,7 +26,7 @@ export function asTensor(x: TensorOrNumber, other?: TensorOrNumber): Tensor {
 // A number operand stays a pending node until evaluation, so it never holds storage between evaluations.
 definePrimitive({
   name: 'scalar',
-  host: (n) => Float32Array.of(n.attrs.value as number),
+  host: (n) => Float64Array.of(n.attrs.value as number), // float64 keeps reference-backend precision
   nonDifferentiable: 'a constant',
 });
 
@@ -68,9 +68,13 @@ export const div = defineBinary('div', {
   dtype: () => 'float32',
   vjp: (g, out, [a, b]) => [toInput(div(g, b), a), toInput(neg(div(mul(g, out), b)), b)],
 });
-/** a^b; the gradient with respect to b is taken as 0 where a ≤ 0 (log undefined). */
+/**
+ * a^b; the gradient with respect to b is taken as 0 where a ≤ 0 (log undefined). A negative base with an
+ * integer exponent is computed from |a| (GLSL's pow is undefined for a < 0).
+ */
 export const pow = defineBinary('pow', {
-  body: (a, b) => `return Math.pow(${a}, ${b});`,
+  body: (a, b) =>
+    `if (${a} < 0.0 && Math.floor(${b}) === ${b}) {\n    const p = Math.pow(-${a}, ${b});\n    return Math.floor(${b} * 0.5) * 2.0 === ${b} ? p : -p;\n  }\n  return Math.pow(${a}, ${b});`,
   dtype: arith,
   vjp: (g, out, [a, b]) => [
     toInput(mul(g, mul(b, pow(a, sub(b, 1)))), a),

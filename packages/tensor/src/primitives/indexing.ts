@@ -28,7 +28,7 @@ definePrimitive({
  * @example `gather(tensor([[1, 2], [3, 4], [5, 6]]), tensor(new Int32Array([2, 0])), 0)` → [[5, 6], [1, 2]]
  */
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  const ax = normalizeAxis('gather', axis, x.rank);
+  const ax = normalizeAxis('gather', axis, x.shape);
   if (indices.dtype !== 'int32') throw new TensorError('gather', `indices must be int32, got ${indices.dtype} (shape ${fmtShape(indices.shape)})`);
   if (x.shape[ax] === 0 && indices.size > 0) throw new TensorError('gather', `cannot take from an empty axis ${ax} of ${fmtShape(x.shape)}`);
   return node('gather', [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)], x.dtype, [x, indices], { axis: ax });

@@ -43,7 +43,12 @@ function matmulND(a: Tensor, b: Tensor): Tensor {
   if (a.shape[a.rank - 1] !== b.shape[b.rank - 2]) {
     throw new TensorError('matmul', `inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)}`);
   }
-  const batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let batch: number[];
+  try {
+    batch = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    throw new TensorError('matmul', `batch dims of ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} cannot be broadcast together`);
+  }
   const dtype = a.dtype === 'float32' || b.dtype === 'float32' ? 'float32' : 'int32';
   return node('matmul', [...batch, a.shape[a.rank - 2], b.shape[b.rank - 1]], dtype, [a, b]);
 }

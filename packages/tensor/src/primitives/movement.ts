@@ -64,8 +64,11 @@ definePrimitive({
  */
 export function permute(x: Tensor, axes: readonly number[]): Tensor {
   if (axes.length !== x.rank) throw new TensorError('permute', `axes [${axes.join(', ')}] do not match a tensor of rank ${x.rank} (shape ${fmtShape(x.shape)})`);
-  const ax = axes.map((a) => normalizeAxis('permute', a, x.rank));
-  if (new Set(ax).size !== ax.length) throw new TensorError('permute', `axes [${axes.join(', ')}] repeat an axis`);
+  if (axes.some((a) => !Number.isInteger(a) || a < -x.rank || a >= x.rank)) {
+    throw new TensorError('permute', `axes [${axes.join(', ')}] are out of range for shape ${fmtShape(x.shape)}`);
+  }
+  const ax = axes.map((a) => normalizeAxis('permute', a, x.shape));
+  if (new Set(ax).size !== ax.length) throw new TensorError('permute', `axes [${axes.join(', ')}] repeat an axis of shape ${fmtShape(x.shape)}`);
   if (ax.every((a, k) => a === k)) return x;
   return node('permute', ax.map((a) => x.shape[a]), x.dtype, [x], { axes: ax });
 }
@@ -171,9 +174,9 @@ export function slice(x: Tensor, starts: readonly (number | undefined)[], stops:
   const shape: number[] = [];
   for (let k = 0; k < x.rank; k++) {
     const s = steps[k] ?? 1;
-    if (!Number.isInteger(s) || s === 0) throw new TensorError('slice', `step must be a non-zero integer, got ${s} for dim ${k}`);
+    if (!Number.isInteger(s) || s === 0) throw new TensorError('slice', `step must be a non-zero integer, got ${s} for dim ${k} of shape ${fmtShape(x.shape)}`);
     for (const v of [starts[k], stops[k]]) {
-      if (v !== undefined && !Number.isInteger(v)) throw new TensorError('slice', `bounds must be integers, got ${v} for dim ${k}`);
+      if (v !== undefined && !Number.isInteger(v)) throw new TensorError('slice', `bounds must be integers, got ${v} for dim ${k} of shape ${fmtShape(x.shape)}`);
     }
     const [b, c] = resolve(x.shape[k], starts[k], stops[k], s);
     begin.push(c > 0 ? b : 0);
@@ -216,7 +219,7 @@ export function pad(x: Tensor, pads: readonly (readonly [number, number])[], val
   if (pads.length !== x.rank) throw new TensorError('pad', `need [before, after] for each of the ${x.rank} dims of ${fmtShape(x.shape)}, got ${pads.length}`);
   for (const p of pads) {
     if (!Array.isArray(p) || p.length !== 2 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
-      throw new TensorError('pad', `pads must be pairs of non-negative integers, got ${JSON.stringify(pads)}`);
+      throw new TensorError('pad', `pads must be pairs of non-negative integers, got ${JSON.stringify(pads)} for shape ${fmtShape(x.shape)}`);
     }
   }
   if (pads.every((p) => p[0] === 0 && p[1] === 0)) return x;
@@ -265,7 +268,7 @@ definePrimitive({
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new TensorError('concat', 'needs at least one tensor');
   const rank = xs[0].rank;
-  const ax = normalizeAxis('concat', axis, rank);
+  const ax = normalizeAxis('concat', axis, xs[0].shape);
   for (const x of xs) {
     if (x.rank !== rank || x.shape.some((d, k) => k !== ax && d !== xs[0].shape[k])) {
       throw new TensorError('concat', `shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')} differ outside axis ${ax}`);
@@ -288,7 +291,7 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 
 /** Remove size-1 axes (all of them when `axes` is omitted). @example `squeeze(zeros([1, 3, 1])).shape` → [3] */
 export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
-  const list = axes === undefined ? x.shape.flatMap((d, k) => (d === 1 ? [k] : [])) : (typeof axes === 'number' ? [axes] : axes).map((a) => normalizeAxis('squeeze', a, x.rank));
+  const list = axes === undefined ? x.shape.flatMap((d, k) => (d === 1 ? [k] : [])) : (typeof axes === 'number' ? [axes] : axes).map((a) => normalizeAxis('squeeze', a, x.shape));
   for (const a of list) if (x.shape[a] !== 1) throw new TensorError('squeeze', `axis ${a} of ${fmtShape(x.shape)} has size ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, k) => !list.includes(k)));
 }

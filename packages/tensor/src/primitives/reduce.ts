@@ -6,29 +6,62 @@ import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { decompose, kernelFn, lit, names, type GpuKernel } from '../kernels/codegen.js';
 import { definePrimitive, node } from './registry.js';
-import { broadcastTo, reshape } from './movement.js';
-import { div, equal, mul } from './binary.js';
+import { broadcastTo, pad, permute, reshape } from './movement.js';
+import { arange } from '../creation.js';
+import { add, div, equal, mul, where } from './binary.js';
 
 export type Axes = number | readonly number[];
 
+interface ReduceCode {
+  /** accumulators, set before the loops (may read `x0[base]`, the first element) */
+  init: string;
+  /** fold the element `v` into the accumulators */
+  step: string;
+  result: string;
+  /**
+   * Optional two-level form for long innermost loops: partial accumulators per block of BLOCK
+   * elements, folded into the totals after each block. Bounds rounding error where a compiler
+   * reassociates (GLSL may drop Kahan's compensation).
+   */
+  block?: { init: string; step: string; finish: string };
+}
+
+const BLOCK = 1024;
+
 /**
  * Source of a reduction: the output index picks the kept coordinates, nested loops walk the reduced
- * ones. `init` sets the accumulators from the first element, `step` folds `v` in, `result` is returned.
+ * ones (the innermost split into blocks when long and `code.block` is given).
  */
-function reduceKernel(x: View, axes: readonly number[], code: { init: string; step: string; result: string }): GpuKernel {
+function reduceKernel(x: View, axes: readonly number[], code: ReduceCode): GpuKernel {
   const kept = x.shape.map((_, k) => k).filter((k) => !axes.includes(k));
   const o = names('o', kept.length);
   const base = [x.offset ? lit(x.offset) : '0.0', ...kept.map((k, j) => (x.strides[k] && x.shape[k] !== 1 ? `${o[j]} * ${lit(x.strides[k])}` : ''))].filter(Boolean).join(' + ');
-  const loops = axes.map((k, j) => `for (let r${j} = 0; r${j} < ${x.shape[k]}; r${j}++) {`);
   const inner = axes.map((k, j) => (x.strides[k] ? ` + r${j} * ${lit(x.strides[k])}` : '')).join('');
+  const last = axes.length - 1;
+  const len = last >= 0 ? x.shape[axes[last]] : 0;
+  const blocked = code.block && len > BLOCK;
+  const loops = axes.map((k, j) => (j === last && blocked ? '' : `for (let r${j} = 0; r${j} < ${x.shape[k]}; r${j}++) {`));
+  const read = `const v = x0[base${inner}];`;
+  const innermost = blocked
+    ? [
+        `for (let blk = 0; blk < ${Math.ceil(len / BLOCK)}; blk++) {`,
+        code.block!.init,
+        `for (let t = 0; t < ${BLOCK}; t++) {`,
+        `const r${last} = Math.min(blk * ${lit(BLOCK)} + t, ${lit(len - 1)});`,
+        `const v = blk * ${lit(BLOCK)} + t < ${lit(len)} ? x0[base${inner}] : 0.0;`,
+        code.block!.step,
+        '}',
+        code.block!.finish,
+        '}',
+      ]
+    : [read, code.step];
   const body = [
     decompose(kept.map((k) => x.shape[k]), 'o'),
     `const base = ${base};`,
     code.init,
     ...loops,
-    `const v = x0[base${inner}];`,
-    code.step,
-    ...axes.map(() => '}'),
+    ...innermost,
+    ...axes.map((_, j) => (j === last && blocked ? '' : '}')),
     `return ${code.result};`,
   ];
   return { source: kernelFn(1, body.filter(Boolean).join('\n  ')), inputs: [x] };
@@ -47,6 +80,11 @@ definePrimitive({
       init: 'let s = 0.0;\n  let c = 0.0;',
       step: 'const y = v - c;\n  const t = s + y;\n  c = (t - s) - y;\n  s = t;',
       result: 's',
+      block: {
+        init: 'let ps = 0.0;\n  let pc = 0.0;',
+        step: 'const py = v - pc;\n  const pt = ps + py;\n  pc = (pt - ps) - py;\n  ps = pt;',
+        finish: 'const y = ps - c;\n  const u = s + y;\n  c = (u - s) - y;\n  s = u;',
+      },
     }),
   vjp: (g, _o, [x]) => [broadcastTo(reshape(g, reducedShape(x.shape, axesOf(_o), true)), x.shape)],
 });
@@ -74,12 +112,42 @@ definePrimitive({
   nonDifferentiable: 'argmax returns integer indices',
 });
 
+/**
+ * Reductions longer than this are split into two levels at graph build time: GL drivers cap a
+ * kernel's loop iterations (65,536 on Mesa), and two levels also bound float32 rounding error.
+ */
+const MAX_REDUCTION = 65536;
+const CHUNK = 4096;
+
 function reduction(op: string, x: Tensor, axes: Axes | undefined, keepdims: boolean, dtype: DType): Tensor {
-  const ax = normalizeAxes(op, axes, x.rank);
+  const ax = normalizeAxes(op, axes, x.shape);
   if (op !== 'sum' && ax.some((k) => x.shape[k] === 0)) {
     throw new TensorError(op, `cannot reduce over an empty axis of a tensor of shape ${fmtShape(x.shape)}`);
   }
+  if (sizeOf(ax.map((k) => x.shape[k])) > MAX_REDUCTION) return twoLevel(op, x, ax, keepdims);
   return node(op, reducedShape(x.shape, ax, keepdims), dtype, [x], { axes: ax, keepdims });
+}
+
+/** The same reduction as [kept…, blocks, CHUNK] → reduce the chunk, then the blocks. */
+function twoLevel(op: string, x: Tensor, ax: number[], keepdims: boolean): Tensor {
+  const kept = x.shape.map((_, k) => k).filter((k) => !ax.includes(k));
+  const keptShape = kept.map((k) => x.shape[k]);
+  const total = sizeOf(ax.map((k) => x.shape[k]));
+  const blocks = Math.ceil(total / CHUNK);
+  const flat = reshape(permute(x, [...kept, ...ax]), [...keptShape, total]); // [..., R]
+  const fill = op === 'sum' ? 0 : -Infinity;
+  const padded = pad(flat, [...keptShape.map((): [number, number] => [0, 0]), [0, blocks * CHUNK - total]], fill);
+  const tiles = reshape(padded, [...keptShape, blocks, CHUNK]); // [..., nb, CHUNK]
+  let out: Tensor;
+  if (op === 'sum') out = sum(sum(tiles, -1), -1);
+  else if (op === 'max') out = max(max(tiles, -1), -1);
+  else {
+    const best = argmax(max(tiles, -1), -1); // [...]: winning block (first on ties)
+    const within = argmax(tiles, -1); // [..., nb]
+    const pick = equal(arange(blocks), reshape(best, [...keptShape, 1]));
+    out = add(mul(best, CHUNK), sum(where(pick, within, 0), -1));
+  }
+  return keepdims ? reshape(out, reducedShape(x.shape, ax, true)) : out;
 }
 
 const numeric = (d: DType): DType => (d === 'float32' ? 'float32' : 'int32');

@@ -19,7 +19,7 @@ export interface Primitive {
   /** Kernel ops: the gpu.js source computing the flat output index `this.thread.x`. */
   readonly gpujs?: (node: Tensor, inputs: readonly View[]) => GpuKernel;
   /** Host ops: values made on the host at evaluation time (scalar constants), no kernel. */
-  readonly host?: (node: Tensor) => Float32Array;
+  readonly host?: (node: Tensor) => Float32Array | Float64Array;
   readonly vjp?: VjpRule;
   /** Set (with the reason) when no gradient flows through the op by definition. */
   readonly nonDifferentiable?: string;

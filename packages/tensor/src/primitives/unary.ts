@@ -42,7 +42,11 @@ export const rsqrt = defineUnary('rsqrt', {
   vjp: (g, out) => [mul(g, mul(mul(out, mul(out, out)), -0.5))],
 });
 /** Hyperbolic tangent. */
-export const tanh = defineUnary('tanh', { body: (a) => `return Math.tanh(${a});`, vjp: (g, out) => [mul(g, sub(1, mul(out, out)))] });
+// Beyond |x| = 10 tanh is ±1 in float32; GLSL's tanh overflows to NaN there, so that range is written out.
+export const tanh = defineUnary('tanh', {
+  body: (a) => `if (Math.abs(${a}) > 10.0) {\n    return ${a} > 0.0 ? 1.0 : -1.0;\n  }\n  return Math.tanh(${a});`,
+  vjp: (g, out) => [mul(g, sub(1, mul(out, out)))],
+});
 /** Logistic sigmoid 1/(1+e^−x), written so neither tail overflows. */
 export const sigmoid = defineUnary('sigmoid', {
   body: (a) => `const e = Math.exp(-Math.abs(${a}));\n  const p = 1.0 / (1.0 + e);\n  return ${a} >= 0.0 ? p : e * p;`,
