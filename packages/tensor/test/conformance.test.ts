@@ -670,3 +670,26 @@ describe.skipIf(!AVAILABLE.has('reference') || !BACKENDS.includes('reference'))(
     });
   });
 });
+
+/** Every registered primitive is exercised by this suite (internal ones through the ops that create them). */
+describe('coverage of the primitive set', () => {
+  it('stopGradient is the identity forward on every backend', async () => {
+    for (const backend of BACKENDS.filter((b) => AVAILABLE.has(b))) {
+      T.setBackend(backend);
+      const x = T.tensor([1.5, -2, 3], [3]);
+      expect(Array.from(await T.stopGradient(x).data())).toEqual([1.5, -2, 3]);
+    }
+  });
+  it('no primitive is left out', () => {
+    const covered = new Set<string>([
+      ...UNARY_CASES.map((c) => c.op),
+      ...BINARY_CASES.map((c) => c.op),
+      'where', 'cast', 'sum', 'max', 'argmax', 'reshape', 'permute', 'broadcastTo', 'slice', 'pad', 'concat',
+      'gather', 'scatterAdd', 'matmul', 'stopGradient',
+      'copy', // made by reshape of a non-contiguous view (movement suite)
+      'scalar', // made by every JS-number operand (binary suites)
+    ]);
+    const missing = [...T.PRIMITIVES.keys()].filter((name) => !covered.has(name));
+    expect(missing).toEqual([]);
+  });
+});
