@@ -102,8 +102,12 @@ definePrimitive({
     // The forward is rebuilt from its inputs: fresh nodes, so the original intermediates are not
     // referenced by the backward graph and were freed after the forward pass.
     const again = (state.recomputed ??= state.recompute());
+    const o = again[index];
+    if (!o || o.shape.length !== n.shape.length || o.shape.some((d, k) => d !== n.shape[k])) {
+      throw new Error('checkpoint: recomputing f gave a different output: f must be pure (same inputs → same graph)');
+    }
     const sources = inputs.slice(1);
-    const reached = backward(record([again[index]], sources), [[again[index], g]]);
+    const reached = backward(record([o], sources), [[o, g]]);
     return [null, ...sources.map((v) => reached.get(v) ?? null)];
   },
 });

@@ -66,6 +66,7 @@ export function vjp<A extends unknown[], R>(f: (...args: A) => R, ...primals: A)
     const seeds = outs.map((o, i): [Tensor, Tensor | null] => {
       const c = cts[i];
       if (c !== null && c !== undefined && !isTensor(c)) throw new Error(`vjp: the cotangent at ${paths[i]} must be a Tensor or null, got ${typeof c}`);
+      if (c && c.dtype !== 'float32') throw new Error(`vjp: the cotangent at ${paths[i]} must be float32, got ${c.dtype}`);
       if (c && (c.shape.length !== o.shape.length || c.shape.some((d, k) => d !== o.shape[k]))) {
         throw new Error(`vjp: the cotangent at ${paths[i]} has shape [${c.shape.join(', ')}], the output has shape [${o.shape.join(', ')}]`);
       }
@@ -101,10 +102,14 @@ type GradsFor<A extends unknown[], N> = N extends number ? Grad<A[N]> : { -reado
  *
  * @example
  * ```ts
- * import { valueAndGrad } from '@llm-modules/autograd';
- * import { matmul, mean, mul, sub } from '@llm-modules/tensor';
- * const loss = (params, batch) => mean(mul(sub(matmul(batch.x, params['lm_head.weight']), batch.y), sub(matmul(batch.x, params['lm_head.weight']), batch.y)));
- * const [value, grads] = valueAndGrad(loss)(params, batch);   // grads['lm_head.weight']
+ * import { valueAndGrad, treeLeaves } from '@llm-modules/autograd';
+ * import { evaluate, matmul, mean, mul, sub } from '@llm-modules/tensor';
+ * const loss = (params, batch) => {
+ *   const err = sub(matmul(batch.x, params['lm_head.weight']), batch.y);
+ *   return mean(mul(err, err));
+ * };
+ * const [value, grads] = valueAndGrad(loss)(params, batch); // grads['lm_head.weight']
+ * await evaluate(value, ...treeLeaves(grads));
  * ```
  */
 export function valueAndGrad<A extends unknown[], const N extends Argnums = 0>(
@@ -117,6 +122,7 @@ export function valueAndGrad<A extends unknown[], const N extends Argnums = 0>(
     for (const n of nums) {
       if (!Number.isInteger(n) || n < 0 || n >= args.length) throw new Error(`valueAndGrad: argnums ${n} is out of range for ${args.length} arguments`);
     }
+    if (new Set(nums).size !== nums.length) throw new Error(`valueAndGrad: argnums [${nums.join(', ')}] repeats an argument`);
     let aux: unknown = null;
     const g = (...diff: unknown[]): Tensor => {
       const full = args.slice();

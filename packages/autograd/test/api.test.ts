@@ -42,6 +42,7 @@ describe('grad and valueAndGrad', () => {
     await close(ga, [15]);
     await close(gc, [6]);
     expect(() => grad(f, 3)(a, b, c)).toThrow(/argnums 3 is out of range/);
+    expect(() => grad(f, [1, 1])(a, b, c)).toThrow(/repeats an argument/);
   });
 
   it('nested arrays and objects keep their structure; static leaves give null', async () => {
@@ -67,7 +68,7 @@ describe('grad and valueAndGrad', () => {
 
   it('rejects a non-scalar loss with a clear message', () => {
     expect(() => grad((x: Tensor) => T.mul(x, 2))(f64([1, 2]))).toThrow(/must return a scalar.*shape \[2\].*use vjp/);
-    expect(() => grad(() => 3 as unknown as Tensor)(f64([1]))).toThrow(/must return a scalar/);
+    expect(() => grad((_x: Tensor) => 3 as unknown as Tensor)(f64([1]))).toThrow(/must return a scalar/);
   });
 
   it('a size-1 output of any rank is a scalar loss', async () => {
@@ -103,6 +104,7 @@ describe('grad and valueAndGrad', () => {
     expect(() => pullback({ a: f64([1, 2]), b: null } as never)).toThrow(/cotangent at \.a has shape \[2\]/);
     expect(() => pullback({ a: null, b: [null] } as never)).toThrow(/expected an array of 2 at \.b/);
     expect(() => pullback({ a: null, c: null } as never)).toThrow(/unexpected keys c/);
+    expect(() => pullback({ a: T.tensor(new Int32Array([1]), [1]), b: null } as never)).toThrow(/must be float32, got int32/);
   });
 });
 

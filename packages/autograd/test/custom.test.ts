@@ -97,6 +97,12 @@ describe('checkpoint', () => {
     (await read(g)).forEach((gi, i) => expect(gi).toBeCloseTo(3 * (1 - t[i] * t[i]), 12));
   });
 
+  it('an impure f is reported when the recomputation differs', () => {
+    let rows = 1;
+    const impure = checkpoint((h: Tensor) => T.sum(T.reshape(h, [(rows *= 2), -1]), 1)); // [2] then [4]
+    expect(() => grad((h: Tensor) => T.sum(impure(h)))(makeTensor([4], 'small', 1))).toThrow(/f must be pure/);
+  });
+
   it('the backward graph does not reference the forward intermediates', () => {
     const inner: Tensor[] = [];
     const f = checkpoint((h: Tensor, w: Tensor) => {

@@ -1,16 +1,20 @@
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
+import { evalCommand } from './commands/eval.js';
+import { generateCommand } from './commands/generate.js';
 import { inspect } from './commands/inspect.js';
 import { tokenize } from './commands/tokenize.js';
 import { CliError, processIO, type CliIO } from './io.js';
 
+export { evalCommand } from './commands/eval.js';
+export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
 export { tokenize } from './commands/tokenize.js';
 export { CliError, processIO, type CliIO } from './io.js';
 
 function program(io: CliIO): Command {
   const cli = new Command('llm-modules')
-    .description('Compose language models: load, inspect, tokenize (train, eval and generate arrive with their packages).')
+    .description('Compose language models: inspect, tokenize, evaluate and generate (train arrives with its package).')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showSuggestionAfterError(true);
@@ -28,6 +32,36 @@ function program(io: CliIO): Command {
     .option('--json', 'print one JSON object')
     .option('--tensors', 'list every tensor')
     .action((dir: string, opts: { json?: boolean; tensors?: boolean }) => inspect(dir, opts, io));
+  cli
+    .command('eval')
+    .description('mean next-token cross-entropy and perplexity of a model on a dataset ({text} or {input_ids} rows)')
+    .requiredOption('--model <dir>', 'Hugging Face model folder')
+    .requiredOption('--data <file>', 'dataset file: .json, .jsonl or .parquet')
+    .option('--batch-size <n>', 'rows per forward pass (default 8)')
+    .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
+    .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--json', 'print {"loss","perplexity","tokens"}')
+    .action((opts) => evalCommand(opts, io));
+  cli
+    .command('generate')
+    .description('continue a prompt (streams the text); greedy unless a sampling option is given')
+    .requiredOption('--model <dir>', 'Hugging Face model folder')
+    .option('--prompt <text>', 'prompt text (needs the folder\'s tokenizer)')
+    .option('--ids <ids>', 'prompt token ids, e.g. 1,2,3')
+    .option('--max-new-tokens <n>', 'tokens to generate at most (default 32)')
+    .option('--greedy', 'always pick the most likely token')
+    .option('--sample', 'sample (temperature 1 unless --temperature)')
+    .option('--temperature <t>', 'sampling temperature')
+    .option('--top-k <k>', 'sample among the k most likely tokens')
+    .option('--top-p <p>', 'sample among the most likely tokens of total probability p')
+    .option('--repetition-penalty <r>', "Hugging Face's repetition penalty (1 = off)")
+    .option('--seed <s>', 'random seed for sampling (default 0)')
+    .option('--stop <text...>', 'stop once the generated text contains one of these')
+    .option('--ignore-eos', 'do not stop at the eos token')
+    .option('--no-cache', 'recompute the whole sequence each step (no KV cache)')
+    .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--json', 'print {"prompt_ids","generated_ids","text","finish_reason"} only')
+    .action((opts) => generateCommand(opts, io));
   return cli;
 }
 

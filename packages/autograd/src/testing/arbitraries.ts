@@ -34,7 +34,10 @@ const RANGES: Record<string, [number, number]> = {
 
 const sizeOf = (shape: Shape): number => shape.reduce((a, b) => a * b, 1);
 
-/** Fill `n` values of a domain from a seed (deterministic). */
+/**
+ * Fill `n` values of a domain from a seed (deterministic).
+ * @example `domainValues('positive', 4, 7)` → four values in [0.5, 2]
+ */
 export function domainValues(domain: Domain, n: number, seed: number, options: { bound?: number; ignoreIndex?: number; lastDim?: number } = {}): Float64Array {
   const rand = mulberry32(seed);
   const out = new Float64Array(n);
@@ -132,7 +135,10 @@ export function arbTensor({ shape, domain = 'real', bound, ignoreIndex }: Tensor
   return fc.tuple(shapes, fc.noBias(fc.integer({ min: 0, max: 0x7fffffff }))).map(([s, seed]) => makeTensor(s, domain, seed, { bound, ignoreIndex }));
 }
 
-/** The tensor `arbTensor` would build for a shape, domain and seed. */
+/**
+ * The tensor `arbTensor` would build for a shape, domain and seed: a fixed test input.
+ * @example `makeTensor([2, 3], 'awayFromZero', 1)`; `makeTensor([4], 'indices', 2, { bound: 10 })`
+ */
 export function makeTensor(shape: Shape, domain: Domain, seed: number, options: { bound?: number; ignoreIndex?: number } = {}): Tensor {
   const values = domainValues(domain, sizeOf(shape), seed, { ...options, lastDim: shape[shape.length - 1] });
   let t: Tensor;

@@ -1,4 +1,7 @@
-/** A small seeded uniform generator (mulberry32): tangents, cotangents and test values, reproducible from a seed. */
+/**
+ * A small seeded uniform generator (mulberry32) for tangents, cotangents and test values.
+ * @example `const rand = mulberry32(42); rand(); // a number in [0, 1), the same for the same seed`
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

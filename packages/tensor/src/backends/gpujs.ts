@@ -12,6 +12,7 @@ import { PRIMITIVES } from '../primitives/registry.js';
 import { registerReleaser } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
+import { tryFastPath } from '../fast/index.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;
 type CompiledKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
@@ -88,6 +89,10 @@ export class GpuJsBackend implements Backend {
   async execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     const prim = PRIMITIVES.get(node.op);
     if (!prim?.gpujs) throw new TensorError(node.op, `no gpu.js kernel for primitive ${node.op}`);
+    if (!this.config.deviceMemory) {
+      const fast = await tryFastPath(this.name, node, inputs);
+      if (fast) return newStorage(this.name, node.size, fast);
+    }
     const { source, inputs: views } = prim.gpujs(node, inputs);
     const size = node.size;
     // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.

@@ -48,7 +48,8 @@ const ravel = (idx: readonly number[], shape: Shape): number => idx.reduce((f, d
 
 function erf64(x: number): number {
   const ax = Math.abs(x);
-  if (ax < 3) {
+  // The series cancels badly as |x| grows; from 1.5 on the continued fraction is exact to float64.
+  if (ax < 1.5) {
     let term = x;
     let total = x;
     for (let n = 1; n < 100; n++) {
@@ -59,9 +60,9 @@ function erf64(x: number): number {
     }
     return (2 / Math.sqrt(Math.PI)) * total;
   }
-  // continued fraction for erfc (Lentz), converges fast for |x| >= 3
+  // continued fraction for erfc, evaluated bottom-up
   let f = ax;
-  for (let n = 60; n >= 1; n--) f = ax + n / 2 / f;
+  for (let n = 80; n >= 1; n--) f = ax + n / 2 / f;
   const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
   return Math.sign(x) * (1 - erfc);
 }

@@ -1,0 +1,90 @@
+import { readRows } from '@llm-modules/loaders';
+import { evaluate, reshape, slice, tensor } from '@llm-modules/tensor';
+import { crossEntropySum, labelsFromMask } from '@llm-modules/transformer';
+import { CliError, thousands, type CliIO } from '../io.js';
+import { checkIds, intOption, loadModel, useBackend } from './model.js';
+
+export interface EvalOptions {
+  model: string;
+  data: string;
+  json?: boolean;
+  batchSize?: string;
+  maxLength?: string;
+  backend?: string;
+}
+
+/**
+ * `llm-modules eval --model DIR --data FILE [--json]`: mean next-token cross-entropy over every non-pad token
+ * of the rows (`{text}`, tokenized with the model's tokenizer, or `{input_ids}`), and its perplexity. Rows
+ * longer than `--max-length` (default: the model's max_position_embeddings) are cut to it.
+ *
+ * @example
+ * ```ts
+ * await evalCommand({ model: 'models/gptneo', data: 'val.jsonl', json: true }, processIO); // {"loss":…,"perplexity":…,"tokens":…}
+ * ```
+ */
+export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
+  const batchSize = intOption(opts.batchSize, '--batch-size', 8, 1);
+  await useBackend(opts.backend);
+  const { model, params, tokenizer, config } = await loadModel(opts.model);
+  const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
+  if (config.model_type === 'gpt_neo' && maxLength > config.max_position_embeddings) {
+    throw new CliError(`--max-length ${maxLength} exceeds max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
+  }
+  const rows: number[][] = [];
+  let truncated = 0;
+  let index = 0;
+  for await (const row of readRows(opts.data)) {
+    const where = `${opts.data}: row ${index++}`;
+    let ids: number[];
+    if (row.kind === 'ids') ids = row.input_ids;
+    else if (row.kind === 'text') {
+      if (!tokenizer) throw new CliError(`${where}: a text row needs a tokenizer, and ${opts.model} has no tokenizer files (use input_ids rows)`);
+      ids = tokenizer.encode(row.text);
+    } else throw new CliError(`${where}: conversation rows are not supported by eval (use {"text"} or {"input_ids"} rows)`);
+    checkIds(ids, config.vocab_size, where);
+    if (ids.length > maxLength) {
+      ids = ids.slice(0, maxLength);
+      truncated++;
+    }
+    if (ids.length >= 2) rows.push(ids);
+  }
+  let total = 0;
+  let tokens = 0;
+  rows.sort((a, b) => a.length - b.length); // similar lengths together: less padding
+  for (let start = 0; start < rows.length; start += batchSize) {
+    const batch = rows.slice(start, start + batchSize);
+    const T = batch[batch.length - 1].length;
+    const ids = new Int32Array(batch.length * T);
+    const mask = new Int32Array(batch.length * T);
+    batch.forEach((r, b) => {
+      ids.set(r, b * T);
+      mask.fill(1, b * T, b * T + r.length);
+    });
+    const idsT = tensor(ids, [batch.length, T]);
+    const maskT = tensor(mask, [batch.length, T]);
+    const { logits } = model.apply(params, idsT, { attentionMask: maskT });
+    const V = logits.shape[2];
+    const labels = slice(labelsFromMask(idsT, maskT), [0, 1]); // [B, T-1]
+    const sums = crossEntropySum(reshape(slice(logits, [0, 0, 0], [batch.length, T - 1, V]), [-1, V]), reshape(labels, [-1]));
+    await evaluate(sums.total, sums.count);
+    total += (await sums.total.data())[0];
+    tokens += (await sums.count.data())[0];
+  }
+  if (tokens === 0) throw new CliError(`${opts.data}: no tokens to evaluate (every row has fewer than 2 tokens)`);
+  const loss = total / tokens;
+  const report = { loss, perplexity: Math.exp(loss), tokens };
+  if (opts.json) {
+    io.stdout(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  io.stdout(
+    [
+      `model       ${opts.model} (${config.model_type})`,
+      `data        ${opts.data}: ${thousands(index)} rows${truncated ? `, ${truncated} cut to ${maxLength} tokens` : ''}`,
+      `tokens      ${thousands(tokens)} predicted`,
+      `loss        ${loss.toFixed(6)}`,
+      `perplexity  ${report.perplexity.toFixed(4)}`,
+    ].join('\n') + '\n',
+  );
+}

@@ -1,0 +1,106 @@
+import { generate, type GenerateOptions } from '@llm-modules/transformer';
+import { CliError, type CliIO } from '../io.js';
+import { checkIds, generationConfig, intOption, loadModel, numberOption, useBackend } from './model.js';
+
+export interface GenerateCommandOptions {
+  model: string;
+  prompt?: string;
+  ids?: string;
+  maxNewTokens?: string;
+  greedy?: boolean;
+  sample?: boolean;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  repetitionPenalty?: string;
+  seed?: string;
+  stop?: string[];
+  ignoreEos?: boolean;
+  cache?: boolean;
+  json?: boolean;
+  backend?: string;
+}
+
+const idList = (v: unknown): number[] => (Array.isArray(v) ? v : typeof v === 'number' ? [v] : []).filter((x): x is number => Number.isInteger(x));
+
+/** Parse `--ids 1,2,3`. */
+function parseIds(text: string): number[] {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new CliError(`--ids: expected comma-separated token ids, got "${text}"`);
+  return parts.map(Number);
+}
+
+/**
+ * `llm-modules generate --model DIR (--prompt TEXT | --ids 1,2,3) [--max-new-tokens N] [--greedy] …`: continue a
+ * prompt, streaming the text (or ids) as it is generated. Greedy unless sampling is asked for (`--sample`, a
+ * sampling option, or `do_sample` in the folder's generation_config.json); `--greedy` forces greedy. Stops at
+ * the model's eos (unless `--ignore-eos`) or a `--stop` string. `--json` prints only
+ * `{"prompt_ids","generated_ids","text","finish_reason"}`.
+ *
+ * @example
+ * ```ts
+ * await generateCommand({ model: 'models/gptneo', ids: '1,2,3', maxNewTokens: '8', greedy: true, json: true }, processIO);
+ * ```
+ */
+export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): Promise<void> {
+  if ((opts.prompt === undefined) === (opts.ids === undefined)) throw new CliError('generate: pass exactly one of --prompt TEXT and --ids 1,2,3');
+  if (opts.greedy && opts.sample) throw new CliError('generate: --greedy and --sample exclude each other');
+  const maxNewTokens = intOption(opts.maxNewTokens, '--max-new-tokens', 32, 0);
+  const temperature = numberOption(opts.temperature, '--temperature', 1e-6, 1e6);
+  const topK = opts.topK === undefined ? undefined : intOption(opts.topK, '--top-k', 0, 0);
+  const topP = numberOption(opts.topP, '--top-p', 1e-6, 1);
+  const repetitionPenalty = numberOption(opts.repetitionPenalty, '--repetition-penalty', 1e-6, 1e6);
+  const seed = intOption(opts.seed, '--seed', 0, 0);
+  await useBackend(opts.backend);
+  const { model, params, tokenizer, config } = await loadModel(opts.model);
+  const gen = await generationConfig(opts.model);
+  let promptIds: number[];
+  if (opts.prompt !== undefined) {
+    if (!tokenizer) throw new CliError(`${opts.model}: no tokenizer files (tokenizer.json or vocab.json + merges.txt); pass --ids instead of --prompt`);
+    promptIds = tokenizer.encode(opts.prompt);
+    if (promptIds.length === 0) throw new CliError('--prompt: the text encodes to no tokens');
+  } else promptIds = parseIds(opts.ids!);
+  checkIds(promptIds, config.vocab_size, opts.prompt !== undefined ? '--prompt' : '--ids');
+  if (config.model_type === 'gpt_neo' && promptIds.length + maxNewTokens > config.max_position_embeddings) {
+    throw new CliError(`the prompt (${promptIds.length} tokens) + --max-new-tokens ${maxNewTokens} exceed max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
+  }
+  const samplingAsked = opts.sample || temperature !== undefined || topK !== undefined || topP !== undefined || gen.do_sample === true;
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const eos = idList(gen.eos_token_id ?? config.eos_token_id);
+  const options: GenerateOptions = {
+    maxNewTokens,
+    greedy: opts.greedy || !samplingAsked,
+    temperature: temperature ?? num(gen.temperature) ?? 1,
+    topK: topK ?? num(gen.top_k) ?? 0,
+    topP: topP ?? num(gen.top_p) ?? 1,
+    repetitionPenalty: repetitionPenalty ?? num(gen.repetition_penalty) ?? 1,
+    seed,
+    stopTokens: opts.ignoreEos ? [] : eos,
+    stopStrings: opts.stop ?? [],
+    tokenizer,
+    useCache: opts.cache !== false,
+  };
+  if (options.stopStrings!.length && !tokenizer) throw new CliError(`--stop needs a tokenizer, and ${opts.model} has none`);
+  const generated: number[] = [];
+  let printed = '';
+  if (!opts.json) {
+    options.onToken = ({ token }) => {
+      generated.push(token);
+      if (!tokenizer) return io.stdout(`${generated.length > 1 ? ' ' : ''}${token}`);
+      const text = tokenizer.decode(generated);
+      if (text.endsWith('\uFFFD')) return; // an incomplete UTF-8 character: wait for its next byte
+      io.stdout(text.slice(printed.length));
+      printed = text;
+    };
+    if (tokenizer) io.stdout(opts.prompt ?? tokenizer.decode(promptIds));
+  }
+  const result = await generate(model, params, promptIds, options);
+  const ids = result.sequences[0];
+  const text = tokenizer ? tokenizer.decode(ids) : null;
+  if (opts.json) {
+    io.stdout(`${JSON.stringify({ prompt_ids: promptIds, generated_ids: ids, text, finish_reason: result.finishReasons[0] })}\n`);
+    return;
+  }
+  if (text !== null && text.length > printed.length) io.stdout(text.slice(printed.length));
+  io.stdout('\n');
+}

@@ -1,0 +1,455 @@
+/**
+ * A tiny WebAssembly binary emitter: just enough of the format (types, one imported memory, functions,
+ * exports, SIMD opcodes) to write the hand-tuned CPU kernels in TypeScript. The kernels are generated
+ * at first use, so the package ships no binary and needs no build tool.
+ */
+
+export type ValType = 'i32' | 'f32' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+
+function uleb(n: number, out: number[]): void {
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+}
+
+function sleb(n: number, out: number[]): void {
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+const f32Bytes = (v: number): number[] => Array.from(new Uint8Array(new Float32Array([v]).buffer));
+
+/** A local variable (index) of a function being written. */
+export type Local = number & { readonly __local?: true };
+
+/** Writes one function body. Methods push instructions in stack-machine order and return `this`. */
+export class Fn {
+  readonly bytes: number[] = [];
+  private readonly localTypes: ValType[] = [];
+  readonly params: Local[];
+
+  constructor(
+    readonly name: string,
+    readonly paramTypes: readonly ValType[],
+    readonly results: readonly ValType[] = [],
+  ) {
+    this.params = paramTypes.map((_, k) => k as Local);
+  }
+
+  local(type: ValType): Local {
+    this.localTypes.push(type);
+    return (this.paramTypes.length + this.localTypes.length - 1) as Local;
+  }
+
+  /** Encoded body (locals + code + end). */
+  body(): number[] {
+    const out: number[] = [];
+    const groups: [number, ValType][] = [];
+    for (const t of this.localTypes) {
+      const last = groups[groups.length - 1];
+      if (last && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(groups.length, out);
+    for (const [n, t] of groups) {
+      uleb(n, out);
+      out.push(VALTYPE[t]);
+    }
+    out.push(...this.bytes, 0x0b);
+    return out;
+  }
+
+  private op(...b: number[]): this {
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  private simd(code: number, ...rest: number[]): this {
+    this.bytes.push(0xfd);
+    uleb(code, this.bytes);
+    for (const x of rest) this.bytes.push(x);
+    return this;
+  }
+  private memarg(align: number, offset: number): void {
+    uleb(align, this.bytes);
+    uleb(offset, this.bytes);
+  }
+
+  // --- control
+  block(): this {
+    return this.op(0x02, 0x40);
+  }
+  loop(): this {
+    return this.op(0x03, 0x40);
+  }
+  if(): this {
+    return this.op(0x04, 0x40);
+  }
+  /** `if` whose branches each leave one value of `type`. */
+  ifResult(type: ValType): this {
+    return this.op(0x04, VALTYPE[type]);
+  }
+  else(): this {
+    return this.op(0x05);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    this.op(0x0c);
+    uleb(depth, this.bytes);
+    return this;
+  }
+  brIf(depth: number): this {
+    this.op(0x0d);
+    uleb(depth, this.bytes);
+    return this;
+  }
+  return(): this {
+    return this.op(0x0f);
+  }
+  call(index: number): this {
+    this.op(0x10);
+    uleb(index, this.bytes);
+    return this;
+  }
+  drop(): this {
+    return this.op(0x1a);
+  }
+  select(): this {
+    return this.op(0x1b);
+  }
+
+  // --- locals and constants
+  get(l: Local): this {
+    this.op(0x20);
+    uleb(l, this.bytes);
+    return this;
+  }
+  set(l: Local): this {
+    this.op(0x21);
+    uleb(l, this.bytes);
+    return this;
+  }
+  tee(l: Local): this {
+    this.op(0x22);
+    uleb(l, this.bytes);
+    return this;
+  }
+  i32(v: number): this {
+    this.op(0x41);
+    sleb(v | 0, this.bytes);
+    return this;
+  }
+  f32(v: number): this {
+    return this.op(0x43, ...f32Bytes(v));
+  }
+
+  // --- memory (offsets are byte immediates)
+  i32Load(offset = 0): this {
+    this.op(0x28);
+    this.memarg(2, offset);
+    return this;
+  }
+  f32Load(offset = 0): this {
+    this.op(0x2a);
+    this.memarg(2, offset);
+    return this;
+  }
+  i32Store(offset = 0): this {
+    this.op(0x36);
+    this.memarg(2, offset);
+    return this;
+  }
+  f32Store(offset = 0): this {
+    this.op(0x38);
+    this.memarg(2, offset);
+    return this;
+  }
+  v128Load(offset = 0): this {
+    this.simd(0x00);
+    this.memarg(2, offset); // align hint 4 bytes: the data is float-aligned, not always 16
+    return this;
+  }
+  v128Store(offset = 0): this {
+    this.simd(0x0b);
+    this.memarg(2, offset);
+    return this;
+  }
+  load32Splat(offset = 0): this {
+    this.simd(0x09);
+    this.memarg(2, offset);
+    return this;
+  }
+
+  // --- i32
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
+  i32GeS(): this {
+    return this.op(0x4e);
+  }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
+  i32Sub(): this {
+    return this.op(0x6b);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32DivS(): this {
+    return this.op(0x6d);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
+  i32ShrS(): this {
+    return this.op(0x75);
+  }
+
+  // --- f32 scalar
+  f32Add(): this {
+    return this.op(0x92);
+  }
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Max(): this {
+    return this.op(0x97);
+  }
+  f32Gt(): this {
+    return this.op(0x5e);
+  }
+  f32ConvertI32S(): this {
+    return this.op(0xb2);
+  }
+  f32ReinterpretI32(): this {
+    return this.op(0xbe);
+  }
+  i32ReinterpretF32(): this {
+    return this.op(0xbc);
+  }
+
+  // --- v128 / f32x4
+  v128Const(vals: readonly number[]): this {
+    return this.simd(0x0c, ...vals.flatMap(f32Bytes));
+  }
+  i32x4Const(vals: readonly number[]): this {
+    return this.simd(0x0c, ...vals.flatMap((v) => Array.from(new Uint8Array(new Int32Array([v]).buffer))));
+  }
+  /** i8x16.shuffle over 32-bit lanes: lane k of the result is lane `lanes[k]` of (a ++ b) (0–7). */
+  shuffle32(lanes: readonly number[]): this {
+    return this.simd(0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
+  f32x4ExtractLane(lane: number): this {
+    return this.simd(0x1f, lane);
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+  f32x4Min(): this {
+    return this.simd(0xe8);
+  }
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  f32x4Pmax(): this {
+    return this.simd(0xeb);
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1);
+  }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+  f32x4Nearest(): this {
+    return this.simd(0x6a);
+  }
+  f32x4Floor(): this {
+    return this.simd(0x68);
+  }
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+  f32x4Le(): this {
+    return this.simd(0x45);
+  }
+  f32x4Ge(): this {
+    return this.simd(0x46);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(0xf8);
+  }
+  f32x4ConvertI32x4S(): this {
+    return this.simd(0xfa);
+  }
+  i32x4Shl(): this {
+    return this.simd(0xab);
+  }
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+
+  // --- structured helpers
+  /**
+   * `for (v = from; v < to; v += step) body` with `from`/`to`/`step` pushed by callbacks (or literal
+   * numbers / locals). The body may not branch out of the loop.
+   */
+  forRange(v: Local, from: Operand, to: Operand, step: Operand, body: () => void): this {
+    this.push(from).set(v);
+    this.block().loop();
+    this.get(v).push(to).i32GeS().brIf(1);
+    body();
+    this.get(v).push(step).i32Add().set(v);
+    this.br(0).end().end();
+    return this;
+  }
+
+  /** Push an operand: a number is an i32 constant, a Local is read, a function writes code. */
+  push(x: Operand): this {
+    if (typeof x === 'number') {
+      if (Number.isInteger(x)) return this.i32(x);
+      throw new Error(`non-integer i32 operand ${x}`);
+    }
+    if (typeof x === 'function') {
+      x();
+      return this;
+    }
+    return this.get(x.local);
+  }
+
+  /** l += x (i32). */
+  addTo(l: Local, x: Operand): this {
+    return this.get(l).push(x).i32Add().set(l);
+  }
+}
+
+/** An i32 operand: a constant, a local (`{ local }`) or code that pushes one value. */
+export type Operand = number | { local: Local } | (() => void);
+export const L = (local: Local): { local: Local } => ({ local });
+
+export interface ModuleSpec {
+  /** import env.memory; shared memories need a maximum */
+  memory: { initial: number; maximum: number; shared: boolean };
+  functions: Fn[];
+}
+
+/** Encode a module whose functions are all exported by name. Indices follow `functions` order. */
+export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
+  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const section = (id: number, payload: number[]): void => {
+    out.push(id);
+    uleb(payload.length, out);
+    for (const b of payload) out.push(b);
+  };
+  const str = (s: string, o: number[]): void => {
+    const b = new TextEncoder().encode(s);
+    uleb(b.length, o);
+    o.push(...b);
+  };
+  // types: one per function (duplicates are allowed)
+  const types: number[] = [];
+  uleb(spec.functions.length, types);
+  for (const f of spec.functions) {
+    types.push(0x60);
+    uleb(f.paramTypes.length, types);
+    for (const t of f.paramTypes) types.push(VALTYPE[t]);
+    uleb(f.results.length, types);
+    for (const t of f.results) types.push(VALTYPE[t]);
+  }
+  section(1, types);
+  const imports: number[] = [];
+  uleb(1, imports);
+  str('env', imports);
+  str('memory', imports);
+  imports.push(0x02, spec.memory.shared ? 0x03 : 0x01);
+  uleb(spec.memory.initial, imports);
+  uleb(spec.memory.maximum, imports);
+  section(2, imports);
+  const funcs: number[] = [];
+  uleb(spec.functions.length, funcs);
+  spec.functions.forEach((_, k) => uleb(k, funcs));
+  section(3, funcs);
+  const exports: number[] = [];
+  uleb(spec.functions.length, exports);
+  spec.functions.forEach((f, k) => {
+    str(f.name, exports);
+    exports.push(0x00);
+    uleb(k, exports);
+  });
+  section(7, exports);
+  const code: number[] = [];
+  uleb(spec.functions.length, code);
+  for (const f of spec.functions) {
+    const body = f.body();
+    uleb(body.length, code);
+    for (const b of body) code.push(b);
+  }
+  section(10, code);
+  return new Uint8Array(out);
+}

@@ -1,0 +1,147 @@
+/**
+ * Attention: masks (causal, GPT-Neo local window, padding), scaled dot-product attention with grouped
+ * key/value heads, and cross-attention between two streams.
+ */
+import { add, arange, matmul, mul, notEqual, permute, reshape, softmax, sub, greater, lessEqual, where, type Tensor } from '@llm-modules/tensor';
+import { linear } from './linear.js';
+
+/** The value masked scores get: float32's lowest finite number, as Hugging Face's `finfo(float32).min`. */
+export const MASK_VALUE = -3.4028234663852886e38;
+
+/** `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are. */
+export const andMasks = (a: Tensor, b: Tensor): Tensor => mul(a, b);
+
+export interface CausalMaskOptions {
+  /** Number of queries T (they are the last T positions before `pastLength + T`). */
+  queryLength: number;
+  /** Number of keys (cache length or capacity, ≥ pastLength + queryLength). */
+  keyLength: number;
+  /** Index of the first query among the keys (the cache's filled length); default 0. */
+  pastLength?: number;
+  /** GPT-Neo local attention: keep only keys with `j > i − window` (the query and window−1 before it). */
+  window?: number;
+}
+
+/**
+ * Which keys each query may see by position: `j ≤ i` (and `j > i − window` for local attention), as a 0/1
+ * tensor `[1, 1, Tq, Tk]`. `pastLength` is data, not part of a kernel, so decoding steps reuse kernels.
+ *
+ * @example
+ * ```ts
+ * const m = causalMask({ queryLength: 3, keyLength: 3, window: 2 });
+ * console.log(await m.array()); // [[[[1,0,0],[1,1,0],[0,1,1]]]]
+ * ```
+ */
+export function causalMask({ queryLength, keyLength, pastLength = 0, window }: CausalMaskOptions): Tensor {
+  const q = reshape(add(arange(queryLength), pastLength), [queryLength, 1]); // [Tq, 1] absolute query index
+  const k = reshape(arange(keyLength), [1, keyLength]); // [1, Tk]
+  let allowed = lessEqual(k, q); // [Tq, Tk]
+  if (window !== undefined) allowed = andMasks(allowed, greater(k, sub(q, window)));
+  return reshape(allowed, [1, 1, queryLength, keyLength]); // [1, 1, Tq, Tk]
+}
+
+/**
+ * Padding mask from an `attention_mask` `[B, Tk]` (1 = real token, 0 = pad): `[B, 1, 1, Tk]`, non-zero where
+ * the key is real. @example `andMasks(causalMask({ queryLength: T, keyLength: T }), paddingMask(mask))`
+ */
+export function paddingMask(attentionMask: Tensor): Tensor {
+  const [B, S] = attentionMask.shape;
+  return reshape(notEqual(attentionMask, 0), [B, 1, 1, S]); // [B, 1, 1, Tk]
+}
+
+export interface AttentionOptions {
+  /** 0/1 mask broadcastable to `[B, 1, Tq, Tk]` (non-zero = may attend). */
+  mask?: Tensor | null;
+  /** Multiplies the scores; default `1/√d`. GPT-Neo uses 1 (no scaling). */
+  scale?: number;
+}
+
+/**
+ * `softmax(q·kᵀ·scale + mask)·v` per head. `q` is `[B, H, Tq, d]`; `k`, `v` are `[B, KV, Tk, d]` with
+ * `H` a multiple of `KV`: query head `h` reads key/value head `⌊h / (H/KV)⌋` (Hugging Face's `repeat_kv`),
+ * computed by broadcasting, without copying the keys. Masked scores become {@link MASK_VALUE}, so a row
+ * with every key masked (a pad query) is uniform, never NaN. Returns `[B, H, Tq, d]`.
+ *
+ * @example
+ * ```ts
+ * import { randomNormal, prngKey } from '@llm-modules/tensor';
+ * const q = randomNormal(prngKey(0), [1, 6, 4, 8]);
+ * const kv = randomNormal(prngKey(1), [1, 2, 4, 8]);
+ * const o = scaledDotProductAttention(q, kv, kv, { mask: causalMask({ queryLength: 4, keyLength: 4 }) }); // [1, 6, 4, 8]
+ * ```
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mask, scale }: AttentionOptions = {}): Tensor {
+  const [B, H, Tq, d] = q.shape;
+  const [, KV, Tk] = k.shape;
+  if (H % KV !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${KV} key/value heads`);
+  const rep = H / KV;
+  // Grouped layout only when heads share keys: reshaping a permuted view would copy it.
+  const qg = rep === 1 ? q : reshape(q, [B, KV, rep, Tq, d]); // [B, KV, rep, Tq, d] (or [B, H, Tq, d])
+  const kg = rep === 1 ? k : reshape(k, [B, KV, 1, Tk, d]); // [B, KV, 1, Tk, d]
+  const vg = rep === 1 ? v : reshape(v, [B, KV, 1, Tk, d]); // [B, KV, 1, Tk, d]
+  const r = qg.rank;
+  let scores = matmul(qg, permute(kg, [...kg.shape.slice(0, -2).map((_, i) => i), r - 1, r - 2])); // [B, KV, rep, Tq, Tk]
+  const s = scale ?? 1 / Math.sqrt(d);
+  if (s !== 1) scores = mul(scores, s);
+  if (mask) {
+    const lead = mask.shape[0];
+    const m = reshape(mask, [lead, ...new Array<number>(r - 3).fill(1), mask.shape[mask.rank - 2], mask.shape[mask.rank - 1]]); // [B|1, 1, (1,) Tq, Tk]
+    scores = where(m, scores, MASK_VALUE);
+  }
+  const out = matmul(softmax(scores, -1), vg); // [B, KV, rep, Tq, d]
+  return reshape(out, [B, H, Tq, d]); // [B, H, Tq, d]
+}
+
+/** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example `splitHeads(linear(x, w), 12)` */
+export function splitHeads(x: Tensor, heads: number): Tensor {
+  const [B, T, D] = x.shape;
+  return permute(reshape(x, [B, T, heads, D / heads]), [0, 2, 1, 3]); // [B, n, T, d]
+}
+
+/** `[B, n, T, d]` → `[B, T, n·d]`. @example `mergeHeads(scaledDotProductAttention(q, k, v))` */
+export function mergeHeads(x: Tensor): Tensor {
+  const [B, n, T, d] = x.shape;
+  return reshape(permute(x, [0, 2, 1, 3]), [B, T, n * d]); // [B, T, n·d]
+}
+
+/** Projections of a cross-attention layer (`nn.Linear` weights `[out, in]`; biases optional). */
+export interface CrossAttentionParams {
+  q_proj: { weight: Tensor; bias?: Tensor | null };
+  k_proj: { weight: Tensor; bias?: Tensor | null };
+  v_proj: { weight: Tensor; bias?: Tensor | null };
+  out_proj: { weight: Tensor; bias?: Tensor | null };
+}
+
+export interface CrossAttentionOptions {
+  heads: number;
+  /** `[B, Tk]` 1 = real context token, 0 = pad. */
+  contextMask?: Tensor | null;
+  /** Query i may only read context positions j ≤ i (streams aligned position by position). Default false. */
+  causal?: boolean;
+  /** Default `1/√(head_dim)`. */
+  scale?: number;
+}
+
+/**
+ * Multi-head cross-attention: queries from `x` `[B, Tq, Dq]`, keys and values from `context` `[B, Tk, Dc]`,
+ * output `out_proj(attention)` `[B, Tq, D]` with D the `q_proj` width. `causal` hides context positions
+ * after the query's own (no future-token leak when both streams are the same token sequence).
+ *
+ * @example
+ * ```ts
+ * const y = crossAttention(student, teacher, params, { heads: 8, contextMask: mask, causal: true });
+ * ```
+ */
+export function crossAttention(x: Tensor, context: Tensor, p: CrossAttentionParams, opts: CrossAttentionOptions): Tensor {
+  const q = splitHeads(linear(x, p.q_proj.weight, p.q_proj.bias), opts.heads); // [B, nh, Tq, hd]
+  const k = splitHeads(linear(context, p.k_proj.weight, p.k_proj.bias), opts.heads); // [B, nh, Tk, hd]
+  const v = splitHeads(linear(context, p.v_proj.weight, p.v_proj.bias), opts.heads); // [B, nh, Tk, hd]
+  const [Tq, Tk] = [x.shape[1], context.shape[1]];
+  let mask: Tensor | null = opts.contextMask ? paddingMask(opts.contextMask) : null;
+  if (opts.causal) {
+    const c = causalMask({ queryLength: Tq, keyLength: Tk });
+    mask = mask ? andMasks(mask, c) : c;
+  }
+  const o = scaledDotProductAttention(q, k, v, { mask, scale: opts.scale }); // [B, nh, Tq, hd]
+  return linear(mergeHeads(o), p.out_proj.weight, p.out_proj.bias); // [B, Tq, D]
+}

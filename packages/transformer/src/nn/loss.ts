@@ -1,0 +1,68 @@
+/** Next-token cross-entropy, as Hugging Face's causal-LM heads compute it. */
+import { arange, cast, div, equal, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, sum, where, type Tensor } from '@llm-modules/tensor';
+
+/** Label value that is ignored (PyTorch's `ignore_index`). */
+export const IGNORE_INDEX = -100;
+
+/**
+ * Sum of `−log p(label)` over the positions whose label is not {@link IGNORE_INDEX}, and their count:
+ * `logits` `[N, C]` (float32), `labels` `[N]` (int32). The label's log-probability is picked with a
+ * one-hot mask (elementwise, so the gradient is elementwise too).
+ *
+ * @example
+ * ```ts
+ * const { total, count } = crossEntropySum(logits2d, labels1d); // mean = total / count
+ * ```
+ */
+export function crossEntropySum(logits: Tensor, labels: Tensor): { total: Tensor; count: Tensor } {
+  const [N, C] = logits.shape;
+  const lab = reshape(labels, [N, 1]); // [N, 1]
+  const valid = cast(notEqual(lab, IGNORE_INDEX), 'float32'); // [N, 1]
+  const onehot = cast(equal(reshape(arange(C), [1, C]), lab), 'float32'); // [N, C]
+  const picked = sum(mul(logSoftmax(logits, -1), onehot), [1], true); // [N, 1] (0 where ignored)
+  return { total: neg(sum(mul(picked, valid))), count: sum(valid) };
+}
+
+/**
+ * Mean cross-entropy of `logits` `[..., C]` against int32 `labels` `[...]`, ignoring {@link IGNORE_INDEX}
+ * (0 when every label is ignored).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from '@llm-modules/tensor';
+ * const loss = crossEntropy(tensor([[2, 0], [0, 2]]), tensor(new Int32Array([0, -100])));
+ * console.log(await loss.data()); // [0.1269]
+ * ```
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  const C = logits.shape[logits.rank - 1];
+  const { total, count } = crossEntropySum(reshape(logits, [-1, C]), reshape(labels, [-1]));
+  return div(total, maximum(count, 1));
+}
+
+/**
+ * Causal-LM loss: `logits[:, t]` predicts `labels[:, t+1]`; the mean is over every kept token of the whole
+ * batch (not a mean of per-sequence means), computed on float32 logits — as Hugging Face's `*ForCausalLM`.
+ * `logits` `[B, T, V]`, `labels` `[B, T]` int32 (pads set to −100, see {@link labelsFromMask}).
+ *
+ * @example
+ * ```ts
+ * const { logits } = model.apply(params, ids, { attentionMask: mask });
+ * const loss = causalLMLoss(logits, labelsFromMask(ids, mask));
+ * ```
+ */
+export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
+  const [B, T, V] = logits.shape;
+  if (T < 2) throw new Error(`causalLMLoss: needs at least 2 positions, got ${T}`);
+  const shiftLogits = slice(logits, [0, 0, 0], [B, T - 1, V]); // [B, T-1, V]
+  const shiftLabels = slice(labels, [0, 1], [B, T]); // [B, T-1]
+  return crossEntropy(shiftLogits, shiftLabels);
+}
+
+/**
+ * Labels for a causal LM: `inputIds` where `attentionMask` is 1, {@link IGNORE_INDEX} where it is 0 (pads).
+ * @example `labelsFromMask(ids, mask)` → int32 `[B, T]`
+ */
+export function labelsFromMask(inputIds: Tensor, attentionMask: Tensor): Tensor {
+  return where(notEqual(attentionMask, 0), inputIds, IGNORE_INDEX);
+}
