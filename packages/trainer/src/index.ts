@@ -1,0 +1,10 @@
+/**
+ * @llm-modules/trainer — pure optimizers, schedules, clipping and gradient accumulation over parameter
+ * trees (the train loop, data pipeline and teacher cache come with the bridge).
+ */
+export { adamw, type AdamWOptions, type AdamWState } from './optim/adamw.js';
+export { sgd, type SgdOptions } from './optim/sgd.js';
+export { clipByGlobalNorm, globalNorm } from './optim/clip.js';
+export { accumulate, scaleTree } from './optim/accumulate.js';
+export type { Optimizer, ParamGroup, LearningRate } from './optim/types.js';
+export { constant, warmupCosine, warmupLinear, type Schedule } from './schedules.js';
