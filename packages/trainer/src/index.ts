@@ -8,3 +8,6 @@ export { clipByGlobalNorm, globalNorm } from './optim/clip.js';
 export { accumulate, scaleTree } from './optim/accumulate.js';
 export type { Optimizer, ParamGroup, LearningRate } from './optim/types.js';
 export { constant, warmupCosine, warmupLinear, type Schedule } from './schedules.js';
+export { formatExample, type Example, type FormatOptions, type PromptFormat } from './data/format.js';
+export { splitExamples, permutation, type Split, type SplitOptions } from './data/split.js';
+export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
