@@ -11,3 +11,5 @@ export { constant, warmupCosine, warmupLinear, type Schedule } from './schedules
 export { formatExample, type Example, type FormatOptions, type PromptFormat } from './data/format.js';
 export { splitExamples, permutation, type Split, type SplitOptions } from './data/split.js';
 export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
+export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
+export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';

@@ -1,0 +1,76 @@
+/** Observers of the train loop: progress, metrics log, checkpoints. Each is a plain function of events. */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadCheckpoint, saveCheckpoint } from '@llm-modules/loaders';
+import type { Observer, TrainState } from './loop.js';
+
+/**
+ * Progress on a stream: a one-line bar with ETA and tokens/s on a TTY, plain lines every `every`
+ * steps otherwise (CI logs).
+ * @example `observers: [progressObserver({ label: 'enhanced' })]`
+ */
+export function progressObserver({ stream = process.stderr, every = 10, label = 'train' }: { stream?: NodeJS.WriteStream; every?: number; label?: string } = {}): Observer {
+  let total: number | null = null;
+  let started = 0;
+  let first = 0;
+  let tokens = 0;
+  return (e) => {
+    if (e.type === 'start') {
+      total = e.totalSteps;
+      started = performance.now();
+      first = e.step;
+      return;
+    }
+    if (e.type === 'step') {
+      tokens += e.tokens;
+      const elapsed = (performance.now() - started) / 1000;
+      const rate = (e.step - first) / Math.max(elapsed, 1e-9);
+      const eta = total ? Math.max(0, (total - e.step) / Math.max(rate, 1e-9)) : null;
+      const text = `${label} step ${e.step}${total ? `/${total}` : ''} loss ${e.loss.toFixed(4)} ${Math.round(tokens / Math.max(elapsed, 1e-9))} tok/s${eta !== null ? ` eta ${eta.toFixed(0)}s` : ''}`;
+      if (stream.isTTY) {
+        const width = 24;
+        const filled = total ? Math.round((width * e.step) / total) : 0;
+        stream.write(`\r${total ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : ''}${text}\x1b[K`);
+      } else if (e.step % every === 0 || e.step === total) stream.write(`${text}\n`);
+      return;
+    }
+    if (e.type === 'eval') stream.write(`${stream.isTTY ? '\n' : ''}${label} eval at step ${e.step}: loss ${e.loss.toFixed(4)}${e.improved ? ' (best)' : ''}\n`);
+    if (e.type === 'end' && stream.isTTY) stream.write('\n');
+  };
+}
+
+/** Append every event as one JSON line to `path` (the metrics log). */
+export function jsonlObserver(path: string): Observer {
+  mkdirSync(dirname(path), { recursive: true });
+  return (e) => appendFileSync(path, `${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+}
+
+interface LoopPosition {
+  epoch: number;
+  batchInEpoch: number;
+  bestValidationLoss: number | null;
+  evalsWithoutImprovement: number;
+}
+
+/** Save the whole train state (atomically) to `dir`. */
+export async function saveTrainState(dir: string, state: TrainState, config?: unknown): Promise<void> {
+  const position: LoopPosition = { epoch: state.epoch, batchInEpoch: state.batchInEpoch, bestValidationLoss: state.bestValidationLoss, evalsWithoutImprovement: state.evalsWithoutImprovement };
+  await saveCheckpoint(dir, { params: state.params, optimizerState: state.optState, step: state.step, config, rng: position });
+}
+
+/** Load a train state saved by `saveTrainState` / `checkpointObserver`; training continues exactly where it stopped. */
+export async function loadTrainState(dir: string): Promise<TrainState> {
+  const ck = await loadCheckpoint(dir);
+  const pos = ck.rng as LoopPosition;
+  return { params: ck.params as TrainState['params'], optState: ck.optimizerState, step: ck.step ?? 0, ...pos };
+}
+
+/**
+ * Checkpoint every `every` optimizer steps and at the end of training.
+ * @example `observers: [checkpointObserver({ dir: 'runs/a/checkpoint', every: 100 })]`
+ */
+export function checkpointObserver({ dir, every, config }: { dir: string; every: number; config?: unknown }): Observer {
+  return async (e, state) => {
+    if ((e.type === 'step' && e.step % every === 0) || e.type === 'end') await saveTrainState(dir, state, config);
+  };
+}
