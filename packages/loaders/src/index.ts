@@ -8,3 +8,4 @@ export * from './tokenizer/index.js';
 export * from './datasets/index.js';
 export * from './checkpoint.js';
 export { flattenTree } from './tree.js';
+export { writeFileAtomic } from './atomic.js';

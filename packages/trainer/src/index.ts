@@ -13,3 +13,4 @@ export { splitExamples, permutation, type Split, type SplitOptions } from './dat
 export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
+export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type WriteCacheOptions } from './teacher-cache.js';

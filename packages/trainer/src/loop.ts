@@ -36,8 +36,8 @@ export interface TrainOptions {
   loss: (params: PyTree, batch: Batch) => Tensor;
   optimizer: Optimizer<unknown>;
   /** the batches of an epoch, in a deterministic order for a given epoch (so resuming can skip) */
-  batches: (epoch: number) => Iterable<Batch>;
-  validation?: () => Iterable<Batch>;
+  batches: (epoch: number) => Iterable<Batch> | AsyncIterable<Batch>;
+  validation?: () => Iterable<Batch> | AsyncIterable<Batch>;
   epochs?: number;
   maxSteps?: number;
   /** micro-batches per optimizer step (weighted by their target tokens) */
@@ -54,6 +54,10 @@ export interface TrainOptions {
   totalSteps?: number;
 }
 
+function asyncIterator<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> | Iterator<T> {
+  return Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
+}
+
 /** A fresh state for `params`. @example `let state = initialState(params, opt)` */
 export const initialState = (params: PyTree, optimizer: Optimizer<unknown>): TrainState => ({
   params,
@@ -66,10 +70,10 @@ export const initialState = (params: PyTree, optimizer: Optimizer<unknown>): Tra
 });
 
 /** Mean loss over the validation batches, weighted by target tokens. */
-export async function evaluateLoss(loss: TrainOptions['loss'], params: PyTree, batches: Iterable<Batch>): Promise<{ loss: number; tokens: number }> {
+export async function evaluateLoss(loss: TrainOptions['loss'], params: PyTree, batches: Iterable<Batch> | AsyncIterable<Batch>): Promise<{ loss: number; tokens: number }> {
   let total = 0;
   let tokens = 0;
-  for (const b of batches) {
+  for await (const b of batches) {
     const l = loss(params, b);
     total += (await l.data())[0] * b.targetTokens;
     tokens += b.targetTokens;
@@ -126,8 +130,8 @@ export async function train(start: TrainState, opts: TrainOptions): Promise<Trai
   await emit({ type: 'start', step: state.step, totalSteps: opts.totalSteps ?? null });
   let reason: 'done' | 'max-steps' | 'early-stopping' | 'aborted' = 'done';
   outer: for (let epoch = state.epoch; epoch < epochs; epoch++) {
-    const iter = opts.batches(epoch)[Symbol.iterator]();
-    for (let k = 0; k < (epoch === state.epoch ? state.batchInEpoch : 0); k++) iter.next();
+    const iter = asyncIterator(opts.batches(epoch));
+    for (let k = 0; k < (epoch === state.epoch ? state.batchInEpoch : 0); k++) await iter.next();
     let consumed = epoch === state.epoch ? state.batchInEpoch : 0;
     state = { ...state, epoch, batchInEpoch: consumed };
     for (;;) {
@@ -141,7 +145,7 @@ export async function train(start: TrainState, opts: TrainOptions): Promise<Trai
       }
       const micro: Batch[] = [];
       for (let m = 0; m < acc; m++) {
-        const r = iter.next();
+        const r = await iter.next();
         if (r.done) break;
         micro.push(r.value);
       }

@@ -15,6 +15,10 @@ export interface Batch {
   labels: Tensor; // [B, T] int32, -100 = no loss
   /** tokens that count in the loss */
   targetTokens: number;
+  /** positions of the examples in their dataset, when known (to look up cached teacher states) */
+  indices?: number[];
+  /** [B, T, D] teacher hidden states, when read from a teacher cache */
+  teacherStates?: Tensor;
 }
 
 export interface BatchOptions {
@@ -27,7 +31,7 @@ export interface BatchOptions {
 }
 
 /** Pad a list of examples into one batch (right padding). */
-export function collate(examples: readonly Example[], padId: number): Batch {
+export function collate(examples: readonly Example[], padId: number, indices?: number[]): Batch {
   const T = Math.max(1, ...examples.map((e) => e.inputIds.length));
   const B = examples.length;
   const ids = new Int32Array(B * T).fill(padId);
@@ -44,7 +48,7 @@ export function collate(examples: readonly Example[], padId: number): Batch {
       }
     });
   });
-  return { inputIds: tensor(ids, [B, T]), attentionMask: tensor(mask, [B, T]), labels: tensor(labels, [B, T]), targetTokens };
+  return { inputIds: tensor(ids, [B, T]), attentionMask: tensor(mask, [B, T]), labels: tensor(labels, [B, T]), targetTokens, indices };
 }
 
 /**
@@ -62,5 +66,5 @@ export function* bucketedBatches(examples: readonly Example[], opts: BatchOption
     const sorted = order.slice(s, s + bucket).sort((a, b) => examples[a].inputIds.length - examples[b].inputIds.length);
     for (let k = 0; k < sorted.length; k += batchSize) groups.push(sorted.slice(k, k + batchSize));
   }
-  for (const g of permutation(groups.length, seed + 1)) yield collate(groups[g].map((i) => examples[i]), padId);
+  for (const g of permutation(groups.length, seed + 1)) yield collate(groups[g].map((i) => examples[i]), padId, groups[g]);
 }

@@ -1,0 +1,173 @@
+/**
+ * The teacher-state cache: the frozen teacher runs once over the data and its last hidden states are
+ * stored (float16) in chunk files with an index, so training epochs read them instead of running the
+ * teacher. The index carries a fingerprint of the teacher, the data and the settings; a cache made for
+ * anything else is refused.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decode, encode } from '@msgpack/msgpack';
+import { writeFileAtomic } from '@llm-modules/loaders';
+import { decodeFloat16, encodeFloat16, tensor, type Tensor } from '@llm-modules/tensor';
+import type { Example } from './data/format.js';
+import type { Batch } from './data/batches.js';
+
+const FORMAT = 'llm-modules-teacher-cache';
+const INDEX = 'index.msgpack';
+
+export class TeacherCacheError extends Error {
+  override name = 'TeacherCacheError';
+  constructor(readonly dir: string, problem: string) {
+    super(`${dir}: ${problem}`);
+  }
+}
+
+/** What a cache was made from. Two caches are interchangeable only when all three agree. */
+export interface CacheFingerprint {
+  teacher: string;
+  data: string;
+  settings: string;
+}
+
+const sha = (x: string | Uint8Array): string => createHash('sha256').update(x).digest('hex').slice(0, 32);
+
+/**
+ * Fingerprint of a teacher (its config and a digest of its parameters), the token ids of the data, and
+ * the cache settings.
+ * @example `const fp = await cacheFingerprint({ teacherConfig: config, teacherParams: params, examples, settings: { layer: -1 } })`
+ */
+export async function cacheFingerprint({ teacherConfig, teacherParams, examples, settings = {} }: { teacherConfig: unknown; teacherParams: Record<string, Tensor>; examples: readonly Example[]; settings?: unknown }): Promise<CacheFingerprint> {
+  const h = createHash('sha256').update(JSON.stringify(teacherConfig));
+  for (const name of Object.keys(teacherParams).sort()) {
+    const data = await teacherParams[name].data();
+    h.update(name).update(JSON.stringify(teacherParams[name].shape)).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  const d = createHash('sha256');
+  for (const ex of examples) d.update(Int32Array.from(ex.inputIds)).update('|');
+  return { teacher: h.digest('hex').slice(0, 32), data: d.digest('hex').slice(0, 32), settings: sha(JSON.stringify(settings)) };
+}
+
+interface Index {
+  format: string;
+  version: number;
+  fingerprint: CacheFingerprint;
+  hiddenSize: number;
+  chunks: string[];
+  /** per example: [chunk, position in chunk, length] */
+  entries: [number, number, number][];
+}
+
+export interface WriteCacheOptions {
+  examples: readonly Example[];
+  fingerprint: CacheFingerprint;
+  hiddenSize: number;
+  /** teacher states of a batch of examples: `[B, T, D]` for right-padded ids (see `collate`) */
+  run: (batch: Batch) => Tensor;
+  collate: (examples: Example[]) => Batch;
+  batchSize?: number;
+  /** examples per chunk file */
+  chunkSize?: number;
+  onProgress?: (done: number, total: number, tokens: number) => void;
+}
+
+/**
+ * Run the teacher over `examples` and write the cache into `dir` (replacing what is there; the index is
+ * written last, so a crash leaves no cache that looks complete).
+ */
+export async function writeTeacherCache(dir: string, opts: WriteCacheOptions): Promise<void> {
+  const { examples, fingerprint, hiddenSize, run, collate, batchSize = 8, chunkSize = 256, onProgress } = opts;
+  await mkdir(dir, { recursive: true });
+  await rm(join(dir, INDEX), { force: true });
+  for (const f of await readdir(dir)) if (f.startsWith('chunk-')) await rm(join(dir, f));
+  const entries: [number, number, number][] = [];
+  const chunks: string[] = [];
+  let tokens = 0;
+  for (let c0 = 0; c0 < examples.length; c0 += chunkSize) {
+    const states: Uint16Array[] = [];
+    for (let b0 = c0; b0 < Math.min(c0 + chunkSize, examples.length); b0 += batchSize) {
+      const group = examples.slice(b0, Math.min(b0 + batchSize, c0 + chunkSize, examples.length));
+      const out = run(collate(group)); // [B, T, D]
+      const [, T, D] = out.shape;
+      if (D !== hiddenSize) throw new TeacherCacheError(dir, `teacher states have width ${D}, expected ${hiddenSize}`);
+      const data = (await out.data()) as Float32Array;
+      out.dispose();
+      group.forEach((ex, r) => {
+        const len = ex.inputIds.length;
+        states.push(encodeFloat16(data.subarray(r * T * D, r * T * D + len * D)));
+        entries.push([chunks.length, states.length - 1, len]);
+        tokens += len;
+      });
+      onProgress?.(entries.length, examples.length, tokens);
+    }
+    const name = `chunk-${String(chunks.length).padStart(5, '0')}.msgpack`;
+    const bytes = encode({ states });
+    await writeFileAtomic(join(dir, name), async (fh) => void (await fh.write(bytes)));
+    chunks.push(name);
+  }
+  const index: Index = { format: FORMAT, version: 1, fingerprint, hiddenSize, chunks, entries };
+  const bytes = encode(index);
+  await writeFileAtomic(join(dir, INDEX), async (fh) => void (await fh.write(bytes)));
+}
+
+/** A cache opened for reading. */
+export interface TeacherCache {
+  readonly size: number;
+  readonly hiddenSize: number;
+  /** float32 `[length × hiddenSize]` states of example `i` */
+  get(i: number): Promise<Float32Array>;
+  /** `[B, T, D]` states for a batch built by `collate`/`bucketedBatches` (zeros at pads) */
+  statesFor(batch: Batch): Promise<Tensor>;
+}
+
+/**
+ * Open a cache and check that it was made for `expected` (teacher, data and settings).
+ * @example `const cache = await openTeacherCache('runs/cache', fp)`
+ */
+export async function openTeacherCache(dir: string, expected: CacheFingerprint): Promise<TeacherCache> {
+  let index: Index;
+  try {
+    index = decode(await readFile(join(dir, INDEX))) as Index;
+  } catch (err) {
+    throw new TeacherCacheError(dir, `no readable teacher cache index (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (index?.format !== FORMAT) throw new TeacherCacheError(dir, 'not a teacher cache');
+  for (const key of ['teacher', 'data', 'settings'] as const) {
+    if (index.fingerprint[key] !== expected[key]) throw new TeacherCacheError(dir, `the cache was made for a different ${key} (fingerprint ${index.fingerprint[key]} ≠ ${expected[key]}); rebuild it with cache-teacher`);
+  }
+  let loaded: { n: number; states: Uint16Array[] } | undefined;
+  const chunk = async (n: number): Promise<Uint16Array[]> => {
+    if (loaded?.n !== n) loaded = { n, states: (decode(await readFile(join(dir, index.chunks[n]))) as { states: Uint16Array[] }).states };
+    return loaded.states;
+  };
+  const get = async (i: number): Promise<Float32Array> => {
+    const entry = index.entries[i];
+    if (!entry) throw new TeacherCacheError(dir, `no example ${i} (the cache holds ${index.entries.length})`);
+    const [c, k] = entry;
+    // msgpack gives the bytes back as a Uint8Array view that may sit at an odd offset: copy when so.
+    const raw = (await chunk(c))[k] as unknown as Uint8Array;
+    const bytes = raw.byteOffset % 2 ? new Uint8Array(raw) : raw; // (Buffer#slice would not copy)
+    return decodeFloat16(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
+  };
+  return {
+    size: index.entries.length,
+    hiddenSize: index.hiddenSize,
+    get,
+    async statesFor(batch) {
+      if (!batch.indices) throw new TeacherCacheError(dir, 'the batch does not say which examples it holds (build it with collate(…, indices))');
+      const [B, T] = batch.inputIds.shape;
+      const D = index.hiddenSize;
+      const out = new Float32Array(B * T * D);
+      for (let r = 0; r < B; r++) out.set(await get(batch.indices[r]), r * T * D);
+      return tensor(out, [B, T, D]);
+    },
+  };
+}
+
+/**
+ * Attach cached teacher states to each batch (`batch.teacherStates`).
+ * @example `batches: (epoch) => withTeacherStates(bucketedBatches(train, opts), cache)`
+ */
+export async function* withTeacherStates(batches: Iterable<Batch>, cache: TeacherCache): AsyncGenerator<Batch> {
+  for (const b of batches) yield { ...b, teacherStates: await cache.statesFor(b) };
+}
