@@ -14,3 +14,5 @@ export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions }
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
 export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type WriteCacheOptions } from './teacher-cache.js';
+export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
+export { runTrainConfig, type RunOptions, type RunResult } from './run/lm.js';

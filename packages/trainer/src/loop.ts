@@ -54,6 +54,13 @@ export interface TrainOptions {
   totalSteps?: number;
 }
 
+/**
+ * CPU backends resolve their promises at once, so a loop of steps would run entirely in microtasks and
+ * starve timers and signal handlers (Ctrl-C would wait for the end of training). One macrotask turn per
+ * step lets them run.
+ */
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => (typeof setImmediate === 'function' ? setImmediate(r) : setTimeout(r, 0)));
+
 function asyncIterator<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> | Iterator<T> {
   return Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
 }
@@ -155,6 +162,7 @@ export async function train(start: TrainState, opts: TrainOptions): Promise<Trai
       const { next, loss, gradNorm, tokens } = await step(opts, state, micro);
       const seconds = (performance.now() - t0) / 1000;
       state = { ...next, batchInEpoch: consumed };
+      await yieldToEventLoop();
       await emit({ type: 'step', step: state.step, epoch, loss, gradNorm, lr: opts.lr?.(state.step) ?? null, tokens, tokensPerSecond: tokens / seconds, seconds });
       if (opts.validation && opts.evalEvery && state.step % opts.evalEvery === 0 && (await validate())) {
         reason = 'early-stopping';

@@ -1,0 +1,44 @@
+import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError } from '@llm-modules/trainer';
+import { CliError, type CliIO } from '../io.js';
+
+export interface TrainCommandOptions {
+  config: string;
+  resume?: boolean;
+  json?: boolean;
+}
+
+/**
+ * `llm-modules train --config FILE.json [--resume] [--json]`: train as the config says (schema:
+ * `@llm-modules/trainer/train-config.schema.json`). Progress goes to stderr; Ctrl-C stops after the current
+ * step, saves a checkpoint and the model, and exits with code 130 (resume with `--resume`).
+ *
+ * @example
+ * ```ts
+ * await trainCommand({ config: 'examples/train-lm/train.json', json: true }, processIO);
+ * ```
+ */
+export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promise<number> {
+  let config;
+  try {
+    config = await readTrainConfig(opts.config);
+  } catch (err) {
+    if (err instanceof TrainConfigError) throw new CliError(err.message);
+    throw err;
+  }
+  const abort = new AbortController();
+  const onSigint = () => {
+    io.stderr('\ninterrupted: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)\n');
+    process.off('SIGINT', onSigint);
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const result = await runTrainConfig(config, { configFile: opts.config, resume: opts.resume, signal: abort.signal, observers: [progressObserver({ stream: process.stderr })] });
+    const summary = { output: result.output, steps: result.steps, stopped: result.reason, train_examples: result.trainExamples, validation_examples: result.validationExamples, dropped_examples: result.droppedExamples, best_validation_loss: result.finalValidationLoss, seconds: Number(result.seconds.toFixed(2)) };
+    if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
+    else io.stdout(`trained ${result.steps} steps (${result.reason}) in ${summary.seconds}s → ${result.output}\n`);
+    return result.reason === 'aborted' ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,97 @@
+/** Reading and checking a train config: JSON Schema (ajv), one-line errors naming the file and the field. */
+import { readFile } from 'node:fs/promises';
+import AjvModule, { type ErrorObject } from 'ajv';
+import schema from './train-config.schema.json';
+
+export { schema as trainConfigSchema };
+
+export class TrainConfigError extends Error {
+  override name = 'TrainConfigError';
+  constructor(readonly file: string, readonly problem: string) {
+    super(`${file}: ${problem}`);
+  }
+}
+
+export interface TrainConfig {
+  mode: 'lm';
+  model: { config?: string | Record<string, unknown>; pretrained?: string };
+  tokenizer: string;
+  data: {
+    train: string;
+    validation?: string;
+    format?: 'paper' | 'chatml';
+    lossOn?: 'all' | 'assistant';
+    appendEos?: boolean;
+    systemPrompt?: string;
+    maxLength?: number;
+    overLength?: 'drop' | 'truncate';
+    subset?: number;
+    validationFraction?: number;
+    skipBadRows?: boolean;
+  };
+  optimizer?: {
+    name?: 'adamw' | 'sgd';
+    lr?: number;
+    betas?: [number, number];
+    eps?: number;
+    weightDecay?: number;
+    momentum?: number;
+    schedule?: { kind: 'constant' | 'cosine' | 'linear'; warmupSteps?: number; minLr?: number };
+    groups?: { prefix: string; lr?: number; weightDecay?: number }[];
+  };
+  training?: {
+    epochs?: number;
+    maxSteps?: number;
+    batchSize?: number;
+    accumulate?: number;
+    clipNorm?: number;
+    evalEvery?: number;
+    checkpointEvery?: number;
+    earlyStopping?: { patience: number; minDelta?: number };
+    seed?: number;
+    backend?: string;
+  };
+  output: string;
+}
+
+const Ajv = (AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule;
+const validator = new Ajv({ allErrors: false, strict: false }).compile(schema);
+
+function describe(e: ErrorObject): string {
+  const at = e.instancePath || '(top level)';
+  if (e.keyword === 'additionalProperties') return `unknown field "${(e.params as { additionalProperty: string }).additionalProperty}" in ${at}`;
+  if (e.keyword === 'required') return `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${at}`;
+  if (e.keyword === 'enum') return `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'oneOf') return `${at} needs exactly one of "config" or "pretrained"`;
+  return `${at} ${e.message}`;
+}
+
+/**
+ * Check a parsed config against the schema; throws a `TrainConfigError` naming the field.
+ * @example `const config = checkTrainConfig(JSON.parse(text), 'train.json')`
+ */
+export function checkTrainConfig(json: unknown, file = 'config'): TrainConfig {
+  if (!validator(json)) {
+    const errors = validator.errors!;
+    // A failed oneOf also reports its branches' errors first; the oneOf itself says what is wrong.
+    throw new TrainConfigError(file, describe(errors.find((e) => e.keyword === 'oneOf') ?? errors[0]));
+  }
+  return json as unknown as TrainConfig;
+}
+
+/** Read, parse and check a config file. */
+export async function readTrainConfig(file: string): Promise<TrainConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new TrainConfigError(file, `cannot read the config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new TrainConfigError(file, `invalid JSON: ${(err as Error).message}`);
+  }
+  return checkTrainConfig(json, file);
+}

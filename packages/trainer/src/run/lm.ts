@@ -1,0 +1,142 @@
+/**
+ * `mode: "lm"`: train a GPT-Neo or Qwen2 causal LM from a config (random init) or fine-tune a pretrained
+ * folder. The run folder gets the trained model in Hugging Face layout (config.json, model.safetensors,
+ * tokenizer files), so `generate`, `eval` and `inspect` load it; plus checkpoint/ and metrics.jsonl.
+ */
+import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadRows, loadTokenizer, parseConfig, writeFileAtomic, writeSafetensors, loadConfig, type Row } from '@llm-modules/loaders';
+import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
+import { causalLMLoss, createModel, loadPretrained, type CausalLM, type Params } from '@llm-modules/transformer';
+import type { PyTree } from '@llm-modules/autograd';
+import { adamw } from '../optim/adamw.js';
+import { sgd } from '../optim/sgd.js';
+import { constant, warmupCosine, warmupLinear } from '../schedules.js';
+import { formatExample, type Example } from '../data/format.js';
+import { splitExamples } from '../data/split.js';
+import { bucketedBatches, type Batch } from '../data/batches.js';
+import { initialState, train, type Observer, type TrainState } from '../loop.js';
+import { checkpointObserver, jsonlObserver, loadTrainState } from '../observers.js';
+import { TrainConfigError, type TrainConfig } from '../config/validate.js';
+import type { Optimizer } from '../optim/types.js';
+
+export interface RunOptions {
+  /** the config file (paths in it are relative to its folder) */
+  configFile?: string;
+  observers?: Observer[];
+  signal?: AbortSignal;
+  /** continue from `output/checkpoint` when it exists */
+  resume?: boolean;
+}
+
+export interface RunResult {
+  output: string;
+  steps: number;
+  reason: string;
+  trainExamples: number;
+  validationExamples: number;
+  droppedExamples: number;
+  finalValidationLoss: number | null;
+  seconds: number;
+}
+
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json', 'generation_config.json'];
+
+function optimizerFor(cfg: TrainConfig, totalSteps: number): { opt: Optimizer<unknown>; lr: (s: number) => number } {
+  const o = cfg.optimizer ?? {};
+  const peak = o.lr ?? 1e-3;
+  const s = o.schedule;
+  const lr = !s || s.kind === 'constant' ? constant(peak) : (s.kind === 'cosine' ? warmupCosine : warmupLinear)({ peak, warmupSteps: s.warmupSteps ?? 0, totalSteps, minLr: s.minLr ?? 0 });
+  const groups = (o.groups ?? []).map((g) => ({ match: g.prefix, lr: g.lr === undefined ? undefined : s && s.kind !== 'constant' ? (t: number) => (lr(t) * g.lr!) / peak : g.lr, weightDecay: g.weightDecay }));
+  const opt = o.name === 'sgd' ? sgd({ lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0, groups }) : adamw({ lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay ?? 0.01, groups });
+  return { opt: opt as Optimizer<unknown>, lr };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Run a checked train config end to end.
+ * @example `const result = await runTrainConfig(await readTrainConfig('train.json'), { configFile: 'train.json' })`
+ */
+export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
+  const file = opts.configFile ?? 'config';
+  const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
+  const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  const t = cfg.training ?? {};
+  if (t.backend) setBackend(t.backend as BackendName);
+  const seed = t.seed ?? 0;
+
+  let model: CausalLM;
+  let params: Params;
+  let modelConfig: unknown;
+  if (cfg.model.pretrained) {
+    const loaded = await loadPretrained(at(cfg.model.pretrained));
+    [model, params, modelConfig] = [loaded.model, loaded.params, loaded.config];
+  } else {
+    const c = typeof cfg.model.config === 'string' ? await loadConfig(at(cfg.model.config)) : parseConfig(cfg.model.config, `${file} (model.config)`);
+    model = createModel(c);
+    params = model.init(prngKey(seed));
+    modelConfig = c;
+  }
+  const tokDir = at(cfg.tokenizer);
+  const tok = await loadTokenizer(tokDir);
+  const d = cfg.data;
+  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, systemPrompt: d.systemPrompt };
+  const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
+  const trainRows = await loadRows(at(d.train), { skipBadRows: d.skipBadRows });
+  const maxLength = d.maxLength ?? (modelConfig as { max_position_embeddings: number }).max_position_embeddings;
+  const split = splitExamples(toExamples(trainRows), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength });
+  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength, overLength: 'truncate' }).train : split.validation;
+  if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
+
+  const batchSize = t.batchSize ?? 8;
+  const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
+  const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
+  const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
+  const { opt, lr } = optimizerFor(cfg, totalSteps);
+  const loss = (p: PyTree, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask }).logits, b.labels);
+
+  const output = at(cfg.output);
+  await mkdir(output, { recursive: true });
+  const ckptDir = join(output, 'checkpoint');
+  const start: TrainState = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : initialState(params, opt);
+  const began = performance.now();
+  let reason = 'done';
+  const final = await train(start, {
+    loss,
+    optimizer: opt,
+    batches: (epoch) => bucketedBatches(split.train, { batchSize, padId, seed: seed * 1000 + epoch }),
+    validation: validation.length ? () => bucketedBatches(validation, { batchSize, padId, seed: 0 }) : undefined,
+    epochs: t.epochs ?? 1,
+    maxSteps: t.maxSteps,
+    accumulate: t.accumulate,
+    clipNorm: t.clipNorm,
+    evalEvery: t.evalEvery ?? (validation.length ? perEpoch : undefined),
+    earlyStopping: t.earlyStopping,
+    lr,
+    totalSteps,
+    signal: opts.signal,
+    observers: [...(opts.observers ?? []), jsonlObserver(join(output, 'metrics.jsonl')), checkpointObserver({ dir: ckptDir, every: t.checkpointEvery ?? Math.max(1, totalSteps), config: cfg }), (e) => void (e.type === 'end' && (reason = e.reason))],
+  });
+
+  // The trained model in Hugging Face layout, each file written atomically.
+  await writeSafetensors(join(output, 'model.safetensors'), final.params as Record<string, Tensor>, { metadata: { format: 'pt' } });
+  const configJson = `${JSON.stringify(modelConfig, null, 2)}\n`;
+  await writeFileAtomic(join(output, 'config.json'), async (fh) => void (await fh.write(configJson)));
+  for (const f of await readdir(tokDir)) if (TOKENIZER_FILES.includes(f)) await copyFile(join(tokDir, f), join(output, f));
+  return {
+    output,
+    steps: final.step,
+    reason,
+    trainExamples: split.train.length,
+    validationExamples: validation.length,
+    droppedExamples: split.dropped,
+    finalValidationLoss: final.bestValidationLoss,
+    seconds: (performance.now() - began) / 1000,
+  };
+}
