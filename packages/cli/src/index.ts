@@ -1,18 +1,24 @@
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
+import { TrainConfigError } from '@llm-modules/trainer';
+import { benchCommand } from './commands/bench.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspect } from './commands/inspect.js';
 import { tokenize } from './commands/tokenize.js';
+import { trainCommand } from './commands/train.js';
 import { CliError, processIO, type CliIO } from './io.js';
 
+export { benchCommand, type BenchOptions } from './commands/bench.js';
+export * as bench from './bench/measure.js';
 export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
 export { tokenize } from './commands/tokenize.js';
+export { trainCommand } from './commands/train.js';
 export { CliError, processIO, type CliIO } from './io.js';
 
-function program(io: CliIO): Command {
+function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
   const cli = new Command('llm-modules')
     .description('Compose language models: inspect, tokenize, evaluate and generate (train arrives with its package).')
     .exitOverride()
@@ -62,6 +68,22 @@ function program(io: CliIO): Command {
     .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
     .option('--json', 'print {"prompt_ids","generated_ids","text","finish_reason"} only')
     .action((opts) => generateCommand(opts, io));
+  cli
+    .command('train')
+    .description('train a model from a JSON config (schema: @llm-modules/trainer/train-config.schema.json)')
+    .requiredOption('--config <file>', 'train config (.json)')
+    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--json', 'print a JSON summary on the last line')
+    .action(async (opts: { config: string; resume?: boolean; json?: boolean }) => {
+      status.code = await trainCommand(opts, io);
+    });
+  cli
+    .command('bench')
+    .description('matmul GFLOPS (vs tfjs-wasm when installed), per-op overhead and a tiny GPT-Neo training step')
+    .option('--quick', 'smaller shapes, fewer repetitions')
+    .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--json', 'print one JSON object: {"matmul_1024_gflops","tfjs_wasm_1024_gflops","train_step_ms",…}')
+    .action((opts: { json?: boolean; quick?: boolean; backend?: string }) => benchCommand(opts, io));
   return cli;
 }
 
@@ -76,14 +98,15 @@ function program(io: CliIO): Command {
  */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   try {
-    await program(io).parseAsync(argv, { from: 'user' });
-    return 0;
+    const status = { code: 0 };
+    await program(io, status).parseAsync(argv, { from: 'user' });
+    return status.code;
   } catch (err) {
     if (err instanceof CommanderError) {
       // commander has already printed its own one-line message (or the help text)
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
-    const known = err instanceof LoaderError || err instanceof CliError;
+    const known = err instanceof LoaderError || err instanceof CliError || err instanceof TrainConfigError;
     const message = err instanceof Error ? err.message : String(err);
     io.stderr(`llm-modules: ${known ? '' : 'internal error: '}${message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (process.env.LLM_MODULES_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE, checkpointWeightsFile, inspectSafetensors, loadConfig, type ModelConfig } from '@llm-modules/loaders';
 import { CliError, humanBytes, humanCount, thousands, type CliIO } from '../io.js';
+import { inspectBridge, isBridgeFolder } from './inspect-bridge.js';
 
 export interface InspectOptions {
   json?: boolean;
@@ -29,6 +30,7 @@ function configSummary(c: ModelConfig): Record<string, unknown> {
  * ```
  */
 export async function inspect(dir: string, opts: InspectOptions, io: CliIO): Promise<void> {
+  if (await isBridgeFolder(dir)) return inspectBridge(dir, opts, io);
   const hasConfig = await exists(join(dir, 'config.json'));
   const config = hasConfig ? await loadConfig(dir) : null;
   const isCheckpoint = !(await exists(join(dir, 'model.safetensors'))) && !(await exists(join(dir, 'model.safetensors.index.json'))) && (await exists(join(dir, CHECKPOINT_FILE)));

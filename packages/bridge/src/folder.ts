@@ -1,0 +1,184 @@
+/**
+ * Bridge folders: `bridge_config.json` (variant, options, sizes, teacher and student configs) and
+ * `bridge.safetensors` (every trainable parameter, named as the released `CombinedModel`). The teacher's
+ * weights are never written: the config points at the teacher's folder.
+ */
+import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { LoaderError, inspectSafetensors, loadSafetensorsAsTensors, parseConfig, writeSafetensors } from '@llm-modules/loaders';
+import { createModel, loadPretrained, type CausalLM } from '@llm-modules/transformer';
+import { composeModel, type ComposedModel } from './compose.js';
+import { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, readBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
+import { listBridges } from './registry.js';
+import type { Params } from './types.js';
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** Whether `dir` holds a bridge folder (`bridge_config.json` and `bridge.safetensors`). @example `await isBridgeFolder('runs/b1')` */
+export async function isBridgeFolder(dir: string): Promise<boolean> {
+  return (await exists(join(dir, BRIDGE_CONFIG_FILE))) && (await exists(join(dir, BRIDGE_WEIGHTS_FILE)));
+}
+
+export interface SaveBridgeOptions {
+  /** Where the teacher's model folder is (relative paths are relative to the bridge folder). */
+  teacherPath?: string | null;
+  /** More fields for `bridge_config.json` (training metadata, …). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Write a bridge folder: every trainable parameter (bridge, student blocks, head) to `bridge.safetensors`, and
+ * `bridge_config.json`. Both files are written to temp names and renamed into place.
+ *
+ * @example
+ * ```ts
+ * await saveBridge('runs/b1', model, params, { teacherPath: '../models/qwen2-1.5b' });
+ * ```
+ */
+export async function saveBridge(dir: string, model: ComposedModel, params: Params, opts: SaveBridgeOptions = {}): Promise<void> {
+  const tensors: Params = {};
+  for (const [name, shape] of model.trainableParams) {
+    const t = params[name];
+    if (!t) throw new LoaderError(dir, `cannot save: parameter "${name}" is missing`);
+    if (t.shape.join() !== shape.join()) throw new LoaderError(dir, `cannot save: "${name}" is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    tensors[name] = t;
+  }
+  await mkdir(dir, { recursive: true });
+  const config = {
+    format: BRIDGE_FORMAT,
+    variant: model.bridge.name,
+    options: model.bridgeOptions,
+    causal: model.causal,
+    dims: model.dims,
+    names: model.names,
+    head: { vocab_size: model.vocabSize },
+    teacher: { model_type: model.teacher.model.config.model_type, path: opts.teacherPath ?? null, config: model.teacher.model.config },
+    student: { model_type: model.student.family, config: model.student.model.config },
+    parameters: model.parameterCounts(),
+    ...opts.extra,
+  };
+  await writeSafetensors(join(dir, BRIDGE_WEIGHTS_FILE), tensors, { metadata: { variant: model.bridge.name } });
+  const file = join(dir, BRIDGE_CONFIG_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(config, null, 2)}\n`);
+    await rename(tmp, file);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+export interface LoadBridgeOptions {
+  /** The frozen teacher; default: `loadPretrained` of the folder's teacher path. */
+  teacher?: { model: CausalLM; params: Params };
+}
+
+/**
+ * Load a bridge folder (ours or the released layout) into a composed model and its trainable parameters.
+ * Names and shapes are checked against the variant before any data is read; problems are listed by name.
+ *
+ * @example
+ * ```ts
+ * const { model, params } = await loadBridge('packages/bridge/test/fixtures/bridge', { teacher });
+ * ```
+ */
+export async function loadBridge(dir: string, opts: LoadBridgeOptions = {}): Promise<{ model: ComposedModel; params: Params; config: BridgeFolderConfig }> {
+  const config = await readBridgeConfig(dir);
+  if (!listBridges().some((d) => d.name === config.variant)) {
+    throw new LoaderError(join(dir, BRIDGE_CONFIG_FILE), `bridge variant "${config.variant}" is not registered (known: ${listBridges().map((d) => d.name).join(', ')}); registerBridge() it before loading`);
+  }
+  let teacher = opts.teacher;
+  if (!teacher) {
+    if (!config.teacher.path) throw new LoaderError(dir, 'the bridge config names no teacher folder: pass { teacher }');
+    const path = isAbsolute(config.teacher.path) ? config.teacher.path : resolve(dir, config.teacher.path);
+    teacher = await loadPretrained(path, { tokenizer: false });
+  }
+  if (teacher.model.config.hidden_size !== config.dims.teacher) {
+    throw new LoaderError(dir, `the teacher's hidden_size ${teacher.model.config.hidden_size} is not the bridge's ${config.dims.teacher}`);
+  }
+  const student = createModel(parseConfig(config.student.config, join(dir, BRIDGE_CONFIG_FILE)));
+  const model = composeModel({
+    teacher,
+    bridge: { variant: config.variant, options: config.options },
+    student: { model: student },
+    head: { vocabSize: config.headVocabSize },
+    names: config.names,
+  });
+  const file = join(dir, BRIDGE_WEIGHTS_FILE);
+  const stored = (await inspectSafetensors(file)).tensors;
+  const seen = new Set(stored.map((t) => t.name));
+  const missing = [...model.trainableParams.keys()].filter((n) => !seen.has(n));
+  const unexpected = stored.filter((t) => !model.trainableParams.has(t.name)).map((t) => t.name);
+  const misShaped = stored.filter((t) => model.trainableParams.get(t.name)?.join() !== undefined && model.trainableParams.get(t.name)!.join() !== t.shape.join()).map((t) => `${t.name} [${t.shape.join(', ')}]`);
+  if (missing.length || unexpected.length || misShaped.length) {
+    const part = (k: string, xs: string[]) => (xs.length ? [`${k} ${xs.length}: ${xs.slice(0, 6).join(', ')}${xs.length > 6 ? ', …' : ''}`] : []);
+    throw new LoaderError(file, `does not match the "${config.variant}" bridge: ${[...part('missing', missing), ...part('unexpected', unexpected), ...part('mis-shaped', misShaped)].join('; ')}`);
+  }
+  const params = await loadSafetensorsAsTensors(file);
+  return { model, params, config };
+}
+
+/** What {@link describeBridgeFolder} reports (headers only). */
+export interface BridgeFolderSummary {
+  path: string;
+  layout: BridgeFolderConfig['layout'];
+  variant: string;
+  /** The registered variant's description, or null when this process does not know the variant. */
+  description: string | null;
+  causal: boolean;
+  options: Record<string, unknown>;
+  dims: BridgeFolderConfig['dims'];
+  teacher: { model_type: string | null; path: string | null };
+  student: { model_type: string; layers: number; hidden_size: number };
+  head: { vocab_size: number };
+  /** Parameter counts by part, from the tensor names (bridge prefix, student prefix, head). */
+  parameters: { bridge: number; student: number; head: number; other: number; total: number };
+  tensors: { bridge: number; student: number; head: number; other: number; total: number };
+  dtypes: Record<string, number>;
+  total_bytes: number;
+}
+
+/**
+ * Summarise a bridge folder from its config and the safetensors header (no tensor data is read): variant,
+ * options, sizes, and parameter counts of the bridge, the student blocks and the head.
+ *
+ * @example
+ * ```ts
+ * const s = await describeBridgeFolder('packages/bridge/test/fixtures/bridge');
+ * console.log(s.variant, s.parameters); // 'paper-released' { bridge: 24584, student: 35904, head: 2880, other: 0, total: 63368 }
+ * ```
+ */
+export async function describeBridgeFolder(dir: string): Promise<BridgeFolderSummary> {
+  const config = await readBridgeConfig(dir);
+  const summary = await inspectSafetensors(join(dir, BRIDGE_WEIGHTS_FILE));
+  const parameters = { bridge: 0, student: 0, head: 0, other: 0, total: 0 };
+  const tensors = { bridge: 0, student: 0, head: 0, other: 0, total: 0 };
+  const dtypes: Record<string, number> = {};
+  for (const t of summary.tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const part = t.name === config.names.head ? 'head' : t.name.startsWith(config.names.bridge) ? 'bridge' : t.name.startsWith(config.names.student) ? 'student' : 'other';
+    parameters[part] += n;
+    parameters.total += n;
+    tensors[part]++;
+    tensors.total++;
+    dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
+  }
+  const sc = config.student.config;
+  const known = listBridges().find((d) => d.name === config.variant);
+  return {
+    path: dir,
+    layout: config.layout,
+    variant: config.variant,
+    description: known?.description ?? null,
+    causal: config.causal,
+    options: config.options,
+    dims: config.dims,
+    teacher: { model_type: config.teacher.model_type, path: config.teacher.path },
+    student: { model_type: config.student.model_type, layers: Number(sc.num_layers ?? sc.num_hidden_layers), hidden_size: Number(sc.hidden_size) },
+    head: { vocab_size: config.headVocabSize },
+    parameters,
+    tensors,
+    dtypes,
+    total_bytes: summary.totalBytes,
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * `calm`: Composition to Augment Language Models (Bansal et al., ICLR 2024) — cross-attention from several
+ * student blocks into projected teacher states, added residually inside the student.
+ */
+import { add, foldIn, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { layerNorm, linear } from '@llm-modules/transformer';
+import { defineBridge } from '../define.js';
+import { attend, crossMask, layerNormInit, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
+
+export interface CalmOptions {
+  /** Cross-attend after every `every`-th student block (blocks every−1, 2·every−1, …; CALM: 4). */
+  every: number;
+  /** Explicit block indices instead of `every` (null: use `every`). */
+  layers: number[] | null;
+  heads: number;
+  dropout: number;
+  causal: boolean;
+}
+
+const lin = (p: Params, n: string, x: Tensor) => linear(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
+
+/**
+ * The student blocks CALM cross-attends after: `options.layers`, else every `every`-th block — and the last
+ * block when the student is shorter than `every` (so there is always at least one).
+ * @example `calmLayers({ every: 4, layers: null } as CalmOptions, 12)` → [3, 7, 11]
+ */
+export function calmLayers(o: CalmOptions, studentLayers: number): number[] {
+  if (o.layers) {
+    const bad = o.layers.filter((l) => !Number.isInteger(l) || l < 0 || l >= studentLayers);
+    if (bad.length) throw new Error(`calm: layers ${bad.join(', ')} are not blocks of a ${studentLayers}-block student`);
+    return [...new Set(o.layers)].sort((a, b) => a - b);
+  }
+  if (!(Number.isInteger(o.every) && o.every >= 1)) throw new Error(`calm: every must be a positive integer, got ${o.every}`);
+  const out: number[] = [];
+  for (let l = o.every - 1; l < studentLayers; l += o.every) out.push(l);
+  return out.length ? out : [studentLayers - 1];
+}
+
+function init(dims: BridgeDims, o: CalmOptions, key: PRNGKey): Params {
+  const { teacher: Dt, student: Ds } = dims;
+  if (Ds % o.heads !== 0) throw new Error(`calm: ${o.heads} heads do not divide the student width ${Ds}`);
+  const p: Params = torchLinear(subKey(key, 0), 'input_proj', Dt, Ds);
+  for (const l of calmLayers(o, dims.studentLayers)) {
+    const k = subKey(key, 100 + l);
+    const n = `hooks.${l}`;
+    Object.assign(
+      p,
+      torchLinear(subKey(k, 0), `${n}.proj`, Dt, Ds),
+      layerNormInit(`${n}.norm`, Ds),
+      torchLinear(subKey(k, 1), `${n}.attn.q_proj`, Ds, Ds),
+      torchLinear(subKey(k, 2), `${n}.attn.k_proj`, Ds, Ds),
+      torchLinear(subKey(k, 3), `${n}.attn.v_proj`, Ds, Ds),
+      torchLinear(subKey(k, 4), `${n}.attn.out_proj`, Ds, Ds),
+    );
+  }
+  return p;
+}
+
+/** Per hooked block: keys and values of that block's projection of the teacher states. */
+function memory(p: Params, H: Tensor): BridgeMemory {
+  const mem: BridgeMemory = {};
+  const hooked = new Set(Object.keys(p).map((k) => /^hooks\.(\d+)\.proj\.weight$/.exec(k)?.[1]).filter((x): x is string => x !== undefined));
+  for (const l of hooked) {
+    const ctxStates = lin(p, `hooks.${l}.proj`, H); // [B, T, Ds]
+    mem[`k.${l}`] = lin(p, `hooks.${l}.attn.k_proj`, ctxStates); // [B, T, Ds]
+    mem[`v.${l}`] = lin(p, `hooks.${l}.attn.v_proj`, ctxStates); // [B, T, Ds]
+  }
+  return mem;
+}
+
+/**
+ * `calm`: the student's inputs are `input_proj(H)`; after each hooked student block (every 4th by default),
+ * `h = h + out_proj(attention(q_proj(LN(h)), k/v of proj_l(H)))`. Causal by default. The hook runs inside the
+ * student, so `composeModel` drives the student block by block.
+ *
+ * @example
+ * ```ts
+ * import { calm, composeModel } from '@llm-modules/bridge';
+ * const model = composeModel({ teacher, student: { model: student }, bridge: { variant: calm, options: { every: 2, heads: 4 } } });
+ * ```
+ */
+export const calm = defineBridge<CalmOptions>({
+  name: 'calm',
+  description: 'CALM: cross-attention from every few student blocks into projected teacher states, added residually',
+  options: { every: 4, layers: null, heads: 8, dropout: 0, causal: true },
+  init,
+  memory: (p, H) => memory(p, H),
+  apply(p: Params, H: Tensor, ctx: BridgeContext<CalmOptions>): Tensor {
+    const { q0, Tq } = queryWindow(ctx, H.shape[1]);
+    return lin(p, 'input_proj', rows(H, q0, Tq)); // [B, Tq, Ds]
+  },
+  student: {
+    layers: (o: CalmOptions, dims: BridgeDims) => calmLayers(o, dims.studentLayers),
+    apply(p: Params, layer: number, h: Tensor, H: Tensor, ctx: BridgeContext<CalmOptions>): Tensor {
+      const o = ctx.options;
+      const mem = ctx.memory ?? memory(p, H);
+      const Tk = H.shape[1];
+      const { q0, Tq } = queryWindow(ctx, Tk);
+      const n = `hooks.${layer}`;
+      const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
+      const q = lin(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
+      const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
+      const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      return add(h, lin(p, `${n}.attn.out_proj`, a)); // [B, Tq, Ds]
+    },
+  },
+});

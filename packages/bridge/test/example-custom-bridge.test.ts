@@ -1,0 +1,28 @@
+/**
+ * `examples/custom-bridge/`: a variant defined and registered outside the package passes the conformance suite
+ * (its own one-line test file, run here because the repository's test glob covers `packages/*` only), composes
+ * by name after `registerBridge`, and survives a save/load round trip through the registry.
+ */
+import { describe, expect, it } from 'vitest';
+import { evaluate, prngKey, setBackend } from '@llm-modules/tensor';
+import { composeModel, getBridge, leakProbe, registerBridge } from '@llm-modules/bridge';
+import { tinyStudent, tinyTeacher } from '@llm-modules/bridge/testing';
+import { lowRank } from '../../../examples/custom-bridge/low-rank.js';
+import '../../../examples/custom-bridge/low-rank.test.js';
+
+describe('examples/custom-bridge: low-rank decay bridge', () => {
+  it('registers from outside, composes by name, and does not leak', async () => {
+    setBackend('cpu');
+    registerBridge(lowRank, { replace: true });
+    expect(getBridge('low-rank')).toBe(lowRank);
+    const model = composeModel({ teacher: tinyTeacher(12), student: { model: tinyStudent(8) }, bridge: { variant: 'low-rank', options: { rank: 3 } }, head: { vocabSize: 23 } });
+    const params = model.init(prngKey(0));
+    expect(model.parameterCounts().bridge).toBe(2 * 12 + (12 * 3 + 3) + (3 * 8 + 8) * 2 + 1);
+    const { tensor } = await import('@llm-modules/tensor');
+    const ids = tensor(new Int32Array([3, 17, 8, 11, 2, 9]), [1, 6], 'int32');
+    const logits = model.apply(params, ids).logits;
+    await evaluate(logits);
+    expect(logits.shape).toEqual([1, 6, 23]);
+    expect((await leakProbe(model, params, ids)).maxChange).toBe(0);
+  });
+});

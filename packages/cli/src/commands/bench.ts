@@ -1,0 +1,77 @@
+import os from 'node:os';
+import * as T from '@llm-modules/tensor';
+import type { BackendName } from '@llm-modules/tensor';
+import { CliError, type CliIO } from '../io.js';
+import { elementwiseOverheadUs, interleaved, loadTfjsWasm, matmulJob, randomF32, tfjsMatmulJob, trainStepMs, using, TINY_MODEL } from '../bench/measure.js';
+
+export interface BenchOptions {
+  json?: boolean;
+  /** smaller shapes and fewer repetitions (a smoke run) */
+  quick?: boolean;
+  backend?: string;
+}
+
+const gflops = (m: number, k: number, n: number, ms: number): number => Number(((2 * m * k * n) / ms / 1e6).toFixed(2));
+
+/**
+ * `llm-modules bench [--json]`: matmul GFLOPS (1024³ and the GPT-Neo MLP shape) on the default backend,
+ * on one thread, and with tfjs-wasm when it can be resolved from the working directory (same process,
+ * measured in turns); the per-op overhead of the evaluator; and a tiny GPT-Neo training step (vocab
+ * 512, d 64, 2 layers, 4 heads, seq 64, batch 8: forward, backward, AdamW).
+ *
+ * @example
+ * ```ts
+ * await benchCommand({ json: true }, processIO); // last line: {"matmul_1024_gflops":…,"tfjs_wasm_1024_gflops":…,"train_step_ms":…}
+ * ```
+ */
+export async function benchCommand(opts: BenchOptions, io: CliIO): Promise<void> {
+  const backend = (opts.backend ?? (await T.initBackend())) as BackendName;
+  if (!T.BACKEND_NAMES.includes(backend)) throw new CliError(`unknown backend "${backend}" (expected one of ${T.BACKEND_NAMES.join(', ')})`);
+  if (!(await T.isBackendAvailable(backend))) throw new CliError(`backend "${backend}" does not work on this machine`);
+  T.setBackend(backend);
+  const say = (s: string) => {
+    if (!opts.json) io.stdout(`${s}\n`);
+  };
+  const reps = opts.quick ? 2 : 5;
+  const size = opts.quick ? 256 : 1024;
+  const tfjs = await loadTfjsWasm();
+  const result: Record<string, unknown> = {
+    backend,
+    threads: Number(process.env.LLM_MODULES_THREADS) || Math.min(os.availableParallelism?.() ?? os.cpus().length, 8),
+    node: process.version,
+    cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
+    tfjs_wasm: tfjs ? `tfjs ${tfjs.version}, wasm backend, ${tfjs.threads} thread(s)` : null,
+  };
+
+  // matmul: ours on the default backend and on one thread (webasm), tfjs-wasm, in turns
+  const shapes: [string, number, number, number][] = [
+    [String(size), size, size, size],
+    ['mlp', opts.quick ? 32 : 128, 768, 3072],
+  ];
+  for (const [name, M, K, N] of shapes) {
+    const a = randomF32(M * K, 1);
+    const b = randomF32(K * N, 2);
+    const cands: Record<string, () => Promise<void>> = { ours: () => using(backend, matmulJob(a, b, M, K, N)) };
+    if (backend !== 'webasm' && (await T.isBackendAvailable('webasm'))) cands.one = () => using('webasm', matmulJob(a, b, M, K, N));
+    if (tfjs) cands.tfjs = tfjsMatmulJob(tfjs.tf, a, b, M, K, N);
+    const ms = await interleaved(cands, { reps });
+    const key = name === 'mlp' ? 'mlp' : String(size);
+    result[`matmul_${key}_gflops`] = gflops(M, K, N, ms.ours);
+    if (ms.one) result[`matmul_${key}_1thread_gflops`] = gflops(M, K, N, ms.one);
+    result[`tfjs_wasm_${key}_gflops`] = ms.tfjs ? gflops(M, K, N, ms.tfjs) : null;
+    if (ms.tfjs) result[`matmul_${key}_vs_tfjs`] = Number((ms.tfjs / ms.ours).toFixed(2));
+    say(`matmul ${M}x${K} @ ${K}x${N}: ${result[`matmul_${key}_gflops`]} GFLOPS on ${backend}${ms.one ? `, ${result[`matmul_${key}_1thread_gflops`]} on one thread` : ''}${ms.tfjs ? `, tfjs-wasm ${result[`tfjs_wasm_${key}_gflops`]} (ours / tfjs = ${result[`matmul_${key}_vs_tfjs`]})` : ', tfjs-wasm not installed'}`);
+  }
+
+  result.elementwise_1000_us = Number((await elementwiseOverheadUs(1000, opts.quick ? 200 : 2000)).toFixed(2));
+  say(`elementwise op on 1,000 elements, end to end: ${result.elementwise_1000_us} µs`);
+
+  const train = await trainStepMs(opts.quick ? { steps: 2, warmup: 1 } : { steps: 8, warmup: 2 });
+  const tokens = TINY_MODEL.batch * TINY_MODEL.seq;
+  result.train_step_ms = Number(train.ms.toFixed(2));
+  result.train_step_best_ms = Number(train.best.toFixed(2));
+  result.train_step_tokens_per_s = Math.round((tokens / train.ms) * 1000);
+  result.train_step_model = `gpt_neo vocab ${TINY_MODEL.vocab}, d ${TINY_MODEL.dim}, ${TINY_MODEL.layers} layers, ${TINY_MODEL.heads} heads, seq ${TINY_MODEL.seq}, batch ${TINY_MODEL.batch}; forward + backward + AdamW`;
+  say(`tiny GPT-Neo training step: ${result.train_step_ms} ms (median), ${result.train_step_tokens_per_s} tokens/s, loss ${train.loss.toFixed(4)}`);
+  if (opts.json) io.stdout(`${JSON.stringify(result)}\n`);
+}
