@@ -1,6 +1,6 @@
 /**
  * `examples/custom-bridge/`: a variant defined and registered outside the package passes the conformance suite
- * (its own one-line test file, run here because the repository's test glob covers `packages/*` only), composes
+ * (its own one-line test file, `examples/custom-bridge/low-rank.test.ts`, runs with the repository's tests), composes
  * by name after `registerBridge`, and survives a save/load round trip through the registry.
  */
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,6 @@ import { evaluate, prngKey, setBackend } from '@llm-modules/tensor';
 import { composeModel, getBridge, leakProbe, registerBridge } from '@llm-modules/bridge';
 import { tinyStudent, tinyTeacher } from '@llm-modules/bridge/testing';
 import { lowRank } from '../../../examples/custom-bridge/low-rank.js';
-import '../../../examples/custom-bridge/low-rank.test.js';
 
 describe('examples/custom-bridge: low-rank decay bridge', () => {
   it('registers from outside, composes by name, and does not leak', async () => {
