@@ -1,9 +1,2 @@
-import { defineConfig } from 'tsup';
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-});
+import { packageBuild } from '../../tsup.base.js';
+export default packageBuild(['src/index.ts']);

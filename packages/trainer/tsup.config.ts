@@ -1,10 +1,2 @@
-import { defineConfig } from 'tsup';
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@llm-modules\//],
-});
+import { packageBuild } from '../../tsup.base.js';
+export default packageBuild(['src/index.ts']);
