@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
 import { TrainConfigError } from '@llm-modules/trainer';
 import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspect } from './commands/inspect.js';
@@ -10,6 +11,8 @@ import { trainCommand } from './commands/train.js';
 import { CliError, processIO, type CliIO } from './io.js';
 
 export { benchCommand, type BenchOptions } from './commands/bench.js';
+export { demoCommand, demoTable, type DemoCommandOptions } from './commands/demo.js';
+export { runDemo, type DemoOptions, type DemoSummary, type VariantResult } from './demo/run.js';
 export * as bench from './bench/measure.js';
 export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
@@ -24,6 +27,16 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showSuggestionAfterError(true);
+  cli
+    .command('demo')
+    .description('the toy knowledge-transfer world end to end: frozen teacher → bridge → student, scored on held-out facts')
+    .option('--quick', 'a smaller world and fewer steps (CI smoke, < 2 minutes)')
+    .option('--all', 'also train plain, flamingo and teacher-head')
+    .option('--retrain-teacher', 'first re-create the shipped teacher with llm-modules train (examples/knowledge-transfer/teacher.train.json)')
+    .option('--steps <n>', 'optimizer steps per variant (default 700, quick 100)')
+    .option('--dir <dir>', 'the example folder (default: examples/knowledge-transfer)')
+    .option('--json', 'print the summary object on the last line')
+    .action((opts) => demoCommand(opts, io));
   cli
     .command('tokenize')
     .description("token ids of TEXT with the model folder's tokenizer")

@@ -1,5 +1,6 @@
 import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError } from '@llm-modules/trainer';
 import { CliError, type CliIO } from '../io.js';
+import { runBridgeConfig } from '../train/bridge-run.js';
 
 export interface TrainCommandOptions {
   config: string;
@@ -33,7 +34,8 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await runTrainConfig(config, { configFile: opts.config, resume: opts.resume, signal: abort.signal, observers: [progressObserver({ stream: process.stderr })] });
+    const run = config.mode === 'bridge' ? runBridgeConfig : runTrainConfig;
+    const result = await run(config, { configFile: opts.config, resume: opts.resume, signal: abort.signal, observers: [progressObserver({ stream: process.stderr })] });
     const summary = { output: result.output, steps: result.steps, stopped: result.reason, train_examples: result.trainExamples, validation_examples: result.validationExamples, dropped_examples: result.droppedExamples, best_validation_loss: result.finalValidationLoss, seconds: Number(result.seconds.toFixed(2)) };
     if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
     else io.stdout(`trained ${result.steps} steps (${result.reason}) in ${summary.seconds}s → ${result.output}\n`);

@@ -13,7 +13,14 @@ export class TrainConfigError extends Error {
 }
 
 export interface TrainConfig {
-  mode: 'lm';
+  mode: 'lm' | 'bridge';
+  /** bridge mode: the frozen teacher's folder */
+  teacher?: string;
+  /** bridge mode: variant and options */
+  bridge?: { variant: string; options?: Record<string, unknown> };
+  /** bridge mode: the teacher-state cache folder */
+  teacherCache?: string;
+  /** lm mode: the model; bridge mode: the student */
   model: { config?: string | Record<string, unknown>; pretrained?: string };
   tokenizer: string;
   data: {
@@ -62,6 +69,7 @@ function describe(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `unknown field "${(e.params as { additionalProperty: string }).additionalProperty}" in ${at}`;
   if (e.keyword === 'required') return `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${at}`;
   if (e.keyword === 'enum') return `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (e.keyword === 'not') return 'teacher, bridge and teacherCache are only for mode "bridge"';
   if (e.keyword === 'oneOf') return `${at} needs exactly one of "config" or "pretrained"`;
   return `${at} ${e.message}`;
 }

@@ -42,7 +42,8 @@ export interface RunResult {
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json', 'generation_config.json'];
 
-function optimizerFor(cfg: TrainConfig, totalSteps: number): { opt: Optimizer<unknown>; lr: (s: number) => number } {
+/** The optimizer and learning-rate schedule a config asks for. @example `const { opt, lr } = optimizerFor(cfg, 1000)` */
+export function optimizerFor(cfg: TrainConfig, totalSteps: number): { opt: Optimizer<unknown>; lr: (s: number) => number } {
   const o = cfg.optimizer ?? {};
   const peak = o.lr ?? 1e-3;
   const s = o.schedule;
@@ -64,6 +65,7 @@ async function exists(path: string): Promise<boolean> {
  * @example `const result = await runTrainConfig(await readTrainConfig('train.json'), { configFile: 'train.json' })`
  */
 export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
+  if (cfg.mode !== 'lm') throw new TrainConfigError(opts.configFile ?? 'config', `mode "${cfg.mode}" is run by the llm-modules CLI (runBridgeConfig), not runTrainConfig`);
   const file = opts.configFile ?? 'config';
   const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runDemo, type DemoSummary } from '../demo/run.js';
+import { retrainTeacher } from '../demo/teacher.js';
+import { ALL_VARIANTS, DEFAULT_VARIANTS } from '../demo/variants.js';
+import { CliError, type CliIO } from '../io.js';
+
+export interface DemoCommandOptions {
+  quick?: boolean;
+  all?: boolean;
+  json?: boolean;
+  retrainTeacher?: boolean;
+  /** the example folder (default: the repository's examples/knowledge-transfer) */
+  dir?: string;
+  steps?: string;
+}
+
+/** The repository's examples/knowledge-transfer, found upwards from this module (src or dist). */
+export function defaultDemoDir(): string {
+  let here = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(here, 'examples', 'knowledge-transfer');
+    if (existsSync(join(candidate, 'teacher.train.json'))) return candidate;
+    here = dirname(here);
+  }
+  return resolve('examples/knowledge-transfer');
+}
+
+const pct = (x: number) => x.toFixed(2).padStart(6);
+
+/** The summary as a table (one row per contestant). */
+export function demoTable(s: DemoSummary): string {
+  const head = `${'variant'.padEnd(16)} ${'gen acc'.padStart(8)} ${'TF acc'.padStart(8)} ${'TF scr.'.padStart(8)} ${'train s'.padStart(8)} ${'params'.padStart(8)}`;
+  const rows = Object.entries(s.variants).map(([name, v]) => `${name.padEnd(16)} ${pct(v!.heldout_generation_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy_scrambled).padStart(8)} ${v!.train_seconds.toFixed(1).padStart(8)} ${String(v!.parameters).padStart(8)}`);
+  return [`held-out facts: ${s.facts.heldout} (teacher fact accuracy ${s.teacher_fact_accuracy.toFixed(3)})`, head, ...rows].join('\n');
+}
+
+/**
+ * `llm-modules demo [--quick] [--all] [--json] [--retrain-teacher]`: the toy knowledge-transfer world end to end
+ * (see examples/knowledge-transfer/README.md). Progress goes to stderr; `--json` prints the summary on the last line.
+ *
+ * @example
+ * ```ts
+ * await demoCommand({ quick: true, json: true }, processIO);
+ * ```
+ */
+export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<void> {
+  const dir = resolve(opts.dir ?? defaultDemoDir());
+  if (!existsSync(join(dir, 'teacher.train.json'))) throw new CliError(`${dir}: not a knowledge-transfer example folder (no teacher.train.json)`);
+  const steps = opts.steps === undefined ? undefined : Number(opts.steps);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) throw new CliError(`--steps must be a positive integer, got ${opts.steps}`);
+  const log = (line: string) => io.stderr(`${line}\n`);
+  if (opts.retrainTeacher) {
+    log(`retraining the teacher with ${join(dir, 'teacher.train.json')} (llm-modules train) …`);
+    const r = await retrainTeacher(dir, { stream: process.stderr });
+    log(`teacher retrained: ${r.steps} steps in ${r.seconds.toFixed(1)}s → ${join(dir, 'teacher')}`);
+  } else if (!existsSync(join(dir, 'teacher', 'model.safetensors'))) {
+    throw new CliError(`${join(dir, 'teacher')}: no trained teacher (model.safetensors); run llm-modules demo --retrain-teacher`);
+  }
+  const summary = await runDemo({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr });
+  if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
+  else io.stdout(`${demoTable(summary)}\ntotal ${summary.seconds}s\n`);
+}

@@ -1,0 +1,167 @@
+/**
+ * The knowledge-transfer demo, end to end: load the shipped teacher, split the fact world, precompute the frozen
+ * teacher's states once, train each contestant on the traces, and measure it on the held-out facts.
+ */
+import { join } from 'node:path';
+import { loadTokenizer } from '@llm-modules/loaders';
+import { evaluate, tensor, type Tensor } from '@llm-modules/tensor';
+import { loadPretrained, type Params } from '@llm-modules/transformer';
+import { adamw, bucketedBatches, initialState, progressObserver, train, warmupCosine, type Batch, type Example, type Observer } from '@llm-modules/trainer';
+import type { PyTree } from '@llm-modules/autograd';
+import { factAccuracy } from './teacher.js';
+import { generationAccuracy, teacherForcedAccuracy, traceSet, type TraceSet } from './metrics.js';
+import { contestant, DEFAULT_VARIANTS, type VariantName } from './variants.js';
+import { allFacts, shuffled, splitWorld } from './world.js';
+
+export interface DemoOptions {
+  /** the example folder: `teacher/` (model + tokenizer) lives in it */
+  dir: string;
+  /** a smaller world and fewer steps (CI smoke) */
+  quick?: boolean;
+  variants?: readonly VariantName[];
+  /** optimizer steps per contestant (default 700, quick 100) */
+  steps?: number;
+  batchSize?: number;
+  seed?: number;
+  /** progress lines (stderr in the CLI) */
+  log?: (line: string) => void;
+  /** progress bars of the training loops */
+  progress?: NodeJS.WriteStream | null;
+}
+
+export interface VariantResult {
+  heldout_generation_accuracy: number;
+  heldout_teacher_forced_accuracy: number;
+  heldout_teacher_forced_accuracy_scrambled: number;
+  train_seconds: number;
+  steps: number;
+  parameters: number;
+  best_validation_loss: number | null;
+  sample: string;
+}
+
+export interface DemoSummary {
+  teacher_fact_accuracy: number;
+  facts: { total: number; train: number; validation: number; heldout: number };
+  variants: Partial<Record<VariantName, VariantResult>>;
+  seconds: number;
+}
+
+/** The frozen teacher's last hidden states for every sequence of a set, computed once: `[N, T, D]` on the host. */
+async function teacherStates(run: (ids: Tensor) => Tensor, set: TraceSet, chunk = 128): Promise<{ data: Float32Array; T: number; D: number }> {
+  const T = set.sequences[0].length;
+  const parts: Float32Array[] = [];
+  let D = 0;
+  for (let i = 0; i < set.sequences.length; i += chunk) {
+    const rows = set.sequences.slice(i, i + chunk);
+    const states = run(tensor(Int32Array.from(rows.flat()), [rows.length, T]));
+    D = states.shape[2];
+    parts.push((await states.data()) as Float32Array);
+  }
+  const data = new Float32Array(set.sequences.length * T * D);
+  let o = 0;
+  for (const p of parts) data.set(p, (o += p.length) - p.length);
+  return { data, T, D };
+}
+
+function withStates(batch: Batch, states: { data: Float32Array; T: number; D: number }): Batch {
+  const { T, D } = states;
+  const idx = batch.indices!;
+  const out = new Float32Array(idx.length * T * D);
+  idx.forEach((n, b) => out.set(states.data.subarray(n * T * D, (n + 1) * T * D), b * T * D));
+  return { ...batch, teacherStates: tensor(out, [idx.length, T, D]) };
+}
+
+const examplesOf = (set: TraceSet): Example[] => set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (t >= set.promptLength ? 1 : 0)) }));
+const round = (x: number) => Number(x.toFixed(4));
+
+/**
+ * Run the demo and return its summary (the object `llm-modules demo --json` prints).
+ * @example
+ * ```ts
+ * const summary = await runDemo({ dir: 'examples/knowledge-transfer', quick: true });
+ * console.log(summary.variants.enhanced?.heldout_generation_accuracy);
+ * ```
+ */
+export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
+  const began = performance.now();
+  const log = opts.log ?? (() => {});
+  const seed = opts.seed ?? 0;
+  const quick = opts.quick ?? false;
+  const teacherDir = join(opts.dir, 'teacher');
+  const teacher = await loadPretrained(teacherDir);
+  const tok = await loadTokenizer(teacherDir);
+  const world = allFacts();
+  const teacherAcc = await factAccuracy(teacher.model, teacher.params, tok, world);
+  log(`teacher (Qwen2, ${teacher.model.config.hidden_size}-wide, ${(teacher.model.config as { num_hidden_layers?: number }).num_hidden_layers ?? "?"} layers, frozen): fact accuracy ${teacherAcc.toFixed(3)} on ${world.length} facts`);
+
+  const facts = quick ? shuffled(world, seed + 100).slice(0, 200) : world;
+  const split = splitWorld(facts, { seed });
+  const sets = { train: traceSet(tok, split.train), validation: traceSet(tok, split.validation), heldout: traceSet(tok, split.heldout) };
+  log(`world: ${facts.length} facts; traces for ${split.train.length} (train), ${split.validation.length} validation, ${split.heldout.length} held out`);
+  log(`  e.g. ${tok.decode(sets.train.sequences[0].slice(0, -1))}`);
+  const runTeacher = (ids: Tensor) => teacher.model.apply(teacher.params, ids).lastHiddenState;
+  const cache = { train: await teacherStates(runTeacher, sets.train), validation: await teacherStates(runTeacher, sets.validation) };
+  log(`teacher states cached for ${sets.train.sequences.length + sets.validation.sequences.length} traces (the teacher is frozen: run once)`);
+
+  const steps = opts.steps ?? (quick ? 100 : 700);
+  const batchSize = opts.batchSize ?? (quick ? 16 : 32);
+  const evalEvery = Math.max(10, Math.round(steps / 7));
+  const trainEx = examplesOf(sets.train);
+  const valEx = examplesOf(sets.validation);
+  const padId = tok.eosTokenId!;
+  const vocab = teacher.model.config.vocab_size;
+  const variants: DemoSummary['variants'] = {};
+  for (const name of opts.variants ?? DEFAULT_VARIANTS) {
+    const c = contestant(name, teacher, { hidden: 48, layers: 2, heads: 4 }, 32);
+    const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, cache[which]) : b);
+    const lr = warmupCosine({ peak: 3e-3, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: 3e-4 });
+    const opt = adamw({ lr, weightDecay: 0.01 });
+    let best: PyTree = c.init(seed + 1);
+    const keepBest: Observer = (e, s) => void (e.type === 'eval' && e.improved && (best = s.params));
+    const observers: Observer[] = [keepBest];
+    if (opts.progress) observers.push(progressObserver({ stream: opts.progress, label: name, every: 20 }));
+    log(`training ${name} (${c.parameters.toLocaleString('en-US')} trainable parameters, ${steps} steps of ${batchSize})`);
+    const t0 = performance.now();
+    const final = await train(initialState(best, opt), {
+      loss: (p, b) => c.loss(p as Params, b),
+      optimizer: opt,
+      batches: function* (epoch) {
+        for (const b of bucketedBatches(trainEx, { batchSize, padId, seed: seed * 1000 + epoch })) yield states(b, 'train');
+      },
+      validation: function* () {
+        for (const b of bucketedBatches(valEx, { batchSize: 64, padId })) yield states(b, 'validation');
+      },
+      epochs: Math.ceil((steps * batchSize) / trainEx.length) + 1,
+      maxSteps: steps,
+      clipNorm: 1,
+      evalEvery,
+      lr,
+      totalSteps: steps,
+      observers,
+    });
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const params = best as Params;
+    await evaluate(...Object.values(params));
+    const tf = await teacherForcedAccuracy(c.logits, params, sets.heldout, { vocab });
+    const scrambled = await teacherForcedAccuracy(c.logits, params, sets.heldout, { vocab, scrambleSeed: seed + 7 });
+    const gen = await generationAccuracy(c.logits, params, sets.heldout, tok);
+    variants[name] = {
+      heldout_generation_accuracy: round(gen.accuracy),
+      heldout_teacher_forced_accuracy: round(tf),
+      heldout_teacher_forced_accuracy_scrambled: round(scrambled),
+      train_seconds: Number(trainSeconds.toFixed(1)),
+      steps: final.step,
+      parameters: c.parameters,
+      best_validation_loss: final.bestValidationLoss === null ? null : round(final.bestValidationLoss),
+      sample: gen.samples[0],
+    };
+    log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);
+  }
+  return {
+    teacher_fact_accuracy: round(teacherAcc),
+    facts: { total: facts.length, train: split.train.length, validation: split.validation.length, heldout: split.heldout.length },
+    variants,
+    seconds: Number(((performance.now() - began) / 1000).toFixed(1)),
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * The demo's contestants. Each is `{ init, loss, logits }` over plain parameter trees:
+ * bridges (frozen teacher → bridge → GPT-Neo-style student → head over the teacher's vocabulary), the student
+ * alone (its own embeddings), and a linear head on the frozen teacher's last hidden states.
+ */
+import { composeModel } from '@llm-modules/bridge';
+import { parseConfig } from '@llm-modules/loaders';
+import { full, mul, prngKey, randomNormal, type Tensor } from '@llm-modules/tensor';
+import { causalLMLoss, createModel, linear, type CausalLM, type Params } from '@llm-modules/transformer';
+import type { Batch } from '@llm-modules/trainer';
+import { WORLD_EOS } from './world.js';
+
+export const DEFAULT_VARIANTS = ['enhanced', 'student-only', 'paper-released'] as const;
+export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'teacher-head'] as const;
+export type VariantName = (typeof ALL_VARIANTS)[number];
+
+export interface Contestant {
+  name: VariantName;
+  /** whether it reads the frozen teacher's states */
+  usesTeacher: boolean;
+  init(seed: number): Params;
+  /** mean cross-entropy over the batch's target tokens (teacher states from the batch when present) */
+  loss(params: Params, batch: Batch): Tensor;
+  /** `[B, T, V]` logits for ids `[B, T]` (runs the teacher when needed) */
+  logits(params: Params, ids: Tensor): Tensor;
+  /** trainable parameter count */
+  parameters: number;
+}
+
+export interface StudentSize {
+  hidden: number;
+  layers: number;
+  heads: number;
+}
+
+/** The GPT-Neo-style student's config (global attention; its vocabulary is the teacher's). */
+export function studentConfig(vocab: number, size: StudentSize, maxPositions: number) {
+  return parseConfig(
+    {
+      model_type: 'gpt_neo',
+      vocab_size: vocab,
+      hidden_size: size.hidden,
+      num_layers: size.layers,
+      num_heads: size.heads,
+      intermediate_size: size.hidden * 4,
+      max_position_embeddings: maxPositions,
+      attention_types: [[['global'], size.layers]],
+      window_size: maxPositions,
+      eos_token_id: WORLD_EOS,
+      bos_token_id: WORLD_EOS,
+    },
+    'demo student config',
+  );
+}
+
+const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, unknown> }> = {
+  enhanced: { variant: 'enhanced', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
+  'paper-released': { variant: 'paper-released', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
+  plain: { variant: 'plain', options: { heads: 4, layers: 1 } },
+  flamingo: { variant: 'flamingo', options: { heads: 4, layers: 1 } },
+};
+
+const count = (shapes: Iterable<readonly number[]>) => [...shapes].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
+
+/**
+ * Build one contestant around the frozen `teacher`.
+ * @example `const c = contestant('enhanced', teacher, { hidden: 48, layers: 2, heads: 4 }, 32); const p = c.init(0);`
+ */
+export function contestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number): Contestant {
+  const vocab = teacher.model.config.vocab_size;
+  if (name === 'student-only') {
+    const model = createModel(studentConfig(vocab, size, maxPositions));
+    const logits = (p: Params, ids: Tensor, mask?: Tensor) => model.apply(p, ids, { attentionMask: mask }).logits;
+    const probe = model.init(prngKey(0));
+    return {
+      name,
+      usesTeacher: false,
+      init: (seed) => model.init(prngKey(seed)),
+      loss: (p, b) => causalLMLoss(logits(p, b.inputIds, b.attentionMask), b.labels),
+      logits: (p, ids) => logits(p, ids),
+      parameters: count(Object.values(probe).map((t) => t.shape)),
+    };
+  }
+  if (name === 'teacher-head') {
+    const dt = teacher.model.config.hidden_size;
+    const states = (ids: Tensor) => teacher.model.apply(teacher.params, ids).lastHiddenState;
+    return {
+      name,
+      usesTeacher: true,
+      init: (seed) => ({ 'head.weight': mul(randomNormal(prngKey(seed), [vocab, dt]), full([], 1 / Math.sqrt(dt))) }),
+      loss: (p, b) => causalLMLoss(linear(b.teacherStates ?? states(b.inputIds), p['head.weight']), b.labels),
+      logits: (p, ids) => linear(states(ids), p['head.weight']),
+      parameters: vocab * dt,
+    };
+  }
+  const spec = BRIDGE_OPTIONS[name];
+  const student = createModel(studentConfig(vocab, size, maxPositions));
+  const model = composeModel({ teacher, student: { model: student }, bridge: spec, head: { vocabSize: vocab } });
+  return {
+    name,
+    usesTeacher: true,
+    init: (seed) => model.init(prngKey(seed)),
+    loss: (p, b) => causalLMLoss(model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates }).logits, b.labels),
+    logits: (p, ids) => model.apply(p, ids).logits,
+    parameters: model.parameterCounts().trainable,
+  };
+}

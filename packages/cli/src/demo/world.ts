@@ -1,0 +1,135 @@
+/**
+ * The demo's synthetic fact world: sums `a+b` and remainders `a%b` of small numbers. A teacher learns every
+ * fact in a brief form (`7+5=12`); reasoning-style traces (`Q 7+5=12, so A:12`) exist for a quarter of the facts,
+ * a tenth is for validation and the rest is held out. Numbers 10–99 are single tokens (BPE merges over a
+ * byte-level vocabulary), so every fact's answer sits at one token position.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface Fact {
+  a: number;
+  op: '+' | '%';
+  b: number;
+  answer: number;
+}
+
+/** The facts' text forms. */
+export const factText = (f: Fact) => `${f.a}${f.op}${f.b}=${f.answer}`;
+/** The trace prompt (what generation starts from): the question in the teacher's brief form. */
+export const promptText = (f: Fact) => `Q ${f.a}${f.op}${f.b}=`;
+/** The short worked trace and final answer that follow the prompt (EOS is appended by the tokenizer step). */
+export const completionText = (f: Fact) => `${f.answer}, so A:${f.answer}`;
+
+/**
+ * Every fact of the world: `a+b` for a, b in 0…15 and `a%b` for a in 10…47, b in 2…9 (560 facts, as the
+ * reference protocol).
+ * @example `allFacts().length // 560`
+ */
+export function allFacts(): Fact[] {
+  const facts: Fact[] = [];
+  for (let a = 0; a <= 15; a++) for (let b = 0; b <= 15; b++) facts.push({ a, op: '+', b, answer: a + b });
+  for (let a = 10; a <= 47; a++) for (let b = 2; b <= 9; b++) facts.push({ a, op: '%', b, answer: a % b });
+  return facts;
+}
+
+/** A seeded generator (mulberry32): the world's splits and shuffles are reproducible. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = items.slice();
+  const r = rng(seed);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+export interface WorldSplit {
+  /** facts with a training trace (a quarter) */
+  train: Fact[];
+  /** facts whose traces pick settings (a tenth) */
+  validation: Fact[];
+  /** facts never traced in training: the evaluation set */
+  heldout: Fact[];
+}
+
+/**
+ * Split facts (seeded): traces for `trainFraction`, validation `validationFraction`, the rest held out.
+ * @example `const { train, heldout } = splitWorld(allFacts(), { seed: 0 })`
+ */
+export function splitWorld(facts: readonly Fact[], opts: { seed: number; trainFraction?: number; validationFraction?: number }): WorldSplit {
+  const order = shuffled(facts, opts.seed);
+  const nTrain = Math.round(order.length * (opts.trainFraction ?? 0.25));
+  const nVal = Math.round(order.length * (opts.validationFraction ?? 0.1));
+  return { train: order.slice(0, nTrain), validation: order.slice(nTrain, nTrain + nVal), heldout: order.slice(nTrain + nVal) };
+}
+
+/**
+ * The teacher's pretraining rows: `copies` shuffles of every fact, `perRow` facts to a line (`7+5=12 31%4=3 …`),
+ * so the teacher knows each fact whatever precedes it.
+ * @example `teacherRows(allFacts(), { copies: 8, perRow: 4, seed: 0 })[0] // { text: "…" }`
+ */
+export function teacherRows(facts: readonly Fact[], opts: { copies: number; perRow: number; seed: number }): { text: string }[] {
+  const rows: { text: string }[] = [];
+  for (let c = 0; c < opts.copies; c++) {
+    const order = shuffled(facts, opts.seed + c + 1);
+    for (let i = 0; i < order.length; i += opts.perRow) rows.push({ text: order.slice(i, i + opts.perRow).map(factText).join(' ') });
+  }
+  return rows;
+}
+
+/** GPT-2's reversible byte → printable-unicode map. */
+function bytesToUnicode(): Map<number, string> {
+  const bs: number[] = [];
+  for (let c = 0x21; c <= 0x7e; c++) bs.push(c);
+  for (let c = 0xa1; c <= 0xac; c++) bs.push(c);
+  for (let c = 0xae; c <= 0xff; c++) bs.push(c);
+  const cs = bs.slice();
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n++);
+    }
+  }
+  return new Map(bs.map((b, i) => [b, String.fromCodePoint(cs[i])]));
+}
+
+/** Vocabulary size of the world's tokenizer: 256 bytes, `<|endoftext|>` (256), then "10"…"99". */
+export const WORLD_VOCAB = 347;
+export const WORLD_EOS = 256;
+
+/**
+ * Write the world's tokenizer (GPT-2 byte-level BPE files; merges make 10–99 single tokens) to `dir`.
+ * @example `await writeWorldTokenizer('examples/knowledge-transfer/tokenizer')`
+ */
+export async function writeWorldTokenizer(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const map = bytesToUnicode();
+  const vocab: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) vocab[map.get(b)!] = b;
+  vocab['<|endoftext|>'] = WORLD_EOS;
+  const merges = ['#version: 0.2'];
+  let id = 257;
+  for (let a = 1; a <= 9; a++) {
+    for (let b = 0; b <= 9; b++) {
+      vocab[`${a}${b}`] = id++;
+      merges.push(`${a} ${b}`);
+    }
+  }
+  const config = { add_prefix_space: false, bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', model_max_length: 64, tokenizer_class: 'GPT2Tokenizer', clean_up_tokenization_spaces: false };
+  await writeFile(join(dir, 'vocab.json'), `${JSON.stringify(vocab)}\n`);
+  await writeFile(join(dir, 'merges.txt'), `${merges.join('\n')}\n`);
+  await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+}

@@ -1,0 +1,98 @@
+/**
+ * `mode: "bridge"` train configs: frozen teacher folder → bridge variant → student (`model`: a config or a
+ * pretrained folder) → a new head over the teacher's vocabulary. With `teacherCache`, the teacher runs once over
+ * the data (float16 cache, fingerprinted) and epochs read its states. The output is a bridge folder
+ * (`bridge_config.json`, `bridge.safetensors`) that `generate`, `eval` and `inspect` load.
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { composeModel, saveBridge } from '@llm-modules/bridge';
+import { loadConfig, loadRows, loadTokenizer, parseConfig, type Row } from '@llm-modules/loaders';
+import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
+import { causalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
+import {
+  bucketedBatches, cacheFingerprint, checkpointObserver, collate, formatExample, initialState, jsonlObserver, loadTrainState, openTeacherCache,
+  optimizerFor, splitExamples, train, TrainConfigError, withTeacherStates, writeTeacherCache,
+  type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
+} from '@llm-modules/trainer';
+
+const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/**
+ * Run a checked `mode: "bridge"` config end to end.
+ * @example `const result = await runBridgeConfig(await readTrainConfig('bridge.json'), { configFile: 'bridge.json' })`
+ */
+export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
+  const file = opts.configFile ?? 'config';
+  const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
+  const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
+  const t = cfg.training ?? {};
+  if (t.backend) setBackend(t.backend as BackendName);
+  const seed = t.seed ?? 0;
+  const teacherDir = at(cfg.teacher!);
+  const teacher = await loadPretrained(teacherDir);
+  const studentCfg = cfg.model.pretrained ? undefined : typeof cfg.model.config === 'string' ? await loadConfig(at(cfg.model.config)) : parseConfig(cfg.model.config, `${file} (model.config)`);
+  const pretrained = cfg.model.pretrained ? await loadPretrained(at(cfg.model.pretrained)) : null;
+  const student = pretrained ? pretrained.model : createModel(studentCfg!);
+  const model = composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: {} });
+
+  const tok = await loadTokenizer(at(cfg.tokenizer));
+  const d = cfg.data;
+  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, systemPrompt: d.systemPrompt };
+  const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
+  const maxLength = d.maxLength ?? Math.min(model.student.maxPositions, teacher.model.config.max_position_embeddings);
+  const split = splitExamples(toExamples(await loadRows(at(d.train), { skipBadRows: d.skipBadRows })), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength });
+  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength, overLength: 'truncate' }).train : split.validation;
+  if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
+
+  const batchSize = t.batchSize ?? 8;
+  const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
+  const output = at(cfg.output);
+  await mkdir(output, { recursive: true });
+
+  // The frozen teacher's states: from a cache folder (written on first use) or computed in each step.
+  const runTeacher = (b: Batch) => model.teacherStates(b.inputIds, { attentionMask: b.attentionMask }).states;
+  let source = (examples: Example[], s: number): Iterable<Batch> | AsyncIterable<Batch> => bucketedBatches(examples, { batchSize, padId, seed: s });
+  if (cfg.teacherCache) {
+    const cacheDir = at(cfg.teacherCache);
+    const all = [...split.train, ...validation];
+    const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherParams: teacher.params, examples: all, settings: { layer: -1 } });
+    const cache = await openTeacherCache(cacheDir, fingerprint).catch(async () => {
+      if (await exists(join(cacheDir, 'index.msgpack'))) await openTeacherCache(cacheDir, fingerprint); // a mismatching cache: refuse (throws)
+      await writeTeacherCache(cacheDir, { examples: all, fingerprint, hiddenSize: model.dims.teacher, run: runTeacher, collate: (ex) => collate(ex, padId), batchSize });
+      return openTeacherCache(cacheDir, fingerprint);
+    });
+    const offset = split.train.length;
+    const shift = (b: Batch, by: number): Batch => ({ ...b, indices: b.indices?.map((i) => i + by) });
+    source = (examples, s) => withTeacherStates((function* () {
+      for (const b of bucketedBatches(examples, { batchSize, padId, seed: s })) yield shift(b, examples === split.train ? 0 : offset);
+    })(), cache);
+  }
+
+  const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
+  const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
+  const { opt, lr } = optimizerFor(cfg, totalSteps);
+  const loss = (p: unknown, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates }).logits, b.labels);
+  const ckptDir = join(output, 'checkpoint');
+  const start: TrainState = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : initialState(model.init(prngKey(seed)), opt);
+  const began = performance.now();
+  let reason = 'done';
+  const final = await train(start, {
+    loss,
+    optimizer: opt,
+    batches: (epoch) => source(split.train, seed * 1000 + epoch),
+    validation: validation.length ? () => source(validation, 0) : undefined,
+    epochs: t.epochs ?? 1,
+    maxSteps: t.maxSteps,
+    accumulate: t.accumulate,
+    clipNorm: t.clipNorm,
+    evalEvery: t.evalEvery ?? (validation.length ? perEpoch : undefined),
+    earlyStopping: t.earlyStopping,
+    lr,
+    totalSteps,
+    signal: opts.signal,
+    observers: [...(opts.observers ?? []), jsonlObserver(join(output, 'metrics.jsonl')), checkpointObserver({ dir: ckptDir, every: t.checkpointEvery ?? Math.max(1, totalSteps), config: cfg }), (e) => void (e.type === 'end' && (reason = e.reason))],
+  });
+  await saveBridge(output, model, final.params as Params, { teacherPath: relative(output, teacherDir) || '.', extra: { steps: final.step, tokenizer: relative(output, at(cfg.tokenizer)) } });
+  return { output, steps: final.step, reason, trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: final.bestValidationLoss, seconds: (performance.now() - began) / 1000 };
+}

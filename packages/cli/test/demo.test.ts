@@ -1,0 +1,76 @@
+import { describe, expect, test } from 'vitest';
+import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main, runDemo } from '../src/index.js';
+import { defaultDemoDir } from '../src/commands/demo.js';
+
+const io = () => {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) } };
+};
+
+const shape = { heldout_generation_accuracy: expect.any(Number), heldout_teacher_forced_accuracy: expect.any(Number), heldout_teacher_forced_accuracy_scrambled: expect.any(Number), train_seconds: expect.any(Number) };
+
+describe('llm-modules demo', () => {
+  test('the quick demo core returns the documented summary (shipped teacher, few steps)', async () => {
+    const s = await runDemo({ dir: defaultDemoDir(), quick: true, steps: 12 });
+    expect(s.teacher_fact_accuracy).toBeGreaterThanOrEqual(0.8);
+    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released']);
+    for (const v of Object.values(s.variants)) {
+      expect(v).toMatchObject(shape);
+      for (const k of ['heldout_generation_accuracy', 'heldout_teacher_forced_accuracy', 'heldout_teacher_forced_accuracy_scrambled'] as const) expect(v![k]).toBeGreaterThanOrEqual(0);
+    }
+    expect(s.facts.train + s.facts.validation + s.facts.heldout).toBe(s.facts.total);
+    // the causal bridge cannot read later tokens: scrambling them changes nothing
+    expect(s.variants.enhanced!.heldout_teacher_forced_accuracy_scrambled).toBe(s.variants.enhanced!.heldout_teacher_forced_accuracy);
+  }, 60_000);
+
+  test('a folder without the example is one line and exit 1', async () => {
+    const a = io();
+    expect(await main(['demo', '--dir', mkdtempSync(join(tmpdir(), 'llm-modules-demo-')), '--json'], a.io)).toBe(1);
+    expect(a.err.join('')).toMatch(/^llm-modules: .*not a knowledge-transfer example folder.*\n$/);
+    expect(a.out.join('')).toBe('');
+  });
+});
+
+describe('llm-modules train, mode "bridge"', () => {
+  function setup(extra: object): { file: string; dir: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-modules-bridge-train-'));
+    cpSync(join(defaultDemoDir(), 'teacher'), join(dir, 'teacher'), { recursive: true });
+    const rows = ['Q 3+4=7, so A:7', 'Q 9%4=1, so A:1', 'Q 5+5=10, so A:10', 'Q 12%5=2, so A:2', 'Q 1+2=3, so A:3', 'Q 7+8=15, so A:15'];
+    writeFileSync(join(dir, 'traces.jsonl'), rows.map((text) => JSON.stringify({ text })).join('\n') + '\n');
+    const student = { model_type: 'gpt_neo', vocab_size: 347, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 32, attention_types: [[['global'], 1]] };
+    const cfg = { mode: 'bridge', teacher: 'teacher', bridge: { variant: 'enhanced', options: { heads: 2, adapterDim: 8, layers: 1 } }, model: { config: student }, tokenizer: 'teacher', data: { train: 'traces.jsonl', validationFraction: 0.2 }, teacherCache: 'cache', training: { batchSize: 2, epochs: 1 }, output: 'out', ...extra };
+    writeFileSync(join(dir, 'train.json'), JSON.stringify(cfg));
+    return { file: join(dir, 'train.json'), dir };
+  }
+
+  test('trains a bridge folder (teacher cache written once) that generate and inspect load', async () => {
+    const { file, dir } = setup({});
+    const a = io();
+    expect(await main(['train', '--config', file, '--json'], a.io)).toBe(0);
+    const summary = JSON.parse(a.out.join('').trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ stopped: 'done', train_examples: 5, validation_examples: 1 });
+    expect(existsSync(join(dir, 'out', 'bridge_config.json'))).toBe(true);
+    expect(existsSync(join(dir, 'cache', 'index.msgpack'))).toBe(true);
+    const b = io();
+    expect(await main(['inspect', join(dir, 'out'), '--json'], b.io)).toBe(0);
+  }, 60_000);
+
+  test('bad bridge configs are one line and exit 1, with no output folder', async () => {
+    for (const [extra, msg] of [
+      [{ bridgeOptions: 1 }, /unknown field "bridgeOptions"/],
+      [{ bridge: { variant: 'enhanced', heads: 2 } }, /unknown field "heads"/],
+      [{ mode: 'lm' }, /only for mode "bridge"/],
+    ] as const) {
+      const { file, dir } = setup(extra);
+      const a = io();
+      expect(await main(['train', '--config', file], a.io)).toBe(1);
+      expect(a.err.join('')).toMatch(msg);
+      expect(a.err.join('').trim().split('\n')).toHaveLength(1);
+      expect(existsSync(join(dir, 'out'))).toBe(false);
+    }
+  });
+});
