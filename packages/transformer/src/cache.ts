@@ -37,10 +37,13 @@ export function createKVCache({ layers, batch, kvHeads, headDim, capacity = null
   return { keys: Array.from({ length: layers }, buf), values: Array.from({ length: layers }, buf), length: 0, capacity };
 }
 
-/** Every tensor of the cache, to evaluate together with the logits: `evaluate(logits, ...cacheTensors(cache))`. */
+/**
+ * Every tensor of the cache, to evaluate together with the logits.
+ * @example `const out = model.apply(params, ids, { cache }); await evaluate(out.logits, ...cacheTensors(out.cache!));`
+ */
 export const cacheTensors = (cache: KVCache): Tensor[] => [...cache.keys, ...cache.values];
 
-/** Release the cache's storage now (optional: the garbage collector does it otherwise). */
+/** Release the cache's storage now (optional: the garbage collector does it otherwise). @example `disposeCache(oldCache)` */
 export function disposeCache(cache: KVCache): void {
   for (const t of cacheTensors(cache)) t.dispose();
 }
@@ -48,6 +51,7 @@ export function disposeCache(cache: KVCache): void {
 /**
  * Write `x` `[B, KV, T, hd]` at positions `past … past+T−1` of the buffer `[B, KV, C, hd]` (static) or append it
  * (dynamic). Returns the new buffer. Decoding steps of the same T reuse the same kernels: `past` is data.
+ * @example `const keys = writeCache(cache.keys[0], k, cache.length, cache.capacity); // [B, KV, C, hd]`
  */
 export function writeCache(buffer: Tensor, x: Tensor, past: number, capacity: number | null): Tensor {
   const T = x.shape[2];

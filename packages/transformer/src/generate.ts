@@ -85,7 +85,7 @@ export async function generate(model: CausalLM, params: Params, prompts: readonl
   const total = L + maxNewTokens;
   const useCache = opts.useCache ?? true;
   const capacity = useCache && (opts.cacheKind ?? 'static') === 'static' ? total : null;
-  // Host copies of the running sequences: ids, mask and positions over `total` positions.
+  // Host copies of the running sequences (ids and mask over `total` positions), left-padded.
   const allIds = new Int32Array(B * total);
   const allMask = new Int32Array(B * total);
   for (let b = 0; b < B; b++) {

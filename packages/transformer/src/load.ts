@@ -5,7 +5,10 @@ import { LoaderError, inspectSafetensors, loadConfig, loadSafetensorsAsTensors, 
 import { createModel } from './models/index.js';
 import type { CausalLM, Params } from './models/types.js';
 
-/** The checkpoint's tensors do not match the config: names the missing, unexpected and mis-shaped ones. */
+/**
+ * The checkpoint's tensors do not match the config: names the missing, unexpected and mis-shaped ones.
+ * @example `try { await loadPretrained(dir) } catch (e) { if (e instanceof WeightsMismatchError) console.error(e.missing) }`
+ */
 export class WeightsMismatchError extends LoaderError {
   constructor(
     dir: string,
@@ -43,6 +46,7 @@ function list(kind: string, names: string[], limit = 8): string {
 /**
  * Compare a checkpoint's tensor names and shapes (headers only) with what the model expects.
  * Throws {@link WeightsMismatchError} listing every problem by name.
+ * @example `checkWeights(dir, model, (await inspectSafetensors(dir)).tensors)`
  */
 export function checkWeights(dir: string, model: CausalLM, stored: ReadonlyArray<{ name: string; shape: readonly number[] }>): void {
   const expected = model.parameterShapes();

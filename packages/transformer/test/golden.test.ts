@@ -66,5 +66,23 @@ describe.each(BACKENDS)('goldens on the %s backend', (backend) => {
       }
       report.push(`${backend} ${name} ${caseName}: loss ${dLoss.toExponential(2)} grads(rel) ${worst.toExponential(2)} over ${names.length} tensors`);
     });
+
+    it('gradientCheckpointing (blocks recomputed in the backward pass) gives the same loss and gradients', async () => {
+      const { model, params } = loaded.get(name)!;
+      const c = golden(name).cases.batch_padded;
+      const ids = ints(c.input_ids);
+      const mask = ints(c.attention_mask);
+      const lossFn = (p: typeof params) =>
+        causalLMLoss(model.apply(p, ids, { attentionMask: mask, gradientCheckpointing: true }).logits, labelsFromMask(ids, mask));
+      const [loss, grads] = valueAndGrad(lossFn)(params);
+      const names = Object.keys(c.grads!);
+      await evaluate(loss, ...names.map((n) => grads[n]));
+      expect(Math.abs((await loss.data())[0] - c.loss!)).toBeLessThanOrEqual(1e-5);
+      for (const n of names) {
+        const d = maxDiff(await grads[n].data(), c.grads![n].data);
+        expect(d.maxAbs, n).toBeLessThanOrEqual(1e-4 * d.maxRef);
+      }
+      expect(() => model.apply(params, ids, { gradientCheckpointing: true, cache: model.createCache(2) })).toThrow(/gradientCheckpointing/);
+    });
   });
 });

@@ -106,7 +106,7 @@ describe('random init (Hugging Face style) and the model interface', () => {
       const p = model.init(prngKey(0));
       expect(Object.keys(p).sort()).toEqual([...model.parameterShapes().keys()].sort());
       for (const [name, t] of Object.entries(p)) {
-        const v = await t.data();
+        const v = Array.from(await t.data());
         expect(t.shape).toEqual(model.parameterShapes().get(name));
         if (/norm\.weight$|ln_(1|2|f)\.weight$/.test(name)) expect(v.every((x) => x === 1), name).toBe(true);
         else if (name.endsWith('.bias')) expect(v.every((x) => x === 0), name).toBe(true);

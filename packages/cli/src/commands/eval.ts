@@ -1,8 +1,9 @@
 import { readRows } from '@llm-modules/loaders';
-import { evaluate, reshape, slice, tensor } from '@llm-modules/tensor';
+import { evaluate, reshape, slice, tensor, type Tensor } from '@llm-modules/tensor';
 import { crossEntropySum, labelsFromMask } from '@llm-modules/transformer';
 import { CliError, thousands, type CliIO } from '../io.js';
 import { checkIds, intOption, loadModel, useBackend } from './model.js';
+import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
 
 export interface EvalOptions {
   model: string;
@@ -14,7 +15,7 @@ export interface EvalOptions {
 }
 
 /**
- * `llm-modules eval --model DIR --data FILE [--json]`: mean next-token cross-entropy over every non-pad token
+ * `llm-modules eval --model DIR --data FILE [--json]` (DIR: a model folder or a bridge folder from `train`): mean next-token cross-entropy over every non-pad token
  * of the rows (`{text}`, tokenized with the model's tokenizer, or `{input_ids}`), and its perplexity. Rows
  * longer than `--max-length` (default: the model's max_position_embeddings) are cut to it.
  *
@@ -26,9 +27,14 @@ export interface EvalOptions {
 export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
   const batchSize = intOption(opts.batchSize, '--batch-size', 8, 1);
   await useBackend(opts.backend);
-  const { model, params, tokenizer, config } = await loadModel(opts.model);
+  // a bridge folder (train mode "bridge") or a Hugging Face model folder
+  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model) : null;
+  const plain = bridge ? null : await loadModel(opts.model);
+  const tokenizer = bridge ? bridge.tokenizer : plain!.tokenizer;
+  const config: { model_type: string; vocab_size: number; max_position_embeddings: number } = bridge ? bridge.config : plain!.config;
+  const logitsOf = bridge ? bridge.logits : (x: Tensor, attentionMask: Tensor) => plain!.model.apply(plain!.params, x, { attentionMask }).logits;
   const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
-  if (config.model_type === 'gpt_neo' && maxLength > config.max_position_embeddings) {
+  if ((bridge || config.model_type === 'gpt_neo') && maxLength > config.max_position_embeddings) {
     throw new CliError(`--max-length ${maxLength} exceeds max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
   }
   const rows: number[][] = [];
@@ -63,7 +69,7 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
     });
     const idsT = tensor(ids, [batch.length, T]);
     const maskT = tensor(mask, [batch.length, T]);
-    const { logits } = model.apply(params, idsT, { attentionMask: maskT });
+    const logits = logitsOf(idsT, maskT);
     const V = logits.shape[2];
     const labels = slice(labelsFromMask(idsT, maskT), [0, 1]); // [B, T-1]
     const sums = crossEntropySum(reshape(slice(logits, [0, 0, 0], [batch.length, T - 1, V]), [-1, V]), reshape(labels, [-1]));

@@ -1,6 +1,8 @@
+import { generateComposed } from '@llm-modules/bridge';
 import { generate, type GenerateOptions } from '@llm-modules/transformer';
 import { CliError, type CliIO } from '../io.js';
 import { checkIds, generationConfig, intOption, loadModel, numberOption, useBackend } from './model.js';
+import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
 
 export interface GenerateCommandOptions {
   model: string;
@@ -52,7 +54,11 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
   const repetitionPenalty = numberOption(opts.repetitionPenalty, '--repetition-penalty', 1e-6, 1e6);
   const seed = intOption(opts.seed, '--seed', 0, 0);
   await useBackend(opts.backend);
-  const { model, params, tokenizer, config } = await loadModel(opts.model);
+  // a bridge folder (train mode "bridge": frozen teacher → bridge → student) or a Hugging Face model folder
+  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model) : null;
+  const plain = bridge ? null : await loadModel(opts.model);
+  const tokenizer = bridge ? bridge.tokenizer : plain!.tokenizer;
+  const config: { model_type: string; vocab_size: number; max_position_embeddings: number; eos_token_id?: unknown } = bridge ? bridge.config : plain!.config;
   const gen = await generationConfig(opts.model);
   let promptIds: number[];
   if (opts.prompt !== undefined) {
@@ -61,7 +67,7 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     if (promptIds.length === 0) throw new CliError('--prompt: the text encodes to no tokens');
   } else promptIds = parseIds(opts.ids!);
   checkIds(promptIds, config.vocab_size, opts.prompt !== undefined ? '--prompt' : '--ids');
-  if (config.model_type === 'gpt_neo' && promptIds.length + maxNewTokens > config.max_position_embeddings) {
+  if ((bridge || config.model_type === 'gpt_neo') && promptIds.length + maxNewTokens > config.max_position_embeddings) {
     throw new CliError(`the prompt (${promptIds.length} tokens) + --max-new-tokens ${maxNewTokens} exceed max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
   }
   const samplingAsked = opts.sample || temperature !== undefined || topK !== undefined || topP !== undefined || gen.do_sample === true;
@@ -94,7 +100,9 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     };
     if (tokenizer) io.stdout(opts.prompt ?? tokenizer.decode(promptIds));
   }
-  const result = await generate(model, params, promptIds, options);
+  const result = bridge
+    ? await generateComposed(bridge.model, bridge.params, promptIds, { ...options, mode: options.useCache ? 'incremental' : 'full' })
+    : await generate(plain!.model, plain!.params, promptIds, options);
   const ids = result.sequences[0];
   const text = tokenizer ? tokenizer.decode(ids) : null;
   if (opts.json) {

@@ -1,5 +1,6 @@
 /** Pieces both decoders share: parameter checks, default positions, masks over the cache, random init. */
 import { add, arange, foldIn, pad, randomBits, reshape, full, slice, tensor, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { checkpoint } from '@llm-modules/autograd';
 import type { KVCache } from '../cache.js';
 import type { Params } from './types.js';
 
@@ -82,4 +83,14 @@ export function initFromShapes(
 export function keepLast(x: Tensor, n: number | undefined): Tensor {
   const T = x.shape[1];
   return n && n < T ? slice(x, [0, T - n]) : x; // [B, n, D]
+}
+
+/**
+ * Run a block, through autograd's `checkpoint` when asked (never with a cache: decoding needs no gradients).
+ * `block(x)` returns the block's new hidden state and keys/values.
+ */
+export function runBlock<R extends { hidden: Tensor }>(block: (x: Tensor) => R, x: Tensor, checkpointed: boolean | undefined, hasCache: boolean): R {
+  if (!checkpointed) return block(x);
+  if (hasCache) throw new Error('apply: gradientCheckpointing is for training and cannot be used with a cache');
+  return checkpoint(block)(x);
 }

@@ -10,7 +10,7 @@ import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttentio
 import { embedding, linear } from '../nn/linear.js';
 import { gptNeoMLP } from '../nn/mlp.js';
 import { layerNorm } from '../nn/norms.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param } from './common.js';
+import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock } from './common.js';
 import type { ApplyOptions, ApplyOutput, GPTNeoModel, Params } from './types.js';
 
 /**
@@ -42,6 +42,7 @@ export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {
 /**
  * One GPT-Neo block (pre-LN): `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`. Returns the new residual stream and
  * this layer's keys/values (`[B, nh, Tk, hd]`, the cache's when one is given).
+ * @example `const { hidden } = gptNeoBlock(params, config, 0, x, causalMask({ queryLength: T, keyLength: T }));`
  */
 export function gptNeoBlock(
   params: Params,
@@ -93,7 +94,7 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   for (let l = 0; l < c.num_layers; l++) {
     if (opts.outputHiddenStates) hiddenStates.push(x);
     const layerCache = cache ? { key: cache.keys[l], value: cache.values[l], past, capacity: cache.capacity } : undefined;
-    const out = gptNeoBlock(params, c, l, x, maskFor(c.attention_layers[l]), layerCache);
+    const out = runBlock((h) => gptNeoBlock(params, c, l, h, maskFor(c.attention_layers[l]), layerCache), x, opts.gradientCheckpointing, cache !== null);
     x = out.hidden;
     keys.push(out.key);
     values.push(out.value);

@@ -11,7 +11,7 @@ import { embedding, linear } from '../nn/linear.js';
 import { swiGLU } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norms.js';
 import { applyRotary, rotaryCosSin } from '../nn/rope.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param } from './common.js';
+import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock } from './common.js';
 import type { ApplyOptions, ApplyOutput, Params, Qwen2Model } from './types.js';
 
 /**
@@ -42,6 +42,7 @@ export function qwen2ParameterShapes(c: Qwen2Config): Map<string, number[]> {
 /**
  * One Qwen2 decoder layer: `x + o_proj(attn(rope(q), rope(k), v))` on `input_layernorm(x)`, then
  * `x + mlp(post_attention_layernorm(x))`. `rope` = the `{ cos, sin }` of {@link rotaryCosSin}.
+ * @example `qwen2Layer(params, config, 0, x, causalMask({ queryLength: T, keyLength: T }), rotaryCosSin(positions, hd, config.rope_theta)).hidden`
  */
 export function qwen2Layer(
   params: Params,
@@ -90,7 +91,7 @@ function apply(c: Qwen2Config, params: Params, inputIds: Tensor | null, opts: Ap
   for (let l = 0; l < c.num_hidden_layers; l++) {
     if (opts.outputHiddenStates) hiddenStates.push(x);
     const layerCache = cache ? { key: cache.keys[l], value: cache.values[l], past, capacity: cache.capacity } : undefined;
-    const out = qwen2Layer(params, c, l, x, mask, rope, layerCache);
+    const out = runBlock((h) => qwen2Layer(params, c, l, h, mask, rope, layerCache), x, opts.gradientCheckpointing, cache !== null);
     x = out.hidden;
     keys.push(out.key);
     values.push(out.value);

@@ -22,6 +22,11 @@ export interface ApplyOptions {
   inputsEmbeds?: Tensor | null;
   /** Compute logits for the last N positions only (HF `logits_to_keep`); 0 or omitted: all. */
   logitsToKeep?: number;
+  /**
+   * Wrap each block in autograd's `checkpoint`: the backward pass recomputes a block's activations instead of
+   * keeping them (HF `gradient_checkpointing`). Same values and gradients; training only (no cache).
+   */
+  gradientCheckpointing?: boolean;
 }
 
 export interface ApplyOutput {

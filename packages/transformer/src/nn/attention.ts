@@ -8,7 +8,10 @@ import { linear } from './linear.js';
 /** The value masked scores get: float32's lowest finite number, as Hugging Face's `finfo(float32).min`. */
 export const MASK_VALUE = -3.4028234663852886e38;
 
-/** `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are. */
+/**
+ * `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are.
+ * @example `andMasks(causalMask({ queryLength: 4, keyLength: 4 }), paddingMask(attentionMask))` → `[B, 1, 4, 4]`
+ */
 export const andMasks = (a: Tensor, b: Tensor): Tensor => mul(a, b);
 
 export interface CausalMaskOptions {
