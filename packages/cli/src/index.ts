@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
-import { TrainConfigError } from '@llm-modules/trainer';
+import { TeacherCacheError, TrainConfigError } from '@llm-modules/trainer';
 import { benchCommand } from './commands/bench.js';
+import { cacheTeacherCommand } from './commands/cache-teacher.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
@@ -14,6 +15,7 @@ export { benchCommand, type BenchOptions } from './commands/bench.js';
 export { demoCommand, demoTable, type DemoCommandOptions } from './commands/demo.js';
 export { runDemo, type DemoOptions, type DemoSummary, type VariantResult } from './demo/run.js';
 export * as bench from './bench/measure.js';
+export { cacheTeacherCommand, type CacheTeacherOptions } from './commands/cache-teacher.js';
 export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
@@ -33,7 +35,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--quick', 'a smaller world and fewer steps (CI smoke, < 2 minutes)')
     .option('--all', 'also train plain, flamingo and teacher-head')
     .option('--retrain-teacher', 'first re-create the shipped teacher with llm-modules train (examples/knowledge-transfer/teacher.train.json)')
-    .option('--steps <n>', 'optimizer steps per variant (default 700, quick 100)')
+    .option('--steps <n>', 'optimizer steps per variant (default 1400, quick 100)')
     .option('--dir <dir>', 'the example folder (default: examples/knowledge-transfer)')
     .option('--json', 'print the summary object on the last line')
     .action((opts) => demoCommand(opts, io));
@@ -54,7 +56,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
   cli
     .command('eval')
     .description('mean next-token cross-entropy and perplexity of a model on a dataset ({text} or {input_ids} rows)')
-    .requiredOption('--model <dir>', 'Hugging Face model folder')
+    .requiredOption('--model <dir>', 'Hugging Face model folder, or a bridge folder written by train')
     .requiredOption('--data <file>', 'dataset file: .json, .jsonl or .parquet')
     .option('--batch-size <n>', 'rows per forward pass (default 8)')
     .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
@@ -64,7 +66,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
   cli
     .command('generate')
     .description('continue a prompt (streams the text); greedy unless a sampling option is given')
-    .requiredOption('--model <dir>', 'Hugging Face model folder')
+    .requiredOption('--model <dir>', 'Hugging Face model folder, or a bridge folder written by train')
     .option('--prompt <text>', 'prompt text (needs the folder\'s tokenizer)')
     .option('--ids <ids>', 'prompt token ids, e.g. 1,2,3')
     .option('--max-new-tokens <n>', 'tokens to generate at most (default 32)')
@@ -90,6 +92,18 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .action(async (opts: { config: string; resume?: boolean; json?: boolean }) => {
       status.code = await trainCommand(opts, io);
     });
+  cli
+    .command('cache-teacher')
+    .description("run a frozen teacher once over a dataset and store its last hidden states (float16, fingerprinted) for training")
+    .requiredOption('--model <dir>', 'the teacher: a Hugging Face model folder')
+    .requiredOption('--data <file>', 'dataset file: .json, .jsonl or .parquet ({text}, {input_ids} or conversation rows)')
+    .requiredOption('--out <dir>', 'cache folder (new, empty, or an earlier cache, which is replaced)')
+    .option('--format <name>', 'prompt format of conversation rows: paper or chatml (default paper)')
+    .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
+    .option('--batch-size <n>', 'rows per teacher forward pass (default 8)')
+    .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--json', 'print {"out","examples","tokens","hidden_size","seconds"}')
+    .action((opts) => cacheTeacherCommand(opts, io));
   cli
     .command('bench')
     .description('matmul GFLOPS (vs tfjs-wasm when installed), per-op overhead and a tiny GPT-Neo training step')
@@ -119,7 +133,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       // commander has already printed its own one-line message (or the help text)
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
-    const known = err instanceof LoaderError || err instanceof CliError || err instanceof TrainConfigError;
+    const known = err instanceof LoaderError || err instanceof CliError || err instanceof TrainConfigError || err instanceof TeacherCacheError;
     const message = err instanceof Error ? err.message : String(err);
     io.stderr(`llm-modules: ${known ? '' : 'internal error: '}${message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (process.env.LLM_MODULES_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);

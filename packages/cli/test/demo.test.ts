@@ -39,7 +39,7 @@ describe('llm-modules train, mode "bridge"', () => {
   function setup(extra: object): { file: string; dir: string } {
     const dir = mkdtempSync(join(tmpdir(), 'llm-modules-bridge-train-'));
     cpSync(join(defaultDemoDir(), 'teacher'), join(dir, 'teacher'), { recursive: true });
-    const rows = ['Q 3+4=7, so A:7', 'Q 9%4=1, so A:1', 'Q 5+5=10, so A:10', 'Q 12%5=2, so A:2', 'Q 1+2=3, so A:3', 'Q 7+8=15, so A:15'];
+    const rows = ['3+4=7, so A:7', '9%4=1, so A:1', '5+5=10, so A:10', '12%5=2, so A:2', '1+2=3, so A:3', '7+8=15, so A:15'];
     writeFileSync(join(dir, 'traces.jsonl'), rows.map((text) => JSON.stringify({ text })).join('\n') + '\n');
     const student = { model_type: 'gpt_neo', vocab_size: 347, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 32, attention_types: [[['global'], 1]] };
     const cfg = { mode: 'bridge', teacher: 'teacher', bridge: { variant: 'enhanced', options: { heads: 2, adapterDim: 8, layers: 1 } }, model: { config: student }, tokenizer: 'teacher', data: { train: 'traces.jsonl', validationFraction: 0.2 }, teacherCache: 'cache', training: { batchSize: 2, epochs: 1 }, output: 'out', ...extra };
@@ -57,6 +57,25 @@ describe('llm-modules train, mode "bridge"', () => {
     expect(existsSync(join(dir, 'cache', 'index.msgpack'))).toBe(true);
     const b = io();
     expect(await main(['inspect', join(dir, 'out'), '--json'], b.io)).toBe(0);
+    // eval and generate load the bridge folder (teacher and tokenizer from its recorded paths)
+    const e = io();
+    expect(await main(['eval', '--model', join(dir, 'out'), '--data', join(dir, 'traces.jsonl'), '--json'], e.io)).toBe(0);
+    const ev = JSON.parse(e.out.join('').trim().split('\n').at(-1)!);
+    expect(ev.tokens).toBeGreaterThan(0);
+    expect(Number.isFinite(ev.loss) && ev.perplexity > 1).toBe(true);
+    const g = io();
+    expect(await main(['generate', '--model', join(dir, 'out'), '--prompt', '3+4=', '--max-new-tokens', '5', '--ignore-eos', '--json'], g.io)).toBe(0);
+    const gen = JSON.parse(g.out.join('').trim().split('\n').at(-1)!);
+    expect(gen.generated_ids).toHaveLength(5);
+    expect(gen.text).toEqual(expect.any(String));
+    // the KV-cached decoding equals recomputing the sequence (causal bridge)
+    const full = io();
+    expect(await main(['generate', '--model', join(dir, 'out'), '--prompt', '3+4=', '--max-new-tokens', '5', '--ignore-eos', '--no-cache', '--json'], full.io)).toBe(0);
+    expect(JSON.parse(full.out.join('').trim().split('\n').at(-1)!).generated_ids).toEqual(gen.generated_ids);
+    // too long for the student's positions: one line, exit 1
+    const long = io();
+    expect(await main(['generate', '--model', join(dir, 'out'), '--prompt', '3+4=', '--max-new-tokens', '40'], long.io)).toBe(1);
+    expect(long.err.join('')).toMatch(/^llm-modules: .*max_position_embeddings 32.*\n$/);
   }, 60_000);
 
   test('bad bridge configs are one line and exit 1, with no output folder', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../src/index.js';
@@ -65,5 +65,42 @@ describe('llm-modules train', () => {
     writeFileSync(file, JSON.stringify(cfg));
     expect(await main(['train', '--config', file, '--resume', '--json'], b.io)).toBe(0);
     expect(JSON.parse(b.out.join('').trim().split('\n').at(-1)!).steps).toBe(summary.steps + 2);
+  });
+});
+
+describe('llm-modules train: bad input is one line, exit 1, no run folder', () => {
+  const fails = async (file: string, msg: RegExp) => {
+    const a = io();
+    expect(await main(['train', '--config', file], a.io)).toBe(1);
+    const err = a.err.join('');
+    expect(err).toMatch(msg);
+    expect(err).toMatch(/^llm-modules: [^\n]*\n$/);
+    expect(a.out.join('')).toBe('');
+    expect(existsSync(join(file, '..', 'out'))).toBe(false);
+  };
+  const edit = (file: string, change: (cfg: { data: Record<string, unknown>; model: unknown }) => void) => {
+    const cfg = JSON.parse(readFileSync(file, 'utf8'));
+    change(cfg);
+    writeFileSync(file, JSON.stringify(cfg));
+    return file;
+  };
+
+  test('a missing data file', async () => {
+    await fails(edit(setup({ epochs: 1 }), (c) => (c.data.train = 'nowhere.jsonl')), /nowhere\.jsonl/);
+  });
+
+  test('a dataset row without conversations when a chat format is configured', async () => {
+    const file = edit(setup({ epochs: 1 }), (c) => Object.assign(c.data, { train: 'chat.jsonl', format: 'chatml', lossOn: 'assistant' }));
+    const ok = { conversations: [{ from: 'user', value: '1*2=' }, { from: 'assistant', value: '2' }] };
+    writeFileSync(join(file, '..', 'chat.jsonl'), [ok, ok, { system: 'be brief', reply: '2' }, ok].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await fails(file, /chat\.jsonl: line 3: .*conversations/);
+  });
+
+  test('a model folder of the wrong type', async () => {
+    const file = setup({ epochs: 1 });
+    const dir = join(file, '..', 'bert');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'bert', vocab_size: 257, hidden_size: 16 }));
+    await fails(edit(file, (c) => (c.model = { pretrained: 'bert' })), /bert.*model_type|model_type.*bert/);
   });
 });

@@ -98,6 +98,11 @@ export async function loadTfjsWasm(dirs: string[] = [process.cwd(), join(process
       const req = createRequire(join(dir, 'noop.js'));
       const tf = req('@tensorflow/tfjs-core');
       const wasm = req('@tensorflow/tfjs-backend-wasm');
+      try {
+        req('@tensorflow/tfjs-core/dist/register_all_gradients'); // gradients (training) are a separate import
+      } catch {
+        // forward only
+      }
       await tf.setBackend('wasm');
       await tf.ready();
       return { tf, threads: wasm.getThreadsCount?.() ?? 1, version: tf.version_core ?? '?' };

@@ -30,7 +30,7 @@ export function traceSet(tok: Tokenizer, facts: readonly Fact[]): TraceSet {
   const L = sequences[0]?.length ?? 0;
   if (sequences.some((s) => s.length !== L) || prompts.some((p) => p.length !== prompts[0].length)) throw new Error('traceSet: traces must share one length');
   const answers = facts.map((f) => encode(tok, String(f.answer))[0]);
-  // prompt "Q a op b =", then "ANSWER, so A:ANSWER": the fact's answer is the completion's first token
+  // prompt "a op b =", then "ANSWER, so A:ANSWER": the fact's answer is the completion's first token
   return { facts: facts.slice(), sequences, promptLength: prompts[0]?.length ?? 0, answerPosition: prompts[0]?.length ?? 0, answers };
 }
 

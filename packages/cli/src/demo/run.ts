@@ -4,13 +4,13 @@
  */
 import { join } from 'node:path';
 import { loadTokenizer } from '@llm-modules/loaders';
-import { evaluate, tensor, type Tensor } from '@llm-modules/tensor';
+import { evaluate, foldIn, prngKey, tensor, type Tensor } from '@llm-modules/tensor';
 import { loadPretrained, type Params } from '@llm-modules/transformer';
 import { adamw, bucketedBatches, initialState, progressObserver, train, warmupCosine, type Batch, type Example, type Observer } from '@llm-modules/trainer';
 import type { PyTree } from '@llm-modules/autograd';
 import { factAccuracy } from './teacher.js';
 import { generationAccuracy, teacherForcedAccuracy, traceSet, type TraceSet } from './metrics.js';
-import { contestant, DEFAULT_VARIANTS, type VariantName } from './variants.js';
+import { contestant, DEFAULT_VARIANTS, type BridgeTuning, type VariantName } from './variants.js';
 import { allFacts, shuffled, splitWorld } from './world.js';
 
 export interface DemoOptions {
@@ -19,15 +19,31 @@ export interface DemoOptions {
   /** a smaller world and fewer steps (CI smoke) */
   quick?: boolean;
   variants?: readonly VariantName[];
-  /** optimizer steps per contestant (default 700, quick 100) */
+  /** optimizer steps per contestant (default 1400, quick 100) */
   steps?: number;
   batchSize?: number;
   seed?: number;
+  /** training settings (defaults: `DEMO_TUNING`, picked on the validation facts) */
+  tuning?: DemoTuning;
   /** progress lines (stderr in the CLI) */
   log?: (line: string) => void;
   /** progress bars of the training loops */
   progress?: NodeJS.WriteStream | null;
 }
+
+export interface DemoTuning extends BridgeTuning {
+  /** peak learning rate (warmup + cosine) and its floor */
+  lr?: number;
+  minLr?: number;
+  weightDecay?: number;
+  /** stop after this many evaluations without a better validation loss */
+  patience?: number;
+  /** which parameters are scored: the best on validation loss (default) or the last */
+  keep?: 'best' | 'last';
+}
+
+/** The demo's training settings, chosen on the validation facts' loss and generation accuracy. */
+export const DEMO_TUNING: Required<Pick<DemoTuning, 'lr' | 'minLr' | 'weightDecay'>> & DemoTuning = { lr: 3e-3, minLr: 3e-4, weightDecay: 0.01, stateDropout: 0.1, bridge: { dropout: 0.1 } };
 
 export interface VariantResult {
   heldout_generation_accuracy: number;
@@ -37,6 +53,7 @@ export interface VariantResult {
   steps: number;
   parameters: number;
   best_validation_loss: number | null;
+  validation_generation_accuracy: number;
   sample: string;
 }
 
@@ -104,19 +121,24 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const cache = { train: await teacherStates(runTeacher, sets.train), validation: await teacherStates(runTeacher, sets.validation) };
   log(`teacher states cached for ${sets.train.sequences.length + sets.validation.sequences.length} traces (the teacher is frozen: run once)`);
 
-  const steps = opts.steps ?? (quick ? 100 : 700);
+  const steps = opts.steps ?? (quick ? 100 : 1400);
   const batchSize = opts.batchSize ?? (quick ? 16 : 32);
-  const evalEvery = Math.max(10, Math.round(steps / 7));
+  const evalEvery = Math.max(10, Math.round(steps / 14));
   const trainEx = examplesOf(sets.train);
   const valEx = examplesOf(sets.validation);
   const padId = tok.eosTokenId!;
   const vocab = teacher.model.config.vocab_size;
   const variants: DemoSummary['variants'] = {};
+  const tune = { ...DEMO_TUNING, ...opts.tuning };
   for (const name of opts.variants ?? DEFAULT_VARIANTS) {
-    const c = contestant(name, teacher, { hidden: 48, layers: 2, heads: 4 }, 32);
+    const c = contestant(name, teacher, { hidden: 48, layers: 2, heads: 4 }, 32, tune);
     const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, cache[which]) : b);
-    const lr = warmupCosine({ peak: 3e-3, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: 3e-4 });
-    const opt = adamw({ lr, weightDecay: 0.01 });
+    const lr = warmupCosine({ peak: tune.lr, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: tune.minLr });
+    const opt = adamw({ lr, weightDecay: tune.weightDecay });
+    // training batches get a fresh dropout key each; validation batches (marked) run in eval mode
+    const validationBatches = new WeakSet<Batch>();
+    let calls = 0;
+    const dropoutKey = prngKey(seed + 2);
     let best: PyTree = c.init(seed + 1);
     const keepBest: Observer = (e, s) => void (e.type === 'eval' && e.improved && (best = s.params));
     const observers: Observer[] = [keepBest];
@@ -124,28 +146,34 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     log(`training ${name} (${c.parameters.toLocaleString('en-US')} trainable parameters, ${steps} steps of ${batchSize})`);
     const t0 = performance.now();
     const final = await train(initialState(best, opt), {
-      loss: (p, b) => c.loss(p as Params, b),
+      loss: (p, b) => c.loss(p as Params, b, validationBatches.has(b) ? undefined : foldIn(dropoutKey, calls++)),
       optimizer: opt,
       batches: function* (epoch) {
         for (const b of bucketedBatches(trainEx, { batchSize, padId, seed: seed * 1000 + epoch })) yield states(b, 'train');
       },
       validation: function* () {
-        for (const b of bucketedBatches(valEx, { batchSize: 64, padId })) yield states(b, 'validation');
+        for (const b of bucketedBatches(valEx, { batchSize: 64, padId })) {
+          const v = states(b, 'validation');
+          validationBatches.add(v);
+          yield v;
+        }
       },
       epochs: Math.ceil((steps * batchSize) / trainEx.length) + 1,
       maxSteps: steps,
       clipNorm: 1,
       evalEvery,
+      earlyStopping: tune.patience ? { patience: tune.patience } : undefined,
       lr,
       totalSteps: steps,
       observers,
     });
     const trainSeconds = (performance.now() - t0) / 1000;
-    const params = best as Params;
+    const params = (tune.keep === 'last' ? final.params : best) as Params;
     await evaluate(...Object.values(params));
     const tf = await teacherForcedAccuracy(c.logits, params, sets.heldout, { vocab });
     const scrambled = await teacherForcedAccuracy(c.logits, params, sets.heldout, { vocab, scrambleSeed: seed + 7 });
     const gen = await generationAccuracy(c.logits, params, sets.heldout, tok);
+    const valGen = await generationAccuracy(c.logits, params, sets.validation, tok);
     variants[name] = {
       heldout_generation_accuracy: round(gen.accuracy),
       heldout_teacher_forced_accuracy: round(tf),
@@ -154,6 +182,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       steps: final.step,
       parameters: c.parameters,
       best_validation_loss: final.bestValidationLoss === null ? null : round(final.bestValidationLoss),
+      validation_generation_accuracy: round(valGen.accuracy),
       sample: gen.samples[0],
     };
     log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);

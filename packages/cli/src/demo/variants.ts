@@ -3,9 +3,9 @@
  * bridges (frozen teacher → bridge → GPT-Neo-style student → head over the teacher's vocabulary), the student
  * alone (its own embeddings), and a linear head on the frozen teacher's last hidden states.
  */
-import { composeModel } from '@llm-modules/bridge';
+import { composeModel, dropout } from '@llm-modules/bridge';
 import { parseConfig } from '@llm-modules/loaders';
-import { full, mul, prngKey, randomNormal, type Tensor } from '@llm-modules/tensor';
+import { foldIn, full, mul, prngKey, randomNormal, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { causalLMLoss, createModel, linear, type CausalLM, type Params } from '@llm-modules/transformer';
 import type { Batch } from '@llm-modules/trainer';
 import { WORLD_EOS } from './world.js';
@@ -19,8 +19,11 @@ export interface Contestant {
   /** whether it reads the frozen teacher's states */
   usesTeacher: boolean;
   init(seed: number): Params;
-  /** mean cross-entropy over the batch's target tokens (teacher states from the batch when present) */
-  loss(params: Params, batch: Batch): Tensor;
+  /**
+   * mean cross-entropy over the batch's target tokens (teacher states from the batch when present); with `key`,
+   * in training mode (dropout on the teacher's states and in the bridge)
+   */
+  loss(params: Params, batch: Batch, key?: PRNGKey): Tensor;
   /** `[B, T, V]` logits for ids `[B, T]` (runs the teacher when needed) */
   logits(params: Params, ids: Tensor): Tensor;
   /** trainable parameter count */
@@ -53,6 +56,14 @@ export function studentConfig(vocab: number, size: StudentSize, maxPositions: nu
   );
 }
 
+/** Training settings of the bridge contestants (the defaults were picked on the validation facts). */
+export interface BridgeTuning {
+  /** overrides of the bridge variant's options (`layers`, `heads`, `adapterDim`, `dropout`) */
+  bridge?: Record<string, unknown>;
+  /** dropout on the frozen teacher's states before the bridge, in training */
+  stateDropout?: number;
+}
+
 const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, unknown> }> = {
   enhanced: { variant: 'enhanced', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
   'paper-released': { variant: 'paper-released', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
@@ -66,7 +77,7 @@ const count = (shapes: Iterable<readonly number[]>) => [...shapes].reduce((s, sh
  * Build one contestant around the frozen `teacher`.
  * @example `const c = contestant('enhanced', teacher, { hidden: 48, layers: 2, heads: 4 }, 32); const p = c.init(0);`
  */
-export function contestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number): Contestant {
+export function contestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number, tuning: BridgeTuning = {}): Contestant {
   const vocab = teacher.model.config.vocab_size;
   if (name === 'student-only') {
     const model = createModel(studentConfig(vocab, size, maxPositions));
@@ -93,14 +104,21 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
       parameters: vocab * dt,
     };
   }
-  const spec = BRIDGE_OPTIONS[name];
+  const base = BRIDGE_OPTIONS[name];
+  const spec = { variant: base.variant, options: { ...base.options, ...(tuning.bridge ?? {}) } };
   const student = createModel(studentConfig(vocab, size, maxPositions));
   const model = composeModel({ teacher, student: { model: student }, bridge: spec, head: { vocabSize: vocab } });
+  const stateDropout = tuning.stateDropout ?? 0;
+  const trainStates = (b: Batch, key?: PRNGKey) => {
+    const states = b.teacherStates ?? model.teacherStates(b.inputIds, { attentionMask: b.attentionMask }).states;
+    return key && stateDropout > 0 ? dropout(states, stateDropout, foldIn(key, 1)) : states;
+  };
   return {
     name,
     usesTeacher: true,
     init: (seed) => model.init(prngKey(seed)),
-    loss: (p, b) => causalLMLoss(model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates }).logits, b.labels),
+    loss: (p, b, key) =>
+      causalLMLoss(model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: trainStates(b, key), training: key !== undefined, key: key ? foldIn(key, 2) : null }).logits, b.labels),
     logits: (p, ids) => model.apply(p, ids).logits,
     parameters: model.parameterCounts().trainable,
   };

@@ -1,6 +1,6 @@
 /**
  * The demo's synthetic fact world: sums `a+b` and remainders `a%b` of small numbers. A teacher learns every
- * fact in a brief form (`7+5=12`); reasoning-style traces (`Q 7+5=12, so A:12`) exist for a quarter of the facts,
+ * fact in a brief form (`7+5=12`); reasoning-style traces (`7+5=12, so A:12`) exist for a quarter of the facts,
  * a tenth is for validation and the rest is held out. Numbers 10–99 are single tokens (BPE merges over a
  * byte-level vocabulary), so every fact's answer sits at one token position.
  */
@@ -16,8 +16,12 @@ export interface Fact {
 
 /** The facts' text forms. */
 export const factText = (f: Fact) => `${f.a}${f.op}${f.b}=${f.answer}`;
-/** The trace prompt (what generation starts from): the question in the teacher's brief form. */
-export const promptText = (f: Fact) => `Q ${f.a}${f.op}${f.b}=`;
+/**
+ * The trace prompt (what generation starts from): the question exactly in the teacher's brief form, at the start
+ * of the sequence, so the frozen teacher's state at `=` predicts the answer (it does for 0.97 of the facts; behind
+ * an unseen prefix such as `Q ` only for 0.59 — the student can only copy what the teacher knows in context).
+ */
+export const promptText = (f: Fact) => `${f.a}${f.op}${f.b}=`;
 /** The short worked trace and final answer that follow the prompt (EOS is appended by the tokenizer step). */
 export const completionText = (f: Fact) => `${f.answer}, so A:${f.answer}`;
 

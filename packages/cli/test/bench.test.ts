@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { main } from '../src/index.js';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+describe('llm-modules bench', () => {
+  it('--quick --json prints the figures as one JSON object on the last line', async () => {
+    const { code, out, err } = await run('bench', '--quick', '--json', '--backend', 'webasm');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const r = JSON.parse(out.trimEnd().split('\n').at(-1)!);
+    for (const key of ['matmul_256_gflops', 'matmul_mlp_gflops', 'tfjs_wasm_256_gflops', 'elementwise_1000_us', 'train_step_ms', 'train_step_tokens_per_s', 'backend']) expect(r).toHaveProperty(key);
+    expect(r.backend).toBe('webasm');
+    expect(r.matmul_256_gflops).toBeGreaterThan(0);
+    expect(r.train_step_ms).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('rejects an unknown backend in one line', async () => {
+    const { code, err } = await run('bench', '--backend', 'tpu');
+    expect(code).toBe(1);
+    expect(err).toMatch(/^llm-modules: unknown backend "tpu"/);
+    expect(err.trim().split('\n')).toHaveLength(1);
+  });
+});
