@@ -20,6 +20,7 @@ const held = new Map();
 let bytes = 0;
 let peakBytes = 0;
 const record = (s) => {
+  if (held.has(s)) return s;
   held.set(s, s.size * 4);
   bytes += s.size * 4;
   peakBytes = Math.max(peakBytes, bytes);
@@ -29,6 +30,9 @@ backend.execute = (node, inputs) => {
   const out = execute.call(backend, node, inputs);
   return out instanceof Promise ? out.then(record) : record(out);
 };
+// fused elementwise groups return their storage through executeGroup
+const executeGroup = backend.executeGroup;
+if (executeGroup) backend.executeGroup = (group, inputs) => executeGroup.call(backend, group, inputs).then(record);
 let live = T.memoryStats.liveStorages;
 Object.defineProperty(T.memoryStats, 'liveStorages', {
   get: () => live,

@@ -7,7 +7,7 @@
 import type * as fc from 'fast-check';
 import * as T from '@llm-modules/tensor';
 import type { Tensor } from '@llm-modules/tensor';
-import { checkpoint, customVjp, grad } from '../src/index.js';
+import { checkpoint, customVjp, grad, vjp } from '../src/index.js';
 import type { Domain } from '../src/testing.js';
 import * as C from './cases.js';
 import { attention, crossEntropy, embedding, geluErf, geluTanh, layerNorm, mlp, rmsNorm } from './composites.js';
@@ -129,6 +129,16 @@ export const GRAD_SPECS: readonly GradSpec[] = [
   row('attention (causal)', [], ['small', 'small', 'small'], C.attentions(true, false), (_p, q, k, v) => attention(q, k, v, { causal: true })),
   row('attention (padding mask)', [], ['small', 'small', 'small', 'mask'], C.attentions(false, true), (_p, q, k, v, m) => attention(q, k, v, { keyMask: m })),
   row('attention (causal + padding)', [], ['small', 'small', 'small', 'mask'], C.attentions(true, true), (_p, q, k, v, m) => attention(q, k, v, { causal: true, keyMask: m })),
+  // the fused attention primitives of the tensor package (keys may outnumber queries: Tk ≥ Tq)
+  row('attention (fused, causal)', ['attention'], ['small', 'small', 'small'], C.attentions(false, false), (_p, q, k, v) => T.fusedAttention(q, k, v)),
+  row('attention (fused, sliding window)', ['attention'], ['small', 'small', 'small'], C.attentions(false, false), (_p, q, k, v) => T.fusedAttention(q, k, v, { window: 2, scale: 0.7 })),
+  row(
+    'attention backward (fused)',
+    ['attentionGrad'],
+    ['small', 'small', 'small', 'small'],
+    C.attentions(false, false).map((c) => ({ ...c, shapes: [...c.shapes, c.shapes[0]] })),
+    (_p, q, k, v, g) => vjp((a: Tensor, b: Tensor, c: Tensor) => T.fusedAttention(a, b, c), q, k, v)[1](g),
+  ),
   row('embedding (gather rows)', [], ['real', 'indices'], C.embeddings(), (_p, table, ids) => embedding(table, ids)),
   row('MLP', [], ['small', 'small', 'small', 'small'], C.mlps(), (_p, x, w1, b1, w2) => mlp({ w1, b1, w2 }, x)),
 ];

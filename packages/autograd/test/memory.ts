@@ -23,6 +23,7 @@ export function probeMemory(bytesPerValue = 4): MemoryProbe {
   let bytes = 0;
   let peakBytes = 0;
   const record = (s: Storage): Storage => {
+    if (held.has(s)) return s; // a single-node group runs through execute: already counted
     held.set(s, s.size * bytesPerValue);
     bytes += s.size * bytesPerValue;
     peakBytes = Math.max(peakBytes, bytes);
@@ -32,6 +33,11 @@ export function probeMemory(bytesPerValue = 4): MemoryProbe {
     const out = execute.call(backend, node, inputs);
     return out instanceof Promise ? out.then(record) : record(out);
   };
+  // fused elementwise groups return their storage through executeGroup
+  const executeGroup = backend.executeGroup;
+  if (executeGroup) {
+    (backend as { executeGroup: typeof executeGroup }).executeGroup = (group, inputs) => executeGroup.call(backend, group, inputs).then(record);
+  }
   const stats = T.memoryStats as { liveStorages: number };
   let live = stats.liveStorages;
   let peakLive = live;
@@ -61,6 +67,7 @@ export function probeMemory(bytesPerValue = 4): MemoryProbe {
     peak: () => ({ bytes: peakBytes, storages: peakLive }),
     restore: () => {
       delete (backend as { execute?: typeof execute }).execute;
+      delete (backend as { executeGroup?: typeof executeGroup }).executeGroup;
       Object.defineProperty(stats, 'liveStorages', { configurable: true, enumerable: true, writable: true, value: live });
     },
   };

@@ -7,6 +7,7 @@ import { loadPretrained } from '@llm-modules/transformer';
 import { cacheFingerprint, formatExample, openTeacherCache } from '@llm-modules/trainer';
 import { main } from '../src/index.js';
 import { defaultDemoDir } from '../src/commands/demo.js';
+import { cacheOrder } from '../src/train/cache-order.js';
 
 const io = () => {
   const out: string[] = [];
@@ -33,7 +34,8 @@ describe('llm-modules cache-teacher', () => {
     expect(report).toMatchObject({ examples: 3, hidden_size: 64 });
     const teacher = await loadPretrained(teacherDir);
     const tok = await loadTokenizer(teacherDir);
-    const examples = (await loadRows(file)).map((r) => formatExample(r, tok));
+    // the cache holds the rows in the order train uses too (sorted by token ids)
+    const examples = cacheOrder((await loadRows(file)).map((r) => formatExample(r, tok))).ordered;
     expect(report.tokens).toBe(examples.reduce((s, e) => s + e.inputIds.length, 0));
     const fp = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherParams: teacher.params, examples, settings: { layer: -1 } });
     const cache = await openTeacherCache(out, fp);

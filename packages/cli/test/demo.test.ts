@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, runDemo } from '../src/index.js';
@@ -76,6 +76,31 @@ describe('llm-modules train, mode "bridge"', () => {
     const long = io();
     expect(await main(['generate', '--model', join(dir, 'out'), '--prompt', '3+4=', '--max-new-tokens', '40'], long.io)).toBe(1);
     expect(long.err.join('')).toMatch(/^llm-modules: .*max_position_embeddings 32.*\n$/);
+  }, 60_000);
+
+  test('train reads a cache written by cache-teacher for the same data (file order vs split order)', async () => {
+    const { file, dir } = setup({});
+    const cache = join(dir, 'cache');
+    const c = io();
+    expect(await main(['cache-teacher', '--model', join(dir, 'teacher'), '--data', join(dir, 'traces.jsonl'), '--out', cache, '--json'], c.io)).toBe(0);
+    const files = readdirSync(cache).sort();
+    const before = files.map((f) => ({ f, bytes: readFileSync(join(cache, f)), mtime: statSync(join(cache, f)).mtimeMs }));
+    const a = io();
+    expect(await main(['train', '--config', file, '--json'], a.io)).toBe(0);
+    expect(a.err.join('')).not.toMatch(/llm-modules:/);
+    expect(JSON.parse(a.out.join('').trim().split('\n').at(-1)!)).toMatchObject({ stopped: 'done', train_examples: 5, validation_examples: 1 });
+    // the cache was opened as it was (a mismatching one is refused, never rewritten)
+    expect(readdirSync(cache).sort()).toEqual(files);
+    for (const b of before) {
+      expect(readFileSync(join(cache, b.f)).equals(b.bytes)).toBe(true);
+      expect(statSync(join(cache, b.f)).mtimeMs).toBe(b.mtime);
+    }
+    // and the other way round: a cache written by train serves cache-teacher's rerun unchanged (same fingerprint)
+    const { file: file2, dir: dir2 } = setup({});
+    expect(await main(['train', '--config', file2, '--json'], io().io)).toBe(0);
+    const fromTrain = readFileSync(join(dir2, 'cache', 'index.msgpack'));
+    const fromCli = readFileSync(join(cache, 'index.msgpack'));
+    expect(fromTrain.equals(fromCli)).toBe(true);
   }, 60_000);
 
   test('bad bridge configs are one line and exit 1, with no output folder', async () => {

@@ -1,5 +1,6 @@
 import type { Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
+import type { Group } from './fusion/program.js';
 import { contiguousStrides } from './shape.js';
 
 export type BackendName = 'cpu' | 'webasm' | 'threads' | 'headlessgl' | 'webgl' | 'webgl2' | 'webgpu' | 'reference';
@@ -29,6 +30,11 @@ export interface Backend {
   readonly name: BackendName;
   /** Run the kernel of a (non-view) primitive node over its input views; returns fresh storage of node.size values. */
   execute(node: Tensor, inputs: readonly View[]): Storage | Promise<Storage>;
+  /**
+   * Optional: run a fused group of elementwise nodes (fusion/program.ts) over its external inputs and
+   * return the root's values. Backends without it evaluate node by node.
+   */
+  executeGroup?(group: Group, inputs: readonly View[]): Promise<Storage>;
   /** Copy a storage's values to host memory. */
   read(storage: Storage): Promise<Float32Array | Float64Array>;
   /** Free device memory of a storage whose count reached zero. */
@@ -48,6 +54,12 @@ export function isContiguous(v: View): boolean {
   }
   return expected === v.storage.size;
 }
+
+/**
+ * Kernel accounting of the backends that run kernels: `launches` counts kernels run (a fused group is
+ * one), `fusedNodes` the graph nodes computed inside fused groups without a storage of their own.
+ */
+export const kernelStats = { launches: 0, fusedNodes: 0 };
 
 /** Live-storage accounting: the memory rule's observable side. */
 export const memoryStats = { liveStorages: 0, allocated: 0, released: 0 };

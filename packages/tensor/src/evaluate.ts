@@ -10,6 +10,7 @@ import { release, retain, realize, disposeTensor } from './memory.js';
 import { PRIMITIVES } from './primitives/registry.js';
 import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
+import { planFusion } from './fusion/plan.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
 
 /**
@@ -70,6 +71,8 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
   const pendingUses = new Map<Tensor, number>();
   for (const t of order) for (const i of t.inputs) pendingUses.set(i, (pendingUses.get(i) ?? 0) + 1);
   const temp = new Map<Tensor, View>();
+  // elementwise nodes run in fused groups where the backend supports it (see fusion/plan.ts)
+  const plan = backend.executeGroup ? planFusion(order, wanted) : undefined;
   const viewOf = (t: Tensor): View => {
     const v = t.view ?? temp.get(t);
     if (!v) throw new TensorError(t.op, `input tensor was disposed before evaluation (${t.toString()})`);
@@ -78,6 +81,15 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
   try {
     for (const t of order) {
       if (t.view) continue; // realized meanwhile by a concurrent evaluation
+      if (plan?.inner.has(t)) continue; // computed inside its group's kernel
+      const group = plan?.groups.get(t);
+      if (group) {
+        const view = contiguousView(await backend.executeGroup!(group, group.externals.map(viewOf)), t.shape);
+        retain(view.storage);
+        temp.set(t, view);
+        for (const m of group.members) finishNode(m);
+        continue;
+      }
       const prim = PRIMITIVES.get(t.op);
       if (!prim) throw new TensorError(t.op, 'unknown primitive (was the tensor disposed?)');
       const inputs = t.inputs.map(viewOf);
@@ -132,6 +144,7 @@ async function readFlat(t: Tensor): Promise<Float32Array | Float64Array> {
   if (!v) throw new TensorError('data', `tensor was disposed (${t.toString()})`);
   const src = v.storage.data ?? (await backendByName(v.storage.backend).read(v.storage));
   const n = t.size;
+  if (isDense(v)) return src.slice(v.offset, v.offset + n);
   const out = src instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
   if (n === 0) return out;
   const { shape, strides, offset } = v;
@@ -149,6 +162,16 @@ async function readFlat(t: Tensor): Promise<Float32Array | Float64Array> {
     }
   }
   return out;
+}
+
+/** Is the view one C-order block (at any offset)? */
+function isDense(v: View): boolean {
+  let expected = 1;
+  for (let k = v.shape.length - 1; k >= 0; k--) {
+    if (v.shape[k] !== 1 && v.strides[k] !== expected) return false;
+    expected *= v.shape[k];
+  }
+  return true;
 }
 
 hooks.data = async (t) => {

@@ -20,6 +20,7 @@ export { sum, max, argmax, sumToShape, type Axes } from './primitives/reduce.js'
 export { reshape, permute, transpose, broadcastTo, slice, pad, concat, expandDims, squeeze } from './primitives/movement.js';
 export { gather, scatterAdd } from './primitives/indexing.js';
 export { matmul } from './primitives/matmul.js';
+export { fusedAttention, attentionReference, type AttentionOptions } from './primitives/attention.js';
 export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
 export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, type PRNGKey } from './random.js';
 export { evaluate, readFloat64 } from './evaluate.js';
@@ -27,4 +28,7 @@ export { liveStorageCount } from './memory.js';
 export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, BACKEND_NAMES } from './backends/registry.js';
 export type { Backend, BackendName, Storage, View } from './backend.js';
 export { PRIMITIVES, definePrimitive, node, type Primitive, type VjpRule } from './primitives/registry.js';
-export { memoryStats } from './backend.js';
+export { memoryStats, kernelStats } from './backend.js';
+export { setFusion } from './fusion/plan.js';
+export { setFastPaths, shutdownThreads } from './fast/index.js';
+export { simdPeakGflops } from './fast/peak.js';

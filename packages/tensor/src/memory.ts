@@ -9,6 +9,9 @@
  *   becomes unreachable (FinalizationRegistry). `dispose()` is the prompt path for GPU backends,
  *   where device memory is scarcer than the JS heap.
  * - A realized tensor drops its inputs, so holding a result never keeps the graph that made it alive.
+ * - Freeing runs the backend's releaser: GPU backends delete the texture; the CPU backends return an
+ *   array made by their fast paths to a free list for reuse (fast/buffers.ts). `data()` returns copies,
+ *   so no reader ever sees a reused array.
  */
 import type { Storage, View } from './backend.js';
 import { memoryStats } from './backend.js';

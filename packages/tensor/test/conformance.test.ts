@@ -477,6 +477,72 @@ function movementSuites(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// fused attention (primitives `attention` and `attentionGrad`)
+
+/** q [..., Tq, D] (sometimes a permuted view), k and v [..., Tk, ·] (sometimes with a broadcast head dim). */
+const attentionArb = fc
+  .record({
+    b: fc.integer({ min: 1, max: 2 }),
+    h: fc.integer({ min: 1, max: 3 }),
+    tq: fc.integer({ min: 1, max: 9 }),
+    extra: fc.integer({ min: 0, max: 3 }),
+    d: fc.integer({ min: 1, max: 8 }),
+    dv: fc.integer({ min: 1, max: 6 }),
+    causal: fc.boolean(),
+    window: fc.constantFrom(0, 0, 1, 3),
+    scale: fc.constantFrom(1, 0.5, 0.37),
+    permutedQ: fc.boolean(),
+    sharedKv: fc.boolean(),
+    seed: fc.integer({ min: 1, max: 1000 }),
+  })
+  .map((c) => ({ ...c, tk: c.tq + c.extra, window: c.causal ? c.window : 0 }));
+
+function attentionSuites(): void {
+  describe('fused attention', () => {
+    prop('fusedAttention forward and its gradient (attentionGrad) against naive float64', [attentionArb], async (c) => {
+      const kvH = c.sharedKv ? 1 : c.h;
+      const qv = randomF32(c.b * c.h * c.tq * c.d, c.seed);
+      const kv = randomF32(c.b * kvH * c.tk * c.d, c.seed + 1);
+      const vv = randomF32(c.b * kvH * c.tk * c.dv, c.seed + 2);
+      const gv = randomF32(c.b * c.h * c.tq * (c.dv + 1), c.seed + 3);
+      // q as a [B, Tq, H, D] tensor permuted to [B, H, Tq, D] (non-contiguous), or plain
+      const qn = c.permutedQ ? N.permute(N.nd(qv, [c.b, c.tq, c.h, c.d]), [0, 2, 1, 3]) : N.nd(qv, [c.b, c.h, c.tq, c.d]);
+      const q = c.permutedQ ? T.permute(T.tensor(qv, [c.b, c.tq, c.h, c.d]), [0, 2, 1, 3]) : T.tensor(qv, [c.b, c.h, c.tq, c.d]);
+      const [kn, vn] = [N.nd(kv, [c.b, kvH, c.tk, c.d]), N.nd(vv, [c.b, kvH, c.tk, c.dv])];
+      const [k, v] = [T.tensor(kv, [c.b, kvH, c.tk, c.d]), T.tensor(vv, [c.b, kvH, c.tk, c.dv])];
+      const spec = { causal: c.causal, scale: c.scale, window: c.window };
+      const ref = N.attention(qn, kn, vn, spec);
+      const ctx = JSON.stringify(c);
+      const out = T.fusedAttention(q, k, v, spec);
+      const node = out.inputs[0]; // the 'attention' node behind the slice view
+      expect(node.op).toBe('attention');
+      const scoreBound = c.scale * c.d; // |q·k| ≤ d for values in [-1, 1]
+      const tol = tl({ abs: 2e-5 * (1 + scoreBound), rel: 2e-5 });
+      await expectClose(out, ref.out, tol, 'float32', `forward ${ctx}`);
+      await expectClose(T.slice(node, [0, 0, 0, c.dv], [c.b, c.h, c.tq, c.dv + 1]), N.reshape(ref.lse, [c.b, c.h, c.tq, 1]), tol, 'float32', `logsumexp ${ctx}`);
+      // the gradient rule: cotangent g on [out | lse]
+      const g = T.tensor(gv, [c.b, c.h, c.tq, c.dv + 1]);
+      const [dq, dk, dvT] = T.PRIMITIVES.get('attention')!.vjp!(g, node, node.inputs) as Tensor[];
+      const gn = N.nd(gv, [c.b, c.h, c.tq, c.dv + 1]);
+      const gOut = N.slice(gn, [0, 0, 0, 0], [c.b, c.h, c.tq, c.dv]);
+      const gLse = N.reshape(N.slice(gn, [0, 0, 0, c.dv], [c.b, c.h, c.tq, c.dv + 1]), [c.b, c.h, c.tq]);
+      const [rq, rk, rv] = N.attentionGrad(qn, kn, vn, gOut, gLse, spec);
+      const gtol = tl({ abs: 1e-4 * (1 + scoreBound) * c.tk, rel: 1e-4 });
+      await expectClose(dq, rq, gtol, 'float32', `dq ${ctx}`);
+      await expectClose(dk, rk, gtol, 'float32', `dk ${ctx}`);
+      await expectClose(dvT, rv, gtol, 'float32', `dv ${ctx}`);
+    }, Math.max(4, Math.ceil(RUNS / 2)));
+    it('fusedAttention rejects bad shapes and options at build time', () => {
+      const q = T.zeros([2, 4, 8]);
+      expect(() => T.fusedAttention(q, T.zeros([2, 3, 8]), T.zeros([2, 3, 8]))).toThrow(/fusedAttention: a causal mask needs at least as many keys/);
+      expect(() => T.fusedAttention(q, T.zeros([2, 4, 7]), T.zeros([2, 4, 8]))).toThrow(/fusedAttention: .*differ in the last dim/);
+      expect(() => T.fusedAttention(q, T.zeros([2, 4, 8]), T.zeros([2, 5, 8]))).toThrow(/fusedAttention: .*differ in length/);
+      expect(() => T.fusedAttention(q, T.zeros([2, 4, 8]), T.zeros([2, 4, 8]), { window: -1 })).toThrow(/fusedAttention: window/);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // deterministic numerics and graph tests
 
 /** mulberry32: a small deterministic PRNG for the fixed-size numeric tests. */
@@ -636,6 +702,7 @@ describe.each(BACKENDS)('backend %s', (backend) => {
     elementwiseSuites();
     reductionSuites();
     movementSuites();
+    attentionSuites();
     numericSuites(backend);
   });
 });
@@ -686,6 +753,7 @@ describe('coverage of the primitive set', () => {
       ...BINARY_CASES.map((c) => c.op),
       'where', 'cast', 'sum', 'max', 'argmax', 'reshape', 'permute', 'broadcastTo', 'slice', 'pad', 'concat',
       'gather', 'scatterAdd', 'matmul', 'stopGradient',
+      'attention', 'attentionGrad', // fused attention suite
       'copy', // made by reshape of a non-contiguous view (movement suite)
       'scalar', // made by every JS-number operand (binary suites)
     ]);

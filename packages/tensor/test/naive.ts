@@ -473,3 +473,103 @@ export function logSoftmax(x: NDArray, axis = -1): NDArray {
   const ax = normAxis(axis, x.shape.length, 'logSoftmax');
   return zipWith(x, logsumexp(x, [ax], true), (v, l) => v - l);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// attention (the fused primitives' meaning, written from the math)
+
+export interface AttentionSpec {
+  causal: boolean;
+  scale: number;
+  /** with causal: also hide keys j ≤ i + Tk − Tq − window (0 = no window) */
+  window: number;
+}
+
+const visibleKey = (o: AttentionSpec, i: number, j: number, tq: number, tk: number): boolean =>
+  !o.causal || (j <= i + tk - tq && (o.window === 0 || j > i + tk - tq - o.window));
+
+/**
+ * softmax(scale·q·kᵀ over visible keys)·v per batch item (k and v batch dims broadcast), and each
+ * row's logsumexp: out [..., Tq, Dv], lse [..., Tq].
+ */
+export function attention(q: NDArray, k: NDArray, v: NDArray, o: AttentionSpec): { out: NDArray; lse: NDArray } {
+  const r = q.shape.length;
+  const [tq, d] = q.shape.slice(-2);
+  const tk = k.shape[k.shape.length - 2];
+  const dv = v.shape[v.shape.length - 1];
+  const batch = broadcastShapes(q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  const probs = (bi: number[], i: number): { js: number[]; p: number[]; lse: number } => {
+    const js: number[] = [];
+    const s: number[] = [];
+    for (let j = 0; j < tk; j++) {
+      if (!visibleKey(o, i, j, tq, tk)) continue;
+      const terms: number[] = [];
+      for (let t = 0; t < d; t++) terms.push(bget(q, [...bi, i, t]) * bget(k, [...bi, j, t]));
+      js.push(j);
+      s.push(o.scale * fsum(terms));
+    }
+    const m = Math.max(...s);
+    const l = fsum(s.map((x) => Math.exp(x - m)));
+    return { js, p: s.map((x) => Math.exp(x - m) / l), lse: m + Math.log(l) };
+  };
+  const out = fill([...batch, tq, dv], (idx) => {
+    const bi = idx.slice(0, r - 2);
+    const { js, p } = probs(bi, idx[r - 2]);
+    return fsum(js.map((j, t) => p[t] * bget(v, [...bi, j, idx[r - 1]])));
+  });
+  const lse = fill([...batch, tq], (idx) => probs(idx.slice(0, r - 2), idx[r - 2]).lse);
+  return { out, lse };
+}
+
+/**
+ * The gradient of Σ(gOut·out) + Σ(gLse·lse) with respect to q, k and v (each of its own shape: summed
+ * over broadcast batch dims), by the chain rule on the softmax written out per element.
+ */
+export function attentionGrad(q: NDArray, k: NDArray, v: NDArray, gOut: NDArray, gLse: NDArray, o: AttentionSpec): [NDArray, NDArray, NDArray] {
+  const r = q.shape.length;
+  const [tq, d] = q.shape.slice(-2);
+  const tk = k.shape[k.shape.length - 2];
+  const dv = v.shape[v.shape.length - 1];
+  const batch = broadcastShapes(q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2));
+  const dq = fill([...batch, tq, d], () => 0);
+  const dk = fill([...batch, tk, d], () => 0);
+  const dvv = fill([...batch, tk, dv], () => 0);
+  forEachIndex(batch, (bIdx) => {
+    const bi = bIdx.slice();
+    for (let i = 0; i < tq; i++) {
+      const js: number[] = [];
+      const s: number[] = [];
+      for (let j = 0; j < tk; j++) {
+        if (!visibleKey(o, i, j, tq, tk)) continue;
+        let dot = 0;
+        for (let t = 0; t < d; t++) dot += bget(q, [...bi, i, t]) * bget(k, [...bi, j, t]);
+        js.push(j);
+        s.push(o.scale * dot);
+      }
+      const m = Math.max(...s);
+      const l = s.reduce((a, x) => a + Math.exp(x - m), 0);
+      const p = s.map((x) => Math.exp(x - m) / l);
+      // out_c = Σ_j p_j v_jc ; lse = log Σ exp s_j → ∂/∂s_j: p_j (v_jc − out_c) and p_j
+      const gs = js.map((j, t) => {
+        let g = bget(gLse, [...bi, i]) * p[t];
+        for (let c = 0; c < dv; c++) {
+          const outc = js.reduce((a, jj, tt) => a + p[tt] * bget(v, [...bi, jj, c]), 0);
+          g += bget(gOut, [...bi, i, c]) * p[t] * (bget(v, [...bi, j, c]) - outc);
+        }
+        return g * o.scale;
+      });
+      js.forEach((j, t) => {
+        for (let e = 0; e < d; e++) {
+          dq.data[flatIndex(dq.shape, [...bi, i, e])] += gs[t] * bget(k, [...bi, j, e]);
+          dk.data[flatIndex(dk.shape, [...bi, j, e])] += gs[t] * bget(q, [...bi, i, e]);
+        }
+        for (let c = 0; c < dv; c++) dvv.data[flatIndex(dvv.shape, [...bi, j, c])] += p[t] * bget(gOut, [...bi, i, c]);
+      });
+    }
+  });
+  const reduceTo = (x: NDArray, shape: readonly number[]): NDArray => {
+    const lead = x.shape.length - shape.length;
+    const axes = x.shape.map((_, a) => a).filter((a) => a < lead || (shape[a - lead] === 1 && x.shape[a] !== 1));
+    return axes.length ? reshape(sum(x, axes, false), shape) : x;
+  };
+  return [reduceTo(dq, q.shape), reduceTo(dk, k.shape), reduceTo(dvv, v.shape)];
+}

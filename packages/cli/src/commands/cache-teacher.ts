@@ -8,6 +8,7 @@ import { loadRows, type Row } from '@llm-modules/loaders';
 import { cacheFingerprint, collate, formatExample, writeTeacherCache, type Example, type PromptFormat } from '@llm-modules/trainer';
 import { CliError, thousands, type CliIO } from '../io.js';
 import { intOption, loadModel, useBackend } from './model.js';
+import { cacheOrder } from '../train/cache-order.js';
 
 export interface CacheTeacherOptions {
   model: string;
@@ -35,7 +36,7 @@ async function folderState(dir: string): Promise<'missing' | 'empty' | 'cache' |
 /**
  * Cache the teacher's states for every row of `--data` (text, `{input_ids}` or conversation rows in `--format`
  * `paper`/`chatml`), cut to `--max-length` (default the teacher's max_position_embeddings). The cache's
- * fingerprint covers the teacher, the token ids and the settings (`{ layer: -1 }`, as `train` uses), so
+ * fingerprint covers the teacher, the token ids (in the shared cache order, sorted by ids, as `train` uses) and the settings (`{ layer: -1 }`, as `train` uses), so
  * `openTeacherCache` refuses it for anything else. An `--out` folder holding other files is refused; on failure
  * nothing is left behind.
  *
@@ -55,14 +56,16 @@ export async function cacheTeacherCommand(opts: CacheTeacherOptions, io: CliIO):
   const { model, params, tokenizer, config } = await loadModel(opts.model);
   const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
   const rows: Row[] = await loadRows(opts.data);
-  const examples: Example[] = rows.map((row, i) => {
+  const inFileOrder: Example[] = rows.map((row, i) => {
     if (row.kind !== 'ids' && !tokenizer) throw new CliError(`${opts.data}: row ${i}: a text row needs a tokenizer, and ${opts.model} has no tokenizer files`);
     const ex = formatExample(row, tokenizer!, { format });
     const bad = ex.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= config.vocab_size);
     if (bad !== undefined) throw new CliError(`${opts.data}: row ${i}: token id ${bad} is outside the teacher's vocabulary [0, ${config.vocab_size})`);
     return ex.inputIds.length > maxLength ? { inputIds: ex.inputIds.slice(0, maxLength), lossMask: ex.lossMask.slice(0, maxLength) } : ex;
   });
-  if (examples.length === 0) throw new CliError(`${opts.data}: no rows`);
+  if (inFileOrder.length === 0) throw new CliError(`${opts.data}: no rows`);
+  // the order `train` uses too (sorted by token ids), so a `train` config's teacherCache can read this cache
+  const examples = cacheOrder(inFileOrder).ordered;
   const began = performance.now();
   const padId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
   const fingerprint = await cacheFingerprint({ teacherConfig: config, teacherParams: params, examples, settings: { layer: -1 } });

@@ -40,6 +40,10 @@ export interface DemoTuning extends BridgeTuning {
   patience?: number;
   /** which parameters are scored: the best on validation loss (default) or the last */
   keep?: 'best' | 'last';
+  /** which tokens the loss covers: the trace after the prompt (default) or every token (as the released code trains) */
+  lossOn?: 'completion' | 'all';
+  /** settings of single variants, over the shared ones */
+  perVariant?: Partial<Record<VariantName, Omit<DemoTuning, 'perVariant'>>>;
 }
 
 /** The demo's training settings, chosen on the validation facts' loss and generation accuracy. */
@@ -54,6 +58,7 @@ export interface VariantResult {
   parameters: number;
   best_validation_loss: number | null;
   validation_generation_accuracy: number;
+  validation_teacher_forced_accuracy: number;
   sample: string;
 }
 
@@ -89,7 +94,8 @@ function withStates(batch: Batch, states: { data: Float32Array; T: number; D: nu
   return { ...batch, teacherStates: tensor(out, [idx.length, T, D]) };
 }
 
-const examplesOf = (set: TraceSet): Example[] => set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (t >= set.promptLength ? 1 : 0)) }));
+const examplesOf = (set: TraceSet, lossOn: 'completion' | 'all' = 'completion'): Example[] =>
+  set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (lossOn === 'all' || t >= set.promptLength ? 1 : 0)) }));
 const round = (x: number) => Number(x.toFixed(4));
 
 /**
@@ -124,14 +130,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const steps = opts.steps ?? (quick ? 100 : 1400);
   const batchSize = opts.batchSize ?? (quick ? 16 : 32);
   const evalEvery = Math.max(10, Math.round(steps / 14));
-  const trainEx = examplesOf(sets.train);
-  const valEx = examplesOf(sets.validation);
   const padId = tok.eosTokenId!;
   const vocab = teacher.model.config.vocab_size;
   const variants: DemoSummary['variants'] = {};
-  const tune = { ...DEMO_TUNING, ...opts.tuning };
+  const shared = { ...DEMO_TUNING, ...opts.tuning };
   for (const name of opts.variants ?? DEFAULT_VARIANTS) {
+    const tune = { ...shared, ...shared.perVariant?.[name] };
     const c = contestant(name, teacher, { hidden: 48, layers: 2, heads: 4 }, 32, tune);
+    const trainEx = examplesOf(sets.train, tune.lossOn);
+    const valEx = examplesOf(sets.validation, tune.lossOn);
     const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, cache[which]) : b);
     const lr = warmupCosine({ peak: tune.lr, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: tune.minLr });
     const opt = adamw({ lr, weightDecay: tune.weightDecay });
@@ -174,6 +181,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
     const scrambled = await teacherForcedAccuracy(c.logits, params, sets.heldout, { vocab, scrambleSeed: seed + 7 });
     const gen = await generationAccuracy(c.logits, params, sets.heldout, tok);
     const valGen = await generationAccuracy(c.logits, params, sets.validation, tok);
+    const valTf = await teacherForcedAccuracy(c.logits, params, sets.validation, { vocab });
     variants[name] = {
       heldout_generation_accuracy: round(gen.accuracy),
       heldout_teacher_forced_accuracy: round(tf),
@@ -183,6 +191,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       parameters: c.parameters,
       best_validation_loss: final.bestValidationLoss === null ? null : round(final.bestValidationLoss),
       validation_generation_accuracy: round(valGen.accuracy),
+      validation_teacher_forced_accuracy: round(valTf),
       sample: gen.samples[0],
     };
     log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);

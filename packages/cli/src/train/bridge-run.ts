@@ -15,6 +15,7 @@ import {
   optimizerFor, splitExamples, train, TrainConfigError, withTeacherStates, writeTeacherCache,
   type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
 } from '@llm-modules/trainer';
+import { cacheOrder } from './cache-order.js';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -55,7 +56,8 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   let source = (examples: Example[], s: number): Iterable<Batch> | AsyncIterable<Batch> => bucketedBatches(examples, { batchSize, padId, seed: s });
   if (cfg.teacherCache) {
     const cacheDir = at(cfg.teacherCache);
-    const all = [...split.train, ...validation];
+    // one example order with `cache-teacher` (sorted by token ids), so either may write the cache the other reads
+    const { ordered: all, position } = cacheOrder([...split.train, ...validation]);
     const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherParams: teacher.params, examples: all, settings: { layer: -1 } });
     const cache = await openTeacherCache(cacheDir, fingerprint).catch(async () => {
       if (await exists(join(cacheDir, 'index.msgpack'))) await openTeacherCache(cacheDir, fingerprint); // a mismatching cache: refuse (throws)
@@ -63,9 +65,9 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
       return openTeacherCache(cacheDir, fingerprint);
     });
     const offset = split.train.length;
-    const shift = (b: Batch, by: number): Batch => ({ ...b, indices: b.indices?.map((i) => i + by) });
+    const toCache = (b: Batch, by: number): Batch => ({ ...b, indices: b.indices?.map((i) => position[i + by]) });
     source = (examples, s) => withTeacherStates((function* () {
-      for (const b of bucketedBatches(examples, { batchSize, padId, seed: s })) yield shift(b, examples === split.train ? 0 : offset);
+      for (const b of bucketedBatches(examples, { batchSize, padId, seed: s })) yield toCache(b, examples === split.train ? 0 : offset);
     })(), cache);
   }
 

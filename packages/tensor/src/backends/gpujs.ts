@@ -6,13 +6,16 @@
  */
 import gpujs from 'gpu.js';
 import type { Backend, BackendName, Storage, View } from '../backend.js';
-import { newStorage } from '../backend.js';
+import { kernelStats, newStorage } from '../backend.js';
 import { F32_INDEX_LIMIT } from '../kernels/codegen.js';
 import { PRIMITIVES } from '../primitives/registry.js';
 import { registerReleaser } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
-import { tryFastPath } from '../fast/index.js';
+import { tryFastPath, tryProgramFast } from '../fast/index.js';
+import { recycle } from '../fast/buffers.js';
+import { groupRoot, programBody, programOf, type Group } from '../fusion/program.js';
+import { elementwiseKernel } from '../primitives/elementwise-kernel.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;
 type CompiledKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
@@ -44,6 +47,9 @@ export class GpuJsBackend implements Backend {
     this.config = config;
     if (config.deviceMemory) {
       registerReleaser(name, (s) => (s.handle as TextureLike | undefined)?.delete?.());
+    } else {
+      // arrays made by the fast paths go back to their free list (fast/buffers.ts)
+      registerReleaser(name, (s) => recycle(s.data));
     }
   }
 
@@ -86,7 +92,12 @@ export class GpuJsBackend implements Backend {
     return s.handle;
   }
 
-  async execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+  execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+    kernelStats.launches++;
+    return this.executeNode(node, inputs);
+  }
+
+  private async executeNode(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     const prim = PRIMITIVES.get(node.op);
     if (!prim?.gpujs) throw new TensorError(node.op, `no gpu.js kernel for primitive ${node.op}`);
     if (!this.config.deviceMemory) {
@@ -94,7 +105,30 @@ export class GpuJsBackend implements Backend {
       if (fast) return newStorage(this.name, node.size, fast);
     }
     const { source, inputs: views } = prim.gpujs(node, inputs);
-    const size = node.size;
+    return this.runKernel(source, views, node.size);
+  }
+
+  /**
+   * Run a fused group of elementwise nodes as one kernel: the hand-tuned CPU path where enabled, else
+   * one gpu.js kernel whose body computes every member (a single member runs its own kernel).
+   */
+  async executeGroup(group: Group, inputs: readonly View[]): Promise<Storage> {
+    const root = groupRoot(group);
+    const program = programOf(group);
+    kernelStats.launches++;
+    kernelStats.fusedNodes += group.members.length - 1;
+    if (program && !this.config.deviceMemory) {
+      const fast = await tryProgramFast(this.name, program, root.shape, inputs);
+      if (fast) return newStorage(this.name, root.size, fast);
+    }
+    if (group.members.length === 1 || !program) {
+      return this.executeNode(root, root.inputs.map((i) => inputs[group.externals.indexOf(i)]));
+    }
+    const { source, inputs: views } = elementwiseKernel(root.shape, inputs, (v) => programBody(program, v));
+    return this.runKernel(source, views, root.size);
+  }
+
+  private async runKernel(source: string, views: readonly View[], size: number): Promise<Storage> {
     // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.
     const exact = this.name !== 'cpu' && (size >= F32_INDEX_LIMIT || views.some((v) => v.storage.size >= F32_INDEX_LIMIT));
     const kernel = this.kernelFor(source, size, views.map((v) => v.storage.size), exact);

@@ -63,7 +63,7 @@ export async function fastContext(backend: BackendName): Promise<FastContext | u
   if (!enabled) return undefined;
   if (backend === 'cpu') return { backend, rt: undefined, pool: undefined, threads: 1 };
   if (backend !== 'webasm' && backend !== 'threads') return undefined;
-  wasmOk ??= wasmKernelsSupported();
+  wasmOk ??= await wasmKernelsSupported();
   if (!wasmOk) return { backend, rt: undefined, pool: undefined, threads: 1 };
   const rt = getRuntime();
   if (backend === 'webasm') return { backend, rt, pool: undefined, threads: 1 };

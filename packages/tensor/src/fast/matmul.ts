@@ -5,11 +5,12 @@
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
 import type { Tensor } from '../tensor.js';
-import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import { ScratchExhausted, JobList, runExtra, splitRanges, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
+import { outputFrom } from './buffers.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
-const THREAD_MIN_MACS = 1 << 18;
+const THREAD_MIN_MACS = 1 << 22;
 
 /** Index range [lo, hi] of the storage elements a view reaches. */
 export function span(v: View): [number, number] {
@@ -72,7 +73,8 @@ interface Gemm {
 
 /**
  * C = A @ B for every batch item into a contiguous [batch, M, N] block at `c` (byte address), on the
- * context's threads. `itemOffsets(k)` gives the element offsets of item k's A and B from `a`/`b`.
+ * context's threads. `items[k]` holds the element offsets of item k's A and B from `g.a` / `g.b`.
+ * Work is cut into units (items, column ranges or row ranges) that the threads claim dynamically.
  */
 export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: number, K: number, items: readonly [number, number][], c: number): void {
   const { MR, KC, NV } = rt.kernels.gemm;
@@ -80,56 +82,44 @@ export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: nu
   const nb = items.length;
   const fn = g.layout === 'row' ? 'gemm_row' : 'gemm_col';
   const threads = ctx.pool && nb * M * N * K >= THREAD_MIN_MACS ? ctx.threads : 1;
-  // work units: (item, m0, m1, n0, n1)
-  type Unit = [number, number, number, number, number];
-  const perThread: Unit[][] = Array.from({ length: threads }, () => []);
-  if (threads === 1) {
-    for (let k = 0; k < nb; k++) perThread[0].push([k, 0, M, 0, N]);
-  } else if (nb >= 2 * threads || (nb >= threads && nb % threads === 0)) {
-    splitRanges(nb, threads).forEach(([s, e], t) => {
-      for (let k = s; k < e; k++) perThread[t].push([k, 0, M, 0, N]);
-    });
-  } else {
-    // split every item's columns (or rows, when there are few column panels) across the threads
-    const panels = Math.ceil(N / NR);
-    const byCols = panels >= 2 * threads || panels >= M / MR;
-    for (let k = 0; k < nb; k++) {
-      if (byCols) {
-        splitRanges(panels, threads).forEach(([s, e], t) => {
-          if (e > s) perThread[t].push([k, 0, M, s * NR, Math.min(N, e * NR)]);
-        });
-      } else {
-        const blocks = Math.ceil(M / MR);
-        splitRanges(blocks, threads).forEach(([s, e], t) => {
-          if (e > s) perThread[t].push([k, s * MR, Math.min(M, e * MR), 0, N]);
-        });
-      }
+  // units: (item, m0, m1, n0, n1)
+  const units: [number, number, number, number, number][] = [];
+  const want = threads === 1 ? 1 : threads * 4; // a few units per thread: a preempted thread holds up little
+  const parts = Math.max(1, Math.ceil(want / nb));
+  const panels = Math.ceil(N / NR);
+  const blocks = Math.ceil(M / MR);
+  for (let k = 0; k < nb; k++) {
+    if (parts === 1) units.push([k, 0, M, 0, N]);
+    else if (panels >= parts || panels >= blocks) {
+      for (const [s, e] of splitRanges(panels, Math.min(parts, panels))) units.push([k, 0, M, s * NR, Math.min(N, e * NR)]);
+    } else {
+      for (const [s, e] of splitRanges(blocks, Math.min(parts, blocks))) units.push([k, s * MR, Math.min(M, e * MR), 0, N]);
     }
   }
+  const widest = Math.max(...units.map((u) => u[4] - u[3]));
+  const bpFloats = KC * Math.ceil(widest / NR) * NR;
+  // per-thread scratch: [bp | tile], thread t at + t·stride
+  const scratch = rt.alloc((bpFloats + MR * NR + 16) * threads);
+  if (scratch < 0) throw new ScratchExhausted();
   const list = new JobList();
-  const ranges: [number, number][] = [];
-  perThread.forEach((units, t) => {
-    const start = list.jobs.length;
-    if (units.length) {
-      const widest = Math.max(...units.map((u) => u[4] - u[3]));
-      const bp = rt.alloc(KC * Math.ceil(widest / NR) * NR);
-      const tile = rt.alloc(MR * NR);
-      if (bp < 0 || tile < 0) throw new Error('wasm scratch exhausted');
-      for (const [k, m0, m1, n0, n1] of units) {
-        const [oa, ob] = items[k];
-        list.add(fn, rt, [g.a + 4 * oa, g.ars, g.acs, g.b + 4 * ob, g.brs, g.bcs, c + 4 * k * M * N, N, m0, m1, n0, n1, K, bp, tile]);
-      }
-    }
-    ranges.push([start, list.jobs.length]);
-  });
-  if (ctx.pool && threads > 1) ctx.pool.run(list, ranges);
+  list.stride = 4 * (bpFloats + MR * NR + 16);
+  const bp = scratch;
+  const tile = scratch + 4 * bpFloats;
+  for (const [k, m0, m1, n0, n1] of units) {
+    const [oa, ob] = items[k];
+    list.add(fn, rt, [g.a + 4 * oa, g.ars, g.acs, g.b + 4 * ob, g.brs, g.bcs, c + 4 * k * M * N, N, m0, m1, n0, n1, K, bp, tile], [14, 15]);
+  }
+  if (ctx.pool && threads > 1) ctx.pool.run(list);
   else runInline(rt, list);
 }
 
 /** Run a job list on the calling thread. */
 export function runInline(rt: Runtime, list: JobList): void {
   const { fns, names } = rt.kernels;
-  for (const [id, ...args] of list.jobs) (fns[names[id]] as (...a: number[]) => void)(...args);
+  for (const [head, ...args] of list.jobs) {
+    if ((head & 0xff) === 255) runExtra(rt, args[0], args[1]);
+    else (fns[names[head & 0xff]] as (...a: number[]) => void)(...args);
+  }
 }
 
 /** The matmul fast path (webasm / threads). */
@@ -182,5 +172,5 @@ export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View
   const c = rt.alloc(node.size);
   if (c < 0) return undefined;
   runGemm(ctx, rt, { a: aAddr, ars, acs, b: bAddr, brs, bcs, layout }, M, N, K, items, c);
-  return rt.f32.slice(c >> 2, (c >> 2) + node.size);
+  return outputFrom(rt.f32, c, node.size);
 }

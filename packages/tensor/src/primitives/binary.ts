@@ -43,6 +43,7 @@ function defineBinary(name: string, spec: BinarySpec): (a: TensorOrNumber, b: Te
   definePrimitive({
     name,
     gpujs: (n, [a, b]) => elementwiseKernel(n.shape, [a, b], ([x, y]) => spec.body(x, y)),
+    elementwise: () => ([x, y]) => spec.body(x, y),
     vjp: spec.vjp,
     nonDifferentiable: spec.nonDifferentiable,
   });
@@ -119,9 +120,11 @@ export const greater = comparison('greater', '>');
 /** a >= b → bool. */
 export const greaterEqual = comparison('greaterEqual', '>=');
 
+const whereBody = ([c, a, b]: readonly string[]): string => `return ${c} !== 0.0 ? ${a} : ${b};`;
 definePrimitive({
   name: 'where',
-  gpujs: (n, views) => elementwiseKernel(n.shape, views, ([c, a, b]) => `return ${c} !== 0.0 ? ${a} : ${b};`),
+  gpujs: (n, views) => elementwiseKernel(n.shape, views, whereBody),
+  elementwise: () => whereBody,
   vjp: (g, _o, [c, a, b]) => [null, toInput(where(c, g, 0), a), toInput(where(c, 0, g), b)],
 });
 
@@ -136,12 +139,14 @@ export function where(cond: TensorOrNumber, a: TensorOrNumber, b: TensorOrNumber
   return node('where', broadcastShapes('where', tc.shape, ta.shape, tb.shape), arith(ta.dtype, tb.dtype), [tc, ta, tb]);
 }
 
+const castBody =
+  (n: Tensor) =>
+  ([a]: readonly string[]): string =>
+    n.dtype === 'int32' ? `return ${a} < 0.0 ? Math.ceil(${a}) : Math.floor(${a});` : n.dtype === 'bool' ? `return ${a} !== 0.0 ? 1.0 : 0.0;` : `return ${a};`;
 definePrimitive({
   name: 'cast',
-  gpujs: (n, [x]) =>
-    elementwiseKernel(n.shape, [x], ([a]) =>
-      n.dtype === 'int32' ? `return ${a} < 0.0 ? Math.ceil(${a}) : Math.floor(${a});` : n.dtype === 'bool' ? `return ${a} !== 0.0 ? 1.0 : 0.0;` : `return ${a};`,
-    ),
+  gpujs: (n, [x]) => elementwiseKernel(n.shape, [x], castBody(n)),
+  elementwise: castBody,
   vjp: (g, out, [x]) => [x.dtype === 'float32' && out.dtype === 'float32' ? g : null],
 });
 

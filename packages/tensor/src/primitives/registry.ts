@@ -18,6 +18,12 @@ export interface Primitive {
   readonly view?: (node: Tensor, input: View) => View | undefined;
   /** Kernel ops: the gpu.js source computing the flat output index `this.thread.x`. */
   readonly gpujs?: (node: Tensor, inputs: readonly View[]) => GpuKernel;
+  /**
+   * Elementwise ops: the body template of the kernel (statements ending in `return …;`, given the
+   * names of the input values), for fusion and the fast CPU paths. It may depend on the node's dtype
+   * only. The op's `gpujs` kernel is `elementwiseKernel(shape, inputs, template)`.
+   */
+  readonly elementwise?: (node: Tensor) => (v: readonly string[]) => string;
   /** Host ops: values made on the host at evaluation time (scalar constants), no kernel. */
   readonly host?: (node: Tensor) => Float32Array | Float64Array;
   readonly vjp?: VjpRule;

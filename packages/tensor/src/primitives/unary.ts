@@ -20,6 +20,7 @@ function defineUnary(name: string, spec: UnarySpec): (x: Tensor) => Tensor {
   definePrimitive({
     name,
     gpujs: (n, [x]) => elementwiseKernel(n.shape, [x], ([a]) => spec.body(a)),
+    elementwise: () => ([a]) => spec.body(a),
     vjp: spec.vjp,
     nonDifferentiable: spec.nonDifferentiable,
   });

@@ -318,6 +318,30 @@ export class Fn {
   f32x4Floor(): this {
     return this.simd(0x68);
   }
+  f32x4Ceil(): this {
+    return this.simd(0x67);
+  }
+  f32x4Eq(): this {
+    return this.simd(0x41);
+  }
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  f32x4ReplaceLane(lane: number): this {
+    return this.simd(0x20, lane);
+  }
+  v128Not(): this {
+    return this.simd(0x4d);
+  }
+  v128Xor(): this {
+    return this.simd(0x51);
+  }
+  i32x4Sub(): this {
+    return this.simd(0xb1);
+  }
+  i32x4ShrS(): this {
+    return this.simd(0xac);
+  }
   f32x4Lt(): this {
     return this.simd(0x43);
   }

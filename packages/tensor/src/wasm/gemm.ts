@@ -24,7 +24,7 @@ export interface GemmConfig {
   readonly U: number;
 }
 
-export const DEFAULT_GEMM: GemmConfig = { MR: 5, NV: 2, KC: 256, U: 4 };
+export const DEFAULT_GEMM: GemmConfig = { MR: 5, NV: 2, KC: 256, U: 1 };
 
 export type ALayout = 'row' | 'col';
 
@@ -213,10 +213,10 @@ export function packB(cfg: GemmConfig): Fn {
  * Addresses in bytes, strides in elements. `bp` holds KC·roundup(n1−n0, NR) floats, `tile` MR·NR.
  * Function indices: mk[mr-1] are the microkernels of this layout, packIdx pack_b.
  */
-export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) => number, packIdx: number): Fn {
+export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) => number, packIdx: number, accumulate = false): Fn {
   const { MR, KC } = cfg;
   const NR = 4 * cfg.NV;
-  const f = new Fn(`gemm_${layout}`, Array(15).fill('i32'));
+  const f = new Fn(`gemm_${layout}${accumulate ? '_acc' : ''}`, Array(15).fill('i32'));
   const [a, ars, acs, b, brs, bcs, c, ldc, m0, m1, n0, n1, K, bp, tile] = f.params;
   const pc = f.local('i32');
   const kc = f.local('i32');
@@ -257,7 +257,8 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
     // kc = min(KC, K - pc); acc = pc > 0
     f.get(K).get(pc).i32Sub().set(kc);
     f.i32(KC).get(kc).get(kc).i32(KC).i32GtS().select().set(kc);
-    f.get(pc).i32(0).i32GtS().set(acc);
+    if (accumulate) f.i32(1).set(acc);
+    else f.get(pc).i32(0).i32GtS().set(acc);
     // pack B[pc:pc+kc, n0:n1]
     f.get(b).get(pc).get(brs).i32Mul().get(n0).get(bcs).i32Mul().i32Add().i32(2).i32Shl().i32Add();
     f.get(brs).get(bcs).get(kc).get(n1).get(n0).i32Sub().get(bp).call(packIdx);
@@ -303,7 +304,10 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
   return f;
 }
 
-/** All GEMM functions in module order, and the export names. */
+/**
+ * All GEMM functions in module order (indices from `base`): `gemm_row` / `gemm_col` overwrite C,
+ * `gemm_row_acc` / `gemm_col_acc` add to it.
+ */
 export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
   const fns: Fn[] = [];
   const pack = packB(cfg);
@@ -313,6 +317,7 @@ export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
     const first = base + fns.length;
     for (let mr = 1; mr <= cfg.MR; mr++) fns.push(microkernel(cfg, layout, mr));
     fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx));
+    fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx, true));
   }
   return fns;
 }

@@ -1,6 +1,24 @@
-/** Kernels other than GEMM (softmax rows for fused attention, …), appended to the module after GEMM's. */
+/** Kernels other than GEMM (fused attention), appended to the module after GEMM's. */
 import type { Fn } from './emit.js';
+import type { GemmConfig } from './gemm.js';
+import { Fn as F, L } from './emit.js';
+import { attentionFunctions } from './attention.js';
 
-export function extraFunctions(_base: number): Fn[] {
-  return [];
+/**
+ * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident
+ * panels: the throughput ceiling of the GEMM's inner loop (mul + add per f32x4 lane), for benchmarks.
+ */
+function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
+  const f = new F('mk_loop', ['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [pa, pb, pc, kc, iters] = f.params;
+  const i = f.local('i32');
+  f.forRange(i, 0, L(iters), 1, () => {
+    f.get(pa).get(kc).i32(2).i32Shl().i32(4).get(pb).get(pc).i32(4 * 4 * cfg.NV).get(kc).i32(1).call(index(`mk_row_${cfg.MR}`));
+  });
+  return f;
+}
+
+export function extraFunctions(cfg: GemmConfig, base: number, index: (name: string) => number): Fn[] {
+  const att = attentionFunctions(cfg, base, index);
+  return [...att, microkernelLoop(cfg, index)];
 }

@@ -18,13 +18,22 @@ const PAGE = 65536;
 /** Addresses stay below 2 GiB so that signed i32 comparisons in the kernels are safe. */
 const MAX_PAGES = 32768;
 
-/** Control block layout (Int32 indices). */
+/**
+ * Control block layout (Int32 indices). Jobs are claimed dynamically: NEXT holds (generation << 16) |
+ * next job index, and a claim is a compare-exchange that checks the generation, so a thread that
+ * wakes late never runs a job of a later op. An op: close NEXT under the new generation, write
+ * JOBS/COUNT/STRIDE, zero FINISHED, open NEXT, publish SEQ.
+ */
 const SEQ = 0;
-const DONE = 1;
-const JOBS = 2;
-const EXIT = 3;
-const RANGE = 8; // RANGE + 2t, RANGE + 2t + 1: job range of thread t
-const READY = 256; // READY + t
+const JOBS = 1;
+const COUNT = 2;
+const NEXT = 3;
+const FINISHED = 4;
+const EXIT = 5;
+const STRIDE = 6;
+
+/** Job function id of "call a function of an extra module" (see JobList.addExtra). */
+const EXTRA_FN = 255;
 
 /** Int32 words per job: function id + 15 arguments. */
 export const JOB_WORDS = 16;
@@ -41,7 +50,12 @@ export interface Kernels {
 
 function buildFunctions(cfg: GemmConfig): Fn[] {
   const fns = gemmFunctions(cfg, 0);
-  return [...fns, ...extraFunctions(fns.length)];
+  const index = (name: string): number => {
+    const k = fns.findIndex((f) => f.name === name);
+    if (k < 0) throw new Error(`no wasm function ${name}`);
+    return k;
+  };
+  return [...fns, ...extraFunctions(cfg, fns.length, index)];
 }
 
 let compiled: { module: WebAssembly.Module; names: string[] } | undefined;
@@ -55,14 +69,29 @@ function compile(): { module: WebAssembly.Module; names: string[] } {
   return compiled;
 }
 
-/** Can this JS engine run the kernels (WebAssembly SIMD + shared memory)? */
-export function wasmKernelsSupported(): boolean {
+/**
+ * Can this JS engine run the kernels (WebAssembly SIMD + shared memory)? Compiles the module once,
+ * asynchronously (browsers refuse large synchronous compiles on the main thread).
+ */
+export async function wasmKernelsSupported(): Promise<boolean> {
   try {
     if (typeof WebAssembly === 'undefined' || typeof SharedArrayBuffer === 'undefined') return false;
-    compile();
+    if (!compiled) {
+      const fns = buildFunctions(DEFAULT_GEMM);
+      const bytes = encodeModule({ memory: { initial: 1, maximum: MAX_PAGES, shared: true }, functions: fns });
+      const module = await WebAssembly.compile(bytes);
+      compiled ??= { module, names: fns.map((f) => f.name) };
+    }
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Thrown when an op's scratch would pass the 2 GiB cap: the caller falls back to the gpu.js kernel. */
+export class ScratchExhausted extends Error {
+  constructor() {
+    super('wasm scratch memory exhausted');
   }
 }
 
@@ -73,6 +102,8 @@ export class Runtime {
   private f32View: Float32Array;
   private i32View: Int32Array;
   private top = CONTROL_BYTES;
+  /** extra modules (elementwise programs) callable from job lists */
+  readonly extra: ExtraModules;
 
   constructor() {
     const { module, names } = compile();
@@ -82,6 +113,7 @@ export class Runtime {
     this.kernels = { gemm: DEFAULT_GEMM, fns, names };
     this.f32View = new Float32Array(this.memory.buffer);
     this.i32View = new Int32Array(this.memory.buffer);
+    this.extra = new ExtraModules(this);
   }
 
   get module(): WebAssembly.Module {
@@ -114,7 +146,11 @@ export class Runtime {
     if (end > MAX_PAGES * PAGE - PAGE) return -1;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
-      this.memory.grow(Math.ceil((end - have) / PAGE) + 16);
+      try {
+        this.memory.grow(Math.min(Math.ceil((end - have) / PAGE) + 16, MAX_PAGES - have / PAGE));
+      } catch {
+        return -1; // the engine could not grow the memory
+      }
       this.refresh();
     }
     this.top = end;
@@ -125,16 +161,55 @@ export class Runtime {
 // ---------------------------------------------------------------------------------------------------
 // thread pool
 
+/**
+ * Claim and run jobs of generation `gen` until none is left (shared by the workers and the caller).
+ * Word 0 of a job is the function id | (mask << 8): argument k (1-based) gets + thread·STRIDE when bit
+ * k−1 of mask is set (per-thread scratch).
+ */
+const CLAIM_LOOP = `
+  for (;;) {
+    const v = Atomics.load(I, ${NEXT});
+    if ((v >>> 16) !== gen) break;
+    const j = v & 0xffff;
+    if (j >= count) break;
+    if (Atomics.compareExchange(I, ${NEXT}, v, v + 1) !== v) continue;
+    const o = base + j * ${16};
+    const head = J[o], mask = head >>> 8, fid = head & 0xff;
+    if (fid === ${EXTRA_FN}) {
+      // a function of another module (an elementwise program): [module id, address of [n, args…]]
+      const g = extraFn(J[o + 1]);
+      const b = J[o + 2] >> 2;
+      const args = [];
+      for (let q = 1; q <= J[b]; q++) args.push(J[b + q]);
+      g(...args);
+    } else {
+      const a = (k) => J[o + k] + ((mask >>> (k - 1)) & 1) * off;
+      fns[fid](a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15));
+    }
+    Atomics.add(I, ${FINISHED}, 1);
+  }
+`;
+
 /** The worker's source: instantiate the module over the shared memory, then serve job lists. */
 const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
+const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
 const { module, memory, index, names, spin } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const fns = names.map((n) => ex[n]);
-let I = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
+const extra = new Map();
+/** An extra module's function; its module was posted before the first job that uses it. */
+function extraFn(id) {
+  let f = extra.get(id);
+  while (!f) {
+    const m = receiveMessageOnPort(parentPort);
+    if (m) extra.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory } }).exports[m.message.name]);
+    f = extra.get(id);
+  }
+  return f;
+}
+const I = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let J = new Int32Array(memory.buffer);
 let seen = Atomics.load(I, ${SEQ});
-Atomics.store(I, ${READY} + index, 1);
 parentPort.postMessage('ready');
 for (;;) {
   let s = Atomics.load(I, ${SEQ});
@@ -146,32 +221,67 @@ for (;;) {
   seen = s;
   if (Atomics.load(I, ${EXIT})) break;
   if (J.buffer.byteLength !== memory.buffer.byteLength) J = new Int32Array(memory.buffer);
-  const start = I[${RANGE} + 2 * index], end = I[${RANGE} + 2 * index + 1], base = I[${JOBS}] >> 2;
-  for (let j = start; j < end; j++) {
-    const o = base + j * ${JOB_WORDS};
-    fns[J[o]](J[o + 1], J[o + 2], J[o + 3], J[o + 4], J[o + 5], J[o + 6], J[o + 7], J[o + 8], J[o + 9], J[o + 10], J[o + 11], J[o + 12], J[o + 13], J[o + 14], J[o + 15]);
-  }
-  Atomics.add(I, ${DONE}, 1);
-  Atomics.notify(I, ${DONE});
+  const gen = s & 0x7fff;
+  const base = Atomics.load(I, ${JOBS}) >> 2, count = Atomics.load(I, ${COUNT}), off = index * Atomics.load(I, ${STRIDE});
+  ${'${CLAIM_LOOP}'}
 }
-`;
+`.replace('${CLAIM_LOOP}', CLAIM_LOOP);
 
 interface WorkerLike {
+  postMessage(message: unknown): void;
   unref(): void;
   terminate(): Promise<number>;
   once(ev: string, fn: (...a: unknown[]) => void): void;
 }
 
 /**
- * A job list: rows of JOB_WORDS int32 (function id, 15 args), written into scratch memory, then split
- * into contiguous ranges, one per thread (thread 0 is the caller).
+ * A job list: rows of JOB_WORDS int32 (function id and mask, 15 args). Arguments flagged in `perThread`
+ * (1-based) are per-thread scratch addresses: thread t adds t·stride to them.
  */
 export class JobList {
   readonly jobs: number[][] = [];
-  add(fn: string, rt: Runtime, args: readonly number[]): void {
+  /** bytes between two threads' scratch areas */
+  stride = 0;
+  add(fn: string, rt: Runtime, args: readonly number[], perThread: readonly number[] = []): void {
     const id = rt.kernels.names.indexOf(fn);
-    if (id < 0) throw new Error(`no wasm kernel ${fn}`);
-    this.jobs.push([id, ...args]);
+    if (id < 0 || id > 255) throw new Error(`no wasm kernel ${fn}`);
+    let mask = 0;
+    for (const k of perThread) mask |= 1 << (k - 1);
+    this.jobs.push([id | (mask << 8), ...args]);
+  }
+  /** A call of extra module `moduleId`'s function with `args` (any count), written to scratch now. */
+  addExtra(rt: Runtime, moduleId: number, args: readonly number[]): void {
+    const at = rt.alloc(args.length + 1);
+    if (at < 0) throw new ScratchExhausted();
+    const w = rt.i32;
+    w[at >> 2] = args.length;
+    args.forEach((a, k) => (w[(at >> 2) + 1 + k] = a));
+    this.jobs.push([EXTRA_FN, moduleId, at]);
+  }
+}
+
+/**
+ * Extra modules (elementwise programs) usable in job lists: instantiated here over the shared memory and
+ * posted to the workers, which instantiate them when a job first needs one.
+ */
+export class ExtraModules {
+  private next = 1;
+  readonly fns = new Map<number, (...a: number[]) => void>();
+  readonly modules: { id: number; module: WebAssembly.Module; name: string }[] = [];
+  constructor(private readonly rt: Runtime) {}
+  /** Register a module; returns its id and the main thread's function. */
+  add(module: WebAssembly.Module, name: string): { id: number; fn: (...a: number[]) => void } {
+    const id = this.next++;
+    const fn = new WebAssembly.Instance(module, { env: { memory: this.rt.memory } }).exports[name] as (...a: number[]) => void;
+    this.fns.set(id, fn);
+    this.modules.push({ id, module, name });
+    for (const l of this.listeners) l({ id, module, name });
+    return { id, fn };
+  }
+  private readonly listeners: ((m: { id: number; module: WebAssembly.Module; name: string }) => void)[] = [];
+  onAdd(l: (m: { id: number; module: WebAssembly.Module; name: string }) => void): void {
+    this.modules.forEach(l);
+    this.listeners.push(l);
   }
 }
 
@@ -212,66 +322,75 @@ export class Pool {
     for (let t = 1; t < this.threads; t++) {
       const w = new wt.Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: 200000 },
+        workerData: { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: 20000 },
       });
+      // referenced until it is ready (an unreferenced worker would let the process exit mid-await)
       started.push(
         new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
+          w.once('message', () => {
+            w.unref();
+            resolve();
+          });
           w.once('error', (e) => reject(e));
         }),
       );
-      w.unref();
       this.workers.push(w);
     }
     await Promise.all(started);
+    this.rt.extra.onAdd((m) => this.workers.forEach((w) => w.postMessage(m)));
     return true;
   }
 
-  /**
-   * Run a job list: thread t takes ranges[t]. Synchronous for the caller (it runs range 0 itself, then
-   * waits for the others).
-   */
-  run(list: JobList, ranges: readonly [number, number][]): void {
+  private gen = 0;
+
+  /** Run a job list on all threads (the caller included); returns when every job has finished. */
+  run(list: JobList): void {
     const rt = this.rt;
-    const n = list.jobs.length;
-    if (n === 0) return;
-    const ptr = rt.alloc(n * JOB_WORDS);
-    if (ptr < 0) throw new Error('wasm scratch exhausted');
-    const J = rt.i32;
+    const count = list.jobs.length;
+    if (count === 0) return;
+    if (count >= 0xffff) throw new Error('too many jobs in one op');
+    const ptr = rt.alloc(count * JOB_WORDS);
+    if (ptr < 0) throw new ScratchExhausted();
+    let J = rt.i32;
     list.jobs.forEach((job, j) => {
       const o = (ptr >> 2) + j * JOB_WORDS;
       for (let w = 0; w < JOB_WORDS; w++) J[o + w] = job[w] ?? 0;
     });
+    const I = rt.i32;
+    const gen = (this.gen = (this.gen + 1) & 0x7fff);
+    const threaded = this.ok && this.threads > 1;
+    if (threaded) {
+      Atomics.store(I, NEXT, (gen << 16) | 0xffff);
+      Atomics.store(I, JOBS, ptr);
+      Atomics.store(I, COUNT, count);
+      Atomics.store(I, STRIDE, list.stride);
+      Atomics.store(I, FINISHED, 0);
+      Atomics.store(I, NEXT, gen << 16);
+      Atomics.store(I, SEQ, gen);
+      Atomics.notify(I, SEQ);
+    } else {
+      Atomics.store(I, NEXT, gen << 16);
+      Atomics.store(I, FINISHED, 0);
+    }
+    // the caller's share (thread 0: no scratch offset)
     const fns = rt.kernels.fns;
     const names = rt.kernels.names;
-    const exec = (start: number, end: number) => {
-      for (let j = start; j < end; j++) {
-        const o = (ptr >> 2) + j * JOB_WORDS;
-        const J2 = rt.i32;
-        fns[names[J2[o]]](J2[o + 1], J2[o + 2], J2[o + 3], J2[o + 4], J2[o + 5], J2[o + 6], J2[o + 7], J2[o + 8], J2[o + 9], J2[o + 10], J2[o + 11], J2[o + 12], J2[o + 13], J2[o + 14], J2[o + 15]);
-      }
-    };
-    const others = ranges.slice(1).filter(([s, e]) => e > s).length;
-    if (!this.ok || others === 0) {
-      for (const [s, e] of ranges) exec(s, e);
-      return;
+    const base = ptr >> 2;
+    J = rt.i32;
+    for (;;) {
+      const v = Atomics.load(I, NEXT);
+      const j = v & 0xffff;
+      if (j >= count) break;
+      if (Atomics.compareExchange(I, NEXT, v, v + 1) !== v) continue;
+      const o = base + j * JOB_WORDS;
+      if ((J[o] & 0xff) === EXTRA_FN) runExtra(rt, J[o + 1], J[o + 2]);
+      else (fns[names[J[o] & 0xff]] as (...a: number[]) => void)(J[o + 1], J[o + 2], J[o + 3], J[o + 4], J[o + 5], J[o + 6], J[o + 7], J[o + 8], J[o + 9], J[o + 10], J[o + 11], J[o + 12], J[o + 13], J[o + 14], J[o + 15]);
+      Atomics.add(I, FINISHED, 1);
     }
-    const I = rt.i32;
-    for (let t = 1; t < this.threads; t++) {
-      const [s, e] = ranges[t] ?? [0, 0];
-      I[RANGE + 2 * t] = s;
-      I[RANGE + 2 * t + 1] = e;
-    }
-    I[JOBS] = ptr;
-    Atomics.store(I, DONE, 0);
-    Atomics.add(I, SEQ, 1);
-    Atomics.notify(I, SEQ);
-    exec(ranges[0][0], ranges[0][1]);
-    const want = this.threads - 1;
-    for (let k = 0; Atomics.load(I, DONE) < want; k++) {
-      if (k > 2000) {
-        const d = Atomics.load(I, DONE);
-        if (d < want) Atomics.wait(I, DONE, d, 5);
+    for (let k = 0; Atomics.load(I, FINISHED) < count; k++) {
+      if (k > 4000) {
+        const d = Atomics.load(I, FINISHED);
+        if (d < count) Atomics.wait(I, FINISHED, d, 2);
       }
     }
   }
@@ -280,7 +399,7 @@ export class Pool {
     if (!this.workers.length) return;
     const I = this.rt.i32;
     Atomics.store(I, EXIT, 1);
-    Atomics.add(I, SEQ, 1);
+    Atomics.store(I, SEQ, (this.gen = (this.gen + 1) & 0x7fff));
     Atomics.notify(I, SEQ);
     for (const w of this.workers) void w.terminate();
     this.workers = [];
@@ -298,4 +417,13 @@ let runtime: Runtime | undefined;
 /** The process-wide runtime (created on first use). */
 export function getRuntime(): Runtime {
   return (runtime ??= new Runtime());
+}
+
+/** Run an extra-module job on the calling thread: argument block at `at` is [n, args…]. */
+export function runExtra(rt: Runtime, id: number, at: number): void {
+  const w = rt.i32;
+  const n = w[at >> 2];
+  const args: number[] = [];
+  for (let q = 1; q <= n; q++) args.push(w[(at >> 2) + q]);
+  rt.extra.fns.get(id)!(...args);
 }

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Causal attention, fused (`fusedAttention`: one kernel per pass, at most a [64, T] block of scores per
+// head and thread) against the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's
+// primitives, evaluator fusion on), forward and forward + backward (gradients of q, k, v), plus
+// tfjs-wasm running the same composite, measured in turns in this process. With python3-torch
+// installed, PyTorch's composite and scaled_dot_product_attention at T = 512 come from
+// benchmarks/pytorch/bench.py (run after, same machine).
+//
+// Usage: node benchmarks/attention.mjs [--json] [--quick] [--t 128,256,512] [--heads 12] [--dim 64] [--backends threads,webasm]
+import os from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as T from '@llm-modules/tensor';
+import { grad } from '@llm-modules/autograd';
+import { bench } from 'llm-modules';
+import { flag, option, report } from './lib.mjs';
+import { registerTfjsGradients } from './tfjs-gradients.mjs';
+
+const quick = flag('quick');
+const lengths = option('t', quick ? '128,512' : '128,256,512').split(',').map(Number);
+const H = Number(option('heads', 12));
+const D = Number(option('dim', 64));
+const backends = option('backends', 'threads,webasm').split(',');
+const reps = Number(option('reps', quick ? 2 : 4));
+const scale = 1 / Math.sqrt(D);
+const tfjs = await bench.loadTfjsWasm();
+if (tfjs) registerTfjsGradients();
+
+/** The unfused composite, exactly as a user would write it with the library's ops. */
+function composite(q, k, v) {
+  const t = q.shape[2];
+  const s = T.mul(T.matmul(q, T.transpose(k, [0, 1, 3, 2])), scale);
+  const i = T.reshape(T.arange(t), [t, 1]);
+  const j = T.reshape(T.arange(t), [1, t]);
+  return T.matmul(T.softmax(T.where(T.lessEqual(j, i), s, -Infinity), -1), v);
+}
+const fused = (q, k, v) => T.fusedAttention(q, k, v, { scale });
+
+const fwd = (f, q, k, v) => async () => {
+  const o = f(q, k, v);
+  await T.evaluate(o);
+  o.dispose();
+};
+const fwdBwd = (f, q, k, v) => async () => {
+  const gs = grad((a, b, c) => T.sum(f(a, b, c)), [0, 1, 2])(q, k, v);
+  await T.evaluate(...gs);
+  gs.forEach((g) => g.dispose());
+};
+
+function tfjsJobs(t) {
+  const tf = tfjs.tf;
+  const [q, k, v] = [1, 2, 3].map(() => tf.randomNormal([1, H, t, D]));
+  const mask = tf.linalg.bandPart(tf.ones([t, t]), -1, 0); // lower triangle
+  const neg = tf.mul(tf.sub(1, mask), -1e9);
+  const f = (a, b, c) => tf.matMul(tf.softmax(tf.add(tf.mul(tf.matMul(a, b, false, true), scale), neg)), c);
+  return {
+    fwd: async () => {
+      const o = f(q, k, v);
+      await o.data();
+      o.dispose();
+    },
+    fwdBwd: async () => {
+      const g = tf.grads((a, b, c) => tf.sum(f(a, b, c)))([q, k, v]);
+      await Promise.all(g.map((x) => x.data()));
+      g.forEach((x) => x.dispose());
+    },
+  };
+}
+
+const rows = [];
+const json = {};
+for (const t of lengths) {
+  const [q, k, v] = [1, 2, 3].map((s) => T.randomNormal(T.prngKey(s), [1, H, t, D]));
+  await T.evaluate(q, k, v);
+  const cands = {};
+  for (const b of backends) {
+    cands[`${b} fused fwd`] = () => bench.using(b, fwd(fused, q, k, v));
+    cands[`${b} composite fwd`] = () => bench.using(b, fwd(composite, q, k, v));
+    cands[`${b} fused fwd+bwd`] = () => bench.using(b, fwdBwd(fused, q, k, v));
+    cands[`${b} composite fwd+bwd`] = () => bench.using(b, fwdBwd(composite, q, k, v));
+  }
+  if (tfjs) {
+    const j = tfjsJobs(t);
+    cands['tfjs fwd'] = j.fwd;
+    cands['tfjs fwd+bwd'] = j.fwdBwd;
+  }
+  const ms = await bench.interleaved(cands, { reps, budgetMs: 60000 });
+  json[t] = ms;
+  for (const b of backends) {
+    rows.push({
+      T: t,
+      backend: b,
+      'fused fwd ms': ms[`${b} fused fwd`].toFixed(1),
+      'composite fwd ms': ms[`${b} composite fwd`].toFixed(1),
+      'fwd speedup': (ms[`${b} composite fwd`] / ms[`${b} fused fwd`]).toFixed(2),
+      'fused fwd+bwd ms': ms[`${b} fused fwd+bwd`].toFixed(1),
+      'composite fwd+bwd ms': ms[`${b} composite fwd+bwd`].toFixed(1),
+      'fwd+bwd speedup': (ms[`${b} composite fwd+bwd`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
+      'tfjs-wasm fwd / fwd+bwd ms': tfjs ? `${ms['tfjs fwd'].toFixed(1)} / ${ms['tfjs fwd+bwd'].toFixed(1)}` : '-',
+      'score bytes (composite / fused)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${((Math.min(64, t) * t * 4 * 2) / 2 ** 10).toFixed(0)} KiB`,
+    });
+  }
+}
+
+let pytorch = null;
+if (!flag('no-pytorch')) {
+  const py = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('./pytorch/bench.py', import.meta.url)), '--json', '--only', 'attention'], { encoding: 'utf8', timeout: 600000 });
+  if (py.status === 0) pytorch = JSON.parse(py.stdout.trim().split('\n').pop());
+}
+const extra = {
+  shapes: `q, k, v [1, ${H}, T, ${D}], causal, scale 1/√${D}`,
+  node: process.version,
+  cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
+  'load average': os.loadavg().map((x) => x.toFixed(1)).join(' '),
+  'PyTorch T=512 (ms)': pytorch?.attention_t512 ? Object.entries(pytorch.attention_t512).map(([k, v]) => `${k} ${v}`).join(', ') : 'not run (python3-torch missing)',
+};
+if (flag('json')) Object.assign(extra, { results: json, pytorch });
+report('causal attention: fused vs unfused composite (best of runs; speedup = composite time / fused time, same run)', rows, extra);
+T.shutdownThreads();
+process.exit(0);

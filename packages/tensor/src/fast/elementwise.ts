@@ -1,0 +1,182 @@
+/**
+ * Elementwise programs (single ops and fused groups) on the CPU backends: the output is walked as
+ * [lead…, outer, inner] after merging dims that every input walks contiguously; each [outer, inner]
+ * slab runs either as a compiled JavaScript loop (short arrays, cpu backend, ops without a SIMD form)
+ * or as a WebAssembly SIMD kernel over copies of the inputs in scratch memory.
+ */
+import type { View } from '../backend.js';
+import { broadcastView } from '../kernels/codegen.js';
+import type { Shape } from '../shape.js';
+import { printStatements } from '../fusion/expr.js';
+import type { Program } from '../fusion/program.js';
+import { elementwiseModule, type InnerClass } from '../wasm/elementwise.js';
+import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import type { FastContext } from './context.js';
+import { copyIn } from './matmul.js';
+import { outputBuffer, outputFrom } from './buffers.js';
+
+/** A loop nest: dims (outermost first) and, per input, its element stride along each dim and offset. */
+interface Nest {
+  dims: number[];
+  strides: number[][];
+  offsets: number[];
+}
+
+/** Merge dims that every input walks contiguously; drop size-1 dims. */
+export function collapse(shape: Shape, views: readonly View[]): Nest {
+  const dims: number[] = [];
+  const strides: number[][] = views.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d];
+    if (n === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && views.every((v, k) => strides[k][last] === v.strides[d] * n)) {
+      dims[last] *= n;
+      views.forEach((v, k) => (strides[k][last] = v.strides[d]));
+    } else {
+      dims.push(n);
+      views.forEach((v, k) => strides[k].push(v.strides[d]));
+    }
+  }
+  while (dims.length < 2) {
+    dims.unshift(1);
+    strides.forEach((s) => s.unshift(0));
+  }
+  return { dims, strides, offsets: views.map((v) => v.offset) };
+}
+
+type JsKernel = (out: Float32Array, ot: number, n0: number, n1: number, ...args: unknown[]) => void;
+
+function jsKernel(p: Program): JsKernel {
+  let fn = p.compiled.get('js') as JsKernel | undefined;
+  if (!fn) {
+    const ks = Array.from({ length: p.nInputs }, (_, k) => k);
+    const params = ['out', 'ot', 'n0', 'n1', ...ks.flatMap((k) => [`x${k}`, `o${k}`, `a${k}`, `b${k}`])];
+    // small-integer hints (|0) keep V8 on int32 index arithmetic
+    const body = [
+      'ot |= 0; n0 |= 0; n1 |= 0;',
+      ...ks.map((k) => `o${k} |= 0; a${k} |= 0; b${k} |= 0;`),
+      'let t = ot;',
+      'for (let i = 0; i < n0; i++) {',
+      ...ks.map((k) => `  let p${k} = (o${k} + i * a${k}) | 0;`),
+      '  for (let j = 0; j < n1; j++) {',
+      ...ks.map((k) => `    const v${k} = x${k}[p${k}]; p${k} = (p${k} + b${k}) | 0;`),
+      `    ${printStatements(p.root, (i) => `v${i}`, (v) => `out[t] = ${v}; t = (t + 1) | 0;`)}`,
+      '  }',
+      '}',
+    ].join('\n');
+    fn = new Function(...params, body) as JsKernel;
+    p.compiled.set('js', fn);
+  }
+  return fn;
+}
+
+type WasmKernel = { fn: (...args: number[]) => void; id: number };
+
+function wasmKernel(rt: Runtime, p: Program, classes: readonly InnerClass[]): WasmKernel {
+  const key = `wasm:${classes.join('')}`;
+  let k = p.compiled.get(key) as WasmKernel | undefined;
+  if (!k) {
+    // registered with the runtime so that worker threads can run it too
+    k = rt.extra.add(new WebAssembly.Module(elementwiseModule(p.root, classes)), 'ew');
+    p.compiled.set(key, k);
+  }
+  return k;
+}
+
+/** Outputs per thread below which an elementwise kernel is not split over threads. */
+const THREAD_MIN_ELEMENTS = 1 << 15;
+
+/** Iterate the lead dims (all but the last two) of a nest: fn(outOffset, inputOffsets). */
+function forLead(nest: Nest, fn: (ot: number, offs: number[]) => void): void {
+  const lead = nest.dims.length - 2;
+  const slab = nest.dims[lead] * nest.dims[lead + 1];
+  const idx = new Array<number>(lead).fill(0);
+  const offs = nest.offsets.slice();
+  const total = nest.dims.slice(0, lead).reduce((a, b) => a * b, 1);
+  for (let s = 0; s < total; s++) {
+    fn(s * slab, offs);
+    for (let d = lead - 1; d >= 0; d--) {
+      idx[d]++;
+      nest.strides.forEach((st, k) => (offs[k] += st[d]));
+      if (idx[d] < nest.dims[d]) break;
+      nest.strides.forEach((st, k) => (offs[k] -= st[d] * nest.dims[d]));
+      idx[d] = 0;
+    }
+  }
+}
+
+/** Float32 values of a storage (host scalars are float64: round them as a float32 kernel would). */
+function f32Data(v: View): Float32Array | undefined {
+  const d = v.storage.data;
+  if (!d) return undefined;
+  return d instanceof Float32Array ? d : Float32Array.from(d);
+}
+
+/** Run an elementwise program over views (already in the program's input order). */
+export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: readonly View[]): Float32Array | undefined {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const views = inputs.map((v) => broadcastView(v, shape));
+  const nest = collapse(shape, views);
+  const r = nest.dims.length;
+  const rt = ctx.rt;
+  const useWasm = rt && p.simd && size >= (p.transcendental ? 64 : 4096);
+  if (useWasm) {
+    const out = runWasm(ctx, rt, p, nest, views, size);
+    if (out) return out;
+  }
+  const datas = views.map(f32Data);
+  if (datas.some((d) => !d)) return undefined;
+  const out = outputBuffer(size);
+  const fn = jsKernel(p);
+  const args: unknown[] = [];
+  forLead(nest, (ot, offs) => {
+    args.length = 0;
+    datas.forEach((d, k) => args.push(d, offs[k], nest.strides[k][r - 2], nest.strides[k][r - 1]));
+    fn(out, ot, nest.dims[r - 2], nest.dims[r - 1], ...args);
+  });
+  return out;
+}
+
+function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: readonly View[], size: number): Float32Array | undefined {
+  rt.reset();
+  const r = nest.dims.length;
+  const bases: number[] = [];
+  for (const v of views) {
+    const c = copyIn(rt, v);
+    if (!c) return undefined;
+    bases.push(c.addr - 4 * c.lo);
+  }
+  const out = rt.alloc(size);
+  if (out < 0) return undefined;
+  const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
+  let kernel: WasmKernel;
+  try {
+    kernel = wasmKernel(rt, p, classes);
+  } catch {
+    (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
+    return undefined;
+  }
+  const [n0, n1] = [nest.dims[r - 2], nest.dims[r - 1]];
+  const threads = ctx.pool && ctx.threads > 1 && size >= THREAD_MIN_ELEMENTS * 2 ? ctx.threads : 1;
+  const list = threads > 1 ? new JobList() : undefined;
+  /** one call over rows [i0, i0 + rows) and columns [j0, j0 + cols) of a slab */
+  const call = (ot: number, offs: readonly number[], i0: number, rows: number, j0: number, cols: number) => {
+    const args = [out + 4 * (ot + i0 * n1 + j0), rows, cols];
+    views.forEach((_, k) => {
+      args.push(bases[k] + 4 * (offs[k] + i0 * nest.strides[k][r - 2] + j0 * nest.strides[k][r - 1]), 4 * nest.strides[k][r - 2]);
+      if (classes[k] === 'g') args.push(4 * nest.strides[k][r - 1]);
+    });
+    if (list) list.addExtra(rt, kernel.id, args);
+    else kernel.fn(...args);
+  };
+  forLead(nest, (ot, offs) => {
+    if (!list) return call(ot, offs, 0, n0, 0, n1);
+    // cut the slab into ~4 pieces per thread: by rows, or by columns when there is one row
+    const pieces = threads * 4;
+    if (n0 >= pieces) for (const [s, e] of splitRanges(n0, pieces)) call(ot, offs, s, e - s, 0, n1);
+    else for (let i = 0; i < n0; i++) for (const [s, e] of splitRanges(n1, Math.ceil(pieces / n0))) if (e > s) call(ot, offs, i, 1, s, e - s);
+  });
+  if (list) ctx.pool!.run(list);
+  return outputFrom(rt.f32, out, size);
+}

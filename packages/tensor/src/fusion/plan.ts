@@ -1,0 +1,100 @@
+/**
+ * Fusion planning: which pending elementwise nodes of one evaluation run together as one kernel.
+ *
+ * A node joins its consumers' group when it is elementwise, has the group's shape, was not asked for,
+ * and every one of its consumers in this evaluation belongs to that same group. So a group is a
+ * connected set of same-shape elementwise nodes whose only value leaving the group is the root's;
+ * the others are never stored (like any unrequested intermediate, they stay pending). Chains, trees and
+ * diamonds (a value used twice inside the group) all fuse; a value also needed outside the group is
+ * computed once, as its own root. `LLM_MODULES_FUSION=0` or `setFusion(false)` turns fusion off.
+ */
+import { PRIMITIVES } from '../primitives/registry.js';
+import { shapesEqual } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { programOf, type Group } from './program.js';
+
+/** Upper bound on nodes per group (keeps kernel sources and compile times small). */
+const MAX_MEMBERS = 48;
+/** Upper bound on a group's inputs: GL drivers bind at most 16 textures to a kernel. */
+const MAX_EXTERNALS = 12;
+
+let enabled = typeof process === 'undefined' || process.env?.LLM_MODULES_FUSION !== '0';
+
+/** Turn evaluator-level fusion on or off; returns the previous setting. */
+export function setFusion(on: boolean): boolean {
+  const prev = enabled;
+  enabled = on;
+  return prev;
+}
+export const fusionEnabled = (): boolean => enabled;
+
+const fusable = (t: Tensor): boolean => !t.view && t.size > 0 && PRIMITIVES.get(t.op)?.elementwise !== undefined;
+
+export interface Plan {
+  /** group of each root */
+  readonly groups: Map<Tensor, Group>;
+  /** members that are not roots (computed inside their root's kernel) */
+  readonly inner: Set<Tensor>;
+}
+
+/** Plan the groups of an evaluation order (inputs before consumers). */
+export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>): Plan {
+  const groups = new Map<Tensor, Group>();
+  const inner = new Set<Tensor>();
+  const consumers = new Map<Tensor, Tensor[]>();
+  for (const t of order) {
+    for (const i of t.inputs) {
+      let c = consumers.get(i);
+      if (!c) consumers.set(i, (c = []));
+      c.push(t);
+    }
+  }
+  interface Building {
+    root: Tensor;
+    members: Tensor[];
+    /** inputs of members from outside the group (so far) */
+    outside: Set<Tensor>;
+  }
+  const groupOf = new Map<Tensor, Building>();
+  const building: Building[] = [];
+  for (let k = order.length - 1; k >= 0; k--) {
+    const t = order[k];
+    if (!fusable(t)) continue;
+    let g: Building | undefined;
+    const cons = consumers.get(t);
+    if (enabled && cons && !wanted.has(t)) {
+      const first = groupOf.get(cons[0]);
+      if (first && first.members.length < MAX_MEMBERS && shapesEqual(first.root.shape, t.shape) && cons.every((c) => groupOf.get(c) === first)) {
+        const added = t.inputs.filter((i) => !first.outside.has(i)).length;
+        if (first.outside.size - 1 + added <= MAX_EXTERNALS) g = first;
+      }
+    }
+    if (g) {
+      g.members.push(t);
+      g.outside.delete(t);
+    } else building.push((g = { root: t, members: [t], outside: new Set() }));
+    for (const i of t.inputs) g.outside.add(i);
+    groupOf.set(t, g);
+  }
+  for (const b of building) {
+    const members = b.members.reverse(); // inputs before consumers, root last
+    const set = new Set(members);
+    const externals: Tensor[] = [];
+    for (const m of members) for (const i of m.inputs) if (!set.has(i) && !externals.includes(i)) externals.push(i);
+    const group: Group = { members, externals };
+    if (members.length > 1 && !programOf(group)) {
+      // a template outside the fusion language: run every member on its own
+      for (const m of members) addSingle(m);
+      continue;
+    }
+    groups.set(b.root, group);
+    for (const m of members) if (m !== b.root) inner.add(m);
+  }
+  return { groups, inner };
+
+  function addSingle(m: Tensor): void {
+    const externals: Tensor[] = [];
+    for (const i of m.inputs) if (!externals.includes(i)) externals.push(i);
+    groups.set(m, { members: [m], externals });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Elementwise programs: one fused group of elementwise nodes (or a single node) as an expression DAG
+ * over its external inputs, cached by the group's structure. A program runs as one gpu.js kernel
+ * (its statements printed into the elementwise kernel template), as a JavaScript loop, or as
+ * WebAssembly SIMD (see fast/elementwise.ts).
+ */
+import { PRIMITIVES } from '../primitives/registry.js';
+import type { Tensor } from '../tensor.js';
+import { DagBuilder, Unsupported, bindBody, printStatements, wasmCompatible, type Expr } from './expr.js';
+
+export interface Program {
+  readonly key: string;
+  readonly root: Expr;
+  readonly nInputs: number;
+  /** every node is implemented by the SIMD emitter */
+  readonly simd: boolean;
+  /** exp / log / tanh inside (SIMD pays off even for short arrays) */
+  readonly transcendental: boolean;
+  /** per-layout compiled kernels, filled by the executors */
+  readonly compiled: Map<string, unknown>;
+}
+
+/**
+ * A fused group: `members` in topological order, the last one the root (the only one whose value
+ * leaves the group); `externals` the group's inputs from outside, in first-use order.
+ */
+export interface Group {
+  readonly members: readonly Tensor[];
+  readonly externals: readonly Tensor[];
+}
+
+export const groupRoot = (g: Group): Tensor => g.members[g.members.length - 1];
+
+/** The structural key: ops, dtypes and wiring (which member or external feeds each input). */
+export function groupKey(g: Group): string {
+  if (g.members.length === 1) {
+    const m = g.members[0];
+    return `${m.op}:${m.dtype}:${m.inputs.map((i) => g.externals.indexOf(i)).join(',')}`;
+  }
+  const index = new Map<Tensor, string>();
+  g.externals.forEach((e, k) => index.set(e, `e${k}`));
+  return g.members
+    .map((m, k) => {
+      const key = `${m.op}:${m.dtype}(${m.inputs.map((i) => index.get(i) ?? '?').join(',')})`;
+      index.set(m, `m${k}`);
+      return key;
+    })
+    .join(';');
+}
+
+const cache = new Map<string, Program | null>();
+const NAMES = ['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'];
+
+/** The program of a group, or undefined when a template is outside the supported language. */
+export function programOf(g: Group): Program | undefined {
+  const key = groupKey(g);
+  let p = cache.get(key);
+  if (p === undefined) {
+    p = build(g, key) ?? null;
+    cache.set(key, p);
+  }
+  return p ?? undefined;
+}
+
+function build(g: Group, key: string): Program | undefined {
+  const dag = new DagBuilder();
+  const value = new Map<Tensor, Expr>();
+  g.externals.forEach((e, k) => value.set(e, dag.input(k)));
+  try {
+    for (const m of g.members) {
+      const prim = PRIMITIVES.get(m.op);
+      if (!prim?.elementwise) return undefined;
+      const names = m.inputs.map((_, k) => NAMES[k] ?? `v${k}`);
+      const body = prim.elementwise(m)(names);
+      const args = m.inputs.map((i) => {
+        const v = value.get(i);
+        if (!v) throw new Unsupported('input outside the group');
+        return v;
+      });
+      value.set(m, bindBody(dag, body, names, args));
+    }
+  } catch (e) {
+    if (e instanceof Unsupported) return undefined;
+    throw e;
+  }
+  const root = value.get(groupRoot(g))!;
+  const calls = dag.nodes.filter((n) => n.k === 'call' && (n.f === 'exp' || n.f === 'log' || n.f === 'tanh'));
+  return { key, root, nInputs: g.externals.length, simd: wasmCompatible(root), transcendental: calls.length > 0, compiled: new Map() };
+}
+
+/** The gpu.js kernel body of a program (statements ending in `return …;`) over input names `v`. */
+export const programBody = (p: Program, v: readonly string[]): string => printStatements(p.root, (i) => v[i]);
