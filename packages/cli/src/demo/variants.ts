@@ -66,7 +66,8 @@ export interface BridgeTuning {
 
 const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, unknown> }> = {
   enhanced: { variant: 'enhanced', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
-  'paper-released': { variant: 'paper-released', options: { heads: 4, adapterDim: 16, layers: 1, dropout: 0 } },
+  // the released preset's own sizes (2 layers, 8 heads, adapter 256, dropout 0.1), as the released code trains it
+  'paper-released': { variant: 'paper-released', options: {} },
   plain: { variant: 'plain', options: { heads: 4, layers: 1 } },
   flamingo: { variant: 'flamingo', options: { heads: 4, layers: 1 } },
 };
