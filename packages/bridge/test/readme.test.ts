@@ -1,11 +1,9 @@
 /** The README's runnable (```ts) snippets run as written and print what they say; the README starts with one. */
 import { expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { readmeSnippets, runSnippet } from '../../../test-utils/readme.js';
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+const pkg = new URL('../', import.meta.url);
+const { readme, snippets } = readmeSnippets(pkg);
 const EXPECTED = [
   ['4.660', 0, [4, 1, 1, 1], [8, 52, 73, 8]],
   ['paper-released', 108, 63368],
@@ -17,19 +15,6 @@ it('the README starts with a code snippet', () => {
 });
 
 it.each(snippets.map((s, i) => [i, s] as const))('README snippet %i runs and prints what it says', async (i, code) => {
-  const cache = fileURLToPath(new URL('../node_modules/.readme-snippets', import.meta.url));
-  mkdirSync(cache, { recursive: true });
-  const dir = mkdtempSync(join(cache, 'run-'));
-  const file = join(dir, `snippet${i}.ts`);
-  const lines: unknown[][] = [];
-  const log = console.log;
-  writeFileSync(file, code);
-  try {
-    console.log = (...args: unknown[]) => void lines.push(args);
-    await import(/* @vite-ignore */ file);
-  } finally {
-    console.log = log;
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const lines = await runSnippet(pkg, i, code);
   expect(lines).toEqual([EXPECTED[i]]);
 });
