@@ -7,6 +7,7 @@ import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspect } from './commands/inspect.js';
+import { newModelCommand, type NewModelOptions } from './commands/new-model.js';
 import { tokenize } from './commands/tokenize.js';
 import { trainCommand } from './commands/train.js';
 import { CliError, processIO, type CliIO } from './io.js';
@@ -19,6 +20,7 @@ export { cacheTeacherCommand, type CacheTeacherOptions } from './commands/cache-
 export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
+export { newModelCommand, type NewModelOptions, type NewModelSummary } from './commands/new-model.js';
 export { tokenize } from './commands/tokenize.js';
 export { trainCommand } from './commands/train.js';
 export { CliError, processIO, type CliIO } from './io.js';
@@ -54,6 +56,26 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--tensors', 'list every tensor')
     .action((dir: string, opts: { json?: boolean; tensors?: boolean }) => inspect(dir, opts, io));
   cli
+    .command('new-model')
+    .description('write a randomly initialised Hugging Face model folder (config, safetensors or shards, tokenizer), one tensor at a time')
+    .requiredOption('--config <file>', 'a Hugging Face config.json (qwen2 or gpt_neo), or its folder')
+    .requiredOption('--out <dir>', 'the folder to create (must not exist or be empty)')
+    .option('--dtype <dtype>', "storage: bf16, f16 or f32 (default: the config's torch_dtype, else f32)")
+    .option('--seed <s>', 'random seed, an integer ≥ 0 (default 0)')
+    .option('--tokenizer <dir>', 'copy the tokenizer files (tokenizer.json, vocab.json, merges.txt, …) from this folder')
+    .option('--shard-size <size>', 'largest safetensors file before sharding, e.g. 2GB, 500MB (default 5GB, as Hugging Face)')
+    .option('--json', 'print {"out","parameters","bytes","files","seconds",…} on the last line (no progress)')
+    .action(async (opts: Omit<NewModelOptions, 'signal'>) => {
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => abort.abort(new CliError(`interrupted by ${sig}: nothing was written to ${opts.out}`));
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      try {
+        await newModelCommand({ ...opts, signal: abort.signal }, io);
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    });
+  cli
     .command('eval')
     .description('mean next-token cross-entropy and perplexity of a model on a dataset ({text} or {input_ids} rows)')
     .requiredOption('--model <dir>', 'Hugging Face model folder, or a bridge folder written by train')
@@ -88,8 +110,10 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .description('train a model from a JSON config (schema: @llm-modules/trainer/train-config.schema.json)')
     .requiredOption('--config <file>', 'train config (.json)')
     .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--max-steps <n>', 'stop after n optimizer steps (overrides training.maxSteps)')
+    .option('--dry-run', 'load and check models, tokenizer, data and shapes, report, and stop before training')
     .option('--json', 'print a JSON summary on the last line')
-    .action(async (opts: { config: string; resume?: boolean; json?: boolean }) => {
+    .action(async (opts: { config: string; resume?: boolean; maxSteps?: string; dryRun?: boolean; json?: boolean }) => {
       status.code = await trainCommand(opts, io);
     });
   cli

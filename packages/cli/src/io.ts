@@ -2,11 +2,16 @@
 export interface CliIO {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** stderr is a terminal: `\r` progress lines are welcome */
+  interactive?: boolean;
 }
 
 export const processIO: CliIO = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
+  get interactive() {
+    return process.stderr.isTTY === true;
+  },
 };
 
 /** Thrown by commands for bad input: printed as one line, exit code 1. */

@@ -1,15 +1,11 @@
 import { describe, expect, test } from 'vitest';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main, runDemo } from '../src/index.js';
 import { defaultDemoDir } from '../src/commands/demo.js';
+import { bridgeSetup, io } from './bridge-setup.js';
 
-const io = () => {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { stdout: (s: string) => void out.push(s), stderr: (s: string) => void err.push(s) } };
-};
 
 const shape = { heldout_generation_accuracy: expect.any(Number), heldout_teacher_forced_accuracy: expect.any(Number), heldout_teacher_forced_accuracy_scrambled: expect.any(Number), train_seconds: expect.any(Number) };
 
@@ -36,16 +32,7 @@ describe('llm-modules demo', () => {
 });
 
 describe('llm-modules train, mode "bridge"', () => {
-  function setup(extra: object): { file: string; dir: string } {
-    const dir = mkdtempSync(join(tmpdir(), 'llm-modules-bridge-train-'));
-    cpSync(join(defaultDemoDir(), 'teacher'), join(dir, 'teacher'), { recursive: true });
-    const rows = ['3+4=7, so A:7', '9%4=1, so A:1', '5+5=10, so A:10', '12%5=2, so A:2', '1+2=3, so A:3', '7+8=15, so A:15'];
-    writeFileSync(join(dir, 'traces.jsonl'), rows.map((text) => JSON.stringify({ text })).join('\n') + '\n');
-    const student = { model_type: 'gpt_neo', vocab_size: 347, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 32, attention_types: [[['global'], 1]] };
-    const cfg = { mode: 'bridge', teacher: 'teacher', bridge: { variant: 'enhanced', options: { heads: 2, adapterDim: 8, layers: 1 } }, model: { config: student }, tokenizer: 'teacher', data: { train: 'traces.jsonl', validationFraction: 0.2 }, teacherCache: 'cache', training: { batchSize: 2, epochs: 1 }, output: 'out', ...extra };
-    writeFileSync(join(dir, 'train.json'), JSON.stringify(cfg));
-    return { file: join(dir, 'train.json'), dir };
-  }
+  const setup = bridgeSetup;
 
   test('trains a bridge folder (teacher cache written once) that generate and inspect load', async () => {
     const { file, dir } = setup({});

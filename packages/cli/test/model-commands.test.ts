@@ -99,7 +99,11 @@ describe('llm-modules generate', () => {
         const r = await run('generate', '--model', model(name), '--ids', g.prompt.join(','), '--max-new-tokens', '8', '--greedy', '--json', ...extra);
         expect(r).toMatchObject({ code: 0, err: '' });
         expect(r.out.trimEnd().split('\n')).toHaveLength(1);
-        expect(lastJson(r.out)).toEqual({ prompt_ids: g.prompt, generated_ids: g.tokens, text: null, finish_reason: 'length' });
+        const { seconds, first_token_seconds, decode_tokens_per_second, ...result } = lastJson(r.out);
+        expect(result).toEqual({ prompt_ids: g.prompt, generated_ids: g.tokens, text: null, finish_reason: 'length' });
+        expect(first_token_seconds).toBeGreaterThan(0);
+        expect(seconds).toBeGreaterThanOrEqual(first_token_seconds);
+        expect(decode_tokens_per_second).toBeGreaterThan(0);
       }
     }
   });

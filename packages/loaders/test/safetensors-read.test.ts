@@ -69,6 +69,17 @@ describe('safetensors: fixture checkpoints', () => {
     expect(viaIndex.size).toBe(sharded.size);
   });
 
+  it('reports progress per tensor: bytes grow to the stored total (2 bytes per bf16 element)', async () => {
+    const dir = fixture('models/qwen2-untied-bf16-sharded');
+    const seen: [number, number][] = [];
+    const records = await loadSafetensors(dir, { onProgress: (done, total) => seen.push([done, total]) });
+    const elements = [...records.values()].reduce((n, r) => n + r.data.length, 0);
+    expect(seen).toHaveLength(records.size);
+    expect(seen.every(([, total]) => total === elements * 2)).toBe(true);
+    expect(seen.every(([done], i) => i === 0 || done > seen[i - 1][0])).toBe(true);
+    expect(seen.at(-1)![0]).toBe(elements * 2);
+  });
+
   it('widens BF16 exactly: each float32 is the stored 16 bits shifted left by 16', async () => {
     const path = fixture('models/qwen2-untied-bf16-sharded/model-00002-of-00002.safetensors');
     const bytes = await readFile(path);

@@ -13,6 +13,6 @@ export { splitExamples, permutation, type Split, type SplitOptions } from './dat
 export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
-export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type WriteCacheOptions } from './teacher-cache.js';
+export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions } from './teacher-cache.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
-export { optimizerFor, runTrainConfig, type RunOptions, type RunResult } from './run/lm.js';
+export { dataReport, optimizerFor, runTrainConfig, type RunOptions, type RunResult } from './run/lm.js';

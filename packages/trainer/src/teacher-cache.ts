@@ -33,16 +33,27 @@ export interface CacheFingerprint {
 const sha = (x: string | Uint8Array): string => createHash('sha256').update(x).digest('hex').slice(0, 32);
 
 /**
+ * A teacher's weights read one at a time (e.g. `forEachSafetensor` over its folder), for fingerprinting a teacher
+ * that is not in memory: `visit(names, fn)` calls `fn` for each name, in that order.
+ */
+export interface TeacherWeightStream {
+  names: readonly string[];
+  visit(names: readonly string[], fn: (name: string, shape: readonly number[], data: ArrayBufferView) => void): Promise<void>;
+}
+
+/**
  * Fingerprint of a teacher (its config and a digest of its parameters), the token ids of the data, and
- * the cache settings.
+ * the cache settings. The parameters are loaded tensors (`teacherParams`) or a stream over its files
+ * (`teacherWeights`); both give the same fingerprint.
  * @example `const fp = await cacheFingerprint({ teacherConfig: config, teacherParams: params, examples, settings: { layer: -1 } })`
  */
-export async function cacheFingerprint({ teacherConfig, teacherParams, examples, settings = {} }: { teacherConfig: unknown; teacherParams: Record<string, Tensor>; examples: readonly Example[]; settings?: unknown }): Promise<CacheFingerprint> {
+export async function cacheFingerprint(opts: { teacherConfig: unknown; teacherParams?: Record<string, Tensor>; teacherWeights?: TeacherWeightStream; examples: readonly Example[]; settings?: unknown }): Promise<CacheFingerprint> {
+  const { teacherConfig, teacherParams, teacherWeights, examples, settings = {} } = opts;
   const h = createHash('sha256').update(JSON.stringify(teacherConfig));
-  for (const name of Object.keys(teacherParams).sort()) {
-    const data = await teacherParams[name].data();
-    h.update(name).update(JSON.stringify(teacherParams[name].shape)).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
+  const add = (name: string, shape: readonly number[], data: ArrayBufferView) => h.update(name).update(JSON.stringify(shape)).update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  if (teacherWeights) await teacherWeights.visit([...teacherWeights.names].sort(), add);
+  else if (teacherParams) for (const name of Object.keys(teacherParams).sort()) add(name, teacherParams[name].shape, await teacherParams[name].data());
+  else throw new Error('cacheFingerprint needs teacherParams or teacherWeights');
   const d = createHash('sha256');
   for (const ex of examples) d.update(Int32Array.from(ex.inputIds)).update('|');
   return { teacher: h.digest('hex').slice(0, 32), data: d.digest('hex').slice(0, 32), settings: sha(JSON.stringify(settings)) };

@@ -70,6 +70,13 @@ describe('splitExamples', () => {
     expect(cut.train.length).toBe(10);
     expect(Math.max(...cut.train.map((e) => e.inputIds.length))).toBe(10);
   });
+  test('cutTo: the released rule, drop over maxLength then cut what is kept to the student positions', () => {
+    const data = fake(9, (i) => [3, 8, 12][i % 3]); // three each of 3, 8 and 12 tokens
+    const s = splitExamples(data, { maxLength: 10, cutTo: 5, validation: 0 });
+    expect(s.dropped).toBe(3); // the 12-token ones
+    expect(s.train.map((e) => e.inputIds.length).sort()).toEqual([3, 3, 3, 5, 5, 5]);
+    for (const e of s.train) expect(e.lossMask).toHaveLength(e.inputIds.length);
+  });
 });
 
 describe('bucketedBatches', () => {

@@ -33,9 +33,10 @@ export {
 } from './nn/attention.js';
 export { IGNORE_INDEX, causalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
-export { gptNeo, gptNeoBlock, gptNeoParameterShapes } from './models/gpt-neo.js';
-export { qwen2, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
-export { createModel } from './models/index.js';
+export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes } from './models/gpt-neo.js';
+export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
+export { createModel, parameterInit, type ParameterInit } from './models/index.js';
+export type { InitKind } from './models/common.js';
 export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, Params, Qwen2Model } from './models/types.js';
 export { WeightsMismatchError, checkWeights, loadPretrained, type LoadOptions, type Pretrained } from './load.js';
 export { generate, leftPad, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';

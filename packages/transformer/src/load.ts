@@ -32,6 +32,8 @@ export interface Pretrained<M extends CausalLM = CausalLM> {
 export interface LoadOptions {
   /** Load the tokenizer when the folder has one (default true). */
   tokenizer?: boolean;
+  /** Called after each tensor with the stored bytes read so far and in all. */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -89,7 +91,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
   const model = createModel(config);
   const summary = await inspectSafetensors(dir);
   checkWeights(dir, model, summary.tensors);
-  const params = await loadSafetensorsAsTensors(dir, { names: [...model.parameterShapes().keys()] });
+  const params = await loadSafetensorsAsTensors(dir, { names: [...model.parameterShapes().keys()], onProgress: opts.onProgress });
   let tokenizer: Tokenizer | null = null;
   if (opts.tokenizer !== false) {
     const has = await Promise.all(TOKENIZER_FILES.map((f) => exists(join(dir, f))));

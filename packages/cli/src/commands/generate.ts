@@ -37,7 +37,8 @@ function parseIds(text: string): number[] {
  * prompt, streaming the text (or ids) as it is generated. Greedy unless sampling is asked for (`--sample`, a
  * sampling option, or `do_sample` in the folder's generation_config.json); `--greedy` forces greedy. Stops at
  * the model's eos (unless `--ignore-eos`) or a `--stop` string. `--json` prints only
- * `{"prompt_ids","generated_ids","text","finish_reason"}`.
+ * `{"prompt_ids","generated_ids","text","finish_reason","seconds","first_token_seconds","decode_tokens_per_second"}` (the first
+ * token's time includes the prompt's prefill; the decoding speed counts the tokens after it).
  *
  * @example
  * ```ts
@@ -100,15 +101,27 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     };
     if (tokenizer) io.stdout(opts.prompt ?? tokenizer.decode(promptIds));
   }
+  // timing: the first token includes the prompt's prefill; the rest is the incremental decoding speed
+  const began = performance.now();
+  const stamps: number[] = [];
+  const print = options.onToken;
+  options.onToken = (e) => {
+    stamps.push(performance.now());
+    print?.(e);
+  };
   const result = bridge
     ? await generateComposed(bridge.model, bridge.params, promptIds, { ...options, mode: options.useCache ? 'incremental' : 'full' })
     : await generate(plain!.model, plain!.params, promptIds, options);
   const ids = result.sequences[0];
   const text = tokenizer ? tokenizer.decode(ids) : null;
   if (opts.json) {
-    io.stdout(`${JSON.stringify({ prompt_ids: promptIds, generated_ids: ids, text, finish_reason: result.finishReasons[0] })}\n`);
+    const decode = stamps.length > 1 ? (stamps.length - 1) / ((stamps.at(-1)! - stamps[0]) / 1000) : null;
+    const timing = { seconds: round((performance.now() - began) / 1000), first_token_seconds: stamps.length ? round((stamps[0] - began) / 1000) : null, decode_tokens_per_second: decode === null ? null : round(decode) };
+    io.stdout(`${JSON.stringify({ prompt_ids: promptIds, generated_ids: ids, text, finish_reason: result.finishReasons[0], ...timing })}\n`);
     return;
   }
   if (text !== null && text.length > printed.length) io.stdout(text.slice(printed.length));
   io.stdout('\n');
 }
+
+const round = (x: number) => Number(x.toFixed(3));

@@ -11,11 +11,13 @@ import { loadConfig, loadRows, loadTokenizer, parseConfig, type Row } from '@llm
 import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
 import { causalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import {
-  bucketedBatches, cacheFingerprint, checkpointObserver, collate, formatExample, initialState, jsonlObserver, loadTrainState, openTeacherCache,
+  bucketedBatches, cacheFingerprint, dataReport, checkpointObserver, collate, formatExample, initialState, jsonlObserver, loadTrainState, openTeacherCache,
   optimizerFor, splitExamples, train, TrainConfigError, withTeacherStates, writeTeacherCache,
   type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
 } from '@llm-modules/trainer';
 import { cacheOrder } from './cache-order.js';
+import { checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './bridge-checks.js';
+import { openTeacher } from './teacher.js';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
 
@@ -27,24 +29,40 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const file = opts.configFile ?? 'config';
   const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
-  const t = cfg.training ?? {};
+  const t = { ...cfg.training, ...(opts.maxSteps ? { maxSteps: opts.maxSteps } : {}) };
   if (t.backend) setBackend(t.backend as BackendName);
   const seed = t.seed ?? 0;
   const teacherDir = at(cfg.teacher!);
-  const teacher = await loadPretrained(teacherDir);
+  let began = performance.now();
+  // with a cache the weights stay on disk unless the cache must be written
+  const teacher = await openTeacher(teacherDir, { lazy: Boolean(cfg.teacherCache), onProgress: (done, total) => opts.progress?.('loading the teacher', done, total, 'bytes') });
+  const what = `teacher: ${teacherDir} (${teacher.model.config.model_type}, hidden ${teacher.model.config.hidden_size})`;
+  opts.log?.(cfg.teacherCache ? `${what}: checked; its weights are read only to fingerprint or write the cache` : `${what} loaded in ${((performance.now() - began) / 1000).toFixed(1)}s`);
   const studentCfg = cfg.model.pretrained ? undefined : typeof cfg.model.config === 'string' ? await loadConfig(at(cfg.model.config)) : parseConfig(cfg.model.config, `${file} (model.config)`);
   const pretrained = cfg.model.pretrained ? await loadPretrained(at(cfg.model.pretrained)) : null;
   const student = pretrained ? pretrained.model : createModel(studentCfg!);
-  const model = composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: {} });
-
   const tok = await loadTokenizer(at(cfg.tokenizer));
+  const studentName = cfg.model.pretrained ? at(cfg.model.pretrained) : typeof cfg.model.config === 'string' ? at(cfg.model.config) : 'model.config';
+  checkModels(cfg, { teacherDir, teacherWidth: teacher.model.config.hidden_size, teacherVocab: teacher.model.config.vocab_size, student: studentName, studentWidth: student.config.hidden_size }, tok, file);
+  const vocabSize = headVocabSize(cfg, tok, teacher.model.config.vocab_size, file);
+  const model = composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: { vocabSize } });
+
   const d = cfg.data;
   const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, systemPrompt: d.systemPrompt };
   const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
   const maxLength = d.maxLength ?? Math.min(model.student.maxPositions, teacher.model.config.max_position_embeddings);
-  const split = splitExamples(toExamples(await loadRows(at(d.train), { skipBadRows: d.skipBadRows })), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength });
-  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength, overLength: 'truncate' }).train : split.validation;
+  const longest = Math.min(maxLength, d.cutTo ?? Infinity);
+  if (longest > model.student.maxPositions) throw new TrainConfigError(file, `examples of up to ${longest} tokens (data.maxLength${d.cutTo ? ' / data.cutTo' : ''}) do not fit the student's ${model.student.maxPositions} positions (max_position_embeddings): set data.cutTo to ${model.student.maxPositions}, as released`);
+  const split = splitExamples(toExamples(await loadRows(at(d.train), { skipBadRows: d.skipBadRows })), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength, cutTo: d.cutTo });
+  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength: Math.min(maxLength, d.cutTo ?? Infinity), overLength: 'truncate' }).train : split.validation;
   if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
+  checkTokenIds(split.train, Math.min(vocabSize, teacher.model.config.vocab_size), at(d.train));
+  checkTokenIds(validation, Math.min(vocabSize, teacher.model.config.vocab_size), at(d.validation ?? d.train));
+  opts.log?.(dataReport(split, validation.length, maxLength, d.overLength));
+  const counts = model.parameterCounts();
+  const parameters = { ...counts };
+  opts.log?.(`parameters: trainable ${counts.trainable.toLocaleString('en-US')} (bridge ${counts.bridge.toLocaleString('en-US')}, student ${counts.student.toLocaleString('en-US')}, head ${counts.head.toLocaleString('en-US')} × ${vocabSize} rows), frozen teacher ${counts.teacher.toLocaleString('en-US')}`);
+  if (opts.dryRun) return { output: at(cfg.output), steps: 0, reason: 'dry-run', trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: null, seconds: 0, parameters };
 
   const batchSize = t.batchSize ?? 8;
   const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
@@ -58,10 +76,14 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
     const cacheDir = at(cfg.teacherCache);
     // one example order with `cache-teacher` (sorted by token ids), so either may write the cache the other reads
     const { ordered: all, position } = cacheOrder([...split.train, ...validation]);
-    const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherParams: teacher.params, examples: all, settings: { layer: -1 } });
+    const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherWeights: teacher.weights, examples: all, settings: { layer: -1 } });
     const cache = await openTeacherCache(cacheDir, fingerprint).catch(async () => {
       if (await exists(join(cacheDir, 'index.msgpack'))) await openTeacherCache(cacheDir, fingerprint); // a mismatching cache: refuse (throws)
-      await writeTeacherCache(cacheDir, { examples: all, fingerprint, hiddenSize: model.dims.teacher, run: runTeacher, collate: (ex) => collate(ex, padId), batchSize });
+      began = performance.now();
+      await teacher.load();
+      opts.log?.(`teacher: loaded in ${((performance.now() - began) / 1000).toFixed(1)}s to write the cache ${cacheDir}`);
+      await writeTeacherCache(cacheDir, { examples: all, fingerprint, hiddenSize: model.dims.teacher, run: runTeacher, collate: (ex) => collate(ex, padId), batchSize, onProgress: (done, total) => opts.progress?.('caching teacher states', done, total, 'rows') });
+      teacher.release();
       return openTeacherCache(cacheDir, fingerprint);
     });
     const offset = split.train.length;
@@ -76,8 +98,10 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const { opt, lr } = optimizerFor(cfg, totalSteps);
   const loss = (p: unknown, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates }).logits, b.labels);
   const ckptDir = join(output, 'checkpoint');
-  const start: TrainState = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : initialState(model.init(prngKey(seed)), opt);
-  const began = performance.now();
+  const resumed = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : null;
+  if (resumed) checkResumeParams(resumed.params as Record<string, Tensor>, model.trainableParams, ckptDir);
+  const start: TrainState = resumed ?? initialState(model.init(prngKey(seed)), opt);
+  began = performance.now();
   let reason = 'done';
   const final = await train(start, {
     loss,
@@ -96,5 +120,5 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
     observers: [...(opts.observers ?? []), jsonlObserver(join(output, 'metrics.jsonl')), checkpointObserver({ dir: ckptDir, every: t.checkpointEvery ?? Math.max(1, totalSteps), config: cfg }), (e) => void (e.type === 'end' && (reason = e.reason))],
   });
   await saveBridge(output, model, final.params as Params, { teacherPath: relative(output, teacherDir) || '.', extra: { steps: final.step, tokenizer: relative(output, at(cfg.tokenizer)) } });
-  return { output, steps: final.step, reason, trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: final.bestValidationLoss, seconds: (performance.now() - began) / 1000 };
+  return { output, steps: final.step, reason, trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: final.bestValidationLoss, seconds: (performance.now() - began) / 1000, parameters };
 }

@@ -9,6 +9,8 @@ export type TensorSelection = Iterable<string> | ((info: TensorInfo) => boolean)
 
 export interface ReadOptions {
   names?: TensorSelection;
+  /** Called after each tensor with the stored bytes read so far and in all (model folders; for progress bars). */
+  onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 /** An open safetensors file: the validated header, and tensors read one at a time by offset. */

@@ -123,9 +123,15 @@ export async function loadSafetensors(path: string, opts: ReadOptions = {}): Pro
   return withReaders(where, async (readers) => {
     const wanted = opts.names === undefined || typeof opts.names === 'function' ? undefined : new Set(opts.names);
     const out = new Map<string, TensorRecord>();
-    for (const reader of readers) {
-      const pick = wanted ? (t: TensorInfo) => wanted.has(t.name) : opts.names;
-      for (const t of selectTensors(reader, pick as ReadOptions['names'])) out.set(t.name, await reader.read(t.name));
+    const picked = readers.map((reader) => selectTensors(reader, (wanted ? (t: TensorInfo) => wanted.has(t.name) : opts.names) as ReadOptions['names']));
+    const total = picked.flat().reduce((n, t) => n + t.end - t.begin, 0);
+    let done = 0;
+    for (const [k, reader] of readers.entries()) {
+      for (const t of picked[k]) {
+        out.set(t.name, await reader.read(t.name));
+        done += t.end - t.begin;
+        opts.onProgress?.(done, total);
+      }
     }
     if (wanted) for (const n of wanted) if (!out.has(n)) throw new SafetensorsError(path, `no tensor named "${n}"`);
     return out;
@@ -169,3 +175,27 @@ export async function inspectSafetensors(path: string): Promise<SafetensorsSumma
     return { files: readers.map((r) => r.path), metadata, tensors, totalBytes, parameterCount };
   });
 }
+
+/**
+ * Visit tensors of a model (file, index or folder) one at a time, in the order of `names`: each record is read,
+ * handed to `fn`, and dropped before the next is read, so a model larger than memory can be hashed or converted.
+ *
+ * @example
+ * ```ts
+ * const h = createHash('sha256');
+ * await forEachSafetensor('models/qwen2-tied', ['model.norm.weight'], (r) => void h.update(new Uint8Array(r.data.buffer)));
+ * ```
+ */
+export async function forEachSafetensor(path: string, names: readonly string[], fn: (record: TensorRecord) => void | Promise<void>): Promise<void> {
+  const where = await locateWeights(path);
+  await withReaders(where, async (readers) => {
+    const owner = new Map<string, SafetensorsReader>();
+    for (const r of readers) for (const t of r.header.tensors) owner.set(t.name, r);
+    for (const name of names) {
+      const reader = owner.get(name);
+      if (!reader) throw new SafetensorsError(path, `no tensor named "${name}"`);
+      await fn(await reader.read(name));
+    }
+  });
+}
+

@@ -17,9 +17,11 @@ export interface TrainConfig {
   /** bridge mode: the frozen teacher's folder */
   teacher?: string;
   /** bridge mode: variant and options */
-  bridge?: { variant: string; options?: Record<string, unknown> };
+  bridge?: { variant: string; options?: Record<string, unknown>; dims?: { teacher?: number; student?: number } };
   /** bridge mode: the teacher-state cache folder */
   teacherCache?: string;
+  /** bridge mode: the new head's rows (default: the teacher's vocab_size) */
+  head?: { vocabSize?: number | 'tokenizer' | 'teacher' };
   /** lm mode: the model; bridge mode: the student */
   model: { config?: string | Record<string, unknown>; pretrained?: string };
   tokenizer: string;
@@ -32,6 +34,7 @@ export interface TrainConfig {
     systemPrompt?: string;
     maxLength?: number;
     overLength?: 'drop' | 'truncate';
+    cutTo?: number;
     subset?: number;
     validationFraction?: number;
     skipBadRows?: boolean;
@@ -69,7 +72,7 @@ function describe(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `unknown field "${(e.params as { additionalProperty: string }).additionalProperty}" in ${at}`;
   if (e.keyword === 'required') return `missing field "${(e.params as { missingProperty: string }).missingProperty}" in ${at}`;
   if (e.keyword === 'enum') return `${at} must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-  if (e.keyword === 'not') return 'teacher, bridge and teacherCache are only for mode "bridge"';
+  if (e.keyword === 'not') return 'teacher, bridge, teacherCache and head are only for mode "bridge"';
   if (e.keyword === 'oneOf') return `${at} needs exactly one of "config" or "pretrained"`;
   return `${at} ${e.message}`;
 }

@@ -27,6 +27,8 @@ export interface SplitOptions {
   maxLength?: number;
   /** what to do with longer examples: drop them (the paper) or cut them */
   overLength?: 'drop' | 'truncate';
+  /** after the length rule, cut every kept example to this many tokens (released: 2048, the student's positions) */
+  cutTo?: number;
 }
 
 export interface Split<T> {
@@ -41,7 +43,7 @@ export interface Split<T> {
  * @example `const { train, validation } = splitExamples(examples, { seed: 0, subset: 0.3, validation: 0.1, maxLength: 4096 })`
  */
 export function splitExamples(examples: readonly Example[], opts: SplitOptions = {}): Split<Example> {
-  const { seed = 0, subset = 1, validation = 0.1, maxLength = Infinity, overLength = 'drop' } = opts;
+  const { seed = 0, subset = 1, validation = 0.1, maxLength = Infinity, overLength = 'drop', cutTo = Infinity } = opts;
   if (!(subset > 0 && subset <= 1)) throw new Error(`subset must be in (0, 1], got ${subset}`);
   if (!(validation >= 0 && validation < 1)) throw new Error(`validation must be in [0, 1), got ${validation}`);
   const order = permutation(examples.length, seed).slice(0, Math.round(examples.length * subset));
@@ -49,9 +51,9 @@ export function splitExamples(examples: readonly Example[], opts: SplitOptions =
   let dropped = 0;
   for (const i of order) {
     const ex = examples[i];
-    if (ex.inputIds.length <= maxLength) kept.push(ex);
-    else if (overLength === 'truncate') kept.push({ inputIds: ex.inputIds.slice(0, maxLength), lossMask: ex.lossMask.slice(0, maxLength) });
-    else dropped++;
+    const keep = Math.min(maxLength, cutTo);
+    if (ex.inputIds.length > maxLength && overLength === 'drop') dropped++;
+    else kept.push(ex.inputIds.length <= keep ? ex : { inputIds: ex.inputIds.slice(0, keep), lossMask: ex.lossMask.slice(0, keep) });
   }
   const nVal = Math.round(kept.length * validation);
   return { train: kept.slice(0, kept.length - nVal), validation: kept.slice(kept.length - nVal), dropped };

@@ -27,6 +27,14 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** continue from `output/checkpoint` when it exists */
   resume?: boolean;
+  /** overrides `training.maxSteps` (e.g. a short trial of a long config) */
+  maxSteps?: number;
+  /** load and check everything (models, tokenizer, data, shapes), report, and stop before training: nothing is written */
+  dryRun?: boolean;
+  /** one-line reports before training starts (data counts, parameters) */
+  log?: (line: string) => void;
+  /** progress of long preparations (loading a teacher): `done` of `total` `unit`s */
+  progress?: (label: string, done: number, total: number, unit: 'bytes' | 'rows') => void;
 }
 
 export interface RunResult {
@@ -38,6 +46,8 @@ export interface RunResult {
   droppedExamples: number;
   finalValidationLoss: number | null;
   seconds: number;
+  /** parameters by part (trainable ones, and a frozen teacher's) */
+  parameters?: Record<string, number>;
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json', 'generation_config.json'];
@@ -69,7 +79,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const file = opts.configFile ?? 'config';
   const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
-  const t = cfg.training ?? {};
+  const t = { ...cfg.training, ...(opts.maxSteps ? { maxSteps: opts.maxSteps } : {}) };
   if (t.backend) setBackend(t.backend as BackendName);
   const seed = t.seed ?? 0;
 
@@ -92,9 +102,13 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
   const trainRows = await loadRows(at(d.train), { skipBadRows: d.skipBadRows });
   const maxLength = d.maxLength ?? (modelConfig as { max_position_embeddings: number }).max_position_embeddings;
-  const split = splitExamples(toExamples(trainRows), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength });
-  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength, overLength: 'truncate' }).train : split.validation;
+  const split = splitExamples(toExamples(trainRows), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength, cutTo: d.cutTo });
+  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength: Math.min(maxLength, d.cutTo ?? Infinity), overLength: 'truncate' }).train : split.validation;
   if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
+
+  opts.log?.(dataReport(split, validation.length, maxLength, d.overLength));
+  const parameters = { trainable: Object.values(params).reduce((n, p) => n + p.size, 0) };
+  if (opts.dryRun) return { output: at(cfg.output), steps: 0, reason: 'dry-run', trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: null, seconds: 0, parameters };
 
   const batchSize = t.batchSize ?? 8;
   const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
@@ -140,5 +154,12 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
     droppedExamples: split.dropped,
     finalValidationLoss: final.bestValidationLoss,
     seconds: (performance.now() - began) / 1000,
+    parameters,
   };
+}
+
+/** The one line a run reports about its data before training. @example `dataReport(split, 10, 512)` */
+export function dataReport(split: { train: readonly unknown[]; dropped: number }, validation: number, maxLength: number, overLength: 'drop' | 'truncate' = 'drop'): string {
+  const rule = overLength === 'drop' ? `${split.dropped} dropped as longer than ${maxLength} tokens` : `rows longer than ${maxLength} tokens truncated`;
+  return `data: ${split.train.length} training and ${validation} validation examples; ${rule}`;
 }

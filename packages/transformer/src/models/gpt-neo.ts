@@ -10,7 +10,7 @@ import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttentio
 import { embedding, linear } from '../nn/linear.js';
 import { gptNeoMLP } from '../nn/mlp.js';
 import { layerNorm } from '../nn/norms.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock } from './common.js';
+import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock, type InitKind } from './common.js';
 import type { ApplyOptions, ApplyOutput, GPTNeoModel, Params } from './types.js';
 
 /**
@@ -109,6 +109,9 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   return result;
 }
 
+/** Hugging Face's `_init_weights` rule for a GPT-Neo parameter: LayerNorm weights 1, biases 0, the rest normal(0, initializer_range). */
+export const gptNeoInitKind = (name: string): InitKind => (/ln_(1|2|f)\.weight$/.test(name) ? 'ones' : name.endsWith('.bias') ? 'zeros' : 'normal');
+
 const IGNORED = /^(lm_head\.weight|transformer\.h\.\d+\.attn\.attention\.(bias|masked_bias))$/;
 
 /**
@@ -133,7 +136,7 @@ export function gptNeo(config: GPTNeoConfig): GPTNeoModel {
   return {
     config,
     init: (key: PRNGKey) =>
-      initFromShapes(shapes, key, config.initializer_range, (n) => (/ln_(1|2|f)\.weight$/.test(n) ? 'ones' : n.endsWith('.bias') ? 'zeros' : 'normal')),
+      initFromShapes(shapes, key, config.initializer_range, gptNeoInitKind),
     apply: (params, inputIds, opts) => apply(config, params, inputIds, opts),
     parameterShapes: () => new Map(shapes),
     isIgnorable: (name) => IGNORED.test(name) && !shapes.has(name),

@@ -11,7 +11,7 @@ import { embedding, linear } from '../nn/linear.js';
 import { swiGLU } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norms.js';
 import { applyRotary, rotaryCosSin } from '../nn/rope.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock } from './common.js';
+import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock, type InitKind } from './common.js';
 import type { ApplyOptions, ApplyOutput, Params, Qwen2Model } from './types.js';
 
 /**
@@ -106,6 +106,9 @@ function apply(c: Qwen2Config, params: Params, inputIds: Tensor | null, opts: Ap
   return result;
 }
 
+/** Hugging Face's `_init_weights` rule for a Qwen2 parameter: norm weights 1, biases 0, the rest normal(0, initializer_range). */
+export const qwen2InitKind = (name: string): InitKind => (/(layernorm|norm)\.weight$/.test(name) ? 'ones' : name.endsWith('.bias') ? 'zeros' : 'normal');
+
 const IGNORED = /^(lm_head\.weight|model\.layers\.\d+\.self_attn\.rotary_emb\.(inv_freq|cos_cached|sin_cached))$/;
 
 /**
@@ -130,7 +133,7 @@ export function qwen2(config: Qwen2Config): Qwen2Model {
   return {
     config,
     init: (key: PRNGKey) =>
-      initFromShapes(shapes, key, std, (n) => (/(layernorm|norm)\.weight$/.test(n) ? 'ones' : n.endsWith('.bias') ? 'zeros' : 'normal'), padId === null ? {} : { 'model.embed_tokens.weight': padId }),
+      initFromShapes(shapes, key, std, qwen2InitKind, padId === null ? {} : { 'model.embed_tokens.weight': padId }),
     apply: (params, inputIds, opts) => apply(config, params, inputIds, opts),
     parameterShapes: () => new Map(shapes),
     isIgnorable: (name) => IGNORED.test(name) && !shapes.has(name),

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Paper scale on random stand-ins: every step of the README's recipe, timed, with peak RSS.
+#   bash examples/qwen2-gptneo/measure.sh [--fresh]      (after `pnpm build`; ~30 min on 2 cores)
+# Writes standin/ (models, data, cache, runs; gitignored) and standin/measurements.jsonl (one JSON object per
+# step: command, wall seconds, peak RSS, the command's own --json summary), then prints the table the README quotes.
+set -euo pipefail
+cd "$(dirname "$0")"
+CLI="node ../../packages/cli/dist/bin.js"
+OUT=standin/measurements.jsonl
+[ -f ../../packages/cli/dist/bin.js ] || { echo "measure.sh: run 'pnpm build' first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "measure.sh: needs GNU time (/usr/bin/time; Debian: apt-get install time)" >&2; exit 1; }
+if [ "${1:-}" = "--fresh" ]; then rm -rf standin; fi
+mkdir -p standin
+: > "$OUT"
+
+# step NAME CMD...: run CMD under GNU time; append {step, seconds, peak_rss_gb, load, summary (CMD's last stdout line)}
+step() {
+  local name=$1; shift
+  echo "== $name: $*" >&2
+  local load; load=$(cut -d' ' -f1 /proc/loadavg)
+  /usr/bin/time -f '%e %M' -o standin/.time "$@" > standin/.stdout
+  local summary; summary=$(tail -n 1 standin/.stdout)
+  read -r secs kb < standin/.time
+  node -e '
+    const [name, secs, kb, load, summary] = process.argv.slice(1);
+    let s = null; try { s = JSON.parse(summary); } catch {}
+    console.log(JSON.stringify({ step: name, seconds: Number(secs), peak_rss_gb: Number((kb / 2 ** 20).toFixed(2)), load_at_start: Number(load), summary: s }));
+  ' "$name" "$secs" "$kb" "$load" "$summary" >> "$OUT"
+  tail -n 1 "$OUT" >&2
+}
+
+bytes() { du -sb "$1" | cut -f1; }
+
+[ -f standin/qwen2-1.5b/config.json ] || step new-model $CLI new-model --config configs/qwen2-1.5b/config.json --tokenizer tokenizer --out standin/qwen2-1.5b --dtype bf16 --seed 0 --json
+[ -f standin/data/synthetic-stratos.parquet ] || node make-synthetic-stratos.mjs --rows 32 --seed 0 --out standin/data > /dev/null
+step load-teacher $CLI train --config standin.train.json --dry-run --json
+rm -rf standin/cache-512 standin/runs
+step cache-teacher $CLI cache-teacher --model standin/qwen2-1.5b --data standin/data/synthetic-stratos.parquet --out standin/cache-512 --max-length 512 --json
+echo "{\"step\":\"cache-size\",\"bytes\":$(bytes standin/cache-512)}" >> "$OUT"
+step train-cached $CLI train --config standin.train.json --json
+cp standin/runs/paper/metrics.jsonl standin/metrics-cached.jsonl
+echo "{\"step\":\"checkpoint-size\",\"bytes\":$(bytes standin/runs/paper/checkpoint),\"bridge_folder_bytes\":$(bytes standin/runs/paper/bridge.safetensors)}" >> "$OUT"
+step train-resume $CLI train --config standin.train.json --resume --max-steps 6 --json
+step train-live $CLI train --config standin-live.train.json --json
+cp standin/runs/paper-live/metrics.jsonl standin/metrics-live.jsonl
+step generate $CLI generate --model standin/runs/paper --prompt "User: What is 12 times 7? Think step by step." --max-new-tokens 32 --ignore-eos --greedy --json
+node report.mjs "$OUT" standin/metrics-cached.jsonl standin/metrics-live.jsonl

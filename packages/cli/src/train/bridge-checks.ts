@@ -1,0 +1,67 @@
+/**
+ * The checks a bridge-mode run makes before any kernel runs, so a wrong teacher, student, tokenizer, data file
+ * or checkpoint ends in one line naming the file and the mismatch instead of an index error deep in a kernel.
+ */
+import type { Tokenizer } from '@llm-modules/loaders';
+import type { Tensor } from '@llm-modules/tensor';
+import { TrainConfigError, type Example, type TrainConfig } from '@llm-modules/trainer';
+
+/**
+ * The new head's rows: `head.vocabSize` as a number, the tokenizer's size (`"tokenizer"`, as released) or the
+ * teacher's `vocab_size` (`"teacher"`, the default).
+ * @example `headVocabSize(cfg, tok, 151936, 'paper.train.json') // 151646 with "tokenizer"`
+ */
+export function headVocabSize(cfg: TrainConfig, tok: Tokenizer, teacherVocab: number, file: string): number {
+  const v = cfg.head?.vocabSize ?? 'teacher';
+  const size = v === 'teacher' ? teacherVocab : v === 'tokenizer' ? tok.vocabSize : v;
+  if (tok.vocabSize > size) {
+    throw new TrainConfigError(file, `the tokenizer ${tok.dir} has ${tok.vocabSize} ids but the head has ${size} rows (head.vocabSize ${JSON.stringify(v)}): ids past ${size - 1} could never be predicted`);
+  }
+  return size;
+}
+
+/**
+ * The teacher must embed every id the tokenizer makes, and the widths must be the ones `bridge.dims` names.
+ * @example `checkModels(cfg, { teacherDir, teacherWidth: 1536, teacherVocab: 151936, studentWidth: 768 }, tok, file)`
+ */
+export function checkModels(cfg: TrainConfig, m: { teacherDir: string; teacherWidth: number; teacherVocab: number; student: string; studentWidth: number }, tok: Tokenizer, file: string): void {
+  const dims = cfg.bridge?.dims;
+  if (dims?.teacher !== undefined && dims.teacher !== m.teacherWidth) {
+    throw new TrainConfigError(file, `bridge.dims.teacher is ${dims.teacher} but the teacher ${m.teacherDir} has hidden_size ${m.teacherWidth}`);
+  }
+  if (dims?.student !== undefined && dims.student !== m.studentWidth) {
+    throw new TrainConfigError(file, `bridge.dims.student is ${dims.student} but the student (${m.student}) has hidden_size ${m.studentWidth}`);
+  }
+  if (tok.vocabSize > m.teacherVocab) {
+    throw new TrainConfigError(file, `the tokenizer ${tok.dir} has ${tok.vocabSize} ids but the teacher ${m.teacherDir} embeds only ${m.teacherVocab} (vocab_size): is it the teacher's tokenizer?`);
+  }
+}
+
+/**
+ * Every token id of `examples` must be below `limit` (rows given as `input_ids` bypass the tokenizer).
+ * @example `checkTokenIds(examples, 151646, 'data.jsonl')`
+ */
+export function checkTokenIds(examples: readonly Example[], limit: number, source: string): void {
+  examples.forEach((ex, row) => {
+    const bad = ex.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= limit);
+    if (bad !== undefined) throw new TrainConfigError(source, `row ${row}: token id ${bad} is outside the vocabulary [0, ${limit}) of the teacher and head`);
+  });
+}
+
+/**
+ * A checkpoint to resume must hold exactly the run's trainable parameters, with the same shapes.
+ * @example `checkResumeParams(state.params, model.trainableParams, 'runs/paper/checkpoint')`
+ */
+export function checkResumeParams(params: Record<string, Tensor>, expected: ReadonlyMap<string, readonly number[]>, dir: string): void {
+  const problems: string[] = [];
+  for (const [name, shape] of expected) {
+    const p = params[name];
+    if (!p) problems.push(`missing ${name}`);
+    else if (p.shape.join(',') !== shape.join(',')) problems.push(`${name} is [${p.shape.join(', ')}], the run needs [${shape.join(', ')}]`);
+  }
+  for (const name of Object.keys(params)) if (!expected.has(name)) problems.push(`unexpected ${name}`);
+  if (problems.length) {
+    const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+    throw new TrainConfigError(dir, `the checkpoint does not fit this run's model: ${problems.slice(0, 3).join('; ')}${more}`);
+  }
+}
