@@ -6,15 +6,19 @@
 //   plain JS    an i-k-j triple loop
 //   tfjs-wasm   @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD; one thread: tfjs disables threads in Node)
 //   GL          the library on `headlessgl` (gpu.js kernels; run under xvfb-run) when available
-// plus the measured ceiling of the GEMM microkernel (mul + add on f32x4 over L1-resident panels); the
-// last column is the one-thread GEMM as a fraction of the one-thread ceiling.
+// plus the measured ceiling of the in-place GEMM microkernel (`T.simdPeakGflops`: mul + add on f32x4 over
+// L1-resident panels) and the engine's WebAssembly SIMD peak (simd-peak.mjs: f32x4 mul + add with no
+// memory traffic, on 1 and on 2 threads at once); the last columns are the GEMM as a fraction of them.
+// --paper adds paper-scale shapes (Qwen2-0.5B-like FFN and the 151,646-token LM head, forward and
+// both backward products); those rows skip the slow baselines (naive gpu.js, plain JS, GL, tfjs).
 //
-// Usage: node benchmarks/matmul.mjs [--json] [--quick] [--shapes 64,128,256,512,1024,mlp,mlp_dx,mlp_dw] [--reps 5]
+// Usage: node benchmarks/matmul.mjs [--json] [--quick] [--paper] [--shapes 64,…,mlp_dw,ffn_up,lm_head] [--reps 5]
 //        (after `pnpm build`; under `xvfb-run -a` for the GL row)
 import os from 'node:os';
 import * as T from '@llm-modules/tensor';
 import { bench } from 'llm-modules';
 import { flag, option, report } from './lib.mjs';
+import { simdPeak } from './simd-peak.mjs';
 
 const SHAPES = {
   64: [64, 64, 64, 'nn'],
@@ -25,7 +29,14 @@ const SHAPES = {
   mlp: [128, 768, 3072, 'nn'], // GPT-Neo MLP forward: x[128,768] @ W[768,3072]
   mlp_dx: [128, 3072, 768, 'nt'], // its backward: dY[128,3072] @ Wᵀ (W [768,3072] read transposed)
   mlp_dw: [768, 128, 3072, 'tn'], // and Xᵀ[768,128] @ dY[128,3072]
+  // paper scale (--paper): FFN up / down projections and the LM head over 512 tokens
+  ffn_up: [512, 1536, 8960, 'nn'],
+  ffn_down: [512, 8960, 1536, 'nn'],
+  lm_head: [512, 768, 151646, 'nn'], // weight 466 MB
+  lm_head_dx: [512, 151646, 768, 'nt'],
+  lm_head_dw: [768, 512, 151646, 'tn'],
 };
+const PAPER = ['ffn_up', 'ffn_down', 'lm_head', 'lm_head_dx', 'lm_head_dw'];
 
 /** Plain JS, i-k-j loop order (the best simple order: unit stride in the inner loop). */
 function plainMatmul(a, b, M, K, N, layout) {
@@ -47,12 +58,15 @@ function plainMatmul(a, b, M, K, N, layout) {
 const quick = flag('quick');
 const reps = Number(option('reps', quick ? 2 : 5));
 const available = await T.listBackends();
-const names = option('shapes', quick ? '128,512,mlp' : Object.keys(SHAPES).join(',')).split(',');
+const names = option('shapes', quick ? '128,512,mlp' : Object.keys(SHAPES).filter((n) => !PAPER.includes(n)).join(',')).split(',');
+if (flag('paper')) names.push(...PAPER.filter((n) => !names.includes(n)));
 const tfjs = await bench.loadTfjsWasm();
 const gl = available.includes('headlessgl');
 
 const peak1 = await T.simdPeakGflops('webasm');
 const peakN = await T.simdPeakGflops('threads');
+const simd1 = await simdPeak(1);
+const simd2 = await simdPeak(2);
 
 const rows = [];
 const json = {};
@@ -62,29 +76,34 @@ for (const name of names) {
   const gf = (ms) => (ms ? flops / ms / 1e6 : NaN);
   const a = bench.randomF32(M * K, 1);
   const b = bench.randomF32(K * N, 2);
+  const big = PAPER.includes(name);
   const cands = {
     threads: () => bench.using('threads', bench.matmulJob(a, b, M, K, N, layout)),
     webasm: () => bench.using('webasm', bench.matmulJob(a, b, M, K, N, layout)),
   };
-  if (tfjs) cands.tfjs = bench.tfjsMatmulJob(tfjs.tf, a, b, M, K, N, layout);
-  const ms = await bench.interleaved(cands, { reps });
-  // the slow baselines: fewer runs (a 1024³ naive product takes seconds)
+  if (tfjs && !big) cands.tfjs = bench.tfjsMatmulJob(tfjs.tf, a, b, M, K, N, layout);
+  const ms = await bench.interleaved(cands, { reps: big ? Math.min(reps, 2) : reps, budgetMs: big ? 120000 : 20000 });
+  // the slow baselines: fewer runs (a 1024³ naive product takes seconds), none at paper scale
   const slowReps = M * K * N > 2 ** 26 ? 1 : Math.min(reps, 3);
-  ms.gpujs = await bench.bestOf(() => bench.using('threads', bench.matmulJob(a, b, M, K, N, layout), { fast: false, fusion: false }), { reps: slowReps, warmup: 1 });
-  ms.js = await bench.bestOf(() => plainMatmul(a, b, M, K, N, layout), { reps: slowReps, warmup: 1 });
-  if (gl) ms.gl = await bench.bestOf(() => bench.using('headlessgl', bench.matmulJob(a, b, M, K, N, layout)), { reps: slowReps, warmup: 1 });
+  if (!big) {
+    ms.gpujs = await bench.bestOf(() => bench.using('threads', bench.matmulJob(a, b, M, K, N, layout), { fast: false, fusion: false }), { reps: slowReps, warmup: 1 });
+    ms.js = await bench.bestOf(() => plainMatmul(a, b, M, K, N, layout), { reps: slowReps, warmup: 1 });
+    if (gl) ms.gl = await bench.bestOf(() => bench.using('headlessgl', bench.matmulJob(a, b, M, K, N, layout)), { reps: slowReps, warmup: 1 });
+  }
   const row = {
     shape: `${M}x${K} @ ${K}x${N}${layout === 'nn' ? '' : ` (${layout === 'nt' ? 'B' : 'A'}ᵀ)`}`,
     'ours threads': gf(ms.threads).toFixed(1),
     'ours 1 thread': gf(ms.webasm).toFixed(1),
-    'tfjs-wasm': tfjs ? gf(ms.tfjs).toFixed(1) : '-',
-    'ours / tfjs': tfjs ? (ms.tfjs / ms.threads).toFixed(2) : '-',
-    '1 thread / tfjs': tfjs ? (ms.tfjs / ms.webasm).toFixed(2) : '-',
+    'tfjs-wasm': ms.tfjs ? gf(ms.tfjs).toFixed(1) : '-',
+    'ours / tfjs': ms.tfjs ? (ms.tfjs / ms.threads).toFixed(2) : '-',
+    '1 thread / tfjs': ms.tfjs ? (ms.tfjs / ms.webasm).toFixed(2) : '-',
     'threads / 1': (ms.webasm / ms.threads).toFixed(2),
-    'gpu.js naive': gf(ms.gpujs).toFixed(2),
-    'plain JS': gf(ms.js).toFixed(2),
-    ...(gl ? { 'GL (headlessgl)': gf(ms.gl).toFixed(2) } : {}),
+    'gpu.js naive': ms.gpujs ? gf(ms.gpujs).toFixed(2) : '-',
+    'plain JS': ms.js ? gf(ms.js).toFixed(2) : '-',
+    ...(gl ? { 'GL (headlessgl)': ms.gl ? gf(ms.gl).toFixed(2) : '-' } : {}),
     '1 thread % of ceiling': ((100 * gf(ms.webasm)) / peak1).toFixed(0),
+    '1 thread % of SIMD peak': ((100 * gf(ms.webasm)) / simd1).toFixed(0),
+    'threads % of 2-thread SIMD peak': ((100 * gf(ms.threads)) / simd2).toFixed(0),
   };
   rows.push(row);
   json[name] = Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}_gflops`, Number(gf(v).toFixed(2))]));
@@ -94,9 +113,10 @@ const extra = {
   cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
   'load average': os.loadavg().map((x) => x.toFixed(1)).join(' '),
   'GEMM microkernel ceiling (GFLOPS)': `${peak1.toFixed(1)} on 1 thread, ${peakN.toFixed(1)} on the threads backend`,
+  'WASM SIMD peak (GFLOPS)': `${simd1.toFixed(1)} on 1 thread, ${simd2.toFixed(1)} on 2 threads`,
   'tfjs-wasm': tfjs ? `tfjs ${tfjs.version}, ${tfjs.threads} thread(s)` : 'not installed',
 };
-if (flag('json')) Object.assign(extra, { peak_1thread_gflops: peak1, peak_threads_gflops: peakN, results: json });
+if (flag('json')) Object.assign(extra, { peak_1thread_gflops: peak1, peak_threads_gflops: peakN, simd_peak_1thread_gflops: simd1, simd_peak_2threads_gflops: simd2, results: json });
 report('matmul f32 GFLOPS (best of runs after warm-up; ratios are speed ratios from the same run)', rows, extra);
 T.shutdownThreads();
 process.exit(0);

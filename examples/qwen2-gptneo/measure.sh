@@ -33,7 +33,7 @@ bytes() { du -sb "$1" | cut -f1; }
 
 [ -f standin/qwen2-1.5b/config.json ] || step new-model $CLI new-model --config configs/qwen2-1.5b/config.json --tokenizer tokenizer --out standin/qwen2-1.5b --dtype bf16 --seed 0 --json
 [ -f standin/data/synthetic-stratos.parquet ] || node make-synthetic-stratos.mjs --rows 32 --seed 0 --out standin/data > /dev/null
-step load-teacher $CLI train --config standin.train.json --dry-run --json
+step load-teacher $CLI train --config standin-live.train.json --dry-run --json   # no cache: the teacher is loaded
 rm -rf standin/cache-512 standin/runs
 step cache-teacher $CLI cache-teacher --model standin/qwen2-1.5b --data standin/data/synthetic-stratos.parquet --out standin/cache-512 --max-length 512 --json
 echo "{\"step\":\"cache-size\",\"bytes\":$(bytes standin/cache-512)}" >> "$OUT"

@@ -27,7 +27,7 @@ export { CliError, processIO, type CliIO } from './io.js';
 
 function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
   const cli = new Command('llm-modules')
-    .description('Compose language models: inspect, tokenize, evaluate and generate (train arrives with its package).')
+    .description('Compose language models: train bridges from a frozen teacher into a student, and inspect, tokenize, evaluate, generate and benchmark.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showSuggestionAfterError(true);

@@ -12,6 +12,7 @@ import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
 import { planFusion } from './fusion/plan.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
+import { profileKey, profiling, record } from './profile.js';
 
 /**
  * Pending nodes reachable from `roots`, inputs before consumers (depth-first from each root). Roots are
@@ -83,8 +84,10 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       if (t.view) continue; // realized meanwhile by a concurrent evaluation
       if (plan?.inner.has(t)) continue; // computed inside its group's kernel
       const group = plan?.groups.get(t);
+      const began = profiling() ? performance.now() : 0;
       if (group) {
         const view = contiguousView(await backend.executeGroup!(group, group.externals.map(viewOf)), t.shape);
+        if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
         retain(view.storage);
         temp.set(t, view);
         for (const m of group.members) finishNode(m);
@@ -104,6 +107,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       } else {
         view = contiguousView(await backend.execute(t, inputs), t.shape);
       }
+      if (began) record(profileKey(t.op, inputs), performance.now() - began, t.size);
       retain(view.storage);
       temp.set(t, view);
       finishNode(t);

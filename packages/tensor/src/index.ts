@@ -24,6 +24,7 @@ export { fusedAttention, attentionReference, type AttentionOptions } from './pri
 export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
 export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, type PRNGKey } from './random.js';
 export { evaluate, readFloat64 } from './evaluate.js';
+export { profileReport, profiling, resetProfile, setProfiling } from './profile.js';
 export { liveStorageCount } from './memory.js';
 export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, BACKEND_NAMES } from './backends/registry.js';
 export type { Backend, BackendName, Storage, View } from './backend.js';

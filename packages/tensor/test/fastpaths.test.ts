@@ -98,6 +98,17 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
     [[8, 64, 64], [8, 64, 64], 'plain', 'transposed'], // batch split over threads
     [[2, 1, 5, 6], [3, 6, 7], 'plain', 'plain'],
     [[4, 6, 5], [4, 5, 3], 'broadcast', 'broadcast'],
+    // packed GEMM (gemm-packed.ts): M = 1 / N = 1 / K = 1, several KC slabs with a remainder, more
+    // than one block of packed B panels, more than one MC chunk of A rows, A broadcast over a batch
+    [[1, 37], [37, 20], 'plain', 'plain'],
+    [[1, 300], [300, 70], 'transposed', 'transposed'],
+    [[20, 37], [37, 1], 'plain', 'plain'],
+    [[23, 1], [1, 150], 'transposed', 'plain'],
+    [[6, 600], [600, 150], 'plain', 'plain'],
+    [[613, 20], [20, 9], 'plain', 'plain'],
+    [[1207, 33], [33, 70], 'transposed', 'plain'],
+    [[130, 70], [3, 70, 83], 'plain', 'transposed'],
+    [[2, 3, 9, 14], [3, 14, 5], 'colstep', 'rowstep'],
   ];
 
   for (const backend of CPU_BACKENDS.filter((b) => b !== 'cpu')) {
@@ -123,6 +134,22 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
       return Array.from(await T.matmul(T.tensor(a, [150, 260]), T.tensor(b, [260, 90])).data());
     };
     expect(await run('threads')).toEqual(await run('webasm'));
+  });
+
+  it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('threads and webasm give bit-identical results (row and column units, edge tiles, several slabs)', async () => {
+    for (const [M, K, Nn] of [
+      [700, 300, 130],
+      [37, 530, 1000],
+      [1300, 400, 10],
+    ]) {
+      const a = randoms(M * K, M);
+      const b = randoms(K * Nn, Nn);
+      const run = async (backend: BackendName) => {
+        T.setBackend(backend);
+        return Array.from(await T.matmul(T.tensor(a, [M, K]), T.transpose(T.tensor(b, [Nn, K]))).data());
+      };
+      expect(await run('threads')).toEqual(await run('webasm'));
+    }
   });
 });
 

@@ -33,7 +33,7 @@ export {
 } from './nn/attention.js';
 export { IGNORE_INDEX, causalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
-export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes } from './models/gpt-neo.js';
+export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
 export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
 export { createModel, parameterInit, type ParameterInit } from './models/index.js';
 export type { InitKind } from './models/common.js';

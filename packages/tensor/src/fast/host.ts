@@ -50,7 +50,8 @@ export function gatherStrided(data: Float32Array | Float64Array, shape: Shape, s
   const idx = new Array<number>(r - 1).fill(0);
   let pos = offset;
   for (let o = 0; o < n; o += inner) {
-    if (si === 1 && data instanceof Float32Array) out.set(data.subarray(pos, pos + inner), o);
+    // short runs: a loop beats subarray + set (each subarray is an allocation)
+    if (si === 1 && inner >= 64 && data instanceof Float32Array) out.set(data.subarray(pos, pos + inner), o);
     else for (let i = 0, p = pos; i < inner; i++, p += si) out[o + i] = data[p];
     for (let k = r - 2; k >= 0; k--) {
       idx[k]++;
@@ -61,6 +62,12 @@ export function gatherStrided(data: Float32Array | Float64Array, shape: Shape, s
     }
   }
   return out;
+}
+
+/** out[dst…dst+n) = xs[src…src+n): a loop for short runs (a subarray per run is an allocation), else set. */
+function copyRun(out: Float32Array, dst: number, xs: Float32Array, src: number, n: number): void {
+  if (n >= 64) out.set(xs.subarray(src, src + n), dst);
+  else for (let q = 0; q < n; q++) out[dst + q] = xs[src + q];
 }
 
 /** A view's values in C order (float32). */
@@ -93,8 +100,7 @@ export function gatherFast(_ctx: FastContext, node: Tensor, [x, idx]: readonly V
       const j = clamp(floatIndex(ids[i]), J);
       const src = (p * J + j) * Q;
       const dst = (p * I + i) * Q;
-      if (Q > 16) out.set(xs.subarray(src, src + Q), dst);
-      else for (let q = 0; q < Q; q++) out[dst + q] = xs[src + q];
+      copyRun(out, dst, xs, src, Q);
     }
   }
   return out;
@@ -143,7 +149,7 @@ export function padFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]): 
   const idx = new Array<number>(r - 1).fill(0);
   let base = pads.reduce((acc, [b], k) => acc + b * os[k], 0);
   for (let o = 0; o < xs.length; o += inner) {
-    out.set(xs.subarray(o, o + inner), base);
+    copyRun(out, base, xs, o, inner);
     for (let k = r - 2; k >= 0; k--) {
       idx[k]++;
       base += os[k];
@@ -165,7 +171,7 @@ export function concatFast(_ctx: FastContext, node: Tensor, views: readonly View
     const xs = dense(v);
     if (!xs) return undefined;
     const row = sizeOf(v.shape.slice(axis));
-    for (let o = 0; o < outer; o++) out.set(xs.subarray(o * row, (o + 1) * row), o * rowOut + start);
+    for (let o = 0; o < outer; o++) copyRun(out, o * rowOut + start, xs, o * row, row);
     start += row;
   }
   return out;
@@ -193,19 +199,9 @@ export function reduceFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]
   const R = sizeOf(axes.map((k) => x.shape[k]));
   const n = node.size;
   const out = outputBuffer(n);
-  if (node.op === 'sum') {
-    for (let o = 0; o < n; o++) {
-      let s = 0;
-      for (let i = o * R, e = i + R; i < e; i++) s += rows[i];
-      out[o] = s;
-    }
-  } else if (node.op === 'max') {
-    for (let o = 0; o < n; o++) {
-      let m = rows[o * R];
-      for (let i = o * R + 1, e = o * R + R; i < e; i++) if (rows[i] > m) m = rows[i];
-      out[o] = m;
-    }
-  } else {
+  if (node.op === 'sum') sumRows(rows, out, n, R);
+  else if (node.op === 'max') maxRows(rows, out, n, R);
+  else {
     for (let o = 0; o < n; o++) {
       let m = rows[o * R];
       let best = 0;
@@ -222,11 +218,64 @@ export function reduceFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]
   return out;
 }
 
+/** Sum of each row of R values (float64, four independent partial sums: no add-latency chain). */
+function sumRows(rows: Float32Array, out: Float32Array, n: number, R: number): void {
+  const R4 = R & ~3;
+  for (let o = 0; o < n; o++) {
+    const b = o * R;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let i = b;
+    for (const e4 = b + R4; i < e4; i += 4) {
+      s0 += rows[i];
+      s1 += rows[i + 1];
+      s2 += rows[i + 2];
+      s3 += rows[i + 3];
+    }
+    for (const e = b + R; i < e; i++) s0 += rows[i];
+    out[o] = s0 + s1 + (s2 + s3);
+  }
+}
+
+/** Max of each row of R values, as one `v > m` scan: NaN only when the row starts with NaN. */
+function maxRows(rows: Float32Array, out: Float32Array, n: number, R: number): void {
+  for (let o = 0; o < n; o++) {
+    const b = o * R;
+    let m0 = rows[b];
+    let m1 = m0;
+    let m2 = m0;
+    let m3 = m0;
+    let i = b + 1;
+    for (const e4 = b + 1 + ((R - 1) & ~3); i < e4; i += 4) {
+      const v0 = rows[i];
+      const v1 = rows[i + 1];
+      const v2 = rows[i + 2];
+      const v3 = rows[i + 3];
+      m0 = v0 > m0 ? v0 : m0;
+      m1 = v1 > m1 ? v1 : m1;
+      m2 = v2 > m2 ? v2 : m2;
+      m3 = v3 > m3 ? v3 : m3;
+    }
+    for (const e = b + R; i < e; i++) m0 = rows[i] > m0 ? rows[i] : m0;
+    m0 = m1 > m0 ? m1 : m0;
+    m2 = m3 > m2 ? m3 : m2;
+    out[o] = m2 > m0 ? m2 : m0;
+  }
+}
+
 /** Reduce a dense [R, K] block over R. */
 function foldLeading(op: string, x: Float32Array, R: number, K: number): Float32Array {
   if (op === 'sum') {
     const acc = new Float64Array(K);
-    for (let r = 0; r < R; r++) {
+    let r = 0;
+    for (; r + 1 < R; r += 2) {
+      const o = r * K;
+      const o2 = o + K;
+      for (let k = 0; k < K; k++) acc[k] += x[o + k] + x[o2 + k];
+    }
+    for (; r < R; r++) {
       const o = r * K;
       for (let k = 0; k < K; k++) acc[k] += x[o + k];
     }

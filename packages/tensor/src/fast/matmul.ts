@@ -1,6 +1,7 @@
 /**
- * Fast matmul for the WebAssembly backends: the SIMD GEMM of wasm/gemm.ts over copies of the operands
- * in scratch memory, batch items and output columns split over the thread pool.
+ * Fast matmul for the WebAssembly backends: the packed SIMD GEMM of wasm/gemm-packed.ts over copies of
+ * the operands in scratch memory; packing A and then the output's column (or row) ranges are split
+ * over the thread pool.
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
@@ -8,6 +9,7 @@ import type { Tensor } from '../tensor.js';
 import { ScratchExhausted, JobList, runExtra, splitRanges, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
 import { outputFrom } from './buffers.js';
+import { gemmScratchFloats } from '../wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
 const THREAD_MIN_MACS = 1 << 22;
@@ -61,56 +63,69 @@ function forBatch(shape: readonly number[], sa: readonly number[], sb: readonly 
 }
 
 interface Gemm {
-  /** byte address of A(0,0) / B(0,0) of batch item 0 and the element strides */
+  /** byte address of A(0,0) / B(0,0) of batch item 0 and the element strides (any sign or order) */
   a: number;
   ars: number;
   acs: number;
   b: number;
   brs: number;
   bcs: number;
-  layout: 'row' | 'col';
 }
+
+/** Work units per thread: claimed dynamically, so a thread the OS parks for a while holds up little. */
+const UNITS_PER_THREAD = 4;
 
 /**
  * C = A @ B for every batch item into a contiguous [batch, M, N] block at `c` (byte address), on the
- * context's threads. `items[k]` holds the element offsets of item k's A and B from `g.a` / `g.b`.
- * Work is cut into units (items, column ranges or row ranges) that the threads claim dynamically.
+ * context's threads, in two job phases: pack every distinct A once (batch items that broadcast A share
+ * its packed copy), then run `gemm_p` in units (column or row ranges of an item; each packs the B
+ * columns it uses) that the threads claim dynamically. `items[k]` holds the element offsets of item
+ * k's A and B from `g.a` / `g.b`. Throws ScratchExhausted past the scratch cap.
  */
 export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: number, K: number, items: readonly [number, number][], c: number): void {
-  const { MR, KC, NV } = rt.kernels.gemm;
+  const { MR, NV } = rt.kernels.gemm;
   const NR = 4 * NV;
+  const MP = Math.ceil(M / MR);
+  const NP = Math.ceil(N / NR);
   const nb = items.length;
-  const fn = g.layout === 'row' ? 'gemm_row' : 'gemm_col';
+  if (M === 0 || N === 0 || nb === 0) return;
   const threads = ctx.pool && nb * M * N * K >= THREAD_MIN_MACS ? ctx.threads : 1;
-  // units: (item, m0, m1, n0, n1)
-  const units: [number, number, number, number, number][] = [];
-  const want = threads === 1 ? 1 : threads * 4; // a few units per thread: a preempted thread holds up little
-  const parts = Math.max(1, Math.ceil(want / nb));
-  const panels = Math.ceil(N / NR);
-  const blocks = Math.ceil(M / MR);
-  for (let k = 0; k < nb; k++) {
-    if (parts === 1) units.push([k, 0, M, 0, N]);
-    else if (panels >= parts || panels >= blocks) {
-      for (const [s, e] of splitRanges(panels, Math.min(parts, panels))) units.push([k, 0, M, s * NR, Math.min(N, e * NR)]);
-    } else {
-      for (const [s, e] of splitRanges(blocks, Math.min(parts, blocks))) units.push([k, s * MR, Math.min(M, e * MR), 0, N]);
+  const want = threads === 1 ? 1 : threads * UNITS_PER_THREAD;
+  const alloc = (floats: number): number => {
+    const at = rt.alloc(floats);
+    if (at < 0) throw new ScratchExhausted();
+    return at;
+  };
+  const pack = new JobList();
+  const aAt = new Map<number, number>();
+  for (const [oa] of items) if (!aAt.has(oa)) aAt.set(oa, alloc(MP * MR * K));
+  // pack each distinct A (all slabs), its micro-panels in near-equal parts
+  const aParts = Math.min(MP, Math.max(1, Math.ceil(want / aAt.size)));
+  for (const [oa, dst] of aAt) {
+    for (const [t0, t1] of splitRanges(MP, aParts)) {
+      if (t1 > t0) pack.add('pack_a_slabs', rt, [g.a + 4 * (oa + t0 * MR * g.ars), g.ars, g.acs, K, Math.min(M, t1 * MR) - t0 * MR, dst, MP, t0]);
     }
   }
-  const widest = Math.max(...units.map((u) => u[4] - u[3]));
-  const bpFloats = KC * Math.ceil(widest / NR) * NR;
-  // per-thread scratch: [bp | tile], thread t at + t·stride
-  const scratch = rt.alloc((bpFloats + MR * NR + 16) * threads);
-  if (scratch < 0) throw new ScratchExhausted();
+  // compute units: column ranges of an item where there are enough panels, else row ranges
+  const parts = Math.max(1, Math.ceil(want / nb));
+  const cols = parts === 1 || NP >= parts || NP >= MP;
+  const per = gemmScratchFloats(rt.kernels.gemm);
+  const scratch = alloc(per * threads);
   const list = new JobList();
-  list.stride = 4 * (bpFloats + MR * NR + 16);
-  const bp = scratch;
-  const tile = scratch + 4 * bpFloats;
-  for (const [k, m0, m1, n0, n1] of units) {
-    const [oa, ob] = items[k];
-    list.add(fn, rt, [g.a + 4 * oa, g.ars, g.acs, g.b + 4 * ob, g.brs, g.bcs, c + 4 * k * M * N, N, m0, m1, n0, n1, K, bp, tile], [14, 15]);
+  list.stride = 4 * per;
+  items.forEach(([oa, ob], k) => {
+    const unit = (i0: number, i1: number, j0: number, j1: number): void =>
+      list.add('gemm_p', rt, [aAt.get(oa)!, g.b + 4 * ob, g.brs, g.bcs, c + 4 * k * M * N, N, M, N, K, i0, i1, j0, j1, scratch, MP], [14]);
+    if (cols) for (const [j0, j1] of splitRanges(NP, Math.min(parts, NP))) unit(0, MP, j0, j1);
+    else for (const [i0, i1] of splitRanges(MP, Math.min(parts, MP))) unit(i0, i1, 0, NP);
+  });
+  if (ctx.pool && threads > 1) {
+    ctx.pool.run(pack);
+    ctx.pool.run(list);
+  } else {
+    runInline(rt, pack);
+    runInline(rt, list);
   }
-  if (ctx.pool && threads > 1) ctx.pool.run(list);
-  else runInline(rt, list);
 }
 
 /** Run a job list on the calling thread. */
@@ -145,32 +160,13 @@ export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View
   if (K === 1) [acs, brs] = [1, 1];
   if (M === 1) ars = acs === 1 ? K : 1;
   if (N === 1) bcs = 1;
-  let layout: 'row' | 'col';
-  let aAddr = ca.addr + 4 * (av.offset - ca.lo);
+  const aAddr = ca.addr + 4 * (av.offset - ca.lo);
   const aBatch = av.strides.slice(0, -2);
-  if (acs === 1) layout = 'row';
-  else if (ars === 1) layout = 'col';
-  else {
-    // neither rows nor columns are contiguous: gather A into a contiguous block first
-    const nbA = batch.reduce((p, d) => p * d, 1);
-    const dst = rt.alloc(nbA * M * K);
-    if (dst < 0) return undefined;
-    const f = rt.f32;
-    const base = aAddr >> 2;
-    forBatch(batch, aBatch, aBatch, (k, oa) => {
-      let o = (dst >> 2) + k * M * K;
-      for (let i = 0; i < M; i++) for (let q = 0; q < K; q++) f[o++] = f[base + oa + i * ars + q * acs];
-    });
-    aAddr = dst;
-    [ars, acs] = [K, 1];
-    layout = 'row';
-    aBatch.splice(0, aBatch.length, ...batch.map((_, d) => batch.slice(d + 1).reduce((p, x) => p * x, M * K)));
-  }
   const bAddr = cb.addr + 4 * (bv.offset - cb.lo);
   const items: [number, number][] = [];
   forBatch(batch, aBatch, bv.strides.slice(0, -2), (_k, oa, ob) => items.push([oa, ob]));
   const c = rt.alloc(node.size);
   if (c < 0) return undefined;
-  runGemm(ctx, rt, { a: aAddr, ars, acs, b: bAddr, brs, bcs, layout }, M, N, K, items, c);
+  runGemm(ctx, rt, { a: aAddr, ars, acs, b: bAddr, brs, bcs }, M, N, K, items, c);
   return outputFrom(rt.f32, c, node.size);
 }

@@ -118,6 +118,8 @@ definePrimitive({
  */
 const MAX_REDUCTION = 65536;
 const CHUNK = 4096;
+/** Shorter chunks than this make the second level long; padding to CHUNK is then the better split. */
+const MIN_CHUNK = 1024;
 
 function reduction(op: string, x: Tensor, axes: Axes | undefined, keepdims: boolean, dtype: DType): Tensor {
   const ax = normalizeAxes(op, axes, x.shape);
@@ -128,16 +130,38 @@ function reduction(op: string, x: Tensor, axes: Axes | undefined, keepdims: bool
   return node(op, reducedShape(x.shape, ax, keepdims), dtype, [x], { axes: ax, keepdims });
 }
 
-/** The same reduction as [kept…, blocks, CHUNK] → reduce the chunk, then the blocks. */
+/**
+ * The chunk length of a two-level reduction of `total` elements: a divisor of `total` when one fits both levels
+ * (then the split is a free reshape; e.g. a 151,646-way vocabulary is 11 × 13,786), else CHUNK with padding
+ * (a copy of the whole input).
+ */
+export function chunkOf(total: number): number {
+  let chunk = chunks.get(total);
+  if (chunk === undefined) {
+    chunk = CHUNK;
+    for (let c = Math.min(MAX_REDUCTION, total); c >= MIN_CHUNK; c--) {
+      if (total % c === 0) {
+        if (total / c <= MAX_REDUCTION) chunk = c;
+        break;
+      }
+    }
+    chunks.set(total, chunk);
+  }
+  return chunk;
+}
+const chunks = new Map<number, number>();
+
+/** The same reduction as [kept…, blocks, chunk] → reduce the chunk, then the blocks. */
 function twoLevel(op: string, x: Tensor, ax: number[], keepdims: boolean): Tensor {
   const kept = x.shape.map((_, k) => k).filter((k) => !ax.includes(k));
   const keptShape = kept.map((k) => x.shape[k]);
   const total = sizeOf(ax.map((k) => x.shape[k]));
-  const blocks = Math.ceil(total / CHUNK);
+  const chunk = chunkOf(total);
+  const blocks = Math.ceil(total / chunk);
   const flat = reshape(permute(x, [...kept, ...ax]), [...keptShape, total]); // [..., R]
   const fill = op === 'sum' ? 0 : -Infinity;
-  const padded = pad(flat, [...keptShape.map((): [number, number] => [0, 0]), [0, blocks * CHUNK - total]], fill);
-  const tiles = reshape(padded, [...keptShape, blocks, CHUNK]); // [..., nb, CHUNK]
+  const padded = blocks * chunk === total ? flat : pad(flat, [...keptShape.map((): [number, number] => [0, 0]), [0, blocks * chunk - total]], fill);
+  const tiles = reshape(padded, [...keptShape, blocks, chunk]); // [..., nb, chunk]
   let out: Tensor;
   if (op === 'sum') out = sum(sum(tiles, -1), -1);
   else if (op === 'max') out = max(max(tiles, -1), -1);
@@ -145,7 +169,7 @@ function twoLevel(op: string, x: Tensor, ax: number[], keepdims: boolean): Tenso
     const best = argmax(max(tiles, -1), -1); // [...]: winning block (first on ties)
     const within = argmax(tiles, -1); // [..., nb]
     const pick = equal(arange(blocks), reshape(best, [...keptShape, 1]));
-    out = add(mul(best, CHUNK), sum(where(pick, within, 0), -1));
+    out = add(mul(best, chunk), sum(where(pick, within, 0), -1));
   }
   return keepdims ? reshape(out, reducedShape(x.shape, ax, true)) : out;
 }

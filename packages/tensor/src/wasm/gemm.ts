@@ -1,17 +1,23 @@
 /**
- * WebAssembly SIMD single-precision GEMM, generated with the emitter:
+ * WebAssembly SIMD single-precision GEMM, generated with the emitter. This file holds the in-place GEMM
+ * (`gemm_row` / `gemm_col`, used inside fused attention on small blocks, where packing A would not pay);
+ * matmul uses the packed GEMM of gemm-packed.ts. The in-place GEMM:
  *
  * - the right operand is packed per KC-deep slab into NR-wide column panels (zero-padded), with a SIMD
  *   4×4 transpose when it is column-major (the `Wᵀ` of a backward pass);
  * - the left operand is read in place (row-major: MR row pointers; column-major: one pointer, the MR
  *   rows side by side), so `Xᵀ @ dY` needs no copy either;
- * - an MR×NR register tile (MR·NR/4 f32x4 accumulators) is updated with `f32x4.mul` + `f32x4.add` per k;
+ * - an MR×NR register tile (MR·NR/4 f32x4 accumulators) is updated with `f32x4.mul` + `f32x4.add` per k
+ *   (first step peeled, loop ending on a pointer compare: see gemm-packed.ts), then stored or added to C;
  * - edge tiles (fewer than NR columns) go through a small tile buffer.
  *
  * The driver computes the columns [n0, n1) of `C = A @ B` (rows [m0, m1)), so threads split the
  * output by calling it on disjoint ranges with their own packing buffers.
  */
 import { Fn, L, type Local, type Operand } from './emit.js';
+import { tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
+import { packedDriver, packedKernel } from './gemm-packed.js';
+import { packA, packASlabs, packB } from './gemm-pack.js';
 
 export interface GemmConfig {
   /** rows of the register tile */
@@ -20,7 +26,7 @@ export interface GemmConfig {
   readonly NV: number;
   /** depth of a packed slab */
   readonly KC: number;
-  /** k-loop unroll of the row-major microkernel */
+  /** k-loop unroll: no longer used (unrolled k loops made V8 spill the accumulators: 2–4× slower) */
   readonly U: number;
 }
 
@@ -34,7 +40,7 @@ export type ALayout = 'row' | 'col';
  * ldcb: C row stride in bytes; acc: 1 to add to the existing C tile.
  */
 export function microkernel(cfg: GemmConfig, layout: ALayout, mr: number): Fn {
-  const { NV, U } = cfg;
+  const { NV } = cfg;
   const NR = 4 * NV;
   const f = new Fn(`mk_${layout}_${mr}`, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [pa, ars, acs, pb, pc, ldcb, kc, acc] = f.params;
@@ -42,169 +48,31 @@ export function microkernel(cfg: GemmConfig, layout: ALayout, mr: number): Fn {
   for (let r = 0; r < mr; r++) c.push(Array.from({ length: NV }, () => f.local('v128')));
   const b = Array.from({ length: NV }, () => f.local('v128'));
   const a = f.local('v128');
-  const k = f.local('i32');
+  const end = f.local('i32');
   const rowAddr = f.local('i32');
   const p: Local[] = layout === 'row' ? Array.from({ length: mr }, () => f.local('i32')) : [f.local('i32')];
 
-  // load or zero the accumulators
-  f.get(acc).if();
-  f.get(pc).set(rowAddr);
-  for (let r = 0; r < mr; r++) {
-    if (r > 0) f.addTo(rowAddr, L(ldcb));
-    for (let v = 0; v < NV; v++) f.get(rowAddr).v128Load(16 * v).set(c[r][v]);
-  }
-  f.else();
-  for (let r = 0; r < mr; r++) for (let v = 0; v < NV; v++) f.v128Const([0, 0, 0, 0]).set(c[r][v]);
-  f.end();
-
   // A pointers
-  if (layout === 'row') {
-    f.get(pa).set(p[0]);
-    for (let r = 1; r < mr; r++) f.get(p[r - 1]).get(ars).i32Add().set(p[r]);
-  } else {
-    f.get(pa).set(p[0]);
-  }
+  f.get(pa).set(p[0]);
+  if (layout === 'row') for (let r = 1; r < mr; r++) f.get(p[r - 1]).get(ars).i32Add().set(p[r]);
 
-  /** one k step; `u` selects immediates (row layout) */
-  const step = (u: number): void => {
-    for (let v = 0; v < NV; v++) f.get(pb).v128Load(u * NR * 4 + 16 * v).set(b[v]);
+  // One k step. As in gemm-packed.ts (measured there): the first step is peeled (c = a·b, no zeroed
+  // accumulators) and the loop ends on a pointer compare; unrolling makes V8 spill.
+  const step = (first: boolean): void => {
+    for (let v = 0; v < NV; v++) f.get(pb).v128Load(16 * v).set(b[v]);
     for (let r = 0; r < mr; r++) {
-      if (layout === 'row') f.get(p[r]).load32Splat(4 * u);
+      if (layout === 'row') f.get(p[r]).load32Splat();
       else f.get(p[0]).load32Splat(4 * r);
       f.set(a);
-      for (let v = 0; v < NV; v++) f.get(c[r][v]).get(a).get(b[v]).f32x4Mul().f32x4Add().set(c[r][v]);
+      tileRowMulAdd(f, a, b, c[r], first);
     }
+    if (layout === 'row') for (let r = 0; r < mr; r++) f.addTo(p[r], 4);
+    else f.addTo(p[0], L(acs));
+    f.addTo(pb, NR * 4);
   };
-
-  f.get(kc).set(k);
-  if (layout === 'row' && U > 1) {
-    // unrolled main loop
-    f.block().loop();
-    f.get(k).i32(U).i32LtS().brIf(1);
-    for (let u = 0; u < U; u++) step(u);
-    for (let r = 0; r < mr; r++) f.addTo(p[r], 4 * U);
-    f.addTo(pb, U * NR * 4);
-    f.get(k).i32(U).i32Sub().set(k);
-    f.br(0).end().end();
-  }
-  // remaining steps
-  f.block().loop();
-  f.get(k).i32Eqz().brIf(1);
-  step(0);
-  if (layout === 'row') for (let r = 0; r < mr; r++) f.addTo(p[r], 4);
-  else f.addTo(p[0], L(acs));
-  f.addTo(pb, NR * 4);
-  f.get(k).i32(1).i32Sub().set(k);
-  f.br(0).end().end();
-
-  // store
-  f.get(pc).set(rowAddr);
-  for (let r = 0; r < mr; r++) {
-    if (r > 0) f.addTo(rowAddr, L(ldcb));
-    for (let v = 0; v < NV; v++) f.get(rowAddr).get(c[r][v]).v128Store(16 * v);
-  }
-  return f;
-}
-
-/**
- * `pack_b(src, brs, bcs, kc, ncols, dst)`: B(k, j) at src + 4·(k·brs + j·bcs) for k < kc, j < ncols →
- * NR-wide panels, each kc·NR floats, columns past ncols zero. Strides in elements.
- */
-export function packB(cfg: GemmConfig): Fn {
-  const NR = 4 * cfg.NV;
-  const f = new Fn('pack_b', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
-  const [src, brs, bcs, kc, ncols, dst] = f.params;
-  const jp = f.local('i32');
-  const w = f.local('i32');
-  const k = f.local('i32');
-  const j = f.local('i32');
-  const s = f.local('i32');
-  const d = f.local('i32');
-  const brsB = f.local('i32');
-  const bcsB = f.local('i32');
-  const r = Array.from({ length: 4 }, () => f.local('v128'));
-  const t = Array.from({ length: 4 }, () => f.local('v128'));
-  f.get(brs).i32(2).i32Shl().set(brsB);
-  f.get(bcs).i32(2).i32Shl().set(bcsB);
-  f.forRange(jp, 0, L(ncols), NR, () => {
-    // w = min(NR, ncols - jp)
-    f.get(ncols).get(jp).i32Sub().set(w);
-    f.i32(NR).get(w).get(w).i32(NR).i32GtS().select().set(w);
-    // s = src + jp*bcs*4
-    f.get(src).get(jp).get(bcsB).i32Mul().i32Add().set(s);
-    f.get(w).i32(NR).i32Eq().get(bcs).i32(1).i32Eq().i32And().if();
-    {
-      // row-major B: vector copies
-      f.forRange(k, 0, L(kc), 1, () => {
-        for (let v = 0; v < cfg.NV; v++) f.get(dst).get(s).v128Load(16 * v).v128Store(16 * v);
-        f.addTo(s, L(brsB));
-        f.addTo(dst, NR * 4);
-      });
-    }
-    f.else();
-    f.get(w).i32(NR).i32Eq().get(brs).i32(1).i32Eq().i32And().if();
-    {
-      // column-major B: 4×4 transposes, k in steps of 4, scalar tail
-      f.i32(0).set(k);
-      f.block().loop();
-      f.get(k).i32(4).i32Add().get(kc).i32GtS().brIf(1);
-      for (let g = 0; g < cfg.NV; g++) {
-        // columns jp+4g .. jp+4g+3, rows k..k+3: address s + 4k + (4g + c)·bcs·4
-        for (let c = 0; c < 4; c++) {
-          f.get(s).get(k).i32(2).i32Shl().i32Add();
-          if (4 * g + c > 0) f.get(bcsB).i32(4 * g + c).i32Mul().i32Add();
-          f.v128Load().set(r[c]);
-        }
-        f.get(r[0]).get(r[1]).shuffle32([0, 4, 1, 5]).set(t[0]);
-        f.get(r[0]).get(r[1]).shuffle32([2, 6, 3, 7]).set(t[1]);
-        f.get(r[2]).get(r[3]).shuffle32([0, 4, 1, 5]).set(t[2]);
-        f.get(r[2]).get(r[3]).shuffle32([2, 6, 3, 7]).set(t[3]);
-        // row k+q of the panel: dst + (k+q)·NR·4 + 16g
-        const out = (q: number, x: Local, y: Local, lanes: number[]) => {
-          f.get(dst).get(k).i32(NR * 4).i32Mul().i32Add();
-          f.get(x).get(y).shuffle32(lanes).v128Store(q * NR * 4 + 16 * g);
-        };
-        out(0, t[0], t[2], [0, 1, 4, 5]);
-        out(1, t[0], t[2], [2, 3, 6, 7]);
-        out(2, t[1], t[3], [0, 1, 4, 5]);
-        out(3, t[1], t[3], [2, 3, 6, 7]);
-      }
-      f.addTo(k, 4);
-      f.br(0).end().end();
-      // tail rows
-      f.block().loop();
-      f.get(k).get(kc).i32GeS().brIf(1);
-      f.forRange(j, 0, NR, 1, () => {
-        f.get(dst).get(k).i32(NR).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
-        f.get(s).get(k).get(brsB).i32Mul().i32Add().get(j).get(bcsB).i32Mul().i32Add().f32Load();
-        f.f32Store();
-      });
-      f.addTo(k, 1);
-      f.br(0).end().end();
-      f.get(dst).get(kc).i32(NR * 4).i32Mul().i32Add().set(dst);
-    }
-    f.else();
-    {
-      // general strides or a partial panel: scalar, zero padding
-      f.forRange(k, 0, L(kc), 1, () => {
-        f.get(s).set(d);
-        f.forRange(j, 0, NR, 1, () => {
-          f.get(dst).get(j).i32(2).i32Shl().i32Add();
-          f.get(j).get(w).i32LtS().ifResult('f32');
-          f.get(d).f32Load();
-          f.else();
-          f.f32(0);
-          f.end();
-          f.f32Store();
-          f.addTo(d, L(bcsB));
-        });
-        f.addTo(s, L(brsB));
-        f.addTo(dst, NR * 4);
-      });
-    }
-    f.end();
-    f.end();
-  });
+  tileKLoop(f, { pb, kc, end, NR }, step);
+  // store: C = c, or C += c
+  tileStore(f, { pc, ldcb, acc, row: rowAddr, c });
   return f;
 }
 
@@ -306,7 +174,8 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
 
 /**
  * All GEMM functions in module order (indices from `base`): `gemm_row` / `gemm_col` overwrite C,
- * `gemm_row_acc` / `gemm_col_acc` add to it.
+ * `gemm_row_acc` / `gemm_col_acc` add to it (the in-place drivers, used inside fused attention);
+ * `pack_a`, `mk_p`, `gemm_p` are the packed GEMM of gemm-packed.ts (used by matmul).
  */
 export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
   const fns: Fn[] = [];
@@ -319,5 +188,11 @@ export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
     fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx));
     fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx, true));
   }
+  const packAIdx = base + fns.length;
+  fns.push(packA(cfg));
+  fns.push(packASlabs(cfg, packAIdx));
+  const mkFirst = base + fns.length; // mk_p1 … mk_p<MR-1>, mk_p
+  for (let mr = 1; mr <= cfg.MR; mr++) fns.push(packedKernel(cfg, mr));
+  fns.push(packedDriver(cfg, (mr) => mkFirst + mr - 1, packIdx));
   return fns;
 }

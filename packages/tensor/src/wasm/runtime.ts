@@ -186,7 +186,8 @@ const CLAIM_LOOP = `
       const a = (k) => J[o + k] + ((mask >>> (k - 1)) & 1) * off;
       fns[fid](a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14), a(15));
     }
-    Atomics.add(I, ${FINISHED}, 1);
+    // the last job wakes the caller if it already sleeps in Atomics.wait (else it would sleep out its timeout)
+    if (Atomics.add(I, ${FINISHED}, 1) === count - 1) Atomics.notify(I, ${FINISHED});
   }
 `;
 

@@ -1,5 +1,5 @@
 import type { PyTree } from '@llm-modules/autograd';
-import { add, div, mul, sqrt, sub, zeros, type Tensor } from '@llm-modules/tensor';
+import { add, concat, div, mul, reshape, slice, sqrt, sub, zeros, type Tensor } from '@llm-modules/tensor';
 import { groupOf, lrAt, type LearningRate, type Optimizer, type ParamGroup } from './types.js';
 import { keyedLeaves, rebuild } from './tree.js';
 
@@ -47,23 +47,70 @@ export function adamw({ lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01
       const ms = keyedLeaves(state.m).leaves;
       const vs = keyedLeaves(state.v).leaves;
       if (gs.length !== ps.length || ms.length !== ps.length) throw new Error(`adamw: gradients (${gs.length}) and state (${ms.length}) do not match the ${ps.length} parameters`);
-      const next: Tensor[] = [];
-      const nm: Tensor[] = [];
-      const nv: Tensor[] = [];
+      const next: Tensor[] = new Array(ps.length);
+      const nm: Tensor[] = new Array(ps.length);
+      const nv: Tensor[] = new Array(ps.length);
+      // small parameters sharing (rate, decay) are updated together, up to CONCAT_FAN_IN at a time, as one
+      // flat vector: three kernels per batch instead of three per tensor (a small tensor costs more in
+      // kernel launches than in arithmetic; a large one is updated in place of a copy into the batch)
+      const open = new Map<string, Batch>();
+      const batches: Batch[] = [];
       ps.forEach((p, i) => {
         const group = groupOf(groups, keys[i]);
         const rate = lrAt(group?.lr ?? lr, t);
         const wd = group?.weightDecay ?? weightDecay;
-        const g = gs[i];
-        const m = add(mul(ms[i], b1), mul(g, 1 - b1));
-        const v = add(mul(vs[i], b2), mul(mul(g, g), 1 - b2));
-        const denom = add(div(sqrt(v), Math.sqrt(1 - b2 ** t)), eps);
-        const decayed = wd ? mul(p, 1 - rate * wd) : p;
-        next.push(sub(decayed, mul(div(m, denom), rate / (1 - b1 ** t))));
-        nm.push(m);
-        nv.push(v);
+        const batched = p.dtype === 'float32' && p.size > 0 && p.size < BATCH_BELOW;
+        let b = batched ? open.get(`${rate}/${wd}`) : undefined;
+        if (!b || b.idx.length === CONCAT_FAN_IN) {
+          batches.push((b = { rate, wd, idx: [] }));
+          if (batched) open.set(`${rate}/${wd}`, b);
+        }
+        b.idx.push(i);
       });
+      for (const { rate, wd, idx } of batches) {
+        const single = idx.length === 1;
+        const pick = (xs: Tensor[]) => (single ? xs[idx[0]] : flatten(idx.map((i) => xs[i])));
+        const [g, m0, v0, p0] = [pick(gs), pick(ms), pick(vs), pick(ps)];
+        const m = add(mul(m0, b1), mul(g, 1 - b1));
+        const v = add(mul(v0, b2), mul(mul(g, g), 1 - b2));
+        const denom = add(div(sqrt(v), Math.sqrt(1 - b2 ** t)), eps);
+        const decayed = wd ? mul(p0, 1 - rate * wd) : p0;
+        const p = sub(decayed, mul(div(m, denom), rate / (1 - b1 ** t)));
+        const shapes = idx.map((i) => ps[i].shape);
+        const [pp, mm, vv] = single ? [[p], [m], [v]] : [unflatten(p, shapes), unflatten(m, shapes), unflatten(v, shapes)];
+        idx.forEach((i, k) => {
+          next[i] = pp[k];
+          nm[i] = mm[k];
+          nv[i] = vv[k];
+        });
+      }
       return [rebuild(def, next), { step: t, m: rebuild(def, nm), v: rebuild(def, nv) }];
     },
   };
+}
+
+interface Batch {
+  rate: number;
+  wd: number;
+  /** indices of the parameters updated together */
+  idx: number[];
+}
+
+/** Parameters per batch: one concat node each (a gpu.js kernel on GL binds at most 16 textures). */
+const CONCAT_FAN_IN = 12;
+/** Parameters of this many elements or more are updated on their own. */
+const BATCH_BELOW = 8192;
+
+/** The tensors' values end to end, as one vector. */
+const flatten = (xs: readonly Tensor[]): Tensor => concat(xs.map((x) => reshape(x, [x.size])));
+
+/** Split a vector back into tensors of `shapes` (views of it: no copies). */
+function unflatten(flat: Tensor, shapes: readonly (readonly number[])[]): Tensor[] {
+  let at = 0;
+  return shapes.map((shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const part = reshape(slice(flat, [at], [at + n]), [...shape]);
+    at += n;
+    return part;
+  });
 }

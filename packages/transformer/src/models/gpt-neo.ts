@@ -4,7 +4,7 @@
  * lm_head tied to `wte`.
  */
 import type { GPTNeoConfig } from '@llm-modules/loaders';
-import { add, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { add, fusedAttention, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { createKVCache, writeCache, type KVCache } from '../cache.js';
 import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitHeads } from '../nn/attention.js';
 import { embedding, linear } from '../nn/linear.js';
@@ -40,6 +40,13 @@ export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {
 }
 
 /**
+ * The attention of a block: a 0/1 mask tensor, or — when the mask is purely positional (no cache, no
+ * padding) — the causal pattern itself, run as the fused attention primitive (same values: every query
+ * sees at least itself, so masked scores vanish either way).
+ */
+export type GPTNeoMask = Tensor | null | { causal: true; window?: number };
+
+/**
  * One GPT-Neo block (pre-LN): `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`. Returns the new residual stream and
  * this layer's keys/values (`[B, nh, Tk, hd]`, the cache's when one is given).
  * @example `const { hidden } = gptNeoBlock(params, config, 0, x, causalMask({ queryLength: T, keyLength: T }));`
@@ -49,7 +56,7 @@ export function gptNeoBlock(
   c: GPTNeoConfig,
   layer: number,
   x: Tensor,
-  mask: Tensor | null,
+  mask: GPTNeoMask,
   cache?: { key: Tensor; value: Tensor; past: number; capacity: number | null },
 ): { hidden: Tensor; key: Tensor; value: Tensor } {
   const p = (n: string) => param(params, `transformer.h.${layer}.${n}`);
@@ -62,7 +69,10 @@ export function gptNeoBlock(
     k = writeCache(cache.key, k, cache.past, cache.capacity); // [B, nh, Tk, hd]
     v = writeCache(cache.value, v, cache.past, cache.capacity); // [B, nh, Tk, hd]
   }
-  const o = scaledDotProductAttention(q, k, v, { mask, scale: 1 }); // [B, nh, T, hd]
+  const o =
+    mask && 'causal' in mask
+      ? fusedAttention(q, k, v, { causal: true, scale: 1, window: mask.window }) // [B, nh, T, hd]
+      : scaledDotProductAttention(q, k, v, { mask, scale: 1 }); // [B, nh, T, hd]
   let y = add(x, linear(mergeHeads(o), p('attn.attention.out_proj.weight'), p('attn.attention.out_proj.bias'))); // [B, T, D]
   const h2 = layerNorm(y, p('ln_2.weight'), p('ln_2.bias'), eps); // [B, T, D]
   const mlp = { c_fc_weight: p('mlp.c_fc.weight'), c_fc_bias: p('mlp.c_fc.bias'), c_proj_weight: p('mlp.c_proj.weight'), c_proj_bias: p('mlp.c_proj.bias') };
@@ -81,7 +91,8 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   const keyMask = maskToKeys(opts.attentionMask, Tk); // [B, Tk]
   const pad = keyMask ? paddingMask(keyMask) : null; // [B, 1, 1, Tk]
   const masks: Record<string, Tensor> = {};
-  const maskFor = (kind: 'global' | 'local'): Tensor => {
+  const maskFor = (kind: 'global' | 'local'): GPTNeoMask => {
+    if (!cache && !pad) return kind === 'local' ? { causal: true, window: c.window_size } : { causal: true };
     if (!masks[kind]) {
       const causal = causalMask({ queryLength: T, keyLength: Tk, pastLength: past, window: kind === 'local' ? c.window_size : undefined }); // [1, 1, T, Tk]
       masks[kind] = pad ? andMasks(causal, pad) : causal; // [B|1, 1, T, Tk]

@@ -1,0 +1,44 @@
+/**
+ * GPT-Neo runs its attention as the fused primitive when the mask is purely causal (no cache, no padding);
+ * an all-ones attention mask takes the composite path (masked scores + softmax). Both must agree, in the
+ * logits and in the gradients of a loss, for global and local (windowed) layers.
+ */
+import { describe, expect, it } from 'vitest';
+import { ones, prngKey, setBackend, tensor, type Tensor } from '@llm-modules/tensor';
+import { treeLeaves, valueAndGrad } from '@llm-modules/autograd';
+import { causalLMLoss, gptNeo } from '../src/index.js';
+
+const config = {
+  model_type: 'gpt_neo', vocab_size: 40, hidden_size: 16, max_position_embeddings: 16, bos_token_id: null, eos_token_id: null,
+  pad_token_id: null, tie_word_embeddings: true, torch_dtype: null, initializer_range: 0.3, architectures: ['GPTNeoForCausalLM'],
+  num_layers: 2, num_heads: 2, intermediate_size: null, window_size: 3, attention_types: [[['global', 'local'], 1]],
+  attention_layers: ['global', 'local'], activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, embed_dropout: 0,
+  attention_dropout: 0, resid_dropout: 0,
+} as never;
+
+const maxDiff = async (a: Tensor, b: Tensor) => {
+  const [x, y] = [await a.data(), await b.data()];
+  expect(x.length).toBe(y.length);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]) / Math.max(1, Math.abs(y[i])));
+  return m;
+};
+
+describe.each(['cpu', 'webasm'] as const)('GPT-Neo fused attention path (%s)', (backend) => {
+  it('matches the composite (masked) path in logits and gradients', async () => {
+    setBackend(backend);
+    const model = gptNeo(config);
+    const params = model.init(prngKey(3));
+    const ids = tensor(Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 7 + 3) % 40), [2, 9]);
+    const allOnes = ones([2, 9], 'int32');
+    const fused = (p: typeof params) => causalLMLoss(model.apply(p, ids).logits, ids);
+    const composite = (p: typeof params) => causalLMLoss(model.apply(p, ids, { attentionMask: allOnes }).logits, ids);
+    expect(await maxDiff(model.apply(params, ids).logits, model.apply(params, ids, { attentionMask: allOnes }).logits)).toBeLessThan(1e-5);
+    const [lf, gf] = valueAndGrad(fused)(params);
+    const [lc, gc] = valueAndGrad(composite)(params);
+    expect(await maxDiff(lf, lc)).toBeLessThan(1e-5);
+    const [a, b] = [treeLeaves(gf), treeLeaves(gc)];
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect(await maxDiff(a[i], b[i])).toBeLessThan(1e-4);
+  });
+});
