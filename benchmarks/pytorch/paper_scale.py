@@ -13,7 +13,7 @@ measured on, on the same CPU:
   generate           64-token prompt prefill, then --gen-tokens greedy decode steps with KV caches in the teacher,
                      the bridge (keys/values of the teacher states so far) and GPT-Neo: new tokens/s
 Peak RSS per phase is VmHWM, reset per phase through /proc/self/clear_refs (Linux only). The architecture follows
-/work/shared/research/paper-architecture.md.
+docs/paper-architecture.md.
 
 Usage: python3 benchmarks/pytorch/paper_scale.py [--teacher DIR] [--wait-teacher S] [--seq 512] [--rows 32]
            [--steps 5] [--live-steps 2] [--gen-tokens 32] [--threads 2] [--json] [--out FILE] [--tiny]

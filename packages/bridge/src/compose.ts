@@ -4,7 +4,7 @@
  * `gptneo.new_lm_head.weight`); the teacher's parameters are held by the model, never in that tree.
  */
 import { prngKey, splitKey, stopGradient, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { causalLMLoss, labelsFromMask, linear, type CausalLM, type KVCache } from '@llm-modules/transformer';
+import { chunkedCausalLMLoss, labelsFromMask, linear, type CausalLM, type KVCache } from '@llm-modules/transformer';
 import { isCausal, resolveOptions } from './define.js';
 import { getBridge } from './registry.js';
 import { prefixed, torchLinear } from './nn.js';
@@ -233,8 +233,8 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
       return { ...model.forward(params, H, opts), teacherStates: H };
     },
     loss(params, inputIds, opts = {}) {
-      const { logits } = model.apply(params, inputIds, opts);
-      return causalLMLoss(logits, opts.attentionMask ? labelsFromMask(inputIds, opts.attentionMask) : inputIds);
+      const { lastHiddenState } = model.apply(params, inputIds, opts); // its lazy logits are never evaluated
+      return chunkedCausalLMLoss(lastHiddenState, params[names.head], opts.attentionMask ? labelsFromMask(inputIds, opts.attentionMask) : inputIds);
     },
     bridgeParams,
     parameterCounts() {

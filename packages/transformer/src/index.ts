@@ -31,7 +31,7 @@ export {
   type CrossAttentionOptions,
   type CrossAttentionParams,
 } from './nn/attention.js';
-export { IGNORE_INDEX, causalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
+export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
 export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
 export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';

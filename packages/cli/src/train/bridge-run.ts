@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { composeModel, saveBridge } from '@llm-modules/bridge';
 import { loadConfig, loadRows, loadTokenizer, parseConfig, type Row } from '@llm-modules/loaders';
 import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
-import { causalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
+import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import {
   bucketedBatches, cacheFingerprint, dataReport, checkpointObserver, collate, formatExample, initialState, jsonlObserver, loadTrainState, openTeacherCache,
   optimizerFor, splitExamples, train, TrainConfigError, withTeacherStates, writeTeacherCache,
@@ -96,7 +96,11 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
   const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
   const { opt, lr } = optimizerFor(cfg, totalSteps);
-  const loss = (p: unknown, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates }).logits, b.labels);
+  // the head and its loss 512 positions at a time: [B, T, 151646] logits at once would not fit the fast paths
+  const loss = (p: unknown, b: Batch): Tensor => {
+    const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates });
+    return chunkedCausalLMLoss(out.lastHiddenState, (p as Params)[model.names.head], b.labels);
+  };
   const ckptDir = join(output, 'checkpoint');
   const resumed = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : null;
   if (resumed) checkResumeParams(resumed.params as Record<string, Tensor>, model.trainableParams, ckptDir);

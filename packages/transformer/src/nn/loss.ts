@@ -1,5 +1,6 @@
 /** Next-token cross-entropy, as Hugging Face's causal-LM heads compute it. */
-import { arange, cast, concat, div, equal, full, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, sum, where, type Tensor } from '@llm-modules/tensor';
+import { add, arange, cast, concat, div, equal, full, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, sum, where, type Tensor } from '@llm-modules/tensor';
+import { linear } from './linear.js';
 
 /** Label value that is ignored (PyTorch's `ignore_index`). */
 export const IGNORE_INDEX = -100;
@@ -56,8 +57,39 @@ export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   if (T < 2) throw new Error(`causalLMLoss: needs at least 2 positions, got ${T}`);
   // shift the labels, not the logits: slicing [B, T, V] logits would cost a copy of its gradient (a pad)
   // per step, and at a 151k vocabulary that is 0.3 GB per sequence of 512. The last position gets no label.
-  const shiftLabels = concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
-  return crossEntropy(logits, shiftLabels);
+  return crossEntropy(logits, shiftedLabels(labels, B, T));
+}
+
+/** `labels[:, 1:]` with IGNORE_INDEX appended: position t's target. */
+function shiftedLabels(labels: Tensor, B: number, T: number): Tensor {
+  return concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
+}
+
+/**
+ * {@link causalLMLoss} of `linear(hidden, headWeight)` computed `chunk` positions at a time, so the `[B, T, V]`
+ * logits never exist at once: with a 151,646-way head and T = 2,048 they would be 1.2 GB per copy. The same
+ * value and gradients as the unchunked loss (up to float32 summation order).
+ *
+ * @example
+ * ```ts
+ * const { lastHiddenState } = model.apply(params, ids); // [B, T, D]
+ * const loss = chunkedCausalLMLoss(lastHiddenState, params['lm_head.weight'], labels, 512);
+ * ```
+ */
+export function chunkedCausalLMLoss(hidden: Tensor, headWeight: Tensor, labels: Tensor, chunk = 512): Tensor {
+  const [B, T, D] = hidden.shape;
+  if (T < 2) throw new Error(`chunkedCausalLMLoss: needs at least 2 positions, got ${T}`);
+  const target = shiftedLabels(labels, B, T);
+  let total: Tensor | undefined;
+  let count: Tensor | undefined;
+  for (let s = 0; s < T; s += chunk) {
+    const e = Math.min(T, s + chunk);
+    const logits = linear(reshape(slice(hidden, [0, s, 0], [B, e, D]), [-1, D]), headWeight); // [B·L, V]
+    const part = crossEntropySum(logits, reshape(slice(target, [0, s], [B, e]), [-1]));
+    total = total ? add(total, part.total) : part.total;
+    count = count ? add(count, part.count) : part.count;
+  }
+  return div(total!, maximum(count!, 1));
 }
 
 /**
