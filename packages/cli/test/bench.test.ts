@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
+import { run } from './run.js';
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
-  return { code, out, err };
-}
 
 describe('llm-modules bench', () => {
   it('--quick --json prints the figures as one JSON object on the last line', async () => {

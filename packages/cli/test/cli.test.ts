@@ -3,20 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
+import { run, lastJson } from './run.js';
 
 const fixtures = fileURLToPath(new URL('../../loaders/test/fixtures/', import.meta.url));
 const fx = (...p: string[]) => join(fixtures, ...p);
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
-  return { code, out, err };
-}
 
-/** The last line of stdout parsed as JSON (the --json contract). */
-const lastJson = (out: string) => JSON.parse(out.trimEnd().split('\n').at(-1)!);
 
 const temps: string[] = [];
 afterAll(async () => {

@@ -4,19 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main } from '../src/index.js';
+import { lastJson, run as runCli } from './run.js';
 
 const fixtures = fileURLToPath(new URL('../../transformer/test/fixtures/', import.meta.url));
 const model = (name: string) => join(fixtures, 'models', name);
 const golden = async (name: string) => JSON.parse(await readFile(join(model(name), 'golden.json'), 'utf8'));
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv.includes('--backend') ? argv : [...argv, '--backend', 'cpu'], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
-  return { code, out, err };
-}
-const lastJson = (out: string) => JSON.parse(out.trimEnd().split('\n').at(-1)!);
+/** The CLI on the cpu backend unless a test names one. */
+const run = (...argv: string[]) => runCli(...(argv.includes('--backend') ? argv : [...argv, '--backend', 'cpu']));
 const oneLineError = (r: { code: number; out: string; err: string }, pattern: RegExp) => {
   expect(r.code).toBe(1);
   expect(r.err.trimEnd().split('\n')).toHaveLength(1);

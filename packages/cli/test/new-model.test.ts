@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSafetensors, readShardIndex, writeSafetensors } from '@llm-modules/loaders';
 import { createModel, loadPretrained } from '@llm-modules/transformer';
-import { main, newModelCommand } from '../src/index.js';
+import { newModelCommand } from '../src/index.js';
+import { lastJson, run } from './run.js';
 import { NormalStream } from '../src/new-model/normal.js';
 import { parseSize, planShards } from '../src/new-model/shards.js';
 
@@ -23,13 +24,6 @@ async function temp(): Promise<string> {
   temps.push(d);
   return d;
 }
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
-  return { code, out, err };
-}
-const lastJson = (out: string) => JSON.parse(out.trimEnd().split('\n').at(-1)!);
 const oneLineError = (r: { code: number; err: string }, pattern: RegExp) => {
   expect(r.code).toBe(1);
   expect(r.err.trimEnd().split('\n')).toHaveLength(1);
