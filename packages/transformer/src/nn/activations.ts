@@ -1,5 +1,5 @@
 /** Activation functions, as Hugging Face's `ACT2FN` computes them, written in tensor primitives. */
-import { add, div, erf, exp, greater, mul, sigmoid, tanh, where, type Tensor } from '@llm-modules/tensor';
+import { add, erf, greater, mul, sigmoid, tanh, where, type Tensor } from '@llm-modules/tensor';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -8,10 +8,8 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
  * @example `await geluNew(tensor([0, 1])).data()` → [0, 0.8412]
  */
 export function geluNew(x: Tensor): Tensor {
-  // 0.5·(1 + tanh(u)) = σ(2u) = 1 / (1 + e^(−2u)): one exp and a division instead of tanh's exp,
-  // division and polynomial (and a shorter gradient); e^(−2u) = +∞ for very negative x gives −0, as tanh
-  const minus2u = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), -2 * SQRT_2_OVER_PI);
-  return div(x, add(exp(minus2u), 1));
+  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), SQRT_2_OVER_PI);
+  return mul(mul(x, 0.5), add(tanh(inner), 1));
 }
 
 /**
