@@ -5,14 +5,11 @@ import { loadSafetensorsAsTensors, parseConfig, type GPTNeoConfig } from '@llm-m
 import { tensor, type Tensor } from '@llm-modules/tensor';
 import { gptNeo, loadPretrained, type Pretrained } from '@llm-modules/transformer';
 import { composeModel, type ComposedModel, type Params } from '../src/index.js';
+import type { GoldenArray } from '../../../test-utils/golden.js';
+export { maxDiff, maxDiffValid, type GoldenArray } from '../../../test-utils/golden.js';
 
 export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
-export interface GoldenArray {
-  shape: number[];
-  dtype: 'float32' | 'int64';
-  data: number[];
-}
 export interface BridgeGolden {
   causal: boolean;
   input_ids: GoldenArray;
@@ -50,30 +47,3 @@ export async function fixtureModel(causal: boolean): Promise<ComposedModel> {
   });
 }
 export const fixtureParams = (): Promise<Params> => loadSafetensorsAsTensors(fixture('bridge/bridge.safetensors'));
-
-/** max |a − e| over positions whose mask is 1 (all trailing dims), and max |e| there. */
-export function maxDiffValid(actual: ArrayLike<number>, expected: GoldenArray, mask: GoldenArray): { maxAbs: number; maxRef: number } {
-  const [B, T] = mask.shape;
-  const inner = expected.data.length / (B * T);
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let p = 0; p < B * T; p++) {
-    if (!mask.data[p]) continue;
-    for (let i = p * inner; i < (p + 1) * inner; i++) {
-      maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected.data[i]));
-      maxRef = Math.max(maxRef, Math.abs(expected.data[i]));
-    }
-  }
-  return { maxAbs, maxRef };
-}
-
-/** max |a − e| and max |e| over every element. */
-export function maxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { maxAbs: number; maxRef: number } {
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected[i]));
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  return { maxAbs, maxRef };
-}

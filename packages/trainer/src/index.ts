@@ -15,4 +15,4 @@ export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, 
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
 export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions } from './teacher-cache.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
-export { dataReport, optimizerFor, runTrainConfig, type RunOptions, type RunResult } from './run/lm.js';
+export { dataReport, optimizerFor, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

@@ -3,17 +3,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { tensor, type Tensor } from '@llm-modules/tensor';
+import type { GoldenArray } from '../../../test-utils/golden.js';
+export { maxDiff, maxDiffValid, type GoldenArray } from '../../../test-utils/golden.js';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/models/', import.meta.url));
 export const MODELS = ['gptneo', 'qwen2-tied', 'qwen2-untied-bf16-sharded'] as const;
 export type ModelName = (typeof MODELS)[number];
 export const modelDir = (name: ModelName) => join(FIXTURES, name);
 
-export interface GoldenArray {
-  shape: number[];
-  dtype: 'float32' | 'int64';
-  data: number[];
-}
 export interface GoldenCase {
   input_ids: GoldenArray;
   attention_mask: GoldenArray;
@@ -39,33 +36,3 @@ export function golden(name: ModelName): Golden {
 }
 
 export const ints = (a: GoldenArray): Tensor => tensor(Int32Array.from(a.data), a.shape);
-
-/**
- * max |actual − expected| over the positions whose attention mask is 1 (the trailing dims of each [B, T]
- * position compared in full), and max |expected| there.
- */
-export function maxDiffValid(actual: ArrayLike<number>, expected: GoldenArray, mask: GoldenArray): { maxAbs: number; maxRef: number } {
-  const [B, T] = mask.shape;
-  const inner = expected.data.length / (B * T);
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let p = 0; p < B * T; p++) {
-    if (!mask.data[p]) continue;
-    for (let i = p * inner; i < (p + 1) * inner; i++) {
-      maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected.data[i]));
-      maxRef = Math.max(maxRef, Math.abs(expected.data[i]));
-    }
-  }
-  return { maxAbs, maxRef };
-}
-
-/** max |a − e| and max |e| over every element. */
-export function maxDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { maxAbs: number; maxRef: number } {
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let i = 0; i < expected.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(actual[i] - expected[i]));
-    maxRef = Math.max(maxRef, Math.abs(expected[i]));
-  }
-  return { maxAbs, maxRef };
-}

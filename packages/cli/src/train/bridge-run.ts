@@ -11,8 +11,8 @@ import { loadConfig, loadRows, loadTokenizer, parseConfig, type Row } from '@llm
 import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
 import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import {
-  bucketedBatches, cacheFingerprint, dataReport, checkpointObserver, collate, formatExample, initialState, jsonlObserver, loadTrainState, openTeacherCache,
-  optimizerFor, splitExamples, train, TrainConfigError, withTeacherStates, writeTeacherCache,
+  bucketedBatches, cacheFingerprint, dataReport, collate, formatExample, initialState, loadTrainState, openTeacherCache,
+  optimizerFor, splitExamples, trainWithConfig, TrainConfigError, withTeacherStates, writeTeacherCache,
   type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
 } from '@llm-modules/trainer';
 import { cacheOrder } from './cache-order.js';
@@ -106,22 +106,17 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   if (resumed) checkResumeParams(resumed.params as Record<string, Tensor>, model.trainableParams, ckptDir);
   const start: TrainState = resumed ?? initialState(model.init(prngKey(seed)), opt);
   began = performance.now();
-  let reason = 'done';
-  const final = await train(start, {
+  const { final, reason } = await trainWithConfig(cfg, {
+    start,
     loss,
     optimizer: opt,
-    batches: (epoch) => source(split.train, seed * 1000 + epoch),
-    validation: validation.length ? () => source(validation, 0) : undefined,
-    epochs: t.epochs ?? 1,
-    maxSteps: t.maxSteps,
-    accumulate: t.accumulate,
-    clipNorm: t.clipNorm,
-    evalEvery: t.evalEvery ?? (validation.length ? perEpoch : undefined),
-    earlyStopping: t.earlyStopping,
     lr,
     totalSteps,
-    signal: opts.signal,
-    observers: [...(opts.observers ?? []), jsonlObserver(join(output, 'metrics.jsonl')), checkpointObserver({ dir: ckptDir, every: t.checkpointEvery ?? Math.max(1, totalSteps), config: cfg }), (e) => void (e.type === 'end' && (reason = e.reason))],
+    perEpoch,
+    output,
+    batches: (epoch) => source(split.train, seed * 1000 + epoch),
+    validation: validation.length ? () => source(validation, 0) : undefined,
+    run: { ...opts, maxSteps: t.maxSteps },
   });
   await saveBridge(output, model, final.params as Params, { teacherPath: relative(output, teacherDir) || '.', extra: { steps: final.step, tokenizer: relative(output, at(cfg.tokenizer)) } });
   return { output, steps: final.step, reason, trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: final.bestValidationLoss, seconds: (performance.now() - began) / 1000, parameters };

@@ -7,19 +7,10 @@
  */
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import { sizeOf, type Shape } from '../shape.js';
+import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import type { FastContext } from './context.js';
 import { outputBuffer, recycle } from './buffers.js';
 
-const contiguousStrides = (shape: Shape): number[] => {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let k = shape.length - 1; k >= 0; k--) {
-    s[k] = acc;
-    acc *= shape[k];
-  }
-  return s;
-};
 
 /**
  * The values of a (shape, strides, offset) window of `data` in C order, as float32: written `into` when

@@ -15,7 +15,7 @@ import { constant, warmupCosine, warmupLinear } from '../schedules.js';
 import { formatExample, type Example } from '../data/format.js';
 import { splitExamples } from '../data/split.js';
 import { bucketedBatches, type Batch } from '../data/batches.js';
-import { initialState, train, type Observer, type TrainState } from '../loop.js';
+import { initialState, train, type Observer, type TrainOptions, type TrainState } from '../loop.js';
 import { checkpointObserver, jsonlObserver, loadTrainState } from '../observers.js';
 import { TrainConfigError, type TrainConfig } from '../config/validate.js';
 import type { Optimizer } from '../optim/types.js';
@@ -122,22 +122,17 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const ckptDir = join(output, 'checkpoint');
   const start: TrainState = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : initialState(params, opt);
   const began = performance.now();
-  let reason = 'done';
-  const final = await train(start, {
+  const { final, reason } = await trainWithConfig(cfg, {
+    start,
     loss,
     optimizer: opt,
-    batches: (epoch) => bucketedBatches(split.train, { batchSize, padId, seed: seed * 1000 + epoch }),
-    validation: validation.length ? () => bucketedBatches(validation, { batchSize, padId, seed: 0 }) : undefined,
-    epochs: t.epochs ?? 1,
-    maxSteps: t.maxSteps,
-    accumulate: t.accumulate,
-    clipNorm: t.clipNorm,
-    evalEvery: t.evalEvery ?? (validation.length ? perEpoch : undefined),
-    earlyStopping: t.earlyStopping,
     lr,
     totalSteps,
-    signal: opts.signal,
-    observers: [...(opts.observers ?? []), jsonlObserver(join(output, 'metrics.jsonl')), checkpointObserver({ dir: ckptDir, every: t.checkpointEvery ?? Math.max(1, totalSteps), config: cfg }), (e) => void (e.type === 'end' && (reason = e.reason))],
+    perEpoch,
+    output,
+    batches: (epoch) => bucketedBatches(split.train, { batchSize, padId, seed: seed * 1000 + epoch }),
+    validation: validation.length ? () => bucketedBatches(validation, { batchSize, padId, seed: 0 }) : undefined,
+    run: { ...opts, maxSteps: t.maxSteps },
   });
 
   // The trained model in Hugging Face layout, each file written atomically.
@@ -156,6 +151,41 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
     seconds: (performance.now() - began) / 1000,
     parameters,
   };
+}
+
+/**
+ * The train loop as a config's `training` section asks for it, with the run folder's observers (`metrics.jsonl`,
+ * `checkpoint/` every `checkpointEvery` steps and at the end) after the caller's. Shared by both modes.
+ * @example `const { final, reason } = await trainWithConfig(cfg, { start, loss, optimizer, lr, totalSteps, perEpoch, output, batches })`
+ */
+export async function trainWithConfig(
+  cfg: TrainConfig,
+  o: { start: TrainState; loss: TrainOptions['loss']; optimizer: Optimizer<unknown>; lr: (s: number) => number; totalSteps: number; perEpoch: number; output: string; batches: TrainOptions['batches']; validation?: TrainOptions['validation']; run?: RunOptions },
+): Promise<{ final: TrainState; reason: string }> {
+  const t = { ...cfg.training, ...(o.run?.maxSteps ? { maxSteps: o.run.maxSteps } : {}) };
+  let reason = 'done';
+  const final = await train(o.start, {
+    loss: o.loss,
+    optimizer: o.optimizer,
+    batches: o.batches,
+    validation: o.validation,
+    epochs: t.epochs ?? 1,
+    maxSteps: t.maxSteps,
+    accumulate: t.accumulate,
+    clipNorm: t.clipNorm,
+    evalEvery: t.evalEvery ?? (o.validation ? o.perEpoch : undefined),
+    earlyStopping: t.earlyStopping,
+    lr: o.lr,
+    totalSteps: o.totalSteps,
+    signal: o.run?.signal,
+    observers: [
+      ...(o.run?.observers ?? []),
+      jsonlObserver(join(o.output, 'metrics.jsonl')),
+      checkpointObserver({ dir: join(o.output, 'checkpoint'), every: t.checkpointEvery ?? Math.max(1, o.totalSteps), config: cfg }),
+      (e) => void (e.type === 'end' && (reason = e.reason)),
+    ],
+  });
+  return { final, reason };
 }
 
 /** The one line a run reports about its data before training. @example `dataReport(split, 10, 512)` */
