@@ -13,7 +13,7 @@ import { registerReleaser } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
 import { tryFastPath, tryProgramFast } from '../fast/index.js';
-import { recycle } from '../fast/buffers.js';
+import { recycle, wasmAddress } from '../fast/buffers.js';
 import { groupRoot, programBody, programOf, type Group } from '../fusion/program.js';
 import { elementwiseKernel } from '../primitives/elementwise-kernel.js';
 
@@ -85,7 +85,11 @@ export class GpuJsBackend implements Backend {
   private argument(s: Storage): unknown {
     // gpu.js cannot take empty arrays; an empty input is never read (its loops run zero times).
     if (s.size === 0) return new Float32Array(1);
-    if (s.data) return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
+    if (s.data) {
+      // storage in the wasm runtime's (shared) memory: GPU uploads get a plain copy
+      if (this.config.deviceMemory && wasmAddress(s.data) !== undefined) return Float32Array.from(s.data);
+      return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
+    }
     if (s.backend !== this.name) {
       throw new TensorError('evaluate', `a tensor computed on the ${s.backend} backend cannot feed the ${this.name} backend directly; read it with data() and recreate it`);
     }

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { PARAM } from '../wasm/attention.js';
 import { ScratchExhausted, JobList, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
-import { outputFrom } from './buffers.js';
+import { finishOutput, kernelOutput } from './buffers.js';
 import { runInline, copyIn } from './matmul.js';
 
 /** Query rows per block of scores. */
@@ -91,8 +91,9 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
   const K = operand(rt, k, batch, tk, d);
   const V = operand(rt, v, batch, tk, dv);
   if (!Q || !K || !V) return undefined;
-  const out = rt.alloc(node.size);
-  if (out < 0) return undefined;
+  const o = kernelOutput(rt, node.size);
+  if (!o) return undefined;
+  const out = o.at;
   const lay = layout(rt, tq, tk, d, dv, false);
   const scale = f32bits(a.scale);
   run(ctx, rt, 'attn_fwd', nb, lay.floats, (w, b, at) => {
@@ -115,7 +116,7 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
     w[at + PARAM.bp] = lay.bp;
     w[at + PARAM.tile] = lay.tile;
   }, 2 * nb * tq * tk * (d + dv));
-  return outputFrom(rt.f32, out, node.size);
+  return finishOutput(rt, o);
 }
 
 export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd, g]: readonly View[]): Float32Array | undefined {
@@ -132,8 +133,9 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
   const G = operand(rt, g, batch, tq, dv + 1);
   if (!Q || !K || !V || !O || !G) return undefined;
   if ((tq > 1 && (O.rs !== dv + 1 || G.rs !== dv + 1)) || Q.rs < 0 || K.rs < 0 || V.rs < 0) return undefined;
-  const out = rt.alloc(node.size);
-  if (out < 0) return undefined;
+  const o = kernelOutput(rt, node.size);
+  if (!o) return undefined;
+  const out = o.at;
   const lay = layout(rt, tq, tk, d, dv, true);
   const scale = f32bits(a.scale);
   const [nq, nk] = [nb * tq * d, nb * tk * d];
@@ -162,5 +164,5 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     w[at + PARAM.bp] = lay.bp;
     w[at + PARAM.tile] = lay.tile;
   }, 4 * nb * tq * tk * (d + dv));
-  return outputFrom(rt.f32, out, node.size);
+  return finishOutput(rt, o);
 }

@@ -1,9 +1,14 @@
 /**
- * Output buffers of the CPU fast paths are recycled: a fresh Float32Array costs a zero-fill and page
+ * Output buffers of the CPU fast paths. Once the WebAssembly runtime exists they live in its memory
+ * (wasm/heap.ts): the kernels then read and write tensors in place, with no copy in or out. Past
+ * `HEAP_STORAGE_CAP` (the rest of the 2 GiB memory is left for scratch), for huge arrays and before
+ * the runtime exists they are plain arrays. Either way they are recycled: a fresh Float32Array costs a zero-fill and page
  * faults (tens of µs for 128 KiB), often more than the op itself. A storage's array returns to a free
  * list when the storage is released (memory.ts: its count reached zero), and only arrays this module
  * handed out are taken back, so user arrays and gpu.js's outputs are never reused.
  */
+import { existingRuntime, type Runtime } from '../wasm/runtime.js';
+
 const free = new Map<number, Float32Array[]>();
 const ours = new WeakSet<Float32Array>();
 /** Bytes held in free lists at most. */
@@ -12,8 +17,33 @@ const MAX_POOLED = 256 * 2 ** 20;
 const MIN_LENGTH = 256;
 let pooled = 0;
 
+/** Bytes of tensor storage kept in WebAssembly memory at most. */
+const HEAP_STORAGE_CAP = 512 * 2 ** 20;
+/** Arrays above this many floats stay plain arrays (a paper-scale weight would crowd out scratch). */
+const MAX_HEAP_ARRAY = 8 * 2 ** 20;
+/** wasm-memory arrays → their block's byte address */
+const heapAddress = new WeakMap<Float32Array, number>();
+/** frees the block of an array that was dropped without being recycled (a storage the GC collected) */
+const heapFinalizer = new FinalizationRegistry<number>((at) => existingRuntime()?.heap.free(at));
+
+/** The byte address of an array that lives in the wasm runtime's memory (undefined for other arrays). */
+export const wasmAddress = (a: ArrayLike<number>): number | undefined => heapAddress.get(a as Float32Array);
+
+function heapBuffer(n: number): Float32Array | undefined {
+  const rt = existingRuntime();
+  if (!rt || n < MIN_LENGTH || n > MAX_HEAP_ARRAY || rt.heap.liveBytes + 4 * n > HEAP_STORAGE_CAP) return undefined;
+  const at = rt.heap.alloc(4 * n);
+  if (at < 0) return undefined;
+  const a = new Float32Array(rt.f32.buffer, at, n);
+  heapAddress.set(a, at);
+  heapFinalizer.register(a, at, a);
+  return a;
+}
+
 /** An output array of `n` floats; its contents are arbitrary (callers overwrite every element). */
 export function outputBuffer(n: number): Float32Array {
+  const h = heapBuffer(n);
+  if (h) return h;
   if (n >= MIN_LENGTH) {
     const a = free.get(n)?.pop();
     if (a) {
@@ -28,12 +58,49 @@ export function outputBuffer(n: number): Float32Array {
 
 /** Take back an array handed out by `outputBuffer` once nothing refers to it any more. */
 export function recycle(a: Float32Array | Float64Array | undefined): void {
+  const at = a instanceof Float32Array ? heapAddress.get(a) : undefined;
+  if (at !== undefined) {
+    heapAddress.delete(a as Float32Array);
+    heapFinalizer.unregister(a as Float32Array);
+    existingRuntime()?.heap.free(at);
+    return;
+  }
   if (!(a instanceof Float32Array) || !ours.has(a) || pooled + 4 * a.length > MAX_POOLED) return;
   let list = free.get(a.length);
   if (!list) free.set(a.length, (list = []));
   if (list.includes(a)) return;
   list.push(a);
   pooled += 4 * a.length;
+}
+
+/** An output of a wasm kernel: the array, and the byte address the kernel writes to. */
+export interface KernelOutput {
+  readonly out: Float32Array;
+  readonly at: number;
+  /** true when `at` is scratch that `finishOutput` copies into `out` */
+  readonly copy: boolean;
+}
+
+/**
+ * The output of a wasm kernel of `n` floats: written in place when the array lives in wasm memory, else
+ * into scratch (copied out by `finishOutput`). Undefined past the scratch cap.
+ */
+export function kernelOutput(rt: Runtime, n: number): KernelOutput | undefined {
+  const out = outputBuffer(n);
+  const at = heapAddress.get(out);
+  if (at !== undefined) return { out, at, copy: false };
+  const scratch = rt.alloc(n);
+  if (scratch < 0) {
+    recycle(out);
+    return undefined;
+  }
+  return { out, at: scratch, copy: true };
+}
+
+/** The kernel has run: the output's values as an array. */
+export function finishOutput(rt: Runtime, o: KernelOutput): Float32Array {
+  if (o.copy) o.out.set(rt.f32.subarray(o.at >> 2, (o.at >> 2) + o.out.length));
+  return o.out;
 }
 
 /** Copy `n` floats of wasm memory (at byte address `addr`) into a fresh output array. */

@@ -13,7 +13,7 @@ import { elementwiseModule, type InnerClass } from '../wasm/elementwise.js';
 import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
 import { copyIn } from './matmul.js';
-import { outputBuffer, outputFrom } from './buffers.js';
+import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';
 
 /** A loop nest: dims (outermost first) and, per input, its element stride along each dim and offset. */
 interface Nest {
@@ -147,13 +147,15 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     if (!c) return undefined;
     bases.push(c.addr - 4 * c.lo);
   }
-  const out = rt.alloc(size);
-  if (out < 0) return undefined;
+  const o = kernelOutput(rt, size);
+  if (!o) return undefined;
+  const out = o.at;
   const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
   let kernel: WasmKernel;
   try {
     kernel = wasmKernel(rt, p, classes);
   } catch {
+    recycle(o.out);
     (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
     return undefined;
   }
@@ -178,5 +180,5 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     else for (let i = 0; i < n0; i++) for (const [s, e] of splitRanges(n1, Math.ceil(pieces / n0))) if (e > s) call(ot, offs, i, 1, s, e - s);
   });
   if (list) ctx.pool!.run(list);
-  return outputFrom(rt.f32, out, size);
+  return finishOutput(rt, o);
 }

@@ -1,6 +1,6 @@
 /**
- * Fast matmul for the WebAssembly backends: the packed SIMD GEMM of wasm/gemm-packed.ts over copies of
- * the operands in scratch memory; packing A and then the output's column (or row) ranges are split
+ * Fast matmul for the WebAssembly backends: the packed SIMD GEMM of wasm/gemm-packed.ts over the
+ * operands in wasm memory (in place when their storage lives there, else copied into scratch); packing A and then the output's column (or row) ranges are split
  * over the thread pool.
  */
 import type { View } from '../backend.js';
@@ -8,11 +8,11 @@ import { broadcastView } from '../kernels/codegen.js';
 import type { Tensor } from '../tensor.js';
 import { ScratchExhausted, JobList, runExtra, splitRanges, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
-import { outputFrom } from './buffers.js';
+import { finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
 import { gemmScratchFloats } from '../wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
-const THREAD_MIN_MACS = 1 << 22;
+const THREAD_MIN_MACS = 1 << 20;
 
 /** Index range [lo, hi] of the storage elements a view reaches. */
 export function span(v: View): [number, number] {
@@ -34,6 +34,8 @@ export function span(v: View): [number, number] {
 export function copyIn(rt: Runtime, v: View): { addr: number; lo: number } | undefined {
   const data = v.storage.data;
   if (!data) return undefined;
+  const inPlace = wasmAddress(data);
+  if (inPlace !== undefined) return { addr: inPlace, lo: 0 }; // already in wasm memory: no copy
   const [lo, hi] = span(v);
   const addr = rt.alloc(hi - lo + 1);
   if (addr < 0) return undefined;
@@ -165,8 +167,13 @@ export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View
   const bAddr = cb.addr + 4 * (bv.offset - cb.lo);
   const items: [number, number][] = [];
   forBatch(batch, aBatch, bv.strides.slice(0, -2), (_k, oa, ob) => items.push([oa, ob]));
-  const c = rt.alloc(node.size);
-  if (c < 0) return undefined;
-  runGemm(ctx, rt, { a: aAddr, ars, acs, b: bAddr, brs, bcs }, M, N, K, items, c);
-  return outputFrom(rt.f32, c, node.size);
+  const o = kernelOutput(rt, node.size);
+  if (!o) return undefined;
+  try {
+    runGemm(ctx, rt, { a: aAddr, ars, acs, b: bAddr, brs, bcs }, M, N, K, items, o.at);
+  } catch (e) {
+    recycle(o.out);
+    throw e;
+  }
+  return finishOutput(rt, o);
 }

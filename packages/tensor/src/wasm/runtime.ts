@@ -11,12 +11,16 @@
 import { encodeModule, type Fn } from './emit.js';
 import { DEFAULT_GEMM, gemmFunctions, type GemmConfig } from './gemm.js';
 import { extraFunctions } from './kernels.js';
+import { Heap } from './heap.js';
 
 /** Bytes reserved at address 0 for the thread pool's control block. */
 const CONTROL_BYTES = 65536;
 const PAGE = 65536;
 /** Addresses stay below 2 GiB so that signed i32 comparisons in the kernels are safe. */
 const MAX_PAGES = 32768;
+/** The scratch arena starts at 1 MiB and grows to at most 64 MiB (larger needs use heap blocks). */
+const INITIAL_ARENA = 2 ** 20;
+const MAX_ARENA = 64 * 2 ** 20;
 
 /**
  * Control block layout (Int32 indices). Jobs are claimed dynamically: NEXT holds (generation << 16) |
@@ -101,7 +105,15 @@ export class Runtime {
   readonly kernels: Kernels;
   private f32View: Float32Array;
   private i32View: Int32Array;
-  private top = CONTROL_BYTES;
+  /** tensor storage and scratch blocks, above the control block */
+  readonly heap: Heap;
+  /** the scratch arena (a heap block), its size, the bytes used by the current op */
+  private arena = -1;
+  private arenaBytes = 0;
+  private used = 0;
+  /** bytes the current op asked for, and its scratch blocks outside the arena */
+  private opBytes = 0;
+  private readonly overflow: number[] = [];
   /** extra modules (elementwise programs) callable from job lists */
   readonly extra: ExtraModules;
 
@@ -114,6 +126,9 @@ export class Runtime {
     this.f32View = new Float32Array(this.memory.buffer);
     this.i32View = new Int32Array(this.memory.buffer);
     this.extra = new ExtraModules(this);
+    this.heap = new Heap(CONTROL_BYTES, (end) => this.ensure(end));
+    this.opBytes = INITIAL_ARENA;
+    this.reset();
   }
 
   get module(): WebAssembly.Module {
@@ -134,27 +149,51 @@ export class Runtime {
     this.i32View = new Int32Array(this.memory.buffer);
   }
 
-  /** Start a new op: all earlier scratch is free. */
+  /** Start a new op: all earlier scratch is free (storage blocks of the heap stay). */
   reset(): void {
-    this.top = CONTROL_BYTES;
+    for (const b of this.overflow) this.heap.free(b);
+    this.overflow.length = 0;
+    if (this.opBytes > this.arenaBytes && this.opBytes <= MAX_ARENA) {
+      // the last op spilled: a larger arena for the next ones
+      if (this.arena >= 0) this.heap.free(this.arena);
+      const bytes = Math.min(MAX_ARENA, Math.max(this.opBytes, 2 * this.arenaBytes));
+      this.arena = this.heap.alloc(bytes);
+      this.arenaBytes = this.arena < 0 ? 0 : bytes;
+    }
+    this.used = 0;
+    this.opBytes = 0;
   }
 
-  /** Reserve `floats` float32 slots (64-byte aligned); returns the byte address, or -1 past the 2 GiB cap. */
+  /**
+   * Reserve `floats` float32 slots of scratch for the current op (64-byte aligned); returns the byte
+   * address, or -1 past the 2 GiB cap. Scratch comes from an arena that grows to the largest op's need
+   * (up to 64 MiB); a bigger op's scratch is heap blocks freed at the next `reset`.
+   */
   alloc(floats: number): number {
-    const addr = this.top;
-    const end = addr + Math.ceil((Math.max(floats, 1) * 4 + 64) / 64) * 64;
-    if (end > MAX_PAGES * PAGE - PAGE) return -1;
-    const have = this.memory.buffer.byteLength;
-    if (end > have) {
-      try {
-        this.memory.grow(Math.min(Math.ceil((end - have) / PAGE) + 16, MAX_PAGES - have / PAGE));
-      } catch {
-        return -1; // the engine could not grow the memory
-      }
-      this.refresh();
+    const bytes = Math.ceil((Math.max(floats, 1) * 4 + 64) / 64) * 64;
+    this.opBytes += bytes;
+    if (this.arena >= 0 && this.used + bytes <= this.arenaBytes) {
+      const at = this.arena + this.used;
+      this.used += bytes;
+      return at;
     }
-    this.top = end;
-    return addr;
+    const at = this.heap.alloc(bytes);
+    if (at >= 0) this.overflow.push(at);
+    return at;
+  }
+
+  /** Make bytes below `end` addressable: grow the memory (false past the cap or when the engine refuses). */
+  private ensure(end: number): boolean {
+    if (end > MAX_PAGES * PAGE - PAGE) return false;
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return true;
+    try {
+      this.memory.grow(Math.min(Math.ceil((end - have) / PAGE) + 16, MAX_PAGES - have / PAGE));
+    } catch {
+      return false; // the engine could not grow the memory
+    }
+    this.refresh();
+    return true;
   }
 }
 
@@ -415,6 +454,8 @@ export function splitRanges(n: number, t: number): [number, number][] {
 }
 
 let runtime: Runtime | undefined;
+/** The process-wide runtime if it has been created (never creates it). */
+export const existingRuntime = (): Runtime | undefined => runtime;
 /** The process-wide runtime (created on first use). */
 export function getRuntime(): Runtime {
   return (runtime ??= new Runtime());
