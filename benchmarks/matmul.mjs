@@ -77,18 +77,23 @@ for (const name of names) {
   const a = bench.randomF32(M * K, 1);
   const b = bench.randomF32(K * N, 2);
   const big = PAPER.includes(name);
+  const job = bench.matmulJob(a, b, M, K, N, layout); // operands made once, as tfjs's are
   const cands = {
-    threads: () => bench.using('threads', bench.matmulJob(a, b, M, K, N, layout)),
-    webasm: () => bench.using('webasm', bench.matmulJob(a, b, M, K, N, layout)),
+    threads: () => bench.using('threads', job),
+    webasm: () => bench.using('webasm', job),
   };
   if (tfjs && !big) cands.tfjs = bench.tfjsMatmulJob(tfjs.tf, a, b, M, K, N, layout);
   const ms = await bench.interleaved(cands, { reps: big ? Math.min(reps, 2) : reps, budgetMs: big ? 120000 : 20000 });
   // the slow baselines: fewer runs (a 1024³ naive product takes seconds), none at paper scale
   const slowReps = M * K * N > 2 ** 26 ? 1 : Math.min(reps, 3);
   if (!big) {
-    ms.gpujs = await bench.bestOf(() => bench.using('threads', bench.matmulJob(a, b, M, K, N, layout), { fast: false, fusion: false }), { reps: slowReps, warmup: 1 });
+    const naiveJob = bench.matmulJob(a, b, M, K, N, layout);
+    ms.gpujs = await bench.bestOf(() => bench.using('threads', naiveJob, { fast: false, fusion: false }), { reps: slowReps, warmup: 1 });
     ms.js = await bench.bestOf(() => plainMatmul(a, b, M, K, N, layout), { reps: slowReps, warmup: 1 });
-    if (gl) ms.gl = await bench.bestOf(() => bench.using('headlessgl', bench.matmulJob(a, b, M, K, N, layout)), { reps: slowReps, warmup: 1 });
+    if (gl) {
+      const glJob = bench.matmulJob(a, b, M, K, N, layout);
+      ms.gl = await bench.bestOf(() => bench.using('headlessgl', glJob), { reps: slowReps, warmup: 1 });
+    }
   }
   const row = {
     shape: `${M}x${K} @ ${K}x${N}${layout === 'nn' ? '' : ` (${layout === 'nt' ? 'B' : 'A'}ᵀ)`}`,

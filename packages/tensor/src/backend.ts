@@ -13,6 +13,7 @@ export type BackendName = 'cpu' | 'webasm' | 'threads' | 'headlessgl' | 'webgl' 
 export interface Storage {
   readonly backend: BackendName | 'host';
   readonly size: number;
+  /** may be swapped once for an equal array in WebAssembly memory (fast/buffers.ts `adoptIntoWasm`) */
   readonly data?: Float32Array | Float64Array;
   readonly handle?: unknown;
   refs: number;

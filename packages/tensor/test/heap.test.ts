@@ -102,4 +102,28 @@ describe.runIf((await T.listBackends()).includes('webasm'))('storage in wasm mem
       T.setBackend(prev);
     }
   });
+
+  it('adopts a host tensor a kernel reads into wasm memory once, keeping its values and the caller\'s array', async () => {
+    const prev = T.getBackend().name;
+    T.setBackend('webasm');
+    try {
+      const user = Float32Array.from({ length: 32 * 32 }, (_, i) => (i % 9) - 4);
+      const copy = user.slice();
+      const w = T.tensor(user, [32, 32]);
+      const first = await T.matmul(w, w).data();
+      const storage = w.view!.storage;
+      const at = wasmAddress(storage.data!);
+      expect(at).toBeDefined(); // adopted: read in place from now on
+      expect(storage.data).not.toBe(user);
+      expect(Array.from(await w.data())).toEqual(Array.from(copy));
+      expect(Array.from(await T.matmul(w, w).data())).toEqual(Array.from(first));
+      expect(user).toEqual(copy); // the caller's array is never written or recycled
+      const heap = existingRuntime()!.heap;
+      const live = heap.liveBytes;
+      w.dispose();
+      expect(heap.liveBytes).toBe(live - 32 * 32 * 4);
+    } finally {
+      T.setBackend(prev);
+    }
+  });
 });

@@ -61,13 +61,15 @@ export async function using<R>(backend: BackendName, fn: () => Promise<R>, { fas
   }
 }
 
-/** A matmul job on our library: a fresh product of two host matrices per call (optionally transposed views). */
+/** A matmul job on our library: the product of two matrices made once (optionally transposed views), read back. */
 export function matmulJob(a: Float32Array, b: Float32Array, M: number, K: number, N: number, layout: 'nn' | 'nt' | 'tn' = 'nn'): () => Promise<void> {
+  // operands made once, like the tfjs job's: the first run moves them into the backend's memory (wasm
+  // memory on webasm / threads) and later runs read them in place; the result is read back, as tfjs's is
+  const A = layout === 'tn' ? T.transpose(T.tensor(a, [K, M])) : T.tensor(a, [M, K]);
+  const B = layout === 'nt' ? T.transpose(T.tensor(b, [N, K])) : T.tensor(b, [K, N]);
   return async () => {
-    const A = layout === 'tn' ? T.transpose(T.tensor(a, [K, M])) : T.tensor(a, [M, K]);
-    const B = layout === 'nt' ? T.transpose(T.tensor(b, [N, K])) : T.tensor(b, [K, N]);
     const c = T.matmul(A, B);
-    await T.evaluate(c);
+    await c.data();
     c.dispose();
   };
 }

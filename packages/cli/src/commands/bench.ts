@@ -51,8 +51,9 @@ export async function benchCommand(opts: BenchOptions, io: CliIO): Promise<void>
   for (const [name, M, K, N] of shapes) {
     const a = randomF32(M * K, 1);
     const b = randomF32(K * N, 2);
-    const cands: Record<string, () => Promise<void>> = { ours: () => using(backend, matmulJob(a, b, M, K, N)) };
-    if (backend !== 'webasm' && (await T.isBackendAvailable('webasm'))) cands.one = () => using('webasm', matmulJob(a, b, M, K, N));
+    const job = matmulJob(a, b, M, K, N); // operands made once, as tfjs's are
+    const cands: Record<string, () => Promise<void>> = { ours: () => using(backend, job) };
+    if (backend !== 'webasm' && (await T.isBackendAvailable('webasm'))) cands.one = () => using('webasm', job);
     if (tfjs) cands.tfjs = tfjsMatmulJob(tfjs.tf, a, b, M, K, N);
     const ms = await interleaved(cands, { reps });
     const key = name === 'mlp' ? 'mlp' : String(size);

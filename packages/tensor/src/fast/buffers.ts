@@ -8,6 +8,8 @@
  * handed out are taken back, so user arrays and gpu.js's outputs are never reused.
  */
 import { existingRuntime, type Runtime } from '../wasm/runtime.js';
+import type { Storage } from '../backend.js';
+import { registerReleaser } from '../memory.js';
 
 const free = new Map<number, Float32Array[]>();
 const ours = new WeakSet<Float32Array>();
@@ -39,6 +41,25 @@ function heapBuffer(n: number): Float32Array | undefined {
   heapFinalizer.register(a, at, a);
   return a;
 }
+
+/**
+ * Move a storage's values into wasm memory once (a host array a kernel reads, e.g. loaded weights), so
+ * later kernels read it in place instead of copying it into scratch every time. The storage's `data` is
+ * replaced by an equal array (readers always go through `storage.data`, and `data()` hands out copies),
+ * and its block is freed when the storage is. Returns the block's byte address, or undefined (no room,
+ * or not a float32 array).
+ */
+export function adoptIntoWasm(storage: Storage): number | undefined {
+  const d = storage.data;
+  if (!(d instanceof Float32Array)) return undefined;
+  const h = heapBuffer(d.length);
+  if (!h) return undefined;
+  h.set(d);
+  (storage as { data?: Float32Array }).data = h;
+  return heapAddress.get(h);
+}
+// adopted host storage gives its block back when released (user arrays are never pooled: recycle skips them)
+registerReleaser('host', (s) => recycle(s.data));
 
 /** An output array of `n` floats; its contents are arbitrary (callers overwrite every element). */
 export function outputBuffer(n: number): Float32Array {

@@ -8,7 +8,7 @@ import { broadcastView } from '../kernels/codegen.js';
 import type { Tensor } from '../tensor.js';
 import { ScratchExhausted, JobList, runExtra, splitRanges, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
-import { finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
+import { adoptIntoWasm, finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
 import { gemmScratchFloats } from '../wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
@@ -36,6 +36,8 @@ export function copyIn(rt: Runtime, v: View): { addr: number; lo: number } | und
   if (!data) return undefined;
   const inPlace = wasmAddress(data);
   if (inPlace !== undefined) return { addr: inPlace, lo: 0 }; // already in wasm memory: no copy
+  const adopted = adoptIntoWasm(v.storage); // copied once, read in place from now on
+  if (adopted !== undefined) return { addr: adopted, lo: 0 };
   const [lo, hi] = span(v);
   const addr = rt.alloc(hi - lo + 1);
   if (addr < 0) return undefined;
