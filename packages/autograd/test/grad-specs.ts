@@ -64,6 +64,8 @@ const tanhTimes = customVjp(
   },
   ({ t, b }: { t: Tensor; b: Tensor }, g: Tensor) => [T.mul(g, T.mul(b, T.sub(1, T.mul(t, t)))), T.mul(g, t)],
 );
+/** logits [..., C] and labels [...] as the [N, C] and [N] the fused cross-entropy takes. */
+const rows = (logits: Tensor, labels: Tensor): [Tensor, Tensor] => [T.reshape(logits, [labels.size, logits.shape[logits.rank - 1]]), T.reshape(labels, [labels.size])];
 const block = checkpoint((h: Tensor, w: Tensor) => T.tanh(T.add(h, T.matmul(T.tanh(h), w))));
 
 export const GRAD_SPECS: readonly GradSpec[] = [
@@ -138,6 +140,15 @@ export const GRAD_SPECS: readonly GradSpec[] = [
     ['small', 'small', 'small', 'small'],
     C.attentions(false, false).map((c) => ({ ...c, shapes: [...c.shapes, c.shapes[0]] })),
     (_p, q, k, v, g) => vjp((a: Tensor, b: Tensor, c: Tensor) => T.fusedAttention(a, b, c), q, k, v)[1](g),
+  ),
+  // the fused softmax cross-entropy primitives of the tensor package (logits [..., C] flattened to rows; about a quarter of the labels ignored)
+  row('softmax cross-entropy (fused, ignore index)', ['softmaxCrossEntropy'], ['real', 'labels'], C.classification(), (_p, logits, labels) => T.softmaxCrossEntropy(...rows(logits, labels)), { cpu: F32 }),
+  row(
+    'softmax cross-entropy backward (fused)',
+    ['softmaxCrossEntropyGrad'],
+    ['real', 'labels', 'real'],
+    C.classification().map((c) => ({ ...c, shapes: [...c.shapes, c.shapes[1]] })),
+    (_p, logits, labels, g) => vjp((x: Tensor) => T.softmaxCrossEntropy(...rows(x, labels)), logits)[1](T.reshape(g, [g.size])),
   ),
   row('embedding (gather rows)', [], ['real', 'indices'], C.embeddings(), (_p, table, ids) => embedding(table, ids)),
   row('MLP', [], ['small', 'small', 'small', 'small'], C.mlps(), (_p, x, w1, b1, w2) => mlp({ w1, b1, w2 }, x)),

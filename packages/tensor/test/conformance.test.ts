@@ -543,6 +543,74 @@ function attentionSuites(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// fused softmax cross-entropy (primitives `softmaxCrossEntropy` and `softmaxCrossEntropyGrad`)
+
+/** logits [N, C] (plain, a transposed view, or a stepped slice), labels in [−2, C + 1] and some ignored. */
+const crossEntropyArb = fc.record({
+  n: fc.integer({ min: 0, max: 9 }),
+  c: fc.integer({ min: 1, max: 12 }),
+  scale: fc.constantFrom(1, 4, 30),
+  layout: fc.constantFrom('plain', 'transposed', 'sliced'),
+  ignoreIndex: fc.constantFrom(-100, -100, 0),
+  seed: fc.integer({ min: 1, max: 1000 }),
+});
+
+function crossEntropySuites(): void {
+  describe('fused softmax cross-entropy', () => {
+    prop('softmaxCrossEntropy and its gradient (softmaxCrossEntropyGrad) against naive float64', [crossEntropyArb], async (c) => {
+      const r = rng(c.seed);
+      const xv = randomF32(c.n * c.c, c.seed, -c.scale, c.scale);
+      const lv = Int32Array.from({ length: c.n }, () => (r() < 0.2 ? c.ignoreIndex : Math.floor(r() * (c.c + 4)) - 2));
+      const gv = randomF32(c.n, c.seed + 1);
+      const xn = N.nd(xv, [c.n, c.c]);
+      let x: Tensor;
+      if (c.layout === 'transposed') x = T.transpose(T.tensor(N.permute(xn, [1, 0]).data.map(Math.fround), [c.c, c.n]));
+      else if (c.layout === 'sliced') {
+        // every other row of a [2N, C] tensor whose odd rows are garbage
+        const big = new Float32Array(2 * c.n * c.c).fill(1e30);
+        for (let i = 0; i < c.n; i++) big.set(xv.subarray(i * c.c, (i + 1) * c.c), 2 * i * c.c);
+        x = T.slice(T.tensor(big, [2 * c.n, c.c]), [0, 0], [2 * c.n, c.c], [2, 1]);
+      } else x = T.tensor(xv, [c.n, c.c]);
+      const labels = T.tensor(lv, [c.n]);
+      const ctx = JSON.stringify({ ...c, labels: Array.from(lv) });
+      const out = T.softmaxCrossEntropy(x, labels, c.ignoreIndex);
+      expect(out.op).toBe('softmaxCrossEntropy');
+      const inputs = out.inputs; // (a realized tensor drops its graph)
+      await expectClose(out, N.softmaxCrossEntropy(xn, N.nd(lv, [c.n]), c.ignoreIndex), tl({ abs: 2e-6 * (1 + c.scale), rel: 1e-5 }), 'float32', `forward ${ctx}`);
+      // the gradient rule: cotangent g on the per-row losses
+      const [dx, dl] = T.PRIMITIVES.get('softmaxCrossEntropy')!.vjp!(T.tensor(gv, [c.n]), out, inputs);
+      expect(dl).toBeNull();
+      expect(dx!.op).toBe('softmaxCrossEntropyGrad');
+      const want = N.softmaxCrossEntropyGrad(xn, N.nd(lv, [c.n]), N.nd(gv, [c.n]), c.ignoreIndex);
+      await expectClose(dx!, want, tl({ abs: 2e-6 * (1 + c.scale), rel: 1e-5 }), 'float32', `gradient ${ctx}`);
+    });
+    it('large logits (±1e4), −∞ entries and ignored rows with non-finite logits', async () => {
+      const vals = [1e4, -1e4, 0, 1e4 - 1, /**/ -1e4, -1e4, -1e4, -1e4, /**/ 5e3, -Infinity, 1e4, 1e4, /**/ NaN, Infinity, 0, 1];
+      const lv = [3, 0, 2, -100];
+      const x = T.tensor(vals, [4, 4]);
+      const labels = T.tensor(new Int32Array(lv), [4]);
+      const got = await T.softmaxCrossEntropy(x, labels).data();
+      const want = N.softmaxCrossEntropy(N.nd(vals.slice(0, 12), [3, 4]), N.nd(lv.slice(0, 3), [3])).data;
+      for (let i = 0; i < 3; i++) expect(Math.abs(got[i] - want[i]), `row ${i}: ${got[i]} vs ${want[i]}`).toBeLessThan(2e-3);
+      expect(got[3]).toBe(0);
+      const g = await T.softmaxCrossEntropyGrad(x, labels, T.ones([4])).data();
+      const gw = N.softmaxCrossEntropyGrad(N.nd(vals.slice(0, 12), [3, 4]), N.nd(lv.slice(0, 3), [3]), N.nd([1, 1, 1], [3])).data;
+      for (let i = 0; i < 12; i++) expect(Math.abs(g[i] - gw[i]), `gradient ${i}: ${g[i]} vs ${gw[i]}`).toBeLessThan(1e-3);
+      expect(Array.from(g.subarray(12))).toEqual([0, 0, 0, 0]);
+    });
+    it('softmaxCrossEntropy rejects bad shapes and dtypes at build time', () => {
+      const labels = T.tensor(new Int32Array([0, 1]), [2]);
+      expect(() => T.softmaxCrossEntropy(T.zeros([2, 3, 1]), labels)).toThrow(/softmaxCrossEntropy: logits must be float32 \[N, C\]/);
+      expect(() => T.softmaxCrossEntropy(T.zeros([2, 3]), T.zeros([2]))).toThrow(/softmaxCrossEntropy: labels must be int32/);
+      expect(() => T.softmaxCrossEntropy(T.zeros([3, 3]), labels)).toThrow(/softmaxCrossEntropy: .*differ in N/);
+      expect(() => T.softmaxCrossEntropy(T.zeros([2, 0]), labels)).toThrow(/softmaxCrossEntropy: needs at least one class/);
+      expect(() => T.softmaxCrossEntropy(T.zeros([2, 3]), labels, 0.5)).toThrow(/softmaxCrossEntropy: ignoreIndex must be an integer/);
+      expect(() => T.softmaxCrossEntropyGrad(T.zeros([2, 3]), labels, T.zeros([3]))).toThrow(/softmaxCrossEntropyGrad: g must be float32 \[2\]/);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // deterministic numerics and graph tests
 
 /** mulberry32: a small deterministic PRNG for the fixed-size numeric tests. */
@@ -703,6 +771,7 @@ describe.each(BACKENDS)('backend %s', (backend) => {
     reductionSuites();
     movementSuites();
     attentionSuites();
+    crossEntropySuites();
     numericSuites(backend);
   });
 });
@@ -754,6 +823,7 @@ describe('coverage of the primitive set', () => {
       'where', 'cast', 'sum', 'max', 'argmax', 'reshape', 'permute', 'broadcastTo', 'slice', 'pad', 'concat',
       'gather', 'scatterAdd', 'matmul', 'stopGradient',
       'attention', 'attentionGrad', // fused attention suite
+      'softmaxCrossEntropy', 'softmaxCrossEntropyGrad', // fused cross-entropy suite
       'copy', // made by reshape of a non-contiguous view (movement suite)
       'scalar', // made by every JS-number operand (binary suites)
     ]);

@@ -350,3 +350,57 @@ describe('fused attention fast path (WebAssembly SIMD, blocks of query rows)', (
     }
   }
 });
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('fused softmax cross-entropy fast paths (WebAssembly SIMD on webasm / threads; JavaScript on cpu and for strided logits)', () => {
+  /** [N, C] logits with special rows: far spread (a second pass), non-finite values, ignored / out-of-range labels. */
+  function inputs(n: number, c: number, seed: number, special: boolean): [Float32Array, Int32Array] {
+    const x = randoms(n * c, seed, -4, 4);
+    const r = rng(seed + 1);
+    const labels = Int32Array.from({ length: n }, () => (r() < 0.2 ? -100 : r() < 0.05 ? c + 3 : Math.floor(r() * c)));
+    if (special && n >= 8 && c >= 3) {
+      x[0] = -500; // first value far below the max: shifted by the max in a second pass
+      x[c] = 300; // far above the rest: the rest underflow to 0
+      x[2 * c + 1] = NaN; // NaN → NaN loss and gradient row
+      x[3 * c] = Infinity;
+      x.fill(-Infinity, 4 * c, 5 * c); // all −∞ → NaN
+      x[5 * c] = -Infinity; // starts with −∞, the rest finite
+      x[6 * c + 1] = -Infinity;
+      labels[6] = 1; // the label's logit is −∞: loss +∞, gradient NaN
+      x.fill(1e4, 7 * c, 8 * c);
+      x[7 * c + 2] = 1e4 - 3;
+      for (let i = 0; i < 8; i++) labels[i] = i === 6 ? 1 : i % c;
+    }
+    return [x, labels];
+  }
+  const cases: [string, number, number, boolean, boolean][] = [
+    // name, N, C, special rows, logits as a transposed view
+    ['the benchmark shape (rows split over threads)', 512, 512, false, false],
+    ['special values', 16, 37, true, false],
+    ['a transposed (strided) view: the JavaScript path everywhere', 33, 70, true, true],
+    ['one class', 5, 1, false, false],
+  ];
+  for (const backend of CPU_BACKENDS) {
+    for (const [name, n, c, special, transposed] of cases) {
+      it(`${backend}: ${name} — forward and gradient equal the gpu.js kernels`, async () => {
+        const [xv, lv] = inputs(n, c, 7 + n, special);
+        const g = randoms(n, 99);
+        const run = () => {
+          const x = transposed ? T.transpose(T.tensor(N.permute(N.nd(xv, [n, c]), [1, 0]).data.map(Math.fround), [c, n])) : T.tensor(xv, [n, c]);
+          const out = T.softmaxCrossEntropy(x, T.tensor(lv, [n]));
+          const [dx] = T.PRIMITIVES.get('softmaxCrossEntropy')!.vjp!(T.tensor(g, [n]), out, out.inputs) as Tensor[];
+          return T.concat([out, T.reshape(dx, [-1])], 0);
+        };
+        const [fast, kernel] = await fastAndKernel(backend, run);
+        // a float32 kernel (webasm, threads) rounds x − x[label] and the stored loss: a relative error in
+        // the probabilities of a few float32 ulps of the row's loss
+        const lossUlps = (i: number) => (i < n ? 0 : 2.4e-7 * Math.abs(kernel[Math.floor((i - n) / c)]));
+        expectClose(fast, kernel, (w, i) => 1e-6 + (2e-6 + lossUlps(i)) * Math.abs(w), `${name} ${backend}`);
+        if (special) {
+          expect(Array.from(fast.subarray(0, 8)).map((v) => (Number.isNaN(v) ? 'NaN' : Number.isFinite(v) ? 'finite' : v))).toEqual(['finite', 'finite', 'NaN', 'NaN', 'NaN', 'finite', Infinity, 'finite']);
+        }
+      });
+    }
+  }
+});

@@ -573,3 +573,23 @@ export function attentionGrad(q: NDArray, k: NDArray, v: NDArray, gOut: NDArray,
   };
   return [reduceTo(dq, q.shape), reduceTo(dk, k.shape), reduceTo(dvv, v.shape)];
 }
+
+// ---------------------------------------------------------------------------------------------------
+// softmax cross-entropy (the fused primitives' meaning: −log softmax(row)[label], 0 for rows whose
+// label is ignoreIndex or outside [0, C))
+
+const countedLabel = (l: number, c: number, ignoreIndex: number): boolean => l !== ignoreIndex && l >= 0 && l < c;
+
+/** Per-row loss of logits [N, C] against labels [N]: [N]. */
+export function softmaxCrossEntropy(logits: NDArray, labels: NDArray, ignoreIndex = -100): NDArray {
+  const [n, c] = logits.shape;
+  const logp = logSoftmax(logits, 1);
+  return fill([n], ([i]) => (countedLabel(labels.data[i], c, ignoreIndex) ? -get(logp, [i, labels.data[i]]) : 0));
+}
+
+/** The gradient of Σ g·loss with respect to the logits: g[n]·(softmax(row) − onehot) on counted rows. */
+export function softmaxCrossEntropyGrad(logits: NDArray, labels: NDArray, g: NDArray, ignoreIndex = -100): NDArray {
+  const c = logits.shape[1];
+  const p = softmax(logits, 1);
+  return fill(logits.shape, ([i, j]) => (countedLabel(labels.data[i], c, ignoreIndex) ? g.data[i] * (get(p, [i, j]) - (j === labels.data[i] ? 1 : 0)) : 0));
+}

@@ -9,6 +9,7 @@ import { sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
 import { referenceAttention, referenceAttentionGrad } from './reference-attention.js';
+import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from './reference-cross-entropy.js';
 
 /** Logical values of a view in C order, as float64. */
 function dense(v: View): Float64Array {
@@ -130,6 +131,8 @@ function reduce(node: Tensor, x: { shape: Shape; data: Float64Array }, fold: (ac
 const KERNELS: Record<string, Impl> = {
   attention: referenceAttention,
   attentionGrad: referenceAttentionGrad,
+  softmaxCrossEntropy: referenceSoftmaxCrossEntropy,
+  softmaxCrossEntropyGrad: referenceSoftmaxCrossEntropyGrad,
   where: (n, [c, a, b]) => Float64Array.from({ length: sizeOf(n.shape) }, (_, i) => {
     const idx = unravel(i, n.shape);
     return c.data[bcastIndex(idx, c.shape)] !== 0 ? a.data[bcastIndex(idx, a.shape)] : b.data[bcastIndex(idx, b.shape)];

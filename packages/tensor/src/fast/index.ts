@@ -11,6 +11,7 @@ import { runJsKernel } from './jskernel.js';
 import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from './host.js';
 import { matmulFast } from './matmul.js';
 import { attentionFast, attentionGradFast } from './attention.js';
+import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from './cross-entropy.js';
 
 const FAST_PATHS: Record<string, FastKernel> = {
   copy: copyFast,
@@ -24,6 +25,8 @@ const FAST_PATHS: Record<string, FastKernel> = {
   matmul: matmulFast,
   attention: attentionFast,
   attentionGrad: attentionGradFast,
+  softmaxCrossEntropy: softmaxCrossEntropyFast,
+  softmaxCrossEntropyGrad: softmaxCrossEntropyGradFast,
 };
 
 /** Run the fast path of `node` on `backend` when there is one; undefined means "use the gpu.js kernel". */

@@ -1,5 +1,5 @@
 /** Next-token cross-entropy, as Hugging Face's causal-LM heads compute it. */
-import { add, arange, cast, concat, div, equal, full, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, sum, where, type Tensor } from '@llm-modules/tensor';
+import { add, cast, concat, div, full, maximum, notEqual, reshape, slice, softmaxCrossEntropy, sum, where, type Tensor } from '@llm-modules/tensor';
 import { linear } from './linear.js';
 
 /** Label value that is ignored (PyTorch's `ignore_index`). */
@@ -7,8 +7,9 @@ export const IGNORE_INDEX = -100;
 
 /**
  * Sum of `−log p(label)` over the positions whose label is not {@link IGNORE_INDEX}, and their count:
- * `logits` `[N, C]` (float32), `labels` `[N]` (int32). The label's log-probability is picked with a
- * one-hot mask (elementwise, so the gradient is elementwise too).
+ * `logits` `[N, C]` (float32), `labels` `[N]` (int32). The per-row losses come from the fused
+ * `softmaxCrossEntropy` primitive (one kernel forward, one backward, stable for large logits); a label
+ * outside `[0, C)` other than IGNORE_INDEX adds 0 to the total but counts.
  *
  * @example
  * ```ts
@@ -16,12 +17,8 @@ export const IGNORE_INDEX = -100;
  * ```
  */
 export function crossEntropySum(logits: Tensor, labels: Tensor): { total: Tensor; count: Tensor } {
-  const [N, C] = logits.shape;
-  const lab = reshape(labels, [N, 1]); // [N, 1]
-  const valid = cast(notEqual(lab, IGNORE_INDEX), 'float32'); // [N, 1]
-  const onehot = cast(equal(reshape(arange(C), [1, C]), lab), 'float32'); // [N, C]
-  const picked = sum(mul(logSoftmax(logits, -1), onehot), [1], true); // [N, 1] (0 where ignored)
-  return { total: neg(sum(mul(picked, valid))), count: sum(valid) };
+  const losses = softmaxCrossEntropy(logits, labels, IGNORE_INDEX); // [N], 0 where ignored
+  return { total: sum(losses), count: sum(cast(notEqual(labels, IGNORE_INDEX), 'float32')) };
 }
 
 /**
