@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Causal attention, fused (`fusedAttention`: one kernel per pass, at most a [64, T] block of scores per
-// head and thread) against the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's
-// primitives, evaluator fusion on), forward and forward + backward (gradients of q, k, v), plus
-// tfjs-wasm running the same composite, measured in turns in this process. With python3-torch
+// Causal attention, fused (`fusedAttention`: one kernel per pass; up to T = 384 the small-shape kernels
+// hold a head's [T, T + 12] scores and dS per thread and, when training, the forward keeps P for the
+// backward; beyond that at most a [64, T] block of scores and one of dP per head and thread) against
+// the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's primitives, evaluator fusion
+// on), forward and forward + backward (gradients of q, k, v), plus tfjs-wasm running the same
+// composite, measured in turns in this process. With python3-torch
 // installed, PyTorch's composite and scaled_dot_product_attention at T = 512 come from
 // benchmarks/pytorch/bench.py (run after, same machine).
 //
@@ -67,6 +69,12 @@ function tfjsJobs(t) {
   };
 }
 
+/** Score memory of the fused fast path per thread (fast/attention.ts): the small-shape kernels' P and dS, or two blocks. */
+const fusedScoreKiB = (t) => {
+  const ldt = Math.ceil((t + 12) / 4) * 4;
+  return (4 * t * ldt <= 640 * 1024 ? 2 * t * ldt * 4 : Math.min(64, t) * t * 4 * 2) / 2 ** 10;
+};
+
 const rows = [];
 const json = {};
 for (const t of lengths) {
@@ -97,7 +105,7 @@ for (const t of lengths) {
       'composite fwd+bwd ms': ms[`${b} composite fwd+bwd`].toFixed(1),
       'fwd+bwd speedup': (ms[`${b} composite fwd+bwd`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
       'tfjs-wasm fwd / fwd+bwd ms': tfjs ? `${ms['tfjs fwd'].toFixed(1)} / ${ms['tfjs fwd+bwd'].toFixed(1)}` : '-',
-      'score bytes (composite / fused)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${((Math.min(64, t) * t * 4 * 2) / 2 ** 10).toFixed(0)} KiB`,
+      'score bytes (composite / fused)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${fusedScoreKiB(t).toFixed(0)} KiB`,
     });
   }
 }

@@ -1,14 +1,19 @@
 /**
  * Fast paths of the fused attention primitives on the WebAssembly backends: one job per head (batch
- * item), each running wasm/attention.ts with its own scratch (a [BQ, Tk] block of scores, and one of
- * dP in the backward pass), the heads split over the threads.
+ * item) with its own scratch, the heads split over the threads. Short sequences run the small-shape
+ * kernels of wasm/attention-small.ts (whole score matrices per head, see useSmall), long ones the
+ * blocked kernels of wasm/attention.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
 import { attentionDims, type AttentionAttrs } from '../primitives/attention.js';
 import type { Tensor } from '../tensor.js';
 import { PARAM } from '../wasm/attention.js';
+import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
+import { SMALL_MR, SMALL_NR } from '../wasm/attention-mm.js';
+import { SX_CONSTS } from '../wasm/attention-softmax.js';
 import { ScratchExhausted, JobList, type Runtime } from '../wasm/runtime.js';
+import { keepProbabilities, keptProbabilities } from './attention-cache.js';
 import type { FastContext } from './context.js';
 import { finishOutput, kernelOutput } from './buffers.js';
 import { runInline, copyIn } from './matmul.js';
@@ -16,7 +21,12 @@ import { runInline, copyIn } from './matmul.js';
 /** Query rows per block of scores. */
 const BQ = 64;
 
-const f32bits = (x: number): number => new Int32Array(new Float32Array([x]).buffer)[0];
+const bitsF = new Float32Array(1);
+const bitsI = new Int32Array(bitsF.buffer);
+const f32bits = (x: number): number => {
+  bitsF[0] = x;
+  return bitsI[0];
+};
 
 interface Operand {
   /** byte address of each batch item's [0, 0] */
@@ -32,14 +42,15 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
   if (cols > 1 && bv.strides[r - 1] !== 1) return undefined;
   const c = copyIn(rt, bv);
   if (!c) return undefined;
-  const bs = bv.strides.slice(0, -2);
-  const offs: number[] = [];
-  const idx = new Array<number>(batch.length).fill(0);
   const nb = batch.reduce((a, x) => a * x, 1);
-  for (let b = 0; b < nb; b++) {
-    offs.push(idx.reduce((acc, x, k) => acc + x * bs[k], 0));
+  const offs = new Array<number>(nb);
+  const idx = new Array<number>(batch.length).fill(0);
+  for (let b = 0, off = 0; b < nb; b++) {
+    offs[b] = off;
     for (let k = batch.length - 1; k >= 0; k--) {
+      off += bv.strides[k];
       if (++idx[k] < batch[k]) break;
+      off -= bv.strides[k] * batch[k];
       idx[k] = 0;
     }
   }
@@ -47,20 +58,43 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
   return { at: (b) => base + 4 * offs[b], rs: rows > 1 ? bv.strides[r - 2] : cols };
 }
 
-function run(ctx: FastContext, rt: Runtime, fn: 'attn_fwd' | 'attn_bwd', nb: number, scratchFloats: number, fill: (words: Int32Array, b: number, at: number) => void, flops: number): void {
-  const { MR, NV } = rt.kernels.gemm;
+/**
+ * For tests and benchmarks: `small` forces the small-shape path on or off (undefined: by shape);
+ * `keep` lets its forward keep P for the backward (attention-cache.ts).
+ */
+export const attentionTuning: { small: boolean | undefined; keep: boolean } = { small: undefined, keep: true };
+
+/**
+ * The small-shape kernels (wasm/attention-small.ts) measured faster than the blocked ones at every
+ * shape tried up to T = 384 (kernel time, one thread: 1.3–1.9× at T ≤ 128 before keeping P, the
+ * backward ~2× more with it; ~1.1× at T = 256–384) and level at T = 512, d = 64. They keep [Tq, ldt]
+ * score matrices per head (two in the backward pass) and Kᵀ, Vᵀ ([D + Dv, ldt]) in each thread's
+ * scratch: past T ≈ 400 that leaves L2, and the blocked path, whose blocks of 64 query rows do not
+ * grow with Tq, takes over.
+ */
+function useSmall(tq: number, tk: number, d: number, dv: number): boolean {
+  if (attentionTuning.small !== undefined) return attentionTuning.small;
+  const ldt = smallLdt(tk);
+  return 4 * tq * ldt <= 640 * 1024 && 4 * (d + dv) * ldt <= 4 * 2 ** 20;
+}
+
+type Fill = (words: Int32Array, b: number, at: number) => void;
+
+/**
+ * Run `fn` on every head (batch item), in jobs of several heads (`fn`_n): one on a single thread, four
+ * per thread on the pool, so that a thread the OS holds back leaves little for the others to wait on.
+ */
+function run(ctx: FastContext, rt: Runtime, fn: string, words: number, nb: number, scratchFloats: number, fill: Fill, flops: number): void {
   const threads = ctx.pool && nb > 1 && flops > 1 << 20 ? Math.min(ctx.threads, nb) : 1;
-  const params = rt.alloc(nb * PARAM.WORDS);
-  const scratch = rt.alloc((scratchFloats + MR * 4 * NV + 64) * threads);
+  const params = rt.alloc(nb * words);
+  const scratch = rt.alloc((scratchFloats + 64) * threads);
   if (params < 0 || scratch < 0) throw new ScratchExhausted();
+  const w = rt.i32;
+  for (let b = 0; b < nb; b++) fill(w, b, (params >> 2) + b * words);
   const list = new JobList();
-  list.stride = 4 * (scratchFloats + MR * 4 * NV + 64);
-  const words = rt.i32;
-  for (let b = 0; b < nb; b++) {
-    const at = (params >> 2) + b * PARAM.WORDS;
-    fill(words, b, at);
-    list.add(fn, rt, [params + 4 * b * PARAM.WORDS, scratch], [2]);
-  }
+  list.stride = 4 * (scratchFloats + 64);
+  const per = threads > 1 ? Math.ceil(nb / (4 * threads)) : nb;
+  for (let b = 0; b < nb; b += per) list.add(`${fn}_n`, rt, [params + 4 * b * words, scratch, Math.min(per, nb - b)], [2]);
   if (threads > 1) ctx.pool!.run(list);
   else runInline(rt, list);
 }
@@ -77,7 +111,81 @@ function layout(rt: Runtime, tq: number, tk: number, d: number, dv: number, back
   const dp = backward ? block : 0;
   const bpAt = (backward ? 2 : 1) * block;
   const tile = bpAt + bp;
-  return { bq, s: 4 * s, dp: 4 * dp, bp: 4 * bpAt, tile: 4 * tile, floats: tile + MR * NR + 16 };
+  return { bq, s: 4 * s, dp: 4 * dp, bp: 4 * bpAt, tile: 4 * tile, floats: tile + MR * NR + 16 + MR * 4 * NV + 64 };
+}
+
+/** Scratch of the small path: named regions of `floats` each, 64-byte aligned, as byte offsets. */
+function smallLayout(regions: Record<string, number>): { at: Record<string, number>; floats: number } {
+  const at: Record<string, number> = {};
+  let floats = 0;
+  for (const [name, n] of Object.entries(regions)) {
+    at[name] = 4 * floats;
+    floats += Math.ceil((n + 16) / 16) * 16;
+  }
+  return { at, floats };
+}
+
+interface Dims {
+  tq: number;
+  tk: number;
+  d: number;
+  dv: number;
+  a: AttentionAttrs;
+}
+
+/** The parameter words that are the same for every head (dims, attributes, scratch offsets). */
+function template(words: number, { tq, tk, d, dv, a }: Dims, rest: (t: Int32Array) => void): Int32Array {
+  const t = new Int32Array(words);
+  t[PARAM.tq] = tq;
+  t[PARAM.tk] = tk;
+  t[PARAM.d] = d;
+  t[PARAM.dvDim] = dv;
+  t[PARAM.scale] = f32bits(a.scale);
+  t[PARAM.window] = a.causal ? a.window : 0;
+  t[PARAM.off] = a.causal ? tk - tq : tk;
+  rest(t);
+  return t;
+}
+
+/** Per head: the template, then the input addresses and row strides. */
+function inputs(w: Int32Array, at: number, b: number, t: Int32Array, Q: Operand, K: Operand, V: Operand): void {
+  w.set(t, at);
+  w[at + PARAM.q] = Q.at(b);
+  w[at + PARAM.qrs] = Q.rs;
+  w[at + PARAM.k] = K.at(b);
+  w[at + PARAM.krs] = K.rs;
+  w[at + PARAM.v] = V.at(b);
+  w[at + PARAM.vrs] = V.rs;
+}
+
+/** The small path's per-thread scratch and template; each head's SMALL.pc is set by the caller. */
+function smallParams(dims: Dims, backward: boolean, kept: boolean): { floats: number; words: Int32Array } {
+  const { tq, tk, d, dv } = dims;
+  const ldt = smallLdt(tk);
+  const padK = d % SMALL_NR !== 0;
+  const padV = dv % SMALL_NR !== 0;
+  const both = { tile: SMALL_MR * SMALL_NR, cst: 4 * SX_CONSTS };
+  // with P kept, the backward neither recomputes S nor needs scale·Kᵀ
+  const { at, floats } = smallLayout(
+    backward
+      ? {
+          kt: kept ? 0 : d * ldt,
+          vt: dv * ldt,
+          s: kept ? 0 : tq * ldt,
+          ds: tq * ldt,
+          kp: padK ? tk * padTo(d) : 0,
+          qp: padK ? tq * padTo(d) : 0,
+          gp: padV ? tq * padTo(dv) : 0,
+          ...both,
+        }
+      : { kt: d * ldt, vt: 0, s: SMALL_MR * ldt, ds: 0, kp: 0, qp: 0, gp: padV ? tk * padTo(dv) : 0, ...both },
+  );
+  const words = template(SMALL.WORDS, dims, (t) => {
+    for (const [k, off] of Object.entries(at)) t[SMALL[k as keyof typeof SMALL]] = off;
+    t[SMALL.ldt] = ldt;
+    t[SMALL.flags] = (backward && padK ? 1 : 0) | (padV ? 2 : 0);
+  });
+  return { floats, words };
 }
 
 export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonly View[]): Float32Array | undefined {
@@ -94,28 +202,30 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
   const o = kernelOutput(rt, node.size);
   if (!o) return undefined;
   const out = o.at;
+  const dims: Dims = { tq, tk, d, dv, a };
+  const flops = 2 * nb * tq * tk * (d + dv);
+  if (useSmall(tq, tk, d, dv)) {
+    const ldt = smallLdt(tk);
+    const pc = attentionTuning.keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * tq * ldt, ldt) : 0;
+    const { floats, words } = smallParams(dims, false, false);
+    run(ctx, rt, 'attn_sfwd', SMALL.WORDS, nb, floats, (w, b, at) => {
+      inputs(w, at, b, words, Q, K, V);
+      w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
+      w[at + SMALL.pc] = pc && pc + 4 * b * tq * ldt;
+    }, flops);
+    return finishOutput(rt, o);
+  }
   const lay = layout(rt, tq, tk, d, dv, false);
-  const scale = f32bits(a.scale);
-  run(ctx, rt, 'attn_fwd', nb, lay.floats, (w, b, at) => {
-    w[at + PARAM.q] = Q.at(b);
-    w[at + PARAM.qrs] = Q.rs;
-    w[at + PARAM.k] = K.at(b);
-    w[at + PARAM.krs] = K.rs;
-    w[at + PARAM.v] = V.at(b);
-    w[at + PARAM.vrs] = V.rs;
+  const words = template(PARAM.WORDS, dims, (t) => {
+    t[PARAM.bq] = lay.bq;
+    t[PARAM.s] = lay.s;
+    t[PARAM.bp] = lay.bp;
+    t[PARAM.tile] = lay.tile;
+  });
+  run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
+    inputs(w, at, b, words, Q, K, V);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
-    w[at + PARAM.tq] = tq;
-    w[at + PARAM.tk] = tk;
-    w[at + PARAM.d] = d;
-    w[at + PARAM.dvDim] = dv;
-    w[at + PARAM.scale] = scale;
-    w[at + PARAM.window] = a.causal ? a.window : 0;
-    w[at + PARAM.off] = a.causal ? tk - tq : tk;
-    w[at + PARAM.bq] = lay.bq;
-    w[at + PARAM.s] = lay.s;
-    w[at + PARAM.bp] = lay.bp;
-    w[at + PARAM.tile] = lay.tile;
-  }, 2 * nb * tq * tk * (d + dv));
+  }, flops);
   return finishOutput(rt, o);
 }
 
@@ -136,33 +246,39 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
   const o = kernelOutput(rt, node.size);
   if (!o) return undefined;
   const out = o.at;
-  const lay = layout(rt, tq, tk, d, dv, true);
-  const scale = f32bits(a.scale);
+  const dims: Dims = { tq, tk, d, dv, a };
   const [nq, nk] = [nb * tq * d, nb * tk * d];
-  run(ctx, rt, 'attn_bwd', nb, lay.floats, (w, b, at) => {
-    w[at + PARAM.q] = Q.at(b);
-    w[at + PARAM.qrs] = Q.rs;
-    w[at + PARAM.k] = K.at(b);
-    w[at + PARAM.krs] = K.rs;
-    w[at + PARAM.v] = V.at(b);
-    w[at + PARAM.vrs] = V.rs;
+  const outputs = (w: Int32Array, b: number, at: number): void => {
     w[at + PARAM.out] = O.at(b);
     w[at + PARAM.g] = G.at(b);
     w[at + PARAM.dq] = out + 4 * b * tq * d;
     w[at + PARAM.dk] = out + 4 * (nq + b * tk * d);
     w[at + PARAM.dv] = out + 4 * (nq + nk + b * tk * dv);
-    w[at + PARAM.tq] = tq;
-    w[at + PARAM.tk] = tk;
-    w[at + PARAM.d] = d;
-    w[at + PARAM.dvDim] = dv;
-    w[at + PARAM.scale] = scale;
-    w[at + PARAM.window] = a.causal ? a.window : 0;
-    w[at + PARAM.off] = a.causal ? tk - tq : tk;
-    w[at + PARAM.bq] = lay.bq;
-    w[at + PARAM.s] = lay.s;
-    w[at + PARAM.dp] = lay.dp;
-    w[at + PARAM.bp] = lay.bp;
-    w[at + PARAM.tile] = lay.tile;
-  }, 4 * nb * tq * tk * (d + dv));
+  };
+  const flops = 4 * nb * tq * tk * (d + dv);
+  if (useSmall(tq, tk, d, dv)) {
+    const ldt = smallLdt(tk);
+    const kept = attentionTuning.keep ? keptProbabilities(fwd, [q, k, v], a, ldt) : undefined;
+    const { floats, words } = smallParams(dims, true, !!kept);
+    run(ctx, rt, 'attn_sbwd', SMALL.WORDS, nb, floats, (w, b, at) => {
+      inputs(w, at, b, words, Q, K, V);
+      outputs(w, b, at);
+      w[at + SMALL.pc] = kept ? kept.at + 4 * b * tq * ldt : 0;
+    }, flops);
+    kept?.release();
+    return finishOutput(rt, o);
+  }
+  const lay = layout(rt, tq, tk, d, dv, true);
+  const words = template(PARAM.WORDS, dims, (t) => {
+    t[PARAM.bq] = lay.bq;
+    t[PARAM.s] = lay.s;
+    t[PARAM.dp] = lay.dp;
+    t[PARAM.bp] = lay.bp;
+    t[PARAM.tile] = lay.tile;
+  });
+  run(ctx, rt, 'attn_bwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
+    inputs(w, at, b, words, Q, K, V);
+    outputs(w, b, at);
+  }, flops);
   return finishOutput(rt, o);
 }

@@ -4,12 +4,16 @@
  * rows (scatter-add in O(updates) instead of the kernel's O(output × indices)), reductions permute the
  * reduced axes last and fold rows in float64. Semantics are the gpu.js kernels' (indices clamped,
  * max/argmax take the first maximum, NaN propagates through max as in the kernel's `v > m` test).
+ * On webasm / threads each op first tries its WebAssembly SIMD form (fast/copy.ts, fast/reduce.ts),
+ * which works on wasm-memory storage in place and gives bit-identical results.
  */
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import type { FastContext } from './context.js';
 import { outputBuffer, recycle } from './buffers.js';
+import { concatWasm, copyWasm, gatherWasm, padWasm } from './copy.js';
+import { f64Scratch, foldLeading, maxRows, reduceWasm, roundInto, scatterWasm, sumRows } from './reduce.js';
 
 
 /**
@@ -68,7 +72,9 @@ export function dense(v: View): Float32Array | undefined {
   return gatherStrided(d, v.shape, v.strides, v.offset);
 }
 
-export function copyFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
+export function copyFast(ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
+  const w = ctx.rt && copyWasm(ctx.rt, node, x);
+  if (w) return w;
   const d = x.storage.data;
   return d && gatherStrided(d, x.shape, x.strides, x.offset, outputBuffer(node.size));
 }
@@ -76,9 +82,11 @@ export function copyFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]):
 const clamp = (v: number, n: number): number => (v < 0 ? 0 : v > n - 1 ? n - 1 : v);
 const floatIndex = (v: number): number => Math.floor(v + 0.0); // indices are stored as exact floats
 
-export function gatherFast(_ctx: FastContext, node: Tensor, [x, idx]: readonly View[]): Float32Array | undefined {
+export function gatherFast(ctx: FastContext, node: Tensor, [x, idx]: readonly View[]): Float32Array | undefined {
   const axis = node.attrs.axis as number;
   const ids = dense(idx);
+  const w = ids && ctx.rt && gatherWasm(ctx.rt, node, x, ids);
+  if (w) return w;
   const xs = dense(x);
   if (!ids || !xs) return undefined;
   const P = sizeOf(x.shape.slice(0, axis));
@@ -97,9 +105,11 @@ export function gatherFast(_ctx: FastContext, node: Tensor, [x, idx]: readonly V
   return out;
 }
 
-export function scatterAddFast(_ctx: FastContext, node: Tensor, [u, idx]: readonly View[]): Float32Array | undefined {
+export function scatterAddFast(ctx: FastContext, node: Tensor, [u, idx]: readonly View[]): Float32Array | undefined {
   const axis = node.attrs.axis as number;
   const ids = dense(idx);
+  const w = ids && ctx.rt && scatterWasm(ctx.rt, node, u, ids);
+  if (w) return w;
   const us = dense(u);
   if (!ids || !us) return undefined;
   const J = node.shape[axis];
@@ -107,21 +117,23 @@ export function scatterAddFast(_ctx: FastContext, node: Tensor, [u, idx]: readon
   const Q = sizeOf(node.shape.slice(axis + 1));
   const I = ids.length;
   // accumulate in float64 (the kernel sums in JS numbers too), round once
-  const acc = new Float64Array(P * J * Q);
+  const acc = f64Scratch(P * J * Q);
   for (let p = 0; p < P; p++) {
-    for (let i = 0; i < I; i++) {
-      const j = clamp(floatIndex(ids[i]), J);
-      const dst = (p * J + j) * Q;
-      const src = (p * I + i) * Q;
-      for (let q = 0; q < Q; q++) acc[dst + q] += us[src + q];
-    }
+    for (let i = 0; i < I; i++) addRow(acc, (p * J + clamp(floatIndex(ids[i]), J)) * Q, us, (p * I + i) * Q, Q);
   }
-  const out = outputBuffer(acc.length);
-  out.set(acc);
+  const out = outputBuffer(P * J * Q);
+  roundInto(acc, out, P * J * Q);
   return out;
 }
 
-export function padFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
+/** acc[dst…dst+n) += xs[src…src+n) (a NaN dst adds nowhere). */
+function addRow(acc: Float64Array, dst: number, xs: Float32Array, src: number, n: number): void {
+  for (let q = 0; q < n; q++) acc[dst + q] += xs[src + q];
+}
+
+export function padFast(ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
+  const w = ctx.rt && padWasm(ctx.rt, node, x);
+  if (w) return w;
   const pads = node.attrs.pads as [number, number][];
   const value = node.attrs.value as number;
   const xs = dense(x);
@@ -152,27 +164,39 @@ export function padFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]): 
   return out;
 }
 
-export function concatFast(_ctx: FastContext, node: Tensor, views: readonly View[]): Float32Array | undefined {
-  const axis = node.attrs.axis as number;
+export function concatFast(ctx: FastContext, node: Tensor, views: readonly View[]): Float32Array | undefined {
+  const runs = (out: Float32Array, v: View, start: number): boolean => concatRuns(node, out, v, start);
+  const w = ctx.rt && concatWasm(ctx.rt, node, views, runs);
+  if (w) return w;
   const out = outputBuffer(node.size);
-  const outer = sizeOf(node.shape.slice(0, axis));
-  const rowOut = sizeOf(node.shape.slice(axis));
+  const axis = node.attrs.axis as number;
   let start = 0;
   for (const v of views) {
-    const xs = dense(v);
-    if (!xs) return undefined;
-    const row = sizeOf(v.shape.slice(axis));
-    for (let o = 0; o < outer; o++) copyRun(out, o * rowOut + start, xs, o * row, row);
-    start += row;
+    if (!runs(out, v, start)) return undefined;
+    start += sizeOf(v.shape.slice(axis));
   }
   return out;
 }
 
+/** Copy one concat input into its columns [start, …) of every output row. */
+function concatRuns(node: Tensor, out: Float32Array, v: View, start: number): boolean {
+  const axis = node.attrs.axis as number;
+  const xs = dense(v);
+  if (!xs) return false;
+  const outer = sizeOf(node.shape.slice(0, axis));
+  const rowOut = sizeOf(node.shape.slice(axis));
+  const row = sizeOf(v.shape.slice(axis));
+  for (let o = 0; o < outer; o++) copyRun(out, o * rowOut + start, xs, o * row, row);
+  return true;
+}
+
 /** sum / max / argmax over any axes: the reduced axes permuted last, then rows folded. */
-export function reduceFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
+export function reduceFast(ctx: FastContext, node: Tensor, [x]: readonly View[]): Float32Array | undefined {
   const axes = node.attrs.axes as number[];
   const d = x.storage.data;
   if (!d) return undefined;
+  const w = ctx.rt && reduceWasm(ctx.rt, node, x);
+  if (w) return w;
   const kept = x.shape.map((_, k) => k).filter((k) => !axes.includes(k));
   if (kept.length && axes.length && axes[axes.length - 1] < kept[0]) {
     // leading axes reduced (bias gradients, batch sums): fold whole rows, reading memory in order
@@ -207,87 +231,4 @@ export function reduceFast(_ctx: FastContext, node: Tensor, [x]: readonly View[]
     }
   }
   return out;
-}
-
-/** Sum of each row of R values (float64, four independent partial sums: no add-latency chain). */
-function sumRows(rows: Float32Array, out: Float32Array, n: number, R: number): void {
-  const R4 = R & ~3;
-  for (let o = 0; o < n; o++) {
-    const b = o * R;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = b;
-    for (const e4 = b + R4; i < e4; i += 4) {
-      s0 += rows[i];
-      s1 += rows[i + 1];
-      s2 += rows[i + 2];
-      s3 += rows[i + 3];
-    }
-    for (const e = b + R; i < e; i++) s0 += rows[i];
-    out[o] = s0 + s1 + (s2 + s3);
-  }
-}
-
-/** Max of each row of R values, as one `v > m` scan: NaN only when the row starts with NaN. */
-function maxRows(rows: Float32Array, out: Float32Array, n: number, R: number): void {
-  for (let o = 0; o < n; o++) {
-    const b = o * R;
-    let m0 = rows[b];
-    let m1 = m0;
-    let m2 = m0;
-    let m3 = m0;
-    let i = b + 1;
-    for (const e4 = b + 1 + ((R - 1) & ~3); i < e4; i += 4) {
-      const v0 = rows[i];
-      const v1 = rows[i + 1];
-      const v2 = rows[i + 2];
-      const v3 = rows[i + 3];
-      m0 = v0 > m0 ? v0 : m0;
-      m1 = v1 > m1 ? v1 : m1;
-      m2 = v2 > m2 ? v2 : m2;
-      m3 = v3 > m3 ? v3 : m3;
-    }
-    for (const e = b + R; i < e; i++) m0 = rows[i] > m0 ? rows[i] : m0;
-    m0 = m1 > m0 ? m1 : m0;
-    m2 = m3 > m2 ? m3 : m2;
-    out[o] = m2 > m0 ? m2 : m0;
-  }
-}
-
-/** Reduce a dense [R, K] block over R. */
-function foldLeading(op: string, x: Float32Array, R: number, K: number): Float32Array {
-  if (op === 'sum') {
-    const acc = new Float64Array(K);
-    let r = 0;
-    for (; r + 1 < R; r += 2) {
-      const o = r * K;
-      const o2 = o + K;
-      for (let k = 0; k < K; k++) acc[k] += x[o + k] + x[o2 + k];
-    }
-    for (; r < R; r++) {
-      const o = r * K;
-      for (let k = 0; k < K; k++) acc[k] += x[o + k];
-    }
-    const out = outputBuffer(K);
-    out.set(acc);
-    return out;
-  }
-  const m = outputBuffer(K);
-  m.set(x.subarray(0, K));
-  const best = outputBuffer(K);
-  best.fill(0);
-  for (let r = 1; r < R; r++) {
-    const o = r * K;
-    for (let k = 0; k < K; k++) {
-      const v = x[o + k];
-      if (v > m[k]) {
-        m[k] = v;
-        best[k] = r;
-      }
-    }
-  }
-  recycle(op === 'max' ? best : m);
-  return op === 'max' ? m : best;
 }

@@ -12,7 +12,7 @@ import { adoptIntoWasm, finishOutput, kernelOutput, recycle, wasmAddress } from 
 import { gemmScratchFloats } from '../wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
-const THREAD_MIN_MACS = 1 << 20;
+const THREAD_MIN_MACS = 1 << 22;
 
 /** Index range [lo, hi] of the storage elements a view reaches. */
 export function span(v: View): [number, number] {

@@ -1,5 +1,6 @@
 /**
- * Fused causal attention in WebAssembly SIMD, one head per call (threads take whole heads):
+ * Fused causal attention in WebAssembly SIMD for long sequences (attention-small.ts has the kernels
+ * for short ones), one head per call (threads take whole heads):
  *
  *   forward   S = Q·Kᵀ (per block of BQ query rows, only the key columns some row may see),
  *             P = softmax(scale·S) over the allowed keys, O = P·V, L = logsumexp(scale·S)
@@ -13,8 +14,8 @@
  * Arguments come in a parameter block (int32 words, scale as float32 bits): see PARAM.
  */
 import { Fn, L, type Local } from './emit.js';
-import { VecCode } from './elementwise.js';
 import type { GemmConfig } from './gemm.js';
+import { field, heads, max, min, rowKernel, type Idx } from './attention-rows.js';
 
 /** Word offsets in the parameter block. Scratch offsets are relative to the thread's scratch base. */
 export const PARAM = {
@@ -44,188 +45,6 @@ export const PARAM = {
   off: 22,
   WORDS: 23,
 } as const;
-
-type Idx = (name: string) => number;
-
-/** Load param word `w` of block `pp` into a new i32 local. */
-function field(f: Fn, pp: Local, w: number): Local {
-  const l = f.local('i32');
-  f.get(pp).i32Load(4 * w).set(l);
-  return l;
-}
-
-const min = (f: Fn, a: () => void, b: () => void): void => {
-  a();
-  b();
-  a();
-  b();
-  f.i32LtS().select();
-};
-const max = (f: Fn, a: () => void, b: () => void): void => {
-  a();
-  b();
-  a();
-  b();
-  f.i32GtS().select();
-};
-
-/**
- * Row kernels over a score block (row r at S + 4·r·ldS, columns c = key j − jstart), mode:
- * - 'softmax': P = softmax(scale·S) over the allowed columns (0 elsewhere); L → Lptr + 4·r·ldL
- * - 'probs':   P = exp(scale·S − L) over the allowed columns (0 elsewhere), L read from Lptr
- * - 'dscore':  dP ← scale·P∘(dP − Δ + dL) where Δ = Σ_c dO·O and dL = g[Dv] (row r of g / O at
- *              Lptr-relative pointers: here Lptr = g row 0, Optr = O row 0, both with stride ldL)
- */
-function rowKernel(mode: 'softmax' | 'probs' | 'dscore'): Fn {
-  // (S, ldS, rows, i0, jstart, ncols, off, window, scaleBits, Lptr, ldL, Optr, dP, dvDim)
-  const f = new Fn(`attn_${mode}`, Array(14).fill('i32'));
-  const [S, ldS, rows, i0, jstart, ncols, off, window, scaleBits, Lp, ldL, Op, dP, dvDim] = f.params;
-  const vc = new VecCode(f);
-  const r = f.local('i32');
-  const c = f.local('i32');
-  const lo = f.local('i32');
-  const hi = f.local('i32');
-  const row = f.local('i32');
-  const drow = f.local('i32');
-  const scale = f.local('v128');
-  const acc = f.local('v128');
-  const x = f.local('v128');
-  const mv = f.local('v128');
-  const sf = f.local('f32');
-  const lrow = f.local('i32');
-  const orow = f.local('i32');
-  f.get(scaleBits).f32ReinterpretI32().f32x4Splat().set(scale);
-
-  f.forRange(r, 0, L(rows), 1, () => {
-    // allowed columns [lo, hi) of this row
-    const i = () => f.get(i0).get(r).i32Add();
-    min(f, () => f.get(ncols), () => {
-      i();
-      f.get(off).i32Add().i32(1).i32Add().get(jstart).i32Sub();
-    });
-    f.set(hi);
-    f.i32(0).set(lo);
-    f.get(window).i32(0).i32GtS().if();
-    max(f, () => f.i32(0), () => {
-      i();
-      f.get(off).i32Add().i32(1).i32Add().get(window).i32Sub().get(jstart).i32Sub();
-    });
-    f.set(lo);
-    f.end();
-    f.get(S).get(r).get(ldS).i32Mul().i32(2).i32Shl().i32Add().set(row);
-    f.get(Lp).get(r).get(ldL).i32Mul().i32(2).i32Shl().i32Add().set(lrow);
-
-    /** for c in [from, to): body(address of column c, vector?) with a splat tail */
-    const columns = (from: Local, to: Local, body: (addr: () => void, vec: boolean) => void) => {
-      f.get(from).set(c);
-      f.block().loop();
-      f.get(c).i32(4).i32Add().get(to).i32GtS().brIf(1);
-      body(() => f.get(row).get(c).i32(2).i32Shl().i32Add(), true);
-      f.addTo(c, 4);
-      f.br(0).end().end();
-      f.block().loop();
-      f.get(c).get(to).i32GeS().brIf(1);
-      body(() => f.get(row).get(c).i32(2).i32Shl().i32Add(), false);
-      f.addTo(c, 1);
-      f.br(0).end().end();
-    };
-    const load = (addr: () => void, vec: boolean) => {
-      addr();
-      if (vec) f.v128Load();
-      else f.load32Splat();
-    };
-    const store = (addr: () => void, vec: boolean, value: () => void) => {
-      addr();
-      value();
-      if (vec) f.v128Store();
-      else f.f32x4ExtractLane(0).f32Store();
-    };
-    const zeroOutside = () => {
-      const zero = f.local('i32');
-      f.i32(0).set(zero);
-      columns(zero, lo, (a, vec) => store(a, vec, () => f.v128Const([0, 0, 0, 0])));
-      columns(hi, ncols, (a, vec) => store(a, vec, () => f.v128Const([0, 0, 0, 0])));
-    };
-    const hsum = (v: Local) => f.get(v).f32x4ExtractLane(0).get(v).f32x4ExtractLane(1).f32Add().get(v).f32x4ExtractLane(2).f32Add().get(v).f32x4ExtractLane(3).f32Add();
-
-    if (mode === 'softmax') {
-      // m = max scale·s ; p = exp(scale·s − m) ; l = Σ p ; P = p / l ; L = m + log l
-      f.v128Const([-Infinity, -Infinity, -Infinity, -Infinity]).set(acc);
-      columns(lo, hi, (a, vec) => {
-        load(a, vec);
-        f.get(scale).f32x4Mul().get(acc).f32x4Max().set(acc);
-      });
-      f.get(acc).f32x4ExtractLane(0).get(acc).f32x4ExtractLane(1).f32Max().get(acc).f32x4ExtractLane(2).f32Max().get(acc).f32x4ExtractLane(3).f32Max().set(sf);
-      f.get(sf).f32x4Splat().set(mv);
-      f.v128Const([0, 0, 0, 0]).set(acc);
-      columns(lo, hi, (a, vec) => {
-        load(a, vec);
-        f.get(scale).f32x4Mul().get(mv).f32x4Sub().set(x);
-        const e = vc.exp(x);
-        if (vec) f.get(acc).get(e).f32x4Add().set(acc);
-        else f.get(acc).get(e).v128Const([1, 0, 0, 0]).f32x4Mul().f32x4Add().set(acc);
-        store(a, vec, () => f.get(e));
-      });
-      // acc lanes → l ; 1/l
-      hsum(acc);
-      f.f32x4Splat().set(x);
-      const lg = vc.log(x);
-      f.get(lrow).get(lg).f32x4ExtractLane(0).get(sf).f32Add().f32Store(4 * 0);
-      f.v128Const([1, 1, 1, 1]).get(x).f32x4Div().set(x);
-      columns(lo, hi, (a, vec) => store(a, vec, () => {
-        load(a, vec);
-        f.get(x).f32x4Mul();
-      }));
-      zeroOutside();
-    } else if (mode === 'probs') {
-      f.get(lrow).load32Splat().set(mv);
-      columns(lo, hi, (a, vec) => {
-        load(a, vec);
-        f.get(scale).f32x4Mul().get(mv).f32x4Sub().set(x);
-        const e = vc.exp(x);
-        store(a, vec, () => f.get(e));
-      });
-      zeroOutside();
-    } else {
-      // Δ = Σ_c<Dv g·O ; dl = g[Dv] ; dP ← scale·P·(dP − Δ + dl)
-      f.get(Op).get(r).get(ldL).i32Mul().i32(2).i32Shl().i32Add().set(orow);
-      f.v128Const([0, 0, 0, 0]).set(acc);
-      const cc = f.local('i32');
-      f.forRange(cc, 0, L(dvDim), 1, () => {
-        f.get(acc);
-        f.get(lrow).get(cc).i32(2).i32Shl().i32Add().load32Splat();
-        f.get(orow).get(cc).i32(2).i32Shl().i32Add().load32Splat();
-        f.f32x4Mul().v128Const([1, 0, 0, 0]).f32x4Mul().f32x4Add().set(acc);
-      });
-      // mv = dl − Δ
-      f.get(lrow).get(dvDim).i32(2).i32Shl().i32Add().f32Load();
-      hsum(acc);
-      f.f32Sub().f32x4Splat().set(mv);
-      f.get(dP).get(r).get(ldS).i32Mul().i32(2).i32Shl().i32Add().set(drow);
-      columns(lo, hi, (a, vec) => {
-        // P at row (a), dP at drow + (a − row)
-        const dpAddr = () => {
-          f.get(drow).get(c).i32(2).i32Shl().i32Add();
-        };
-        dpAddr();
-        load(a, vec);
-        load(dpAddr, vec);
-        f.get(mv).f32x4Add().f32x4Mul().get(scale).f32x4Mul();
-        if (vec) f.v128Store();
-        else f.f32x4ExtractLane(0).f32Store();
-      });
-      // zero dS outside the allowed columns
-      const zero = f.local('i32');
-      f.i32(0).set(zero);
-      f.get(row).set(orow);
-      f.get(drow).set(row);
-      columns(zero, lo, (a, vec) => store(a, vec, () => f.v128Const([0, 0, 0, 0])));
-      columns(hi, ncols, (a, vec) => store(a, vec, () => f.v128Const([0, 0, 0, 0])));
-    }
-  });
-  vc.finish();
-  return f;
-}
 
 /** `attn_fwd(pp, scratch)`: one head's forward. */
 function forward(cfg: GemmConfig, idx: Idx): Fn {
@@ -391,5 +210,6 @@ export function attentionFunctions(cfg: GemmConfig, base: number, index: Idx): F
   const rowFns = [rowKernel('softmax'), rowKernel('probs'), rowKernel('dscore')];
   const names = new Map(rowFns.map((fn, k) => [fn.name, base + k]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
-  return [...rowFns, forward(cfg, idx), backward(idx)];
+  const n = base + rowFns.length;
+  return [...rowFns, forward(cfg, idx), backward(idx), heads('attn_fwd', n, PARAM.WORDS), heads('attn_bwd', n + 1, PARAM.WORDS)];
 }

@@ -4,8 +4,8 @@
  * at first use, so the package ships no binary and needs no build tool.
  */
 
-export type ValType = 'i32' | 'f32' | 'v128';
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 function uleb(n: number, out: number[]): void {
   do {
@@ -186,6 +186,12 @@ export class Fn {
     this.memarg(2, offset);
     return this;
   }
+  /** two floats into the low 64 bits (the rest zero): `f64x2PromoteLowF32x4` of it is one cvtps2pd */
+  v128Load64Zero(offset = 0): this {
+    this.simd(0x5d);
+    this.memarg(2, offset);
+    return this;
+  }
   load32Splat(offset = 0): this {
     this.simd(0x09);
     this.memarg(2, offset);
@@ -255,6 +261,9 @@ export class Fn {
   f32Gt(): this {
     return this.op(0x5e);
   }
+  f32DemoteF64(): this {
+    return this.op(0xb6);
+  }
   f32ConvertI32S(): this {
     return this.op(0xb2);
   }
@@ -263,6 +272,14 @@ export class Fn {
   }
   i32ReinterpretF32(): this {
     return this.op(0xbc);
+  }
+
+  // --- f64 scalar (float64 accumulation, rounded once, like the JavaScript paths)
+  f64Add(): this {
+    return this.op(0xa0);
+  }
+  f64PromoteF32(): this {
+    return this.op(0xbb);
   }
 
   // --- v128 / f32x4
@@ -377,6 +394,21 @@ export class Fn {
   }
   i32x4Splat(): this {
     return this.simd(0x11);
+  }
+
+  // --- f64x2
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(0x5f);
+  }
+  /** [round(a0), round(a1), 0, 0] as f32x4 */
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(0x5e);
+  }
+  f64x2Add(): this {
+    return this.simd(0xf0);
+  }
+  f64x2ExtractLane(lane: number): this {
+    return this.simd(0x21, lane);
   }
 
   // --- structured helpers

@@ -3,6 +3,9 @@ import type { Fn } from './emit.js';
 import type { GemmConfig } from './gemm.js';
 import { Fn as F, L } from './emit.js';
 import { attentionFunctions } from './attention.js';
+import { reduceFunctions } from './reduce.js';
+import { copyFunctions } from './copy.js';
+import { smallAttentionFunctions } from './attention-small.js';
 
 /**
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident
@@ -20,5 +23,6 @@ function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
 
 export function extraFunctions(cfg: GemmConfig, base: number, index: (name: string) => number): Fn[] {
   const att = attentionFunctions(cfg, base, index);
-  return [...att, microkernelLoop(cfg, index)];
+  const small = smallAttentionFunctions(base + att.length, index);
+  return [...att, ...small, microkernelLoop(cfg, index), ...reduceFunctions(), ...copyFunctions()];
 }
