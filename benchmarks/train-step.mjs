@@ -6,7 +6,7 @@
 // tfjs (wasm backend, tf.train.adam; embedding lookup as a one-hot matmul), and — when python3-torch is installed — PyTorch
 // (benchmarks/pytorch/bench.py, run after this process on the same machine).
 //
-// Usage: node benchmarks/train-step.mjs [--json] [--quick] [--steps 10] [--backends threads,webasm,cpu] [--no-pytorch]
+// Usage: node benchmarks/train-step.mjs [--json] [--quick] [--steps 50] [--warmup 100] [--backends threads,webasm,cpu] [--no-pytorch]
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,10 @@ import { flag, option, report } from './lib.mjs';
 import { registerTfjsGradients } from './tfjs-gradients.mjs';
 
 const quick = flag('quick');
-const steps = Number(option('steps', quick ? 3 : 10));
+const steps = Number(option('steps', quick ? 3 : 50));
+// V8 tiers the step's JavaScript and WebAssembly up over its first ~60 steps (median 47 ms in steps 0–10,
+// 17.5 ms in steps 100–200, threads, measured); a training run spends its time in that steady state
+const warmup = Number(option('warmup', quick ? 2 : 100));
 const backends = option('backends', 'threads,webasm,cpu').split(',');
 const M = bench.TINY_MODEL;
 const tfjs = await bench.loadTfjsWasm();
@@ -91,7 +94,7 @@ const rows = [];
 const json = {};
 for (const b of backends) {
   if (!(await T.isBackendAvailable(b))) continue;
-  const r = await bench.using(b, () => timeSteps(bench.tinyTrainer().step, steps));
+  const r = await bench.using(b, () => timeSteps(bench.tinyTrainer().step, b === 'cpu' ? Math.min(steps, 10) : steps, b === 'cpu' ? Math.min(warmup, 3) : warmup));
   json[b] = r;
   rows.push({ implementation: `ours, ${b}`, 'median ms': r.median.toFixed(1), 'best ms': r.best.toFixed(1), 'loss after': r.loss.toFixed(4) });
 }
@@ -101,13 +104,13 @@ if (!quick && !flag('no-naive')) {
   rows.push({ implementation: 'ours, gpu.js kernels only (threads, no fast paths, no fusion)', 'median ms': r.median.toFixed(1), 'best ms': r.best.toFixed(1), 'loss after': r.loss.toFixed(4) });
 }
 if (tfjs) {
-  const r = await timeSteps(tfjsTrainer(tfjs.tf), steps);
+  const r = await timeSteps(tfjsTrainer(tfjs.tf), Math.min(steps, 10), Math.min(warmup, 5)); // ~0.3 s a step
   json.tfjs = r;
   rows.push({ implementation: `tfjs-wasm (${tfjs.threads} thread)`, 'median ms': r.median.toFixed(1), 'best ms': r.best.toFixed(1), 'loss after': r.loss.toFixed(4) });
 }
 let pytorch = null;
 if (!flag('no-pytorch')) {
-  const py = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('./pytorch/bench.py', import.meta.url)), '--json', '--only', 'train', ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600000 });
+  const py = spawnSync('/usr/bin/python3', [fileURLToPath(new URL('./pytorch/bench.py', import.meta.url)), '--json', '--only', 'train', '--steps', String(steps), '--warmup', String(warmup), ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 600000 });
   if (py.status === 0) {
     pytorch = JSON.parse(py.stdout.trim().split('\n').pop());
     for (const th of [1, 2]) {

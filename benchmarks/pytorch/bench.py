@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch figures for the same shapes as benchmarks/matmul.mjs, attention.mjs and train-step.mjs.
 
-Usage: python3 benchmarks/pytorch/bench.py [--json] [--threads N] [--quick] [--only matmul|train|attention]
+Usage: python3 benchmarks/pytorch/bench.py [--json] [--threads N] [--quick] [--only matmul|train|attention] [--steps N] [--warmup N]
 Needs torch (Debian: apt-get install python3-torch; for a fast BLAS also libopenblas0-pthread).
 Prints a table, or one JSON object with --json (read by the JS benchmarks when they run it).
 """
@@ -90,7 +90,11 @@ class TinyGPTNeo(torch.nn.Module):
         return self.ln_f(x) @ self.wte.weight.t()  # tied head
 
 
-def train_step_ms(batch=8, seq=64, steps=8 if not QUICK else 2):
+def arg_int(name, default):
+    return int(args[args.index(name) + 1]) if name in args else default
+
+
+def train_step_ms(batch=8, seq=64, steps=arg_int("--steps", 8 if not QUICK else 2), warmup=arg_int("--warmup", 2)):
     model = TinyGPTNeo(seq=seq)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     ids = torch.randint(0, 512, (batch, seq))
@@ -103,7 +107,7 @@ def train_step_ms(batch=8, seq=64, steps=8 if not QUICK else 2):
         opt.step()
         return loss.item()
 
-    for _ in range(2):
+    for _ in range(warmup):
         step()
     times = []
     for _ in range(steps):

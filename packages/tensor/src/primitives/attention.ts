@@ -8,7 +8,9 @@
  * - `attentionGrad(q, k, v, fwd, g)` → one flat vector `[dq | dk | dv]` over all batch items.
  *
  * Each has one gpu.js kernel (any backend); the CPU backends run the WebAssembly SIMD kernels of
- * wasm/attention.ts, which hold at most one block of scores per head. The rule of `attentionGrad`
+ * wasm/attention*.ts: past T ≈ 384 they hold at most one block of scores per head; shorter sequences
+ * run whole heads four query rows at a time (fast/attention.ts), and in training the forward may keep
+ * P for the backward (fast/attention-cache.ts, bounded). The rule of `attentionGrad`
  * (second-order gradients) differentiates the composite backward (exact, not fused).
  */
 import { TensorError, fmtShape } from '../errors.js';
@@ -313,8 +315,8 @@ definePrimitive({
 
 /**
  * Fused attention: `softmax(scale·q·kᵀ + mask)·v` with a causal (optionally sliding-window) mask, in
- * one kernel that never stores the [Tq, Tk] probabilities (only a block of scores per head while it
- * runs); its gradient is fused too. q `[..., Tq, D]`, k `[..., Tk, D]`, v `[..., Tk, Dv]` (batch dims
+ * one kernel that does not need the [Tq, Tk] probabilities for the backward pass (the CPU paths keep
+ * them for short sequences while training, bounded, to save recomputing); its gradient is fused too. q `[..., Tq, D]`, k `[..., Tk, D]`, v `[..., Tk, Dv]` (batch dims
  * broadcast, e.g. shared key/value heads); result `[..., Tq, Dv]`. Equal to the composite
  * `matmul(softmax(where(mask, scale·q·kᵀ, −∞)), v)` (tested), which remains the way to apply padding
  * masks.

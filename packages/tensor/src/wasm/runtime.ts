@@ -36,6 +36,9 @@ const FINISHED = 4;
 const EXIT = 5;
 const STRIDE = 6;
 
+/** How long (ms) an idle worker polls for the next op before it sleeps (LLM_MODULES_SPIN_MS). */
+const SPIN_MS = Number((typeof process !== 'undefined' && process.env?.LLM_MODULES_SPIN_MS) || 0.05);
+
 /** Job function id of "call a function of an extra module" (see JobList.addExtra). */
 const EXTRA_FN = 255;
 
@@ -253,7 +256,13 @@ let seen = Atomics.load(I, ${SEQ});
 parentPort.postMessage('ready');
 for (;;) {
   let s = Atomics.load(I, ${SEQ});
-  for (let k = 0; s === seen && k < spin; k++) s = Atomics.load(I, ${SEQ});
+  // spin a while before sleeping: ops of a training step come back to back, and waking from
+  // Atomics.wait costs tens of µs — more than a small op's share of work
+  const until = performance.now() + spin;
+  for (let k = 1; s === seen; k++) {
+    s = Atomics.load(I, ${SEQ});
+    if ((k & 1023) === 0 && performance.now() > until) break;
+  }
   while (s === seen) {
     Atomics.wait(I, ${SEQ}, seen);
     s = Atomics.load(I, ${SEQ});
@@ -362,7 +371,7 @@ export class Pool {
     for (let t = 1; t < this.threads; t++) {
       const w = new wt.Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: 20000 },
+        workerData: { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: SPIN_MS },
       });
       // referenced until it is ready (an unreferenced worker would let the process exit mid-await)
       started.push(
