@@ -1,7 +1,7 @@
 /**
  * The WebAssembly reductions, scatter-add and copies (wasm/reduce.ts, wasm/copy.ts) are bit-identical
- * to the JavaScript loops of fast/host.ts they replace: the kernels against verbatim copies of those
- * loops (as they were before the kernels), and whole ops on webasm / threads against the cpu backend
+ * to the JavaScript loops they replace (fast/reduce.ts; the cpu backend still runs them): the kernels
+ * against those loops, and whole ops on webasm / threads against the cpu backend
  * (which runs the JavaScript loops), on random shapes, layouts and special values. Exact: Object.is per
  * element, so NaN, ±∞ and −0 count.
  */
@@ -10,72 +10,23 @@ import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName } from '../src/index.js';
 import { getRuntime } from '../src/wasm/runtime.js';
+import { foldLeading, maxRows, sumRows } from '../src/fast/reduce.js';
 
-// --- the reference: host.ts's loops before the kernels, verbatim but for the signatures
+// --- the reference: the JavaScript loops (fast/reduce.ts) the cpu backend runs, which the kernels replace
 
 function sumRowsRef(rows: Float32Array, n: number, R: number): Float32Array {
   const out = new Float32Array(n);
-  const R4 = R & ~3;
-  for (let o = 0; o < n; o++) {
-    const b = o * R;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = b;
-    for (const e4 = b + R4; i < e4; i += 4) {
-      s0 += rows[i];
-      s1 += rows[i + 1];
-      s2 += rows[i + 2];
-      s3 += rows[i + 3];
-    }
-    for (const e = b + R; i < e; i++) s0 += rows[i];
-    out[o] = s0 + s1 + (s2 + s3);
-  }
+  sumRows(rows, out, n, R);
   return out;
 }
 
 function maxRowsRef(rows: Float32Array, n: number, R: number): Float32Array {
   const out = new Float32Array(n);
-  for (let o = 0; o < n; o++) {
-    const b = o * R;
-    let m0 = rows[b];
-    let m1 = m0;
-    let m2 = m0;
-    let m3 = m0;
-    let i = b + 1;
-    for (const e4 = b + 1 + ((R - 1) & ~3); i < e4; i += 4) {
-      const v0 = rows[i];
-      const v1 = rows[i + 1];
-      const v2 = rows[i + 2];
-      const v3 = rows[i + 3];
-      m0 = v0 > m0 ? v0 : m0;
-      m1 = v1 > m1 ? v1 : m1;
-      m2 = v2 > m2 ? v2 : m2;
-      m3 = v3 > m3 ? v3 : m3;
-    }
-    for (const e = b + R; i < e; i++) m0 = rows[i] > m0 ? rows[i] : m0;
-    m0 = m1 > m0 ? m1 : m0;
-    m2 = m3 > m2 ? m3 : m2;
-    out[o] = m2 > m0 ? m2 : m0;
-  }
+  maxRows(rows, out, n, R);
   return out;
 }
 
-function foldSumRef(x: Float32Array, R: number, K: number): Float32Array {
-  const acc = new Float64Array(K);
-  let r = 0;
-  for (; r + 1 < R; r += 2) {
-    const o = r * K;
-    const o2 = o + K;
-    for (let k = 0; k < K; k++) acc[k] += x[o + k] + x[o2 + k];
-  }
-  for (; r < R; r++) {
-    const o = r * K;
-    for (let k = 0; k < K; k++) acc[k] += x[o + k];
-  }
-  return Float32Array.from(acc);
-}
+const foldSumRef = (x: Float32Array, R: number, K: number): Float32Array => Float32Array.from(foldLeading('sum', x, R, K));
 
 const clamp = (v: number, n: number): number => (v < 0 ? 0 : v > n - 1 ? n - 1 : v);
 function scatterRef(us: Float32Array, ids: Float32Array, P: number, J: number, Q: number): Float32Array {
