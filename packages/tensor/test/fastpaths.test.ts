@@ -151,6 +151,24 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
       expect(await run('threads')).toEqual(await run('webasm'));
     }
   });
+
+  it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('small products split as row units that pack their own A (gemm_pr): bit-identical to one thread', async () => {
+    for (const [M, K, Nn, transposeA] of [
+      [512, 64, 64, false],
+      [333, 64, 64, true],
+      [512, 256, 16, true],
+      [97, 130, 170, false],
+    ] as [number, number, number, boolean][]) {
+      const a = randoms(M * K, M + K);
+      const b = randoms(K * Nn, Nn);
+      const run = async (backend: BackendName) => {
+        T.setBackend(backend);
+        const A = transposeA ? T.transpose(T.tensor(a, [K, M])) : T.tensor(a, [M, K]);
+        return Array.from(await T.matmul(A, T.tensor(b, [K, Nn])).data());
+      };
+      expect(await run('threads')).toEqual(await run('webasm'));
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------

@@ -6,13 +6,16 @@
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
 import type { Tensor } from '../tensor.js';
-import { ScratchExhausted, JobList, runExtra, splitRanges, type Runtime } from '../wasm/runtime.js';
+import { ScratchExhausted, JobList, runExtra, splitRanges, type Pool, type Runtime } from '../wasm/runtime.js';
 import type { FastContext } from './context.js';
 import { adoptIntoWasm, finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
-import { gemmScratchFloats } from '../wasm/gemm-packed.js';
+import { GEMM_PR_WORDS, gemmScratchFloats } from '../wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
 const THREAD_MIN_MACS = 1 << 22;
+/** Smaller products with a small B (floats) still split over the threads, as row units (`gemmRows`). */
+const THREAD_MIN_MACS_ROWS = 1 << 20;
+const ROWS_MAX_B = 1 << 16;
 
 /** Index range [lo, hi] of the storage elements a view reaches. */
 export function span(v: View): [number, number] {
@@ -93,13 +96,18 @@ export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: nu
   const NP = Math.ceil(N / NR);
   const nb = items.length;
   if (M === 0 || N === 0 || nb === 0) return;
-  const threads = ctx.pool && nb * M * N * K >= THREAD_MIN_MACS ? ctx.threads : 1;
-  const want = threads === 1 ? 1 : threads * UNITS_PER_THREAD;
+  const macs = nb * M * N * K;
   const alloc = (floats: number): number => {
     const at = rt.alloc(floats);
     if (at < 0) throw new ScratchExhausted();
     return at;
   };
+  if (ctx.pool && ctx.threads > 1 && nb === 1 && macs >= THREAD_MIN_MACS_ROWS && macs < THREAD_MIN_MACS && K * N <= ROWS_MAX_B) {
+    gemmRows(ctx.pool, rt, g, M, N, K, items[0], c, alloc);
+    return;
+  }
+  const threads = ctx.pool && macs >= THREAD_MIN_MACS ? ctx.threads : 1;
+  const want = threads === 1 ? 1 : threads * UNITS_PER_THREAD;
   const pack = new JobList();
   const aAt = new Map<number, number>();
   for (const [oa] of items) if (!aAt.has(oa)) aAt.set(oa, alloc(MP * MR * K));
@@ -130,6 +138,35 @@ export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: nu
     runInline(rt, pack);
     runInline(rt, list);
   }
+}
+
+/**
+ * A small product on the threads in one job list: row units that each pack their own A panels and all
+ * of B (`gemm_pr`), so no unit waits for another's packing. Worth it from ~1 M multiply-adds when B is
+ * small (it is packed once per unit).
+ */
+function gemmRows(pool: Pool, rt: Runtime, g: Gemm, M: number, N: number, K: number, [oa, ob]: readonly [number, number], c: number, alloc: (floats: number) => number): void {
+  const { MR } = rt.kernels.gemm;
+  const MP = Math.ceil(M / MR);
+  const NP = Math.ceil(N / (4 * rt.kernels.gemm.NV));
+  const ap = alloc(MP * MR * K);
+  const per = gemmScratchFloats(rt.kernels.gemm);
+  const scratch = alloc(per * pool.threads);
+  const ranges = splitRanges(MP, Math.min(MP, pool.threads * UNITS_PER_THREAD)).filter(([i0, i1]) => i1 > i0);
+  const params = alloc(GEMM_PR_WORDS * ranges.length);
+  const w = rt.i32;
+  const list = new JobList();
+  list.stride = 4 * per;
+  ranges.forEach(([i0, i1], u) => {
+    const at = (params >> 2) + u * GEMM_PR_WORDS;
+    const words = [
+      ...[g.a + 4 * (oa + i0 * MR * g.ars), g.ars, g.acs, K, Math.min(M, i1 * MR) - i0 * MR, ap, MP, i0],
+      ...[ap, g.b + 4 * ob, g.brs, g.bcs, c, N, M, N, K, i0, i1, 0, NP, MP],
+    ];
+    words.forEach((v, k) => (w[at + k] = v));
+    list.add('gemm_pr', rt, [params + 4 * u * GEMM_PR_WORDS, scratch], [2]);
+  });
+  pool.run(list);
 }
 
 /** Run a job list on the calling thread. */

@@ -185,3 +185,23 @@ export function packedDriver(cfg: GemmConfig, mkIdx: (mr: number) => number, pac
   });
   return f;
 }
+
+/** Words of a `gemm_pr` parameter block: `pack_a_slabs`'s 8 arguments, then `gemm_p`'s but its scratch. */
+export const GEMM_PR_WORDS = 22;
+
+/**
+ * `gemm_pr(params, scratch)`: pack the A micro-panels of one row range, then multiply them — a row unit
+ * that needs no other unit's packing, so a small product runs on the threads in one job list (no
+ * barrier between a packing phase and a compute phase, which costs more than it saves below ~4 M
+ * multiply-adds). `params` holds `pack_a_slabs`'s 8 arguments, then `gemm_p`'s first 13 and its MP.
+ */
+export function packedRowsDriver(packASlabsIdx: number, gemmPIdx: number): Fn {
+  const f = new Fn('gemm_pr', ['i32', 'i32']);
+  const [p, scratch] = f.params;
+  for (let w = 0; w < 8; w++) f.get(p).i32Load(4 * w);
+  f.call(packASlabsIdx);
+  for (let w = 8; w < 21; w++) f.get(p).i32Load(4 * w);
+  f.get(scratch).get(p).i32Load(4 * 21);
+  f.call(gemmPIdx);
+  return f;
+}

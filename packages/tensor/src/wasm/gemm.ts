@@ -16,7 +16,7 @@
  */
 import { Fn, L, type Local, type Operand } from './emit.js';
 import { tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
-import { packedDriver, packedKernel } from './gemm-packed.js';
+import { packedDriver, packedKernel, packedRowsDriver } from './gemm-packed.js';
 import { packA, packASlabs, packB } from './gemm-pack.js';
 
 export interface GemmConfig {
@@ -194,5 +194,6 @@ export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
   const mkFirst = base + fns.length; // mk_p1 … mk_p<MR-1>, mk_p
   for (let mr = 1; mr <= cfg.MR; mr++) fns.push(packedKernel(cfg, mr));
   fns.push(packedDriver(cfg, (mr) => mkFirst + mr - 1, packIdx));
+  fns.push(packedRowsDriver(packAIdx + 1, base + fns.length - 1));
   return fns;
 }
