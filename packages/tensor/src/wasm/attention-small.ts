@@ -34,13 +34,14 @@ export { SMALL, padTo, smallLdt } from './attention-params.js';
  * `attn_sfwd(pp, scratch)`: one head's forward. P lives one strip at a time in the strip buffer S, or
  * row by row in the kept matrix (pc ≠ 0), laid out as the backward pass reads it.
  */
-function forward(idx: Idx): Fn {
-  const f = new Fn('attn_sfwd', ['i32', 'i32']);
-  const p = params(f);
+/**
+ * What both kernels start with: byte row strides of the probability tile (ldtB) and of the output rows
+ * (ldo floats, ldoB bytes: dv values + the logsumexp column), and the tile-matmul dispatcher for `mr` rows.
+ */
+function prologue(f: Fn, idx: Idx, p: ReturnType<typeof params>, mr: Local) {
   const ldtB = f.local('i32');
   const ldo = f.local('i32');
   const ldoB = f.local('i32');
-  const [i0, mr, sb] = [f.local('i32'), f.local('i32'), f.local('i32')];
   const mm = (layout: Layout, args: () => void) => dispatch(f, idx, (m) => mmName(layout, m), mr, () => {
     args();
     f.get(p.tile);
@@ -48,6 +49,14 @@ function forward(idx: Idx): Fn {
   f.get(p.ldt).i32(2).i32Shl().set(ldtB);
   f.get(p.dvDim).i32(1).i32Add().set(ldo);
   f.get(ldo).i32(2).i32Shl().set(ldoB);
+  return { ldtB, ldo, ldoB, mm };
+}
+
+function forward(idx: Idx): Fn {
+  const f = new Fn('attn_sfwd', ['i32', 'i32']);
+  const p = params(f);
+  const [i0, mr, sb] = [f.local('i32'), f.local('i32'), f.local('i32')];
+  const { ldtB, ldo, ldoB, mm } = prologue(f, idx, p, mr);
   f.get(p.k).get(p.krs).get(p.tk).get(p.d).get(p.kt).get(ldtB).get(p.scale).call(idx('attn_tr'));
   const [vb, ldvb] = operandB(f, idx, p, 2, p.v, p.vrs, p.tk, p.dvDim, p.gp);
   f.forRange(i0, 0, L(p.tq), MR, () => {
@@ -92,19 +101,10 @@ function forward(idx: Idx): Fn {
 function backward(idx: Idx): Fn {
   const f = new Fn('attn_sbwd', ['i32', 'i32']);
   const p = params(f);
-  const ldtB = f.local('i32');
-  const ldo = f.local('i32');
-  const ldoB = f.local('i32');
   const dB = f.local('i32');
   const dvB = f.local('i32');
   const [i0, mr, ilo, ihi, z] = Array.from({ length: 5 }, () => f.local('i32'));
-  const mm = (layout: Layout, args: () => void) => dispatch(f, idx, (m) => mmName(layout, m), mr, () => {
-    args();
-    f.get(p.tile);
-  });
-  f.get(p.ldt).i32(2).i32Shl().set(ldtB);
-  f.get(p.dvDim).i32(1).i32Add().set(ldo);
-  f.get(ldo).i32(2).i32Shl().set(ldoB);
+  const { ldtB, ldo, ldoB, mm } = prologue(f, idx, p, mr);
   f.get(p.d).i32(2).i32Shl().set(dB);
   f.get(p.dvDim).i32(2).i32Shl().set(dvB);
   // scale·Kᵀ only for recomputing S
