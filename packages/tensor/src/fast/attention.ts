@@ -147,6 +147,19 @@ function template(words: number, { tq, tk, d, dv, a }: Dims, rest: (t: Int32Arra
   return t;
 }
 
+/** The blocked path's per-head template: dims, attributes and its scratch layout (dP only backward). */
+function blockedWords(rt: Runtime, dims: Dims, backward: boolean): { words: Int32Array; lay: ReturnType<typeof layout> } {
+  const lay = layout(rt, dims.tq, dims.tk, dims.d, dims.dv, backward);
+  const words = template(PARAM.WORDS, dims, (t) => {
+    t[PARAM.bq] = lay.bq;
+    t[PARAM.s] = lay.s;
+    t[PARAM.dp] = lay.dp; // 0 forward
+    t[PARAM.bp] = lay.bp;
+    t[PARAM.tile] = lay.tile;
+  });
+  return { words, lay };
+}
+
 /** Per head: the template, then the input addresses and row strides. */
 function inputs(w: Int32Array, at: number, b: number, t: Int32Array, Q: Operand, K: Operand, V: Operand): void {
   w.set(t, at);
@@ -215,13 +228,7 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
     }, flops);
     return finishOutput(rt, o);
   }
-  const lay = layout(rt, tq, tk, d, dv, false);
-  const words = template(PARAM.WORDS, dims, (t) => {
-    t[PARAM.bq] = lay.bq;
-    t[PARAM.s] = lay.s;
-    t[PARAM.bp] = lay.bp;
-    t[PARAM.tile] = lay.tile;
-  });
+  const { words, lay } = blockedWords(rt, dims, false);
   run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
@@ -268,14 +275,7 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     kept?.release();
     return finishOutput(rt, o);
   }
-  const lay = layout(rt, tq, tk, d, dv, true);
-  const words = template(PARAM.WORDS, dims, (t) => {
-    t[PARAM.bq] = lay.bq;
-    t[PARAM.s] = lay.s;
-    t[PARAM.dp] = lay.dp;
-    t[PARAM.bp] = lay.bp;
-    t[PARAM.tile] = lay.tile;
-  });
+  const { words, lay } = blockedWords(rt, dims, true);
   run(ctx, rt, 'attn_bwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     outputs(w, b, at);

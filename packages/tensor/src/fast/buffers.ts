@@ -123,10 +123,3 @@ export function finishOutput(rt: Runtime, o: KernelOutput): Float32Array {
   if (o.copy) o.out.set(rt.f32.subarray(o.at >> 2, (o.at >> 2) + o.out.length));
   return o.out;
 }
-
-/** Copy `n` floats of wasm memory (at byte address `addr`) into a fresh output array. */
-export function outputFrom(src: Float32Array, addr: number, n: number): Float32Array {
-  const out = outputBuffer(n);
-  out.set(src.subarray(addr >> 2, (addr >> 2) + n));
-  return out;
-}
