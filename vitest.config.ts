@@ -15,6 +15,7 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
     poolOptions: { forks: { execArgv: ['--expose-gc'] } },
+    globalSetup: ['./test-utils/temp-dir.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

@@ -9,7 +9,7 @@
  * - A vjp rule returning `null` for an input sends nothing there.
  * - Sources are not expanded: the walk stops at them even when they have inputs of their own.
  */
-import { PRIMITIVES, add, type Primitive, type Tensor } from '@llm-modules/tensor';
+import { PRIMITIVES, add, concat, zeros, type Primitive, type Tensor } from '@llm-modules/tensor';
 
 interface Entry {
   readonly node: Tensor;
@@ -80,11 +80,14 @@ export function record(outputs: readonly Tensor[], sources: Iterable<Tensor>): T
  * graph built from primitives, so it can itself be differentiated.
  */
 export function backward(tape: Tape, seeds: readonly (readonly [Tensor, Tensor | null])[]): Map<Tensor, Tensor> {
-  const ct = new Map<Tensor, Tensor>();
+  // contributions are summed when the node's turn comes, so that slices' pads can be joined (sumOf)
+  const parts = new Map<Tensor, Tensor[]>();
   const accumulate = (t: Tensor, g: Tensor): void => {
-    const prev = ct.get(t);
-    ct.set(t, prev ? add(prev, g) : g);
+    const list = parts.get(t);
+    if (list) list.push(g);
+    else parts.set(t, [g]);
   };
+  const ct = { get: (t: Tensor): Tensor | undefined => (parts.has(t) ? sumOf(parts.get(t)!) : undefined), delete: (t: Tensor) => parts.delete(t) };
   for (const [o, g] of seeds) {
     if (!g || !tape.relevant.has(o)) continue;
     if (!shapesEqual(g.shape, o.shape)) throw new Error(`autograd: cotangent of shape ${fmt(g.shape)} for an output of shape ${fmt(o.shape)}`);
@@ -114,6 +117,41 @@ export function backward(tape: Tape, seeds: readonly (readonly [Tensor, Tensor |
     });
   }
   return reached;
+}
+
+/** A zero-valued `pad` of its one input along a single axis: its axis, its offset there, and the input. */
+function padAlongOneAxis(t: Tensor): { axis: number; at: number; inner: Tensor } | undefined {
+  if (t.op !== 'pad' || t.inputs.length !== 1 || t.attrs.value !== 0) return undefined;
+  const pads = t.attrs.pads as [number, number][];
+  const axes = pads.flatMap(([lo, hi], k) => (lo !== 0 || hi !== 0 ? [k] : []));
+  return axes.length === 1 ? { axis: axes[0], at: pads[axes[0]][0], inner: t.inputs[0] } : undefined;
+}
+
+/**
+ * The sum of a node's cotangent contributions, in arrival order. When every contribution is the zero-padded
+ * cotangent of a slice along the same axis and the slices do not overlap (a tensor cut into parts: q, k
+ * and v out of one product, the halves of rotate_half), the sum is one concat of the parts (zeros in the
+ * gaps) instead of full-size pads and additions: the same values, a fraction of the memory traffic.
+ */
+function sumOf(gs: readonly Tensor[]): Tensor {
+  if (gs.length === 1) return gs[0];
+  const pads = gs.map(padAlongOneAxis);
+  const axis = pads[0]?.axis;
+  if (pads.every((p) => p !== undefined && p.axis === axis) && axis !== undefined) {
+    const shape = gs[0].shape;
+    const sorted = (pads as { at: number; inner: Tensor }[]).slice().sort((a, b) => a.at - b.at);
+    const pieces: Tensor[] = [];
+    let end = 0;
+    for (const { at, inner } of sorted) {
+      if (at < end) return gs.reduce((a, b) => add(a, b)); // overlapping slices: they really add up
+      if (at > end) pieces.push(zeros(shape.map((d, k) => (k === axis ? at - end : d))));
+      pieces.push(inner);
+      end = at + inner.shape[axis];
+    }
+    if (end < shape[axis]) pieces.push(zeros(shape.map((d, k) => (k === axis ? shape[axis] - end : d))));
+    return concat(pieces, axis);
+  }
+  return gs.reduce((a, b) => add(a, b));
 }
 
 /** The float32 nodes an output's graph reaches that existed before `startId` (the free variables of a traced function). */

@@ -144,3 +144,24 @@ describe('no gradient by explicit rule, never a crash', () => {
     await close(grad((_x: Tensor) => T.sum(T.tensor([1, 2])))(f64([1, 2, 3])), [0, 0, 0]);
   });
 });
+
+describe('the cotangents of slices that cut a tensor into parts', () => {
+  // x [2, 7]; L = Σ x[:, 0:2]·a + Σ x[:, 4:7]·b + Σ x[:, 5:7]·c  → dL/dx by hand below
+  const x = f64(Array.from({ length: 14 }, (_, i) => i), [2, 7]);
+  const a = f64([1, 2], [1, 2]);
+  const b = f64([3, 4, 5], [1, 3]);
+  const c = f64([10, 20], [1, 2]);
+  const part = (t: Tensor, lo: number, hi: number, w: Tensor) => T.sum(T.mul(T.slice(t, [0, lo], [2, hi]), w));
+
+  it('disjoint slices along one axis: one concat, zeros in the gap', async () => {
+    const [g] = grad((t: Tensor) => T.add(part(t, 0, 2, a), part(t, 4, 7, b)), [0])(x);
+    expect(g.op).toBe('concat'); // not pads and a full-size addition
+    await close(g, [1, 2, 0, 0, 3, 4, 5, 1, 2, 0, 0, 3, 4, 5]);
+  });
+
+  it('overlapping slices still add up', async () => {
+    const [g] = grad((t: Tensor) => T.add(T.add(part(t, 0, 2, a), part(t, 4, 7, b)), part(t, 5, 7, c)), [0])(x);
+    expect(g.op).toBe('add');
+    await close(g, [1, 2, 0, 0, 3, 14, 25, 1, 2, 0, 0, 3, 14, 25]);
+  });
+});

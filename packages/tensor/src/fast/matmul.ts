@@ -16,6 +16,12 @@ const THREAD_MIN_MACS = 1 << 22;
 /** Smaller products with a small B (floats) still split over the threads, as row units (`gemmRows`). */
 const THREAD_MIN_MACS_ROWS = 1 << 20;
 const ROWS_MAX_B = 1 << 16;
+/**
+ * Rows of A a row unit of `gemmRows` gets at least: each unit packs all of B, which costs about as much as
+ * multiplying ~6 rows by it, so thin units (a weight gradient's M = 64 in 8 units) spent most of their time
+ * packing and ran slower on two threads than on one (measured 233 vs 114 µs at [64,512]@[512,64]).
+ */
+const ROWS_PER_UNIT = 32;
 
 /** Index range [lo, hi] of the storage elements a view reaches. */
 export function span(v: View): [number, number] {
@@ -152,7 +158,8 @@ function gemmRows(pool: Pool, rt: Runtime, g: Gemm, M: number, N: number, K: num
   const ap = alloc(MP * MR * K);
   const per = gemmScratchFloats(rt.kernels.gemm);
   const scratch = alloc(per * pool.threads);
-  const ranges = splitRanges(MP, Math.min(MP, pool.threads * UNITS_PER_THREAD)).filter(([i0, i1]) => i1 > i0);
+  const units = Math.max(pool.threads, Math.min(pool.threads * UNITS_PER_THREAD, Math.floor(M / ROWS_PER_UNIT)));
+  const ranges = splitRanges(MP, Math.min(MP, units)).filter(([i0, i1]) => i1 > i0);
   const params = alloc(GEMM_PR_WORDS * ranges.length);
   const w = rt.i32;
   const list = new JobList();

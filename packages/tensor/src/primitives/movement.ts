@@ -20,9 +20,51 @@ function denseBlock(v: View): boolean {
   return true;
 }
 
+/**
+ * Strides under which a view of shape `from` / `strides` reads its elements in C order as shape `to`,
+ * when no data has to move (NumPy's no-copy reshape): each run of old dims that merges or splits into
+ * new dims must itself be one strided block. E.g. splitting the heads out of a column slice
+ * `[B, T, 3D] → [B, T, D]` (strides [3TD, 3D, 1]) into `[B, T, nh, hd]`. Undefined when a copy is needed.
+ */
+export function reshapeStrides(from: Shape, strides: readonly number[], to: Shape): number[] | undefined {
+  if (sizeOf(to) === 0) return contiguousStrides(to);
+  const od: number[] = [];
+  const os: number[] = [];
+  from.forEach((d, k) => {
+    if (d !== 1) {
+      od.push(d);
+      os.push(strides[k]);
+    }
+  });
+  const out = new Array<number>(to.length).fill(1);
+  let oi = 0;
+  let ni = 0;
+  while (oi < od.length && ni < to.length) {
+    // the smallest runs od[oi, oj) and to[ni, nj) with equal products
+    let oj = oi + 1;
+    let nj = ni + 1;
+    let po = od[oi];
+    let pn = to[ni];
+    while (po !== pn) {
+      if (pn < po) pn *= to[nj++];
+      else po *= od[oj++];
+    }
+    for (let k = oi; k < oj - 1; k++) if (os[k] !== od[k + 1] * os[k + 1]) return undefined;
+    out[nj - 1] = os[oj - 1];
+    for (let k = nj - 1; k > ni; k--) out[k - 1] = out[k] * to[k];
+    oi = oj;
+    ni = nj;
+  }
+  return out;
+}
+
 definePrimitive({
   name: 'reshape',
-  view: (n, v) => (denseBlock(v) ? { storage: v.storage, shape: n.shape, strides: contiguousStrides(n.shape), offset: v.offset } : undefined),
+  view: (n, v) => {
+    if (denseBlock(v)) return { storage: v.storage, shape: n.shape, strides: contiguousStrides(n.shape), offset: v.offset };
+    const strides = reshapeStrides(v.shape, v.strides, n.shape);
+    return strides ? { storage: v.storage, shape: n.shape, strides, offset: v.offset } : undefined;
+  },
   vjp: (g, _o, [x]) => [reshape(g, x.shape)],
 });
 
