@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch figures for the same shapes as benchmarks/matmul.mjs, attention.mjs and train-step.mjs.
 
-Usage: python3 benchmarks/pytorch/bench.py [--json] [--threads N] [--quick] [--only matmul|train|attention] [--steps N] [--warmup N]
+Usage: python3 benchmarks/pytorch/bench.py [--json] [--threads N] [--quick] [--only matmul|train|attention|profile] [--steps N] [--warmup N]
+(--only profile: PyTorch's per-op profile of the tiny training step, a table.)
 Needs torch (Debian: apt-get install python3-torch; for a fast BLAS also libopenblas0-pthread).
 Prints a table, or one JSON object with --json (read by the JS benchmarks when they run it).
 """
@@ -94,7 +95,8 @@ def arg_int(name, default):
     return int(args[args.index(name) + 1]) if name in args else default
 
 
-def train_step_ms(batch=8, seq=64, steps=arg_int("--steps", 8 if not QUICK else 2), warmup=arg_int("--warmup", 2)):
+def tiny_train_step(batch=8, seq=64):
+    """One training step of the tiny model (forward, backward, AdamW) as a function returning the loss."""
     model = TinyGPTNeo(seq=seq)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     ids = torch.randint(0, 512, (batch, seq))
@@ -107,6 +109,22 @@ def train_step_ms(batch=8, seq=64, steps=arg_int("--steps", 8 if not QUICK else 
         opt.step()
         return loss.item()
 
+    return step
+
+
+def train_step_profile(steps=arg_int("--steps", 30), warmup=arg_int("--warmup", 50)):
+    """PyTorch's per-op profile of the tiny training step (self CPU time), to set beside LLM_MODULES_PROFILE=1."""
+    step = tiny_train_step()
+    for _ in range(warmup):
+        step()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    return f"{steps} steps after {warmup} warm-up steps, {torch.get_num_threads()} thread(s)\n" + prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
+
+
+def train_step_ms(steps=arg_int("--steps", 8 if not QUICK else 2), warmup=arg_int("--warmup", 2)):
+    step = tiny_train_step()
     for _ in range(warmup):
         step()
     times = []
@@ -142,6 +160,10 @@ def attention_ms(b=1, h=12, t=512, d=64):
         fwd_f = best_of(fused, reps=3)
     return {"composite_fwd_ms": fwd_c, "sdpa_fwd_ms": fwd_f, "composite_fwd_bwd_ms": best_of(fwd_bwd(composite), reps=3), "sdpa_fwd_bwd_ms": best_of(fwd_bwd(fused), reps=3)}
 
+
+if only == "profile":
+    print(train_step_profile())
+    sys.exit(0)
 
 result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0]}
 shapes = {"64": (64, 64, 64, "nn"), "128": (128, 128, 128, "nn"), "256": (256, 256, 256, "nn"), "512": (512, 512, 512, "nn"), "1024": (1024, 1024, 1024, "nn"), "mlp": (128, 768, 3072, "nn"), "mlp_dx": (128, 3072, 768, "nt"), "mlp_dw": (768, 128, 3072, "tn")}

@@ -165,3 +165,18 @@ describe('the cotangents of slices that cut a tensor into parts', () => {
     await close(g, [1, 2, 0, 0, 3, 14, 25, 1, 2, 0, 0, 3, 14, 25]);
   });
 });
+
+describe('broadcast subtrahends and divisors', () => {
+  it('negate their summed cotangent instead of a full-size −g (the same values)', async () => {
+    const a = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    const b = f64([10, 20], [2, 1]);
+    const w = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    const [gb] = grad((y: Tensor) => T.sum(T.mul(T.sub(a, y), w)), [0])(b);
+    expect(gb.op).toBe('neg'); // applied to the [2, 1] sum, not to the [2, 3] cotangent
+    await close(gb, [-6, -15]);
+    // d/dy Σ w·a/y = −Σ w·a / y²
+    const [gd] = grad((y: Tensor) => T.sum(T.mul(T.div(a, y), w)), [0])(b);
+    expect(gd.op).toBe('neg');
+    await close(gd, [-(1 + 4 + 9) / 100, -(16 + 25 + 36) / 400]);
+  });
+});

@@ -56,18 +56,23 @@ function defineBinary(name: string, spec: BinarySpec): (a: TensorOrNumber, b: Te
 
 /** Reduce a cotangent to an input's shape (undo broadcasting) and drop it for non-float inputs. */
 const toInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float32' ? sumToShape(g, x.shape) : null);
+/**
+ * −(the cotangent summed to x's shape): negating after the sum is exact (round-to-nearest is symmetric), and
+ * for a broadcast x (LayerNorm's mean, a bias) it negates the small sum instead of materialising −g.
+ */
+const negToInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float32' ? neg(sumToShape(g, x.shape)) : null);
 
 /** a + b. @example `add(tensor([1, 2]), 10)` → [11, 12] */
 export const add = defineBinary('add', { body: (a, b) => `return ${a} + ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(g, b)] });
 /** a − b. */
-export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(neg(g), b)] });
+export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), negToInput(g, b)] });
 /** a · b. */
 export const mul = defineBinary('mul', { body: (a, b) => `return ${a} * ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(mul(g, b), a), toInput(mul(g, a), b)] });
 /** True division a / b (always float32). */
 export const div = defineBinary('div', {
   body: (a, b) => `return ${a} / ${b};`,
   dtype: () => 'float32',
-  vjp: (g, out, [a, b]) => [toInput(div(g, b), a), toInput(neg(div(mul(g, out), b)), b)],
+  vjp: (g, out, [a, b]) => [toInput(div(g, b), a), negToInput(div(mul(g, out), b), b)],
 });
 /**
  * a^b; the gradient with respect to b is taken as 0 where a ≤ 0 (log undefined). A negative base with an
