@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import { attentionTuning } from '../src/fast/attention.js';
+import { keptBytes } from '../src/fast/attention-cache.js';
 
 const AVAILABLE = new Set(await T.listBackends());
 const BACKENDS = (['webasm', 'threads'] as BackendName[]).filter((b) => AVAILABLE.has(b));
@@ -137,7 +138,8 @@ describe('fused attention: small-shape and blocked kernels against float64', () 
       for (const [path, small, keep] of [
         ['small-shape kernels, P kept for the backward', true, true],
         ['small-shape kernels, P recomputed', true, false],
-        ['blocked kernels', false, false],
+        ['blocked kernels, P kept for the backward', false, true],
+        ['blocked kernels, P recomputed', false, false],
       ] as const) {
         it(`${backend}, ${path}: ${c.name}`, async () => {
           ref ??= reference(c, q, k, v, g);
@@ -169,16 +171,43 @@ describe('fused attention: small-shape and blocked kernels against float64', () 
     expect(await grads(true)).toEqual(await grads(false));
   });
 
-  it.skipIf(BACKENDS.length < 2)('threads and webasm give bit-identical results on the small-shape path', async () => {
-    const c = CASES[0];
-    const [q, k, v, g] = [1, 2, 3, 4].map((s) => randoms(c.b * c.h * c.tq * (c.d + 1), s));
-    const values: number[][] = [];
-    for (const backend of BACKENDS) {
-      T.setBackend(backend);
-      attentionTuning.small = true;
-      const [o, gr] = await run(c, q.subarray(0, c.b * c.h * c.tq * c.d), k.subarray(0, c.b * c.h * c.tk * c.d), v.subarray(0, c.b * c.h * c.tk * c.dv), g);
-      values.push([...o, ...gr]);
-    }
-    expect(values[1]).toEqual(values[0]);
+  // The comparisons above pass on the gpu.js kernels too (a wasm module that fails to build falls back
+  // to them silently): only the wasm fast paths keep P (forward) and free it (backward).
+  it.skipIf(!BACKENDS.length)('the blocked kernels run in wasm and hand P from the forward to the backward', async () => {
+    T.setBackend(BACKENDS[0]);
+    Object.assign(attentionTuning, { small: false, keep: true });
+    const c = { ...CASES[1], tq: 200, tk: 200 };
+    const [q, k, v] = [1, 2, 3].map((s) => randoms(c.b * c.h * c.tq * c.d, s));
+    const g = randoms(c.b * c.h * c.tq * (c.dv + 1), 4);
+    await run(c, q, k, v, g); // primes keeping
+    const bytes = keptBytes();
+    const out = T.fusedAttention(T.tensor(q, [c.b, c.h, c.tq, c.d]), T.tensor(k, [c.b, c.h, c.tk, c.d]), T.tensor(v, [c.b, c.h, c.tk, c.dv]), { scale: c.scale });
+    const node = out.inputs[0];
+    const inputs = node.inputs;
+    await node.data();
+    // causal triangle in blocks of 64 query rows: at least Σ rows·(visible keys) floats a head
+    expect(keptBytes() - bytes).toBeGreaterThanOrEqual(4 * c.b * c.h * (64 * (64 + 128 + 192) + 8 * 200));
+    const grads = T.PRIMITIVES.get('attention')!.vjp!(T.tensor(g, [c.b, c.h, c.tq, c.dv + 1]), node, inputs) as Tensor[];
+    let back: Tensor = grads[0];
+    while (back.op !== 'attentionGrad') back = back.inputs[0];
+    await back.data();
+    expect(keptBytes()).toBe(bytes);
   });
+
+  for (const small of [true, false]) {
+    it.skipIf(BACKENDS.length < 2)(`threads and webasm give bit-identical results, ${small ? 'small-shape' : 'blocked'} kernels with P kept`, async () => {
+      const c = CASES[0];
+      const [q, k, v, g] = [1, 2, 3, 4].map((s) => randoms(c.b * c.h * c.tq * (c.d + 1), s));
+      const args = [q.subarray(0, c.b * c.h * c.tq * c.d), k.subarray(0, c.b * c.h * c.tk * c.d), v.subarray(0, c.b * c.h * c.tk * c.dv), g] as const;
+      const values: number[][] = [];
+      for (const backend of BACKENDS) {
+        T.setBackend(backend);
+        Object.assign(attentionTuning, { small, keep: true });
+        await run(c, ...args); // primes keeping
+        const [o, gr] = await run(c, ...args);
+        values.push([...o, ...gr]);
+      }
+      expect(values[1]).toEqual(values[0]);
+    });
+  }
 });

@@ -1,7 +1,8 @@
 /**
- * The probabilities P of a small-path forward call (wasm/attention-small.ts), kept in wasm memory for
- * its backward call, which otherwise recomputes S = Q·Kᵀ and the exps: ~30 % of the backward kernel
- * at T = 64, d = 16 (12.2 → 8.2 µs a head, measured).
+ * The probabilities P of a forward call, kept in wasm memory for its backward call, which otherwise
+ * recomputes S = Q·Kᵀ and the exps: ~30 % of the small-path backward kernel (wasm/attention-small.ts)
+ * at T = 64, d = 16 (12.2 → 8.2 µs a head), ~20 % of the blocked one (wasm/attention.ts) at
+ * [12, 512, 64] (one of its five GEMMs; the blocks of the causal triangle, 7.5 MB), measured.
  *
  * An entry is keyed by the forward's output array (the backward gets it back as its `fwd` input) and
  * records the inputs: the same q, k, v storages seen through the same views with the same attributes
@@ -19,7 +20,7 @@ import type { AttentionAttrs } from '../primitives/attention.js';
 import { existingRuntime, type Runtime } from '../wasm/runtime.js';
 
 const CAP = 32 * 2 ** 20;
-/** forwards (small path) after the last backward for which P is still kept: a step's attention layers */
+/** forwards after the last backward for which P is still kept: a step's attention layers */
 const RECENT = 64;
 let sinceBackward = Infinity;
 
@@ -37,6 +38,9 @@ const byOutput = new WeakMap<Float32Array, Entry>();
 const live = new Set<Entry>();
 let total = 0;
 const collected = new FinalizationRegistry<Entry>((e) => drop(e));
+
+/** Bytes of P kept now (for tests). */
+export const keptBytes = (): number => total;
 
 function drop(e: Entry): void {
   if (!live.delete(e)) return;

@@ -3,12 +3,13 @@
  * item) with its own scratch, the heads split over the threads. Short sequences run the small-shape
  * kernels of wasm/attention-small.ts (whole score matrices per head, see useSmall), long ones the
  * blocked kernels of wasm/attention.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
+ * In training both keep P from the forward for the backward (attention-cache.ts).
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
 import { attentionDims, type AttentionAttrs } from '../primitives/attention.js';
 import type { Tensor } from '../tensor.js';
-import { PARAM } from '../wasm/attention.js';
+import { PARAM, blockLd, keptFloats } from '../wasm/attention.js';
 import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
 import { SMALL_MR, SMALL_NR } from '../wasm/attention-mm.js';
 import { SX_CONSTS } from '../wasm/attention-softmax.js';
@@ -60,7 +61,7 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
 
 /**
  * For tests and benchmarks: `small` forces the small-shape path on or off (undefined: by shape);
- * `keep` lets its forward keep P for the backward (attention-cache.ts).
+ * `keep` lets a forward keep P for the backward (attention-cache.ts).
  */
 export const attentionTuning: { small: boolean | undefined; keep: boolean } = { small: undefined, keep: true };
 
@@ -104,7 +105,7 @@ function layout(rt: Runtime, tq: number, tk: number, d: number, dv: number, back
   const { KC, MR, NV } = rt.kernels.gemm;
   const NR = 4 * NV;
   const bq = Math.min(BQ, tq);
-  const block = bq * tk + 16;
+  const block = bq * blockLd(tk) + 16;
   const widest = Math.max(tk, d, dv);
   const bp = KC * Math.ceil(widest / NR) * NR;
   const s = 0;
@@ -229,9 +230,13 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
     return finishOutput(rt, o);
   }
   const { words, lay } = blockedWords(rt, dims, false);
+  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window);
+  // keyed by −bq: never a small-path ldt, so neither path reads the other's P
+  const pk = attentionTuning.keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * per, -lay.bq) : 0;
   run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
+    w[at + PARAM.pk] = pk && pk + 4 * b * per;
   }, flops);
   return finishOutput(rt, o);
 }
@@ -276,9 +281,13 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     return finishOutput(rt, o);
   }
   const { words, lay } = blockedWords(rt, dims, true);
+  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window);
+  const kept = attentionTuning.keep ? keptProbabilities(fwd, [q, k, v], a, -lay.bq) : undefined;
   run(ctx, rt, 'attn_bwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     outputs(w, b, at);
+    w[at + PARAM.pk] = kept ? kept.at + 4 * b * per : 0;
   }, flops);
+  kept?.release();
   return finishOutput(rt, o);
 }

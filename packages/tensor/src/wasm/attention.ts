@@ -4,18 +4,20 @@
  *
  *   forward   S = Q·Kᵀ (per block of BQ query rows, only the key columns some row may see),
  *             P = softmax(scale·S) over the allowed keys, O = P·V, L = logsumexp(scale·S)
- *   backward  S recomputed, P = exp(scale·S − L), dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dO∘O) + dL),
- *             dQ = dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO
+ *   backward  S recomputed, P = exp(scale·S − L) (or P as the forward kept it: PARAM.pk),
+ *             dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dO∘O) + dL), dQ = dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO
  *
- * so at most one [BQ, Tk] block of scores (and one of dP) exists per head at a time. The GEMMs are
- * the module's own drivers. Query row i (of Tq) sees key j (of Tk) when j ≤ i + Tk − Tq and, with a
- * window w > 0, j > i + Tk − Tq − w.
+ * so at most one [BQ, Tk] block of scores (and one of dP) exists per head at a time, unless P is kept
+ * (training: fast/attention-cache.ts). The GEMMs are the module's in-place ones behind the causal
+ * drivers of attention-gemm.ts, which skip the masked half of each block's diagonal part. Query row
+ * i (of Tq) sees key j (of Tk) when j ≤ i + Tk − Tq and, with a window w > 0, j > i + Tk − Tq − w.
  *
  * Arguments come in a parameter block (int32 words, scale as float32 bits): see PARAM.
  */
 import { Fn, L, type Local } from './emit.js';
 import type { GemmConfig } from './gemm.js';
 import { field, heads, max, min, rowKernel, type Idx } from './attention-rows.js';
+import { causalDrivers } from './attention-gemm.js';
 
 /** Word offsets in the parameter block. Scratch offsets are relative to the thread's scratch base. */
 export const PARAM = {
@@ -43,8 +45,57 @@ export const PARAM = {
   tile: 21,
   /** key offset: query i sees keys j ≤ i + off (Tk − Tq when causal, Tk otherwise) */
   off: 22,
-  WORDS: 23,
+  /**
+   * absolute address of this head's kept P (fast/attention-cache.ts), or 0: the forward writes each
+   * block's P there instead of to scratch, and the backward reads it instead of recomputing S and P.
+   * Blocks lie one after the other, rows blockLd(nc) floats apart (see keptFloats).
+   */
+  pk: 23,
+  WORDS: 24,
 } as const;
+
+/**
+ * Row stride (floats) of a score block: an odd multiple of 16 floats. At a stride of Tk = 512 (2 KiB)
+ * the rows of a block map to 2 of L1's 64 sets, and the GEMMs that read a block down its columns
+ * (Pᵀ·dO, dSᵀ·Q: one row per k step) thrash them; an odd number of cache lines per row spreads the
+ * rows over all sets (one thread, [12, 512, 64] forward + backward: 45 → 43 ms, measured).
+ */
+export const blockLd = (tk: number): number => ((tk + 15) & -16) | 16;
+
+/**
+ * Floats of kept P per head: the blocks of the kernels' loop, each `rows` rows of blockLd(nc) floats
+ * (the causal triangle, not [Tq, Tk]: 7.5 MB for 12 heads at T = 512).
+ */
+export function keptFloats(tq: number, tk: number, bq: number, causal: boolean, window: number): number {
+  const off = causal ? tk - tq : tk;
+  let n = 0;
+  for (let i0 = 0; i0 < tq; i0 += bq) {
+    const rows = Math.min(bq, tq - i0);
+    const je = Math.min(tk, i0 + rows + off);
+    const js = causal && window > 0 ? Math.max(0, i0 + off + 1 - window) : 0;
+    n += rows * blockLd(je - js);
+  }
+  return n;
+}
+
+/** `ld = blockLd(n)` in wasm, into `ld`. */
+function setLd(f: Fn, n: Local, ld: Local): void {
+  f.get(n).i32(15).i32Add().i32(-16).i32And().set(ld);
+  // ld | 16 (no i32.or in the emitter)
+  f.get(ld).i32(16).i32Add().get(ld).i32(16).i32And().i32Sub().set(ld);
+}
+
+/**
+ * `Sb` = this block's P: at `pk` (kept P, then advanced past the block) when pk ≠ 0, else the
+ * scratch block `S`.
+ */
+function blockAt(f: Fn, pk: Local, S: Local, Sb: Local, rows: Local, ld: Local): void {
+  f.get(S).set(Sb);
+  f.get(pk).if();
+  f.get(pk).set(Sb);
+  f.get(pk).get(rows).get(ld).i32Mul().i32(2).i32Shl().i32Add().set(pk);
+  f.end();
+}
 
 /** `attn_fwd(pp, scratch)`: one head's forward. */
 function forward(cfg: GemmConfig, idx: Idx): Fn {
@@ -75,6 +126,10 @@ function forward(cfg: GemmConfig, idx: Idx): Fn {
   const js = f.local('i32');
   const je = f.local('i32');
   const nc = f.local('i32');
+  const lds = f.local('i32');
+  const t0 = f.local('i32');
+  const pk = field(f, pp, PARAM.pk);
+  const Sb = f.local('i32');
   f.get(pp).i32Load(4 * PARAM.off).set(off);
   f.get(dv).i32(1).i32Add().set(ldo);
   void cfg;
@@ -89,17 +144,20 @@ function forward(cfg: GemmConfig, idx: Idx): Fn {
     f.set(js);
     f.end();
     f.get(je).get(js).i32Sub().set(nc);
+    f.get(i0).get(off).i32Add().i32(1).i32Add().get(js).i32Sub().set(t0);
+    setLd(f, nc, lds);
+    blockAt(f, pk, S, Sb, rows, lds);
     // S = Q_blk · K[js:je]ᵀ
     f.get(q).get(i0).get(qrs).i32Mul().i32(2).i32Shl().i32Add().get(qrs).i32(1);
     f.get(k).get(js).get(krs).i32Mul().i32(2).i32Shl().i32Add().i32(1).get(krs);
-    f.get(S).get(tk).i32(0).get(rows).i32(0).get(nc).get(d).get(bp).get(tile).call(idx('gemm_row'));
+    f.get(Sb).get(lds).get(rows).get(nc).get(d).get(bp).get(tile).get(t0).call(idx('attn_gn'));
     // softmax rows; L → out column Dv
-    f.get(S).get(tk).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
+    f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     f.get(out).get(i0).get(ldo).i32Mul().get(dv).i32Add().i32(2).i32Shl().i32Add().get(ldo).i32(0).i32(0).i32(0).call(idx('attn_softmax'));
     // O_blk = P · V[js:je]
-    f.get(S).get(tk).i32(1);
+    f.get(Sb).get(lds).i32(1);
     f.get(v).get(js).get(vrs).i32Mul().i32(2).i32Shl().i32Add().get(vrs).i32(1);
-    f.get(out).get(i0).get(ldo).i32Mul().i32(2).i32Shl().i32Add().get(ldo).i32(0).get(rows).i32(0).get(dv).get(nc).get(bp).get(tile).call(idx('gemm_row'));
+    f.get(out).get(i0).get(ldo).i32Mul().i32(2).i32Shl().i32Add().get(ldo).get(rows).get(dv).get(nc).get(bp).get(tile).get(t0).call(idx('attn_gk'));
   });
   return f;
 }
@@ -139,11 +197,25 @@ function backward(idx: Idx): Fn {
   const je = f.local('i32');
   const nc = f.local('i32');
   const z = f.local('i32');
+  const t0 = f.local('i32');
+  const lds = f.local('i32');
+  const pk = field(f, pp, PARAM.pk);
+  const Sb = f.local('i32');
   f.get(pp).i32Load(4 * PARAM.off).set(off);
   f.get(dv).i32(1).i32Add().set(ldo);
   // dK = 0, dV = 0 (accumulated over query blocks)
+  const zn = f.local('i32');
   const zero = (ptr: Local, n: () => void) => {
-    f.forRange(z, 0, n, 1, () => {
+    // whole vectors, then the scalar tail (scalar stores only: ~0.5 ms of a [12, 512, 64] backward)
+    n();
+    f.set(zn);
+    f.i32(0).set(z);
+    f.block().loop();
+    f.get(z).i32(4).i32Add().get(zn).i32GtS().brIf(1);
+    f.get(ptr).get(z).i32(2).i32Shl().i32Add().v128Const([0, 0, 0, 0]).v128Store();
+    f.addTo(z, 4);
+    f.br(0).end().end();
+    f.forRange(z, L(z), L(zn), 1, () => {
       f.get(ptr).get(z).i32(2).i32Shl().i32Add().f32(0).f32Store();
     });
   };
@@ -165,6 +237,9 @@ function backward(idx: Idx): Fn {
     f.set(js);
     f.end();
     f.get(je).get(js).i32Sub().set(nc);
+    f.get(i0).get(off).i32Add().i32(1).i32Add().get(js).i32Sub().set(t0);
+    setLd(f, nc, lds);
+    blockAt(f, pk, S, Sb, rows, lds);
     const gemm = (name: string, a: () => void, ars: () => void, acs: () => void, b: () => void, brs: () => void, bcs: () => void, c: () => void, ldc: () => void, m: () => void, n: () => void, kk: () => void) => {
       a();
       ars();
@@ -174,40 +249,40 @@ function backward(idx: Idx): Fn {
       bcs();
       c();
       ldc();
-      f.i32(0);
       m();
-      f.i32(0);
       n();
       kk();
-      f.get(bp).get(tile).call(idx(name));
+      f.get(bp).get(tile).get(t0).call(idx(name));
     };
     const one = () => f.i32(1);
     const G = (x: Local) => () => f.get(x);
     // S = Q_blk · K[js:je]ᵀ ; P = exp(scale·S − L)
-    gemm('gemm_row', () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(k, () => f.get(js), krs), one, G(krs), G(S), G(tk), G(rows), G(nc), G(d));
-    f.get(S).get(tk).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
+    f.get(pk).i32Eqz().if();
+    gemm('attn_gn', () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(k, () => f.get(js), krs), one, G(krs), G(Sb), G(lds), G(rows), G(nc), G(d));
+    f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     f.get(o).get(i0).get(ldo).i32Mul().get(dv).i32Add().i32(2).i32Shl().i32Add().get(ldo).i32(0).i32(0).i32(0).call(idx('attn_probs'));
+    f.end();
     // dP = dO_blk · V[js:je]ᵀ
-    gemm('gemm_row', () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(v, () => f.get(js), vrs), one, G(vrs), G(dP), G(tk), G(rows), G(nc), G(dv));
+    gemm('attn_gn', () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(v, () => f.get(js), vrs), one, G(vrs), G(dP), G(lds), G(rows), G(nc), G(dv));
     // dS = scale·P∘(dP − Δ + dL) into the dP block
-    f.get(S).get(tk).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
+    f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     addr(g, () => f.get(i0), ldo);
     f.get(ldo);
     addr(o, () => f.get(i0), ldo);
     f.get(dP).get(dv).call(idx('attn_dscore'));
     // dV[js:je] += Pᵀ · dO_blk  (Pᵀ read column-major from the S block)
-    gemm('gemm_col_acc', G(S), one, G(tk), () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(dvo, () => f.get(js), dv), G(dv), G(nc), G(dv), G(rows));
+    gemm('attn_gm', G(Sb), one, G(lds), () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(dvo, () => f.get(js), dv), G(dv), G(nc), G(dv), G(rows));
     // dK[js:je] += dSᵀ · Q_blk
-    gemm('gemm_col_acc', G(dP), one, G(tk), () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(dk, () => f.get(js), d), G(d), G(nc), G(d), G(rows));
+    gemm('attn_gm', G(dP), one, G(lds), () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(dk, () => f.get(js), d), G(d), G(nc), G(d), G(rows));
     // dQ_blk = dS · K[js:je]
-    gemm('gemm_row', G(dP), G(tk), one, () => addr(k, () => f.get(js), krs), G(krs), one, () => addr(dq, () => f.get(i0), d), G(d), G(rows), G(d), G(nc));
+    gemm('attn_gk', G(dP), G(lds), one, () => addr(k, () => f.get(js), krs), G(krs), one, () => addr(dq, () => f.get(i0), d), G(d), G(rows), G(d), G(nc));
   });
   return f;
 }
 
 /** The attention functions, appended after the GEMM functions (indices from `base`). */
 export function attentionFunctions(cfg: GemmConfig, base: number, index: Idx): Fn[] {
-  const rowFns = [rowKernel('softmax'), rowKernel('probs'), rowKernel('dscore')];
+  const rowFns = [rowKernel('softmax'), rowKernel('probs'), rowKernel('dscore'), ...causalDrivers(cfg, index)];
   const names = new Map(rowFns.map((fn, k) => [fn.name, base + k]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
   const n = base + rowFns.length;
