@@ -52,6 +52,9 @@ const CASES: Case[] = [
   { ...base, name: 'odd head dims, negative scale', tq: 45, tk: 45, d: 5, dv: 3, window: 6, scale: -0.7, permuted: false },
   { ...base, name: 'one query over 300 keys', h: 3, tq: 1, tk: 300, d: 16, dv: 16, scale: 0.25 },
   { ...base, name: 'T = 384 (the largest small-path shape)', h: 1, tq: 384, tk: 384, d: 32, dv: 32, scale: 0.18 },
+  { ...base, name: 'T = 400, d = 20, Dv = 12 (blocked by shape, head dims not whole panels)', h: 1, tq: 400, tk: 400, d: 20, dv: 12, scale: 0.2 },
+  { ...base, name: 'KV prefix over three K slabs (Tq = 130, Tk = 530)', tq: 130, tk: 530, d: 16, dv: 24, scale: 0.25, permuted: false },
+  { ...base, name: 'T = 512, d = 64', h: 1, tq: 512, tk: 512, d: 64, dv: 64, scale: 0.125 },
 ];
 
 /** float64 [O | L] per (batch·head, row) and the flat gradient [dq | dk | dv] for cotangent g */

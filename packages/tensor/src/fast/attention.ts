@@ -100,10 +100,14 @@ function run(ctx: FastContext, rt: Runtime, fn: string, words: number, nb: numbe
   else runInline(rt, list);
 }
 
-/** Scratch layout of one thread: [S block | dP block | packing buffer | tile] (offsets in bytes). */
-function layout(rt: Runtime, tq: number, tk: number, d: number, dv: number, backward: boolean) {
+/**
+ * Scratch layout of one thread: [S block | dP block | packing buffer | tile | K, V packed per head]
+ * (offsets in bytes); the per-head packs (PARAM.pkt) only without a window.
+ */
+function layout(rt: Runtime, tq: number, tk: number, d: number, dv: number, backward: boolean, window: number) {
   const { KC, MR, NV } = rt.kernels.gemm;
   const NR = 4 * NV;
+  const up = (n: number) => Math.ceil(n / NR) * NR;
   const bq = Math.min(BQ, tq);
   const block = bq * blockLd(tk) + 16;
   const widest = Math.max(tk, d, dv);
@@ -112,7 +116,13 @@ function layout(rt: Runtime, tq: number, tk: number, d: number, dv: number, back
   const dp = backward ? block : 0;
   const bpAt = (backward ? 2 : 1) * block;
   const tile = bpAt + bp;
-  return { bq, s: 4 * s, dp: 4 * dp, bp: 4 * bpAt, tile: 4 * tile, floats: tile + MR * NR + 16 + MR * 4 * NV + 64 };
+  const pkt = tile + MR * NR + 16 + MR * 4 * NV + 64;
+  const whole = window > 0 ? 0 : 1;
+  // B of the GEMMs: Kᵀ [d × Tk] (S), forward V [Tk × dv] (O), backward Vᵀ [dv × Tk] (dP), K [Tk × d] (dQ)
+  const pvb = pkt + whole * (d * up(tk) + 16);
+  const pkr = pvb + whole * ((backward ? dv * up(tk) : tk * up(dv)) + 16);
+  const floats = pkr + (backward ? whole * (tk * up(d) + 16) : 0);
+  return { bq, s: 4 * s, dp: 4 * dp, bp: 4 * bpAt, tile: 4 * tile, pkt: 4 * pkt, pvb: 4 * pvb, pkr: 4 * pkr, floats };
 }
 
 /** Scratch of the small path: named regions of `floats` each, 64-byte aligned, as byte offsets. */
@@ -150,13 +160,16 @@ function template(words: number, { tq, tk, d, dv, a }: Dims, rest: (t: Int32Arra
 
 /** The blocked path's per-head template: dims, attributes and its scratch layout (dP only backward). */
 function blockedWords(rt: Runtime, dims: Dims, backward: boolean): { words: Int32Array; lay: ReturnType<typeof layout> } {
-  const lay = layout(rt, dims.tq, dims.tk, dims.d, dims.dv, backward);
+  const lay = layout(rt, dims.tq, dims.tk, dims.d, dims.dv, backward, dims.a.causal ? dims.a.window : 0);
   const words = template(PARAM.WORDS, dims, (t) => {
     t[PARAM.bq] = lay.bq;
     t[PARAM.s] = lay.s;
     t[PARAM.dp] = lay.dp; // 0 forward
     t[PARAM.bp] = lay.bp;
     t[PARAM.tile] = lay.tile;
+    t[PARAM.pkt] = lay.pkt;
+    t[PARAM.pvb] = lay.pvb;
+    t[PARAM.pkr] = lay.pkr;
   });
   return { words, lay };
 }

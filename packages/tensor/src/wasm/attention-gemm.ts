@@ -14,25 +14,35 @@
  *   columns starts its k loop (query rows) at the first row that sees its first column.
  *
  * Skipping exact zeros (x + 0·y = x for the finite values here) leaves results as they were.
+ *
+ * B may come packed already (`pre` > 0, by attn_pack): K and V are the same for all of a head's query
+ * blocks: packing them once per head, not per block, took a [12, 512, 64] forward + backward from
+ * 33.6–34.1 to 33.1–33.4 ms on one thread, the forward from 12.6 to 12.3 (best of 30, three A/B runs).
  */
-import { Fn, L, type Operand } from './emit.js';
+import { Fn, L, type Local, type Operand } from './emit.js';
 import type { GemmConfig } from './gemm.js';
+import { edgeTile } from './gemm-tile.js';
 import type { Idx } from './attention-rows.js';
 
 export type Trim = 'n' | 'k' | 'm';
 
 /**
- * `attn_g<trim>(a, ars, acs, b, brs, bcs, c, ldc, M, N, K, bp, tile, t0)`: as gemm.ts's drivers
- * (byte addresses, element strides, `bp`: KC·roundup(N, NR) floats, `tile`: MR·NR), over rows [0, M),
- * columns [0, N), trimmed by `t0` as above; `m` adds to C, the others overwrite it.
+ * `attn_g<trim>(a, ars, acs, b, brs, bcs, c, ldc, M, N, K, bp, tile, t0, pre, ldp)`: as gemm.ts's
+ * drivers (byte addresses, element strides, `bp`: KC·roundup(N, NR) floats, `tile`: MR·NR), over rows
+ * [0, M), columns [0, N), trimmed by `t0` as above; `m` adds to C, the others overwrite it. With
+ * `pre` > 0, `bp` holds B already packed by attn_pack over `pre` ≥ K rows and ldp ≥ N columns (ldp a
+ * multiple of NR), and b, brs, bcs are not read.
  */
 export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
   const { MR, KC } = cfg;
   const NR = 4 * cfg.NV;
   const layout = trim === 'm' ? 'col' : 'row';
-  const f = new Fn(`attn_g${trim}`, Array(14).fill('i32'));
-  const [a, ars, acs, b, brs, bcs, c, ldc, M, N, K, bp, tile, t0] = f.params;
+  const f = new Fn(`attn_g${trim}`, Array(16).fill('i32'));
+  const [a, ars, acs, b, brs, bcs, c, ldc, M, N, K, bp, tile, t0, pre, ldp] = f.params;
   const [pc, kc, i, mr, pa, j, nr, pbp, pcc, acc, ldcb, arsB, acsB, r, q, lim, k0, kk] = Array.from({ length: 18 }, () => f.local('i32'));
+  // the slab's packed base and depth (panels are kcs·NR floats apart)
+  const slab = f.local('i32');
+  const kcs = f.local('i32');
   f.get(ldc).i32(2).i32Shl().set(ldcb);
   f.get(ars).i32(2).i32Shl().set(arsB);
   f.get(acs).i32(2).i32Shl().set(acsB);
@@ -57,8 +67,16 @@ export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
     f.i32(KC).get(kc).get(kc).i32(KC).i32GtS().select().set(kc);
     if (trim === 'm') f.i32(1).set(acc);
     else f.get(pc).i32(0).i32GtS().set(acc);
+    f.get(pre).if();
+    f.get(bp).get(pc).get(ldp).i32Mul().i32(2).i32Shl().i32Add().set(slab);
+    f.get(pre).get(pc).i32Sub().set(kcs);
+    f.i32(KC).get(kcs).get(kcs).i32(KC).i32GtS().select().set(kcs);
+    f.else();
     f.get(b).get(pc).get(brs).i32Mul().i32(2).i32Shl().i32Add();
     f.get(brs).get(bcs).get(kc).get(N).get(bp).call(idx('pack_b'));
+    f.get(bp).set(slab);
+    f.get(kc).set(kcs);
+    f.end();
     f.forRange(i, 0, L(M), MR, () => {
       f.get(M).get(i).i32Sub().set(mr);
       f.i32(MR).get(mr).get(mr).i32(MR).i32GtS().select().set(mr);
@@ -87,33 +105,12 @@ export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
       f.forRange(j, 0, L(lim), NR, () => {
         f.get(N).get(j).i32Sub().set(nr);
         // the panel of column j, from its k0-th row (panels are kc·NR floats, NR per k step)
-        f.get(bp).get(j).get(kc).i32Mul().get(k0).i32(NR).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pbp);
+        f.get(slab).get(j).get(kcs).i32Mul().get(k0).i32(NR).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pbp);
         f.get(c).get(i).get(ldc).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pcc);
         f.get(nr).i32(NR).i32GeS().if();
         callMk(L(pcc), L(ldcb), L(acc));
         f.else();
-        {
-          // edge panel through the tile buffer, as gemm.ts
-          f.forRange(r, 0, L(mr), 1, () => {
-            f.forRange(q, 0, NR, 1, () => {
-              f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add();
-              f.get(acc).get(q).get(nr).i32LtS().i32And().ifResult('f32');
-              f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add().f32Load();
-              f.else();
-              f.f32(0);
-              f.end();
-              f.f32Store();
-            });
-          });
-          callMk(L(tile), NR * 4, 1);
-          f.forRange(r, 0, L(mr), 1, () => {
-            f.forRange(q, 0, L(nr), 1, () => {
-              f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add();
-              f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add().f32Load();
-              f.f32Store();
-            });
-          });
-        }
+        edgeTile(f, { tile, pcc, ldcb, acc, mr, nr, r, q, NR }, () => callMk(L(tile), NR * 4, 1));
         f.end();
       });
       f.end();
@@ -122,4 +119,48 @@ export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
   return f;
 }
 
-export const causalDrivers = (cfg: GemmConfig, idx: Idx): Fn[] => (['n', 'k', 'm'] as const).map((t) => causalDriver(cfg, t, idx));
+/**
+ * `attn_pack(b, brs, bcs, K, N, dst)`: B [K × N] packed whole, as the drivers' slabs: slab pc (KC rows,
+ * fewer for the last) at dst + 4·pc·roundup(N, NR), in pack_b's panels. A driver reads it for any
+ * K' ≤ K rows and N' ≤ N columns from the same origin: its slabs start at the same rows, and the
+ * columns past N' it reads only into the tile buffer's discarded lanes.
+ */
+function packWhole(cfg: GemmConfig, idx: Idx): Fn {
+  const { KC } = cfg;
+  const NR = 4 * cfg.NV;
+  const f = new Fn('attn_pack', Array(6).fill('i32'));
+  const [b, brs, bcs, K, N, dst] = f.params;
+  const [pc, kc, ldp] = Array.from({ length: 3 }, () => f.local('i32'));
+  f.get(N).i32(NR - 1).i32Add().i32(-NR).i32And().set(ldp);
+  f.forRange(pc, 0, L(K), KC, () => {
+    f.get(K).get(pc).i32Sub().set(kc);
+    f.i32(KC).get(kc).get(kc).i32(KC).i32GtS().select().set(kc);
+    f.get(b).get(pc).get(brs).i32Mul().i32(2).i32Shl().i32Add();
+    f.get(brs).get(bcs).get(kc).get(N);
+    f.get(dst).get(pc).get(ldp).i32Mul().i32(2).i32Shl().i32Add().call(idx('pack_b'));
+  });
+  return f;
+}
+
+/**
+ * B for a driver, packed once per head when window = 0 (see PARAM.pkt; else the blocks' keys start at
+ * different rows): packs [K × N] at `dst` unless `skip` ≠ 0, and returns the drivers' last arguments
+ * [bp, pre, ldp]: `bp` itself and pre = 0 (pack per call) when not packed.
+ */
+export function packedB(f: Fn, cfg: GemmConfig, idx: Idx, window: Local, bp: Local, dst: Local, b: Local, brs: Operand, bcs: Operand, K: Local, N: Local, skip?: Local): [Local, Local, Local] {
+  const NR = 4 * cfg.NV;
+  const [at, pre, ldp] = [f.local('i32'), f.local('i32'), f.local('i32')];
+  f.get(bp).set(at);
+  f.i32(0).set(pre);
+  f.get(N).i32(NR - 1).i32Add().i32(-NR).i32And().set(ldp);
+  f.get(window).i32Eqz();
+  if (skip) f.get(skip).i32Eqz().i32And();
+  f.if();
+  f.get(b).push(brs).push(bcs).get(K).get(N).get(dst).call(idx('attn_pack'));
+  f.get(dst).set(at);
+  f.get(K).set(pre);
+  f.end();
+  return [at, pre, ldp];
+}
+
+export const causalDrivers = (cfg: GemmConfig, idx: Idx): Fn[] => [...(['n', 'k', 'm'] as const).map((t) => causalDriver(cfg, t, idx)), packWhole(cfg, idx)];

@@ -17,7 +17,7 @@
 import { Fn, L, type Local } from './emit.js';
 import type { GemmConfig } from './gemm.js';
 import { field, heads, max, min, rowKernel, type Idx } from './attention-rows.js';
-import { causalDrivers } from './attention-gemm.js';
+import { causalDrivers, packedB } from './attention-gemm.js';
 
 /** Word offsets in the parameter block. Scratch offsets are relative to the thread's scratch base. */
 export const PARAM = {
@@ -51,7 +51,14 @@ export const PARAM = {
    * Blocks lie one after the other, rows blockLd(nc) floats apart (see keptFloats).
    */
   pk: 23,
-  WORDS: 24,
+  /**
+   * Scratch for B operands packed once per head (attn_pack), used when window = 0 (every block's keys
+   * then start at 0): forward Kᵀ and V, backward Kᵀ (unless pk), Vᵀ and K.
+   */
+  pkt: 24,
+  pvb: 25,
+  pkr: 26,
+  WORDS: 27,
 } as const;
 
 /**
@@ -118,7 +125,9 @@ function forward(cfg: GemmConfig, idx: Idx): Fn {
   const S = field(f, pp, PARAM.s);
   const bp = field(f, pp, PARAM.bp);
   const tile = field(f, pp, PARAM.tile);
-  for (const l of [S, bp, tile]) f.addTo(l, L(scr));
+  const pkt = field(f, pp, PARAM.pkt);
+  const pvb = field(f, pp, PARAM.pvb);
+  for (const l of [S, bp, tile, pkt, pvb]) f.addTo(l, L(scr));
   const off = f.local('i32');
   const ldo = f.local('i32');
   const i0 = f.local('i32');
@@ -132,7 +141,8 @@ function forward(cfg: GemmConfig, idx: Idx): Fn {
   const Sb = f.local('i32');
   f.get(pp).i32Load(4 * PARAM.off).set(off);
   f.get(dv).i32(1).i32Add().set(ldo);
-  void cfg;
+  const [bS, preS, ldS] = packedB(f, cfg, idx, window, bp, pkt, k, 1, L(krs), d, tk);
+  const [bO, preO, ldO] = packedB(f, cfg, idx, window, bp, pvb, v, L(vrs), 1, tk, dv);
   f.forRange(i0, 0, L(tq), L(bq), () => {
     min(f, () => f.get(bq), () => f.get(tq).get(i0).i32Sub());
     f.set(rows);
@@ -150,20 +160,20 @@ function forward(cfg: GemmConfig, idx: Idx): Fn {
     // S = Q_blk · K[js:je]ᵀ
     f.get(q).get(i0).get(qrs).i32Mul().i32(2).i32Shl().i32Add().get(qrs).i32(1);
     f.get(k).get(js).get(krs).i32Mul().i32(2).i32Shl().i32Add().i32(1).get(krs);
-    f.get(Sb).get(lds).get(rows).get(nc).get(d).get(bp).get(tile).get(t0).call(idx('attn_gn'));
+    f.get(Sb).get(lds).get(rows).get(nc).get(d).get(bS).get(tile).get(t0).get(preS).get(ldS).call(idx('attn_gn'));
     // softmax rows; L → out column Dv
     f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     f.get(out).get(i0).get(ldo).i32Mul().get(dv).i32Add().i32(2).i32Shl().i32Add().get(ldo).i32(0).i32(0).i32(0).call(idx('attn_softmax'));
     // O_blk = P · V[js:je]
     f.get(Sb).get(lds).i32(1);
     f.get(v).get(js).get(vrs).i32Mul().i32(2).i32Shl().i32Add().get(vrs).i32(1);
-    f.get(out).get(i0).get(ldo).i32Mul().i32(2).i32Shl().i32Add().get(ldo).get(rows).get(dv).get(nc).get(bp).get(tile).get(t0).call(idx('attn_gk'));
+    f.get(out).get(i0).get(ldo).i32Mul().i32(2).i32Shl().i32Add().get(ldo).get(rows).get(dv).get(nc).get(bO).get(tile).get(t0).get(preO).get(ldO).call(idx('attn_gk'));
   });
   return f;
 }
 
 /** `attn_bwd(pp, scratch)`: one head's backward (dq, dk, dv contiguous rows). */
-function backward(idx: Idx): Fn {
+function backward(cfg: GemmConfig, idx: Idx): Fn {
   const f = new Fn('attn_bwd', ['i32', 'i32']);
   const [pp, scr] = f.params;
   const q = field(f, pp, PARAM.q);
@@ -188,7 +198,10 @@ function backward(idx: Idx): Fn {
   const dP = field(f, pp, PARAM.dp);
   const bp = field(f, pp, PARAM.bp);
   const tile = field(f, pp, PARAM.tile);
-  for (const l of [S, dP, bp, tile]) f.addTo(l, L(scr));
+  const pkt = field(f, pp, PARAM.pkt);
+  const pvb = field(f, pp, PARAM.pvb);
+  const pkr = field(f, pp, PARAM.pkr);
+  for (const l of [S, dP, bp, tile, pkt, pvb, pkr]) f.addTo(l, L(scr));
   const off = f.local('i32');
   const ldo = f.local('i32');
   const i0 = f.local('i32');
@@ -221,6 +234,9 @@ function backward(idx: Idx): Fn {
   };
   zero(dk, () => f.get(tk).get(d).i32Mul());
   zero(dvo, () => f.get(tk).get(dv).i32Mul());
+  const pS = packedB(f, cfg, idx, window, bp, pkt, k, 1, L(krs), d, tk, pk);
+  const pP = packedB(f, cfg, idx, window, bp, pvb, v, 1, L(vrs), dv, tk);
+  const pQ = packedB(f, cfg, idx, window, bp, pkr, k, L(krs), 1, tk, d);
   const addr = (base: Local, row: () => void, stride: Local) => {
     f.get(base);
     row();
@@ -240,7 +256,7 @@ function backward(idx: Idx): Fn {
     f.get(i0).get(off).i32Add().i32(1).i32Add().get(js).i32Sub().set(t0);
     setLd(f, nc, lds);
     blockAt(f, pk, S, Sb, rows, lds);
-    const gemm = (name: string, a: () => void, ars: () => void, acs: () => void, b: () => void, brs: () => void, bcs: () => void, c: () => void, ldc: () => void, m: () => void, n: () => void, kk: () => void) => {
+    const gemm = (name: string, a: () => void, ars: () => void, acs: () => void, b: () => void, brs: () => void, bcs: () => void, c: () => void, ldc: () => void, m: () => void, n: () => void, kk: () => void, pb?: [Local, Local, Local]) => {
       a();
       ars();
       acs();
@@ -252,18 +268,20 @@ function backward(idx: Idx): Fn {
       m();
       n();
       kk();
-      f.get(bp).get(tile).get(t0).call(idx(name));
+      if (pb) f.get(pb[0]).get(tile).get(t0).get(pb[1]).get(pb[2]);
+      else f.get(bp).get(tile).get(t0).i32(0).i32(0);
+      f.call(idx(name));
     };
     const one = () => f.i32(1);
     const G = (x: Local) => () => f.get(x);
     // S = Q_blk · K[js:je]ᵀ ; P = exp(scale·S − L)
     f.get(pk).i32Eqz().if();
-    gemm('attn_gn', () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(k, () => f.get(js), krs), one, G(krs), G(Sb), G(lds), G(rows), G(nc), G(d));
+    gemm('attn_gn', () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(k, () => f.get(js), krs), one, G(krs), G(Sb), G(lds), G(rows), G(nc), G(d), pS);
     f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     f.get(o).get(i0).get(ldo).i32Mul().get(dv).i32Add().i32(2).i32Shl().i32Add().get(ldo).i32(0).i32(0).i32(0).call(idx('attn_probs'));
     f.end();
     // dP = dO_blk · V[js:je]ᵀ
-    gemm('attn_gn', () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(v, () => f.get(js), vrs), one, G(vrs), G(dP), G(lds), G(rows), G(nc), G(dv));
+    gemm('attn_gn', () => addr(g, () => f.get(i0), ldo), G(ldo), one, () => addr(v, () => f.get(js), vrs), one, G(vrs), G(dP), G(lds), G(rows), G(nc), G(dv), pP);
     // dS = scale·P∘(dP − Δ + dL) into the dP block
     f.get(Sb).get(lds).get(rows).get(i0).get(js).get(nc).get(off).get(window).get(scale);
     addr(g, () => f.get(i0), ldo);
@@ -275,7 +293,7 @@ function backward(idx: Idx): Fn {
     // dK[js:je] += dSᵀ · Q_blk
     gemm('attn_gm', G(dP), one, G(lds), () => addr(q, () => f.get(i0), qrs), G(qrs), one, () => addr(dk, () => f.get(js), d), G(d), G(nc), G(d), G(rows));
     // dQ_blk = dS · K[js:je]
-    gemm('attn_gk', G(dP), G(lds), one, () => addr(k, () => f.get(js), krs), G(krs), one, () => addr(dq, () => f.get(i0), d), G(d), G(rows), G(d), G(nc));
+    gemm('attn_gk', G(dP), G(lds), one, () => addr(k, () => f.get(js), krs), G(krs), one, () => addr(dq, () => f.get(i0), d), G(d), G(rows), G(d), G(nc), pQ);
   });
   return f;
 }
@@ -286,5 +304,5 @@ export function attentionFunctions(cfg: GemmConfig, base: number, index: Idx): F
   const names = new Map(rowFns.map((fn, k) => [fn.name, base + k]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
   const n = base + rowFns.length;
-  return [...rowFns, forward(cfg, idx), backward(idx), heads('attn_fwd', n, PARAM.WORDS), heads('attn_bwd', n + 1, PARAM.WORDS)];
+  return [...rowFns, forward(cfg, idx), backward(cfg, idx), heads('attn_fwd', n, PARAM.WORDS), heads('attn_bwd', n + 1, PARAM.WORDS)];
 }

@@ -43,3 +43,31 @@ export function tileStore(f: Fn, l: { pc: Local; ldcb: Local; acc: Local; row: L
   store(false);
   f.end();
 }
+
+/**
+ * A tile whose B panel has only `nr` < NR valid columns, run through the per-thread tile buffer: `tile[r][q]` =
+ * C's value where `acc` is set and q < nr, else 0, for the `mr` rows; then `call()` (the microkernel on the
+ * buffer, accumulating); then the valid part copied back to C at `pcc` (rows `ldcb` bytes apart).
+ */
+export function edgeTile(f: Fn, l: { tile: Local; pcc: Local; ldcb: Local; acc: Local; mr: Local; nr: Local; r: Local; q: Local; NR: number }, call: () => void): void {
+  const { tile, pcc, ldcb, acc, mr, nr, r, q, NR } = l;
+  f.forRange(r, 0, L(mr), 1, () => {
+    f.forRange(q, 0, NR, 1, () => {
+      f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add();
+      f.get(acc).get(q).get(nr).i32LtS().i32And().ifResult('f32');
+      f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add().f32Load();
+      f.else();
+      f.f32(0);
+      f.end();
+      f.f32Store();
+    });
+  });
+  call();
+  f.forRange(r, 0, L(mr), 1, () => {
+    f.forRange(q, 0, L(nr), 1, () => {
+      f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add();
+      f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add().f32Load();
+      f.f32Store();
+    });
+  });
+}

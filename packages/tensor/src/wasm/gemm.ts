@@ -15,7 +15,7 @@
  * output by calling it on disjoint ranges with their own packing buffers.
  */
 import { Fn, L, type Local, type Operand } from './emit.js';
-import { tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
+import { edgeTile, tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
 import { packedDriver, packedKernel, packedRowsDriver } from './gemm-packed.js';
 import { packA, packASlabs, packB } from './gemm-pack.js';
 
@@ -143,28 +143,7 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
         f.get(nr).i32(NR).i32GeS().if();
         callMk(L(pcc), L(ldcb), L(acc));
         f.else();
-        {
-          // edge panel through the tile buffer: tile[r][q] = acc ? C : 0, then copy back the valid part
-          f.forRange(r, 0, L(mr), 1, () => {
-            f.forRange(q, 0, NR, 1, () => {
-              f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add();
-              f.get(acc).get(q).get(nr).i32LtS().i32And().ifResult('f32');
-              f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add().f32Load();
-              f.else();
-              f.f32(0);
-              f.end();
-              f.f32Store();
-            });
-          });
-          callMk(L(tile), NR * 4, 1);
-          f.forRange(r, 0, L(mr), 1, () => {
-            f.forRange(q, 0, L(nr), 1, () => {
-              f.get(pcc).get(r).get(ldcb).i32Mul().i32Add().get(q).i32(2).i32Shl().i32Add();
-              f.get(tile).get(r).i32(NR).i32Mul().get(q).i32Add().i32(2).i32Shl().i32Add().f32Load();
-              f.f32Store();
-            });
-          });
-        }
+        edgeTile(f, { tile, pcc, ldcb, acc, mr, nr, r, q, NR }, () => callMk(L(tile), NR * 4, 1));
         f.end();
       });
     });
