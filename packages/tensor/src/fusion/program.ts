@@ -27,6 +27,8 @@ export interface Program {
 export interface Group {
   readonly members: readonly Tensor[];
   readonly externals: readonly Tensor[];
+  /** programOf's answer, kept on the group: the planner and the backend both ask (null: none) */
+  program?: Program | null;
 }
 
 export const groupRoot = (g: Group): Tensor => g.members[g.members.length - 1];
@@ -53,12 +55,14 @@ const NAMES = ['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'];
 
 /** The program of a group, or undefined when a template is outside the supported language. */
 export function programOf(g: Group): Program | undefined {
+  if (g.program !== undefined) return g.program ?? undefined;
   const key = groupKey(g);
   let p = cache.get(key);
   if (p === undefined) {
     p = build(g, key) ?? null;
     cache.set(key, p);
   }
+  g.program = p;
   return p ?? undefined;
 }
 
