@@ -87,7 +87,6 @@ export function backward(tape: Tape, seeds: readonly (readonly [Tensor, Tensor |
     if (list) list.push(g);
     else parts.set(t, [g]);
   };
-  const ct = { get: (t: Tensor): Tensor | undefined => (parts.has(t) ? sumOf(parts.get(t)!) : undefined), delete: (t: Tensor) => parts.delete(t) };
   for (const [o, g] of seeds) {
     if (!g || !tape.relevant.has(o)) continue;
     if (!shapesEqual(g.shape, o.shape)) throw new Error(`autograd: cotangent of shape ${fmt(g.shape)} for an output of shape ${fmt(o.shape)}`);
@@ -96,9 +95,10 @@ export function backward(tape: Tape, seeds: readonly (readonly [Tensor, Tensor |
   const reached = new Map<Tensor, Tensor>();
   for (let i = tape.entries.length - 1; i >= 0; i--) {
     const { node, inputs, prim } = tape.entries[i];
-    const g = ct.get(node);
-    if (!g) continue;
-    ct.delete(node);
+    const contributions = parts.get(node);
+    if (!contributions) continue;
+    parts.delete(node);
+    const g = sumOf(contributions);
     if (tape.sources.has(node)) {
       reached.set(node, g);
       continue;
@@ -127,31 +127,31 @@ function padAlongOneAxis(t: Tensor): { axis: number; at: number; inner: Tensor }
   return axes.length === 1 ? { axis: axes[0], at: pads[axes[0]][0], inner: t.inputs[0] } : undefined;
 }
 
+/** The sum of a node's cotangent contributions, in arrival order (or joined, see joinedSlices). */
+const sumOf = (gs: readonly Tensor[]): Tensor => (gs.length === 1 ? gs[0] : (joinedSlices(gs) ?? gs.reduce((a, b) => add(a, b))));
+
 /**
- * The sum of a node's cotangent contributions, in arrival order. When every contribution is the zero-padded
- * cotangent of a slice along the same axis and the slices do not overlap (a tensor cut into parts: q, k
- * and v out of one product, the halves of rotate_half), the sum is one concat of the parts (zeros in the
- * gaps) instead of full-size pads and additions: the same values, a fraction of the memory traffic.
+ * When every contribution is the zero-padded cotangent of a slice along the same axis and the slices do not
+ * overlap (a tensor cut into parts: q, k and v out of one product, the halves of rotate_half), their sum as
+ * one concat of the parts, zeros in the gaps, instead of full-size pads and additions: the same values, a
+ * fraction of the memory traffic. Undefined otherwise (overlapping slices really add up).
  */
-function sumOf(gs: readonly Tensor[]): Tensor {
-  if (gs.length === 1) return gs[0];
+function joinedSlices(gs: readonly Tensor[]): Tensor | undefined {
   const pads = gs.map(padAlongOneAxis);
   const axis = pads[0]?.axis;
-  if (pads.every((p) => p !== undefined && p.axis === axis) && axis !== undefined) {
-    const shape = gs[0].shape;
-    const sorted = (pads as { at: number; inner: Tensor }[]).slice().sort((a, b) => a.at - b.at);
-    const pieces: Tensor[] = [];
-    let end = 0;
-    for (const { at, inner } of sorted) {
-      if (at < end) return gs.reduce((a, b) => add(a, b)); // overlapping slices: they really add up
-      if (at > end) pieces.push(zeros(shape.map((d, k) => (k === axis ? at - end : d))));
-      pieces.push(inner);
-      end = at + inner.shape[axis];
-    }
-    if (end < shape[axis]) pieces.push(zeros(shape.map((d, k) => (k === axis ? shape[axis] - end : d))));
-    return concat(pieces, axis);
+  if (axis === undefined || !pads.every((p) => p?.axis === axis)) return undefined;
+  const shape = gs[0].shape;
+  const gap = (n: number): Tensor => zeros(shape.map((d, k) => (k === axis ? n : d)));
+  const pieces: Tensor[] = [];
+  let end = 0;
+  for (const { at, inner } of (pads as { at: number; inner: Tensor }[]).slice().sort((a, b) => a.at - b.at)) {
+    if (at < end) return undefined;
+    if (at > end) pieces.push(gap(at - end));
+    pieces.push(inner);
+    end = at + inner.shape[axis];
   }
-  return gs.reduce((a, b) => add(a, b));
+  if (end < shape[axis]) pieces.push(gap(shape[axis] - end));
+  return concat(pieces, axis);
 }
 
 /** The float32 nodes an output's graph reaches that existed before `startId` (the free variables of a traced function). */

@@ -101,20 +101,18 @@ export function field(f: Fn, pp: Local, w: number): Local {
   return l;
 }
 
-export const min = (f: Fn, a: () => void, b: () => void): void => {
+/** Push the smaller (`min`) or larger (`max`) of two i32 values, each pushed twice by its emitter. */
+const pick = (less: boolean) => (f: Fn, a: () => void, b: () => void): void => {
   a();
   b();
   a();
   b();
-  f.i32LtS().select();
+  if (less) f.i32LtS();
+  else f.i32GtS();
+  f.select();
 };
-export const max = (f: Fn, a: () => void, b: () => void): void => {
-  a();
-  b();
-  a();
-  b();
-  f.i32GtS().select();
-};
+export const min = pick(true);
+export const max = pick(false);
 
 /**
  * Row kernels over a score block (row r at S + 4·r·ldS, columns c = key j − jstart), mode:
