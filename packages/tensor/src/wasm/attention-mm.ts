@@ -28,7 +28,7 @@ export const mmName = (layout: Layout, mr: number): string => `attn_mm_${layout}
  * `attn_mm_<layout>_<mr>(a, ars, acs, b, ldb, c, ldc, n, kk, tile)` (strides in bytes): A(r, k) at
  * a + r·ars + k·acs (row layout: acs is 4; col layout: ars is 4); kk ≥ 1; `tile`: MR·NR floats.
  */
-export function mmKernel(layout: Layout, mr: number): Fn {
+export function mmKernel(layout: Layout, mr: number, fma: boolean): Fn {
   const NV = SMALL_NV;
   const NR = SMALL_NR;
   const f = new Fn(mmName(layout, mr), Array(10).fill('i32'));
@@ -53,7 +53,7 @@ export function mmKernel(layout: Layout, mr: number): Fn {
       if (layout === 'row') f.get(p[r]).load32Splat();
       else f.get(p[0]).load32Splat(4 * r);
       f.set(av);
-      tileRowMulAdd(f, av, bv, acc[r], first);
+      tileRowMulAdd(f, av, bv, acc[r], first, fma);
     }
     for (const ptr of p) f.addTo(ptr, layout === 'row' ? 4 : L(acs));
     f.addTo(pb, L(ldb));

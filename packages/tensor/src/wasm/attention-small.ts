@@ -206,10 +206,10 @@ function backward(idx: Idx): Fn {
 }
 
 /** The small-path functions, appended at `base` (`index` resolves names outside them). */
-export function smallAttentionFunctions(base: number, index: Idx): Fn[] {
+export function smallAttentionFunctions(base: number, index: Idx, fma: boolean): Fn[] {
   const own: Fn[] = [transposeKernel(), copyKernel(), dscoreKernel()];
   for (const mode of ['softmax', 'probs'] as const) for (let mr = 1; mr <= MR; mr++) own.push(stripSoftmax(mode, mr));
-  for (const layout of ['row', 'col'] as const) for (let mr = 1; mr <= MR; mr++) own.push(mmKernel(layout, mr));
+  for (const layout of ['row', 'col'] as const) for (let mr = 1; mr <= MR; mr++) own.push(mmKernel(layout, mr, fma));
   const names = new Map(own.map((fn, k) => [fn.name, base + k]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
   const n = base + own.length;

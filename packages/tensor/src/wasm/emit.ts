@@ -302,6 +302,10 @@ export class Fn {
   f32x4Add(): this {
     return this.simd(0xe4);
   }
+  /** relaxed-simd `f32x4.relaxed_madd`: a·b + c (fused or not, as the engine chooses); stack a, b, c */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
   f32x4Sub(): this {
     return this.simd(0xe5);
   }

@@ -5,10 +5,14 @@
  */
 import { L, type Fn, type Local } from './emit.js';
 
-/** `c[v] = a·b[v]` on the first k step, `c[v] += a·b[v]` after, for one tile row. */
-export function tileRowMulAdd(f: Fn, a: Local, b: readonly Local[], row: readonly Local[], first: boolean): void {
+/**
+ * `c[v] = a·b[v]` on the first k step, `c[v] += a·b[v]` after, for one tile row: one relaxed multiply-add
+ * per vector when `fma` (wasm/relaxed-simd.ts), else a mul and an add.
+ */
+export function tileRowMulAdd(f: Fn, a: Local, b: readonly Local[], row: readonly Local[], first: boolean, fma: boolean): void {
   for (let v = 0; v < b.length; v++) {
     if (first) f.get(a).get(b[v]).f32x4Mul().set(row[v]);
+    else if (fma) f.get(a).get(b[v]).get(row[v]).f32x4RelaxedMadd().set(row[v]);
     else f.get(row[v]).get(a).get(b[v]).f32x4Mul().f32x4Add().set(row[v]);
   }
 }

@@ -28,9 +28,16 @@ export interface GemmConfig {
   readonly KC: number;
   /** k-loop unroll: no longer used (unrolled k loops made V8 spill the accumulators: 2–4× slower) */
   readonly U: number;
+  /** multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (wasm/relaxed-simd.ts) */
+  readonly fma: boolean;
 }
 
-export const DEFAULT_GEMM: GemmConfig = { MR: 5, NV: 2, KC: 256, U: 1 };
+/**
+ * The register tile for this engine: 6×8 with fused multiply-adds (12 accumulators, 2 B vectors and the
+ * broadcast A fill V8's 15 usable registers), else 5×8 (a mul + add needs one more register for the
+ * product: gemm-packed.ts).
+ */
+export const gemmConfig = (fma: boolean): GemmConfig => ({ MR: fma ? 6 : 5, NV: 2, KC: 256, U: 1, fma });
 
 export type ALayout = 'row' | 'col';
 
@@ -64,7 +71,7 @@ export function microkernel(cfg: GemmConfig, layout: ALayout, mr: number): Fn {
       if (layout === 'row') f.get(p[r]).load32Splat();
       else f.get(p[0]).load32Splat(4 * r);
       f.set(a);
-      tileRowMulAdd(f, a, b, c[r], first);
+      tileRowMulAdd(f, a, b, c[r], first, cfg.fma);
     }
     if (layout === 'row') for (let r = 0; r < mr; r++) f.addTo(p[r], 4);
     else f.addTo(p[0], L(acs));
@@ -156,7 +163,7 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
  * `gemm_row_acc` / `gemm_col_acc` add to it (the in-place drivers, used inside fused attention);
  * `pack_a`, `mk_p`, `gemm_p` are the packed GEMM of gemm-packed.ts (used by matmul).
  */
-export function gemmFunctions(cfg: GemmConfig = DEFAULT_GEMM, base = 0): Fn[] {
+export function gemmFunctions(cfg: GemmConfig, base = 0): Fn[] {
   const fns: Fn[] = [];
   const pack = packB(cfg);
   fns.push(pack);

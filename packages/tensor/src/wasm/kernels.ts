@@ -23,6 +23,6 @@ function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
 
 export function extraFunctions(cfg: GemmConfig, base: number, index: (name: string) => number): Fn[] {
   const att = attentionFunctions(cfg, base, index);
-  const small = smallAttentionFunctions(base + att.length, index);
+  const small = smallAttentionFunctions(base + att.length, index, cfg.fma);
   return [...att, ...small, microkernelLoop(cfg, index), ...reduceFunctions(), ...copyFunctions()];
 }

@@ -9,7 +9,8 @@
  * computed by exactly one thread, in the same order).
  */
 import { encodeModule, type Fn } from './emit.js';
-import { DEFAULT_GEMM, gemmFunctions, type GemmConfig } from './gemm.js';
+import { gemmConfig, gemmFunctions, type GemmConfig } from './gemm.js';
+import { relaxedSimd } from './relaxed-simd.js';
 import { extraFunctions } from './kernels.js';
 import { Heap } from './heap.js';
 
@@ -65,13 +66,14 @@ function buildFunctions(cfg: GemmConfig): Fn[] {
   return [...fns, ...extraFunctions(cfg, fns.length, index)];
 }
 
-let compiled: { module: WebAssembly.Module; names: string[] } | undefined;
+let compiled: { module: WebAssembly.Module; names: string[]; gemm: GemmConfig } | undefined;
 
-function compile(): { module: WebAssembly.Module; names: string[] } {
+function compile(): { module: WebAssembly.Module; names: string[]; gemm: GemmConfig } {
   if (!compiled) {
-    const fns = buildFunctions(DEFAULT_GEMM);
+    const gemm = gemmConfig(relaxedSimd());
+    const fns = buildFunctions(gemm);
     const bytes = encodeModule({ memory: { initial: 1, maximum: MAX_PAGES, shared: true }, functions: fns });
-    compiled = { module: new WebAssembly.Module(bytes), names: fns.map((f) => f.name) };
+    compiled = { module: new WebAssembly.Module(bytes), names: fns.map((f) => f.name), gemm };
   }
   return compiled;
 }
@@ -84,10 +86,11 @@ export async function wasmKernelsSupported(): Promise<boolean> {
   try {
     if (typeof WebAssembly === 'undefined' || typeof SharedArrayBuffer === 'undefined') return false;
     if (!compiled) {
-      const fns = buildFunctions(DEFAULT_GEMM);
+      const gemm = gemmConfig(relaxedSimd());
+      const fns = buildFunctions(gemm);
       const bytes = encodeModule({ memory: { initial: 1, maximum: MAX_PAGES, shared: true }, functions: fns });
       const module = await WebAssembly.compile(bytes);
-      compiled ??= { module, names: fns.map((f) => f.name) };
+      compiled ??= { module, names: fns.map((f) => f.name), gemm };
     }
     return true;
   } catch {
@@ -121,11 +124,11 @@ export class Runtime {
   readonly extra: ExtraModules;
 
   constructor() {
-    const { module, names } = compile();
+    const { module, names, gemm } = compile();
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     const fns = inst.exports as unknown as Record<string, WasmFn>;
-    this.kernels = { gemm: DEFAULT_GEMM, fns, names };
+    this.kernels = { gemm, fns, names };
     this.f32View = new Float32Array(this.memory.buffer);
     this.i32View = new Int32Array(this.memory.buffer);
     this.extra = new ExtraModules(this);
