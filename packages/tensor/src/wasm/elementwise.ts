@@ -7,6 +7,7 @@
  */
 import { Fn, L, encodeModule, type Local } from './emit.js';
 import { isBool, topo, type Expr } from '../fusion/expr.js';
+import { relaxedSimd } from './relaxed-simd.js';
 
 export type InnerClass = 0 | 1 | 'g';
 
@@ -16,6 +17,8 @@ const LOG2E = 1.4426950408889634;
 export class VecCode {
   private readonly consts = new Map<string, Local>();
   private readonly pro: Fn;
+  /** polynomial steps as one relaxed multiply-add (wasm/relaxed-simd.ts) */
+  private readonly fma = relaxedSimd();
 
   constructor(readonly f: Fn) {
     this.pro = new Fn('prologue', []);
@@ -55,7 +58,10 @@ export class VecCode {
     const f = this.f;
     const y = this.tmp();
     f.get(this.c(coeffs[0])).set(y);
-    for (const k of coeffs.slice(1)) f.get(y).get(x).f32x4Mul().get(this.c(k)).f32x4Add().set(y);
+    for (const k of coeffs.slice(1)) {
+      if (this.fma) f.get(y).get(x).get(this.c(k)).f32x4RelaxedMadd().set(y);
+      else f.get(y).get(x).f32x4Mul().get(this.c(k)).f32x4Add().set(y);
+    }
     return y;
   }
 

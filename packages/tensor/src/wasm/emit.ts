@@ -281,6 +281,31 @@ export class Fn {
   f64PromoteF32(): this {
     return this.op(0xbb);
   }
+  f64Sub(): this {
+    return this.op(0xa1);
+  }
+  f64Mul(): this {
+    return this.op(0xa2);
+  }
+  f64Div(): this {
+    return this.op(0xa3);
+  }
+  f64Sqrt(): this {
+    return this.op(0x9f);
+  }
+  f64ConvertI32S(): this {
+    return this.op(0xb7);
+  }
+  f64Load(offset = 0): this {
+    this.op(0x2b);
+    this.memarg(3, offset);
+    return this;
+  }
+  f64Store(offset = 0): this {
+    this.op(0x39);
+    this.memarg(3, offset);
+    return this;
+  }
 
   // --- v128 / f32x4
   v128Const(vals: readonly number[]): this {
@@ -410,6 +435,15 @@ export class Fn {
   }
   f64x2Add(): this {
     return this.simd(0xf0);
+  }
+  f64x2Sub(): this {
+    return this.simd(0xf1);
+  }
+  f64x2Mul(): this {
+    return this.simd(0xf2);
+  }
+  f64x2Splat(): this {
+    return this.simd(0x14);
   }
   f64x2ExtractLane(lane: number): this {
     return this.simd(0x21, lane);
