@@ -150,6 +150,16 @@ export const GRAD_SPECS: readonly GradSpec[] = [
     C.classification().map((c) => ({ ...c, shapes: [...c.shapes, c.shapes[1]] })),
     (_p, logits, labels, g) => vjp((x: Tensor) => T.softmaxCrossEntropy(...rows(x, labels)), logits)[1](T.reshape(g, [g.size])),
   ),
+  // the fused LayerNorm primitives of the tensor package (backward: dx, dweight and dbias of one packed node)
+  row('LayerNorm (fused)', ['layerNorm'], ['real', 'real', 'real'], C.normShapes(2), (_p, x, w, b) => T.layerNorm(x, w, b), { tol: NORM, cpu: F32 }),
+  row(
+    'LayerNorm backward (fused)',
+    ['layerNormGrad'],
+    ['real', 'real', 'real', 'real'],
+    C.normShapes(2).map((c) => ({ ...c, shapes: [...c.shapes, c.shapes[0]] })),
+    (_p, x, w, b, g) => vjp((a: Tensor, c: Tensor, d: Tensor) => T.layerNorm(a, c, d), x, w, b)[1](g),
+    { tol: NORM },
+  ),
   row('embedding (gather rows)', [], ['real', 'indices'], C.embeddings(), (_p, table, ids) => embedding(table, ids)),
   row('MLP', [], ['small', 'small', 'small', 'small'], C.mlps(), (_p, x, w1, b1, w2) => mlp({ w1, b1, w2 }, x)),
 ];

@@ -611,6 +611,65 @@ function crossEntropySuites(): void {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// fused LayerNorm (primitives `layerNorm` and `layerNormGrad`)
+
+/** x [...lead, C] (plain, or its last two dims a transposed view), values offset + U(−1, 1), weight plain or a stepped slice. */
+const layerNormArb = fc.record({
+  lead: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }),
+  c: fc.integer({ min: 1, max: 12 }),
+  offset: fc.constantFrom(0, 0, 20),
+  transposed: fc.boolean(),
+  steppedWeight: fc.boolean(),
+  seed: fc.integer({ min: 1, max: 1000 }),
+});
+
+function layerNormSuites(): void {
+  describe('fused LayerNorm', () => {
+    prop('layerNorm and its gradient (layerNormGrad) against naive float64', [layerNormArb], async (c) => {
+      const shape = [...c.lead, c.c];
+      const size = shape.reduce((a, d) => a * d, 1);
+      const xv = randomF32(size, c.seed).map((v) => v + c.offset);
+      const [wv, bv, gv] = [randomF32(c.c, c.seed + 1, 0.5, 1.5), randomF32(c.c, c.seed + 2), randomF32(size, c.seed + 3)];
+      const xn = N.nd(xv, shape);
+      const r = shape.length;
+      const swap = (a: number[]) => [...a.slice(0, -2), a[r - 1], a[r - 2]];
+      const perm = [...shape.keys()].slice(0, -2).concat([r - 1, r - 2]);
+      const x = c.transposed && r >= 2 ? T.permute(T.tensor(N.permute(xn, perm).data.map(Math.fround), swap(shape)), perm) : T.tensor(xv, shape);
+      const w = c.steppedWeight ? T.slice(T.tensor(Float32Array.from({ length: 2 * c.c }, (_, k) => (k % 2 ? 1e30 : wv[k / 2])), [2 * c.c]), [0], [2 * c.c], [2]) : T.tensor(wv, [c.c]);
+      const b = T.tensor(bv, [c.c]);
+      const ctx = JSON.stringify(c);
+      const out = T.layerNorm(x, w, b);
+      expect(out.op).toBe('layerNorm');
+      const inputs = out.inputs;
+      // x̂ is computed to float32 precision of the centred values: |y| ≤ √C·1.5 + 1
+      const tol = tl({ abs: 2e-6 * (1 + Math.sqrt(c.c)), rel: 1e-5 });
+      await expectClose(out, N.layerNorm(xn, N.nd(wv, [c.c]), N.nd(bv, [c.c])), tol, 'float32', `forward ${ctx}`);
+      const [dx, dw, db] = T.PRIMITIVES.get('layerNorm')!.vjp!(T.tensor(gv, shape), out, inputs) as Tensor[];
+      const [rx, rw, rb] = N.layerNormGrad(xn, N.nd(wv, [c.c]), N.nd(gv, shape));
+      // dx cancels terms of size r·(|a| + mean|a| + |x̂|·mean|a·x̂|), a = g·w (r ≤ 1/√eps for constant rows)
+      const rows = size / c.c;
+      const xh = N.layerNorm(xn, N.nd(new Float64Array(c.c).fill(1), [c.c]), N.nd(new Float64Array(c.c), [c.c])).data;
+      const extra = new Float64Array(size);
+      for (let n = 0; n < rows; n++) {
+        const at = (k: number) => n * c.c + k;
+        const a = (k: number) => Math.abs(gv[at(k)] * wv[k]);
+        let [ma, mx, v, m] = [0, 0, 0, 0];
+        for (let k = 0; k < c.c; k++) [ma, mx, m] = [ma + a(k) / c.c, mx + (a(k) * Math.abs(xh[at(k)])) / c.c, m + xv[at(k)] / c.c];
+        for (let k = 0; k < c.c; k++) v += (xv[at(k)] - m) ** 2 / c.c;
+        for (let k = 0; k < c.c; k++) extra[at(k)] = (2e-5 / Math.sqrt(v + 1e-5)) * (a(k) + ma + Math.abs(xh[at(k)]) * mx);
+      }
+      await expectClose(dx, rx, tl({ abs: 1e-6, rel: 1e-5, extra }), 'float32', `dx ${ctx}`);
+      await expectClose(dw, rw, tl({ abs: 1e-5 * (1 + rows), rel: 1e-5 }), 'float32', `dweight ${ctx}`);
+      await expectClose(db, rb, tl({ abs: 1e-5 * (1 + rows), rel: 1e-5 }), 'float32', `dbias ${ctx}`);
+    });
+    it('layerNorm rejects bad shapes and dtypes at build time', () => {
+      expect(() => T.layerNorm(T.zeros([2, 3]), T.ones([2]))).toThrow(/layerNorm: weight must be float32 \[3\]/);
+      expect(() => T.layerNorm(T.zeros([]), T.ones([1]))).toThrow(/layerNorm: x must be float32 of rank ≥ 1/);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
 // deterministic numerics and graph tests
 
 /** mulberry32: a small deterministic PRNG for the fixed-size numeric tests. */
@@ -772,6 +831,7 @@ describe.each(BACKENDS)('backend %s', (backend) => {
     movementSuites();
     attentionSuites();
     crossEntropySuites();
+    layerNormSuites();
     numericSuites(backend);
   });
 });
@@ -824,6 +884,7 @@ describe('coverage of the primitive set', () => {
       'gather', 'scatterAdd', 'matmul', 'stopGradient',
       'attention', 'attentionGrad', // fused attention suite
       'softmaxCrossEntropy', 'softmaxCrossEntropyGrad', // fused cross-entropy suite
+      'layerNorm', 'layerNormGrad', // fused LayerNorm suite
       'copy', // made by reshape of a non-contiguous view (movement suite)
       'scalar', // made by every JS-number operand (binary suites)
     ]);

@@ -593,3 +593,47 @@ export function softmaxCrossEntropyGrad(logits: NDArray, labels: NDArray, g: NDA
   const p = softmax(logits, 1);
   return fill(logits.shape, ([i, j]) => (countedLabel(labels.data[i], c, ignoreIndex) ? g.data[i] * (get(p, [i, j]) - (j === labels.data[i] ? 1 : 0)) : 0));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// LayerNorm over the last axis (the fused primitives' meaning): x̂ = (x − mean)/√(biased var + eps)
+
+/** x̂ of every row of x [..., C] (float64). */
+function normalizedRows(x: NDArray, eps: number): NDArray {
+  const mu = mean(x, -1, true);
+  const xc = zipWith(x, mu, (a, m) => a - m);
+  const v = mean(zipWith(xc, xc, (a, b) => a * b), -1, true);
+  return zipWith(xc, v, (a, s) => a / Math.sqrt(s + eps));
+}
+
+/** (x − mean)/√(var + eps)·w + b over the last axis; w, b [C]. */
+export function layerNorm(x: NDArray, w: NDArray, b: NDArray, eps = 1e-5): NDArray {
+  const xh = normalizedRows(x, eps);
+  return zipWith(zipWith(xh, w, (a, s) => a * s), b, (a, s) => a + s);
+}
+
+/**
+ * [dx, dweight, dbias] of Σ g·layerNorm(x, w, b): dx from the Jacobian of each row,
+ * ∂x̂_i/∂x_k = r·(δ_ik − 1/C − x̂_i·x̂_k/C); dweight = Σ_rows g·x̂; dbias = Σ_rows g.
+ */
+export function layerNormGrad(x: NDArray, w: NDArray, g: NDArray, eps = 1e-5): [NDArray, NDArray, NDArray] {
+  const c = x.shape[x.shape.length - 1];
+  const rows = x.data.length / c;
+  const xh = normalizedRows(x, eps);
+  const dx = new Float64Array(x.data.length);
+  for (let n = 0; n < rows; n++) {
+    let v = 0;
+    let m = 0;
+    for (let k = 0; k < c; k++) m += x.data[n * c + k] / c;
+    for (let k = 0; k < c; k++) v += (x.data[n * c + k] - m) ** 2 / c;
+    const r = 1 / Math.sqrt(v + eps);
+    for (let k = 0; k < c; k++) {
+      for (let i = 0; i < c; i++) {
+        dx[n * c + k] += g.data[n * c + i] * w.data[i] * r * ((i === k ? 1 : 0) - 1 / c - (xh.data[n * c + i] * xh.data[n * c + k]) / c);
+      }
+    }
+  }
+  const lead = Array.from({ length: x.shape.length - 1 }, (_, k) => k);
+  const dw = lead.length ? reduce(zipWith(g, xh, (a, s) => a * s), lead, false, fsum) : zipWith(g, xh, (a, s) => a * s);
+  const db = lead.length ? reduce(g, lead, false, fsum) : g;
+  return [{ shape: x.shape.slice(), data: dx }, dw, db];
+}

@@ -10,6 +10,7 @@ import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
 import { referenceAttention, referenceAttentionGrad } from './reference-attention.js';
 import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from './reference-cross-entropy.js';
+import { referenceLayerNorm, referenceLayerNormGrad } from './reference-layer-norm.js';
 
 /** Logical values of a view in C order, as float64. */
 function dense(v: View): Float64Array {
@@ -133,6 +134,8 @@ const KERNELS: Record<string, Impl> = {
   attentionGrad: referenceAttentionGrad,
   softmaxCrossEntropy: referenceSoftmaxCrossEntropy,
   softmaxCrossEntropyGrad: referenceSoftmaxCrossEntropyGrad,
+  layerNorm: referenceLayerNorm,
+  layerNormGrad: referenceLayerNormGrad,
   where: (n, [c, a, b]) => Float64Array.from({ length: sizeOf(n.shape) }, (_, i) => {
     const idx = unravel(i, n.shape);
     return c.data[bcastIndex(idx, c.shape)] !== 0 ? a.data[bcastIndex(idx, a.shape)] : b.data[bcastIndex(idx, b.shape)];

@@ -12,6 +12,7 @@ import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast }
 import { matmulFast } from './matmul.js';
 import { attentionFast, attentionGradFast } from './attention.js';
 import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from './cross-entropy.js';
+import { layerNormFast, layerNormGradFast } from './layer-norm.js';
 
 const FAST_PATHS: Record<string, FastKernel> = {
   copy: copyFast,
@@ -27,6 +28,8 @@ const FAST_PATHS: Record<string, FastKernel> = {
   attentionGrad: attentionGradFast,
   softmaxCrossEntropy: softmaxCrossEntropyFast,
   softmaxCrossEntropyGrad: softmaxCrossEntropyGradFast,
+  layerNorm: layerNormFast,
+  layerNormGrad: layerNormGradFast,
 };
 
 /** Run the fast path of `node` on `backend` when there is one; undefined means "use the gpu.js kernel". */

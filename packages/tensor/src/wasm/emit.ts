@@ -293,6 +293,9 @@ export class Fn {
   f64Sqrt(): this {
     return this.op(0x9f);
   }
+  f64Max(): this {
+    return this.op(0xa5);
+  }
   f64ConvertI32S(): this {
     return this.op(0xb7);
   }

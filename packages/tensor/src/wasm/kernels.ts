@@ -1,4 +1,4 @@
-/** Kernels other than GEMM (fused attention), appended to the module after GEMM's. */
+/** Kernels other than GEMM (fused attention, reductions, copies, LayerNorm), appended to the module after GEMM's. */
 import type { Fn } from './emit.js';
 import type { GemmConfig } from './gemm.js';
 import { Fn as F, L } from './emit.js';
@@ -6,6 +6,7 @@ import { attentionFunctions } from './attention.js';
 import { reduceFunctions } from './reduce.js';
 import { copyFunctions } from './copy.js';
 import { smallAttentionFunctions } from './attention-small.js';
+import { layerNormFunctions } from './layer-norm.js';
 
 /**
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident
@@ -24,5 +25,5 @@ function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
 export function extraFunctions(cfg: GemmConfig, base: number, index: (name: string) => number): Fn[] {
   const att = attentionFunctions(cfg, base, index);
   const small = smallAttentionFunctions(base + att.length, index, cfg.fma);
-  return [...att, ...small, microkernelLoop(cfg, index), ...reduceFunctions(), ...copyFunctions()];
+  return [...att, ...small, microkernelLoop(cfg, index), ...reduceFunctions(), ...copyFunctions(), ...layerNormFunctions()];
 }
