@@ -2,7 +2,10 @@
 """PyTorch figures for the same shapes as benchmarks/matmul.mjs, attention.mjs and train-step.mjs.
 
 Usage: python3 benchmarks/pytorch/bench.py [--json] [--threads N] [--quick] [--only matmul|train|attention|profile] [--steps N] [--warmup N]
-(--only profile: PyTorch's per-op profile of the tiny training step, a table.)
+       python3 benchmarks/pytorch/bench.py --serve
+(--only profile: PyTorch's per-op profile of the tiny training step, a table. --serve: the tiny training
+step on request, for benchmarks/paired-step.mjs: each stdin line "STEPS THREADS" runs that many steps on
+that many threads and answers one JSON line, the step times in ms; an empty line or EOF ends it.)
 Needs torch (Debian: apt-get install python3-torch; for a fast BLAS also libopenblas0-pthread).
 Prints a table, or one JSON object with --json (read by the JS benchmarks when they run it).
 """
@@ -163,6 +166,22 @@ def attention_ms(b=1, h=12, t=512, d=64):
 
 if only == "profile":
     print(train_step_profile())
+    sys.exit(0)
+
+if "--serve" in args:
+    step = tiny_train_step()
+    print(json.dumps({"torch": torch.__version__, "blas": torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0]}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        n, th = (int(w) for w in line.split())
+        torch.set_num_threads(th)
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            step()
+            times.append((time.perf_counter() - t0) * 1000)
+        print(json.dumps(times), flush=True)
     sys.exit(0)
 
 result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0]}

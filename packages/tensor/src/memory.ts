@@ -7,7 +7,9 @@
  *   has run. They stay pending (not realized), so asking for one later recomputes it.
  * - A realized tensor's count is dropped by `t.dispose()`, or by the garbage collector when the tensor
  *   becomes unreachable (FinalizationRegistry). `dispose()` is the prompt path for GPU backends,
- *   where device memory is scarcer than the JS heap.
+ *   where device memory is scarcer than the JS heap. The registry's callbacks are event-loop tasks, so
+ *   `evaluate` yields one task turn whenever the live storages have grown by 512 since it last did (a
+ *   loop that only awaits evaluations would otherwise never free what it drops).
  * - A realized tensor drops its inputs, so holding a result never keeps the graph that made it alive.
  * - Freeing runs the backend's releaser: GPU backends delete the texture; the CPU backends return an
  *   array made by their fast paths to a free list for reuse (fast/buffers.ts). `data()` returns copies,

@@ -51,3 +51,35 @@ describe.each(['cpu', 'webasm', 'reference'] as const)('memory on %s', (backend)
     expect(liveStorageCount()).toBe(baseline);
   });
 });
+
+describe('undisposed results in a loop that only awaits evaluations', () => {
+  test('evaluate yields to the event loop once live storages have grown, so finalizers (and other tasks) can run', async () => {
+    setBackend('webasm');
+    const x = ones([64, 64]);
+    let taskRan = false;
+    setImmediate(() => (taskRan = true)); // a task: runs only when the loop leaves the microtask queue
+    const kept: Tensor[] = []; // held, so that the growth does not depend on the garbage collector
+    for (let i = 0; i < 600 && !taskRan; i++) {
+      const y = mul(x, i);
+      await evaluate(y);
+      kept.push(y);
+    }
+    expect(taskRan).toBe(true);
+    kept.forEach((t) => t.dispose());
+  });
+
+  test('a loop that disposes its results never yields (a training step pays nothing)', async () => {
+    setBackend('webasm');
+    const x = ones([64, 64]);
+    let taskRan = false;
+    setImmediate(() => (taskRan = true));
+    for (let i = 0; i < 2000; i++) {
+      const y = mul(x, i);
+      await evaluate(y);
+      y.dispose();
+    }
+    expect(taskRan).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(taskRan).toBe(true);
+  });
+});
