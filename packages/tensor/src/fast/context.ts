@@ -9,7 +9,7 @@
  */
 import type { BackendName, View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import { Pool, getRuntime, wasmKernelsSupported, type Runtime } from '../wasm/runtime.js';
+import { Pool, ScratchExhausted, getRuntime, wasmKernelsSupported, type Runtime } from '../wasm/runtime.js';
 
 export interface FastContext {
   readonly backend: BackendName;
@@ -84,4 +84,18 @@ export function shutdownThreads(): void {
   pool?.destroy();
   pool = undefined;
   poolReady = undefined;
+}
+
+/**
+ * Run a fast path's wasm version when the backend has the runtime; undefined (run the JavaScript one) without
+ * it or when the op's scratch would pass the cap.
+ */
+export function tryWasm(ctx: FastContext, run: (rt: Runtime) => Float32Array | undefined): Float32Array | undefined {
+  if (!ctx.rt) return undefined;
+  try {
+    return run(ctx.rt);
+  } catch (e) {
+    if (e instanceof ScratchExhausted) return undefined;
+    throw e;
+  }
 }

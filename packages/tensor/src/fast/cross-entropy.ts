@@ -15,8 +15,7 @@
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { countsLabel, type CrossEntropyAttrs } from '../primitives/cross-entropy.js';
-import { ScratchExhausted, type Runtime } from '../wasm/runtime.js';
-import type { FastContext } from './context.js';
+import { tryWasm, type FastContext } from './context.js';
 import { outputBuffer } from './buffers.js';
 import { dense } from './host.js';
 import { backwardWasm, forwardWasm } from './cross-entropy-wasm.js';
@@ -50,17 +49,6 @@ function labelsOf(labels: View, C: number, ignoreIndex: number): { label: (n: nu
   if (!d) return undefined;
   const label = (n: number): number => d[labels.offset + n * labels.strides[0]];
   return { label, counts: (n) => countsLabel(label(n), C, ignoreIndex) };
-}
-
-/** Run the wasm path when the backend has the runtime; undefined to run the JavaScript one. */
-function tryWasm(ctx: FastContext, run: (rt: Runtime) => Float32Array | undefined): Float32Array | undefined {
-  if (!ctx.rt) return undefined;
-  try {
-    return run(ctx.rt);
-  } catch (e) {
-    if (e instanceof ScratchExhausted) return undefined;
-    throw e;
-  }
 }
 
 export function softmaxCrossEntropyFast(ctx: FastContext, node: Tensor, [x, labels]: readonly View[]): Float32Array | undefined {

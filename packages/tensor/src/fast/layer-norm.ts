@@ -10,25 +10,14 @@
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { layerNormDims, type LayerNormAttrs } from '../primitives/layer-norm.js';
-import { JobList, ScratchExhausted, splitRanges, type Runtime } from '../wasm/runtime.js';
-import type { FastContext } from './context.js';
+import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import { tryWasm, type FastContext } from './context.js';
 import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
 import { denseAddress } from './copy.js';
 import { dense } from './host.js';
 
 /** The bits of eps as a float32 (the kernels take i32 arguments only). */
 const f32Bits = (v: number): number => new Int32Array(new Float32Array([v]).buffer)[0];
-
-/** Run the wasm path when the backend has the runtime; undefined to run the JavaScript one. */
-function tryWasm(ctx: FastContext, run: (rt: Runtime) => Float32Array | undefined): Float32Array | undefined {
-  if (!ctx.rt) return undefined;
-  try {
-    return run(ctx.rt);
-  } catch (e) {
-    if (e instanceof ScratchExhausted) return undefined;
-    throw e;
-  }
-}
 
 /** Below this many elements the kernels run on the calling thread only. */
 const THREAD_MIN = 1 << 16;
