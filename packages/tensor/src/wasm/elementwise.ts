@@ -12,6 +12,11 @@ import { relaxedSimd } from './relaxed-simd.js';
 export type InnerClass = 0 | 1 | 'g';
 
 const LOG2E = 1.4426950408889634;
+/** 1.5·2^23 and its bit pattern: adding it to |v| < 2^22 rounds v to an integer (exp's range reduction). */
+const ROUNDER = 12582912;
+const ROUNDER_BITS = 0x4b400000;
+/** Vectors per step of an elementwise kernel's main loop (inputs without gathered lanes). */
+const UNROLL = 2;
 
 /** Vector code helpers over one function: hoisted constants and f32x4 exp / log / tanh. */
 export class VecCode {
@@ -72,14 +77,19 @@ export class VecCode {
     const r = this.tmp();
     const n = this.tmp();
     const out = this.tmp();
+    const shifted = this.tmp();
     f.get(x).get(this.c(-104)).f32x4Max().get(this.c(89)).f32x4Min().set(t);
-    f.get(t).get(this.c(LOG2E)).f32x4Mul().f32x4Nearest().set(fx);
+    // fx = round(t·log2e), nearest even: adding 1.5·2^23 leaves no fraction bits, so the sum is rounded
+    // exactly as f32x4.nearest rounds, and the integer n stands in its low mantissa bits (n = bits(sum) −
+    // bits(1.5·2^23)) — three cheap ops instead of nearest + trunc_sat (~9 instructions in V8 on x64)
+    f.get(t).get(this.c(LOG2E)).f32x4Mul().get(this.c(ROUNDER)).f32x4Add().set(shifted);
+    f.get(shifted).get(this.c(ROUNDER)).f32x4Sub().set(fx);
     f.get(t).get(fx).get(this.c(0.693359375)).f32x4Mul().f32x4Sub().get(fx).get(this.c(-2.12194440e-4)).f32x4Mul().f32x4Sub().set(r);
     const p = this.horner(r, [1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]);
     // y = p·r² + r + 1
     f.get(p).get(r).get(r).f32x4Mul().f32x4Mul().get(r).f32x4Add().get(this.c(1)).f32x4Add().set(out);
     // scale by 2^n as 2^(n>>1) · 2^(n − n>>1): both factors normal for n in [−150, 128]
-    f.get(fx).i32x4TruncSatF32x4S().set(n);
+    f.get(shifted).get(this.ci(ROUNDER_BITS)).i32x4Sub().set(n);
     const n1 = this.tmp();
     f.get(n).i32(1).i32x4ShrS().set(n1);
     f.get(out).get(n1).get(this.ci(127)).i32x4Add().i32(23).i32x4Shl().f32x4Mul();
@@ -269,6 +279,28 @@ export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): U
   f.forRange(o, 0, L(outerN), 1, () => {
     inp.forEach((x) => f.get(x.row).set(x.q));
     f.i32(0).set(i);
+    if (classes.every((c) => c !== 'g')) {
+      // UNROLL vectors a step: independent dependency chains interleave. exp and tanh are long chains
+      // that one vector at a time left mostly waiting (gelu_new's tanh chain on 131 K floats: 549 → 407 µs,
+      // exp 224 → 195 µs, one thread; 3 and 4 vectors measured the same as 2)
+      f.block().loop();
+      const U = UNROLL;
+      f.get(i).i32(4 * U).i32Add().get(innerN).i32GtS().brIf(1);
+      const pair = Array.from({ length: U }, (_, k) => 16 * k).map((at) =>
+        code.emit(root, (n) => {
+          const x = inp[n];
+          if (classes[n] === 0) f.get(x.q).load32Splat();
+          else f.get(x.q).v128Load(at);
+        }),
+      );
+      pair.forEach((res, k) => f.get(out).get(res).v128Store(16 * k));
+      f.addTo(out, 16 * U);
+      inp.forEach((x, n) => {
+        if (classes[n] === 1) f.addTo(x.q, 16 * U);
+      });
+      f.addTo(i, 4 * U);
+      f.br(0).end().end();
+    }
     // vector steps
     f.block().loop();
     f.get(i).i32(4).i32Add().get(innerN).i32GtS().brIf(1);
