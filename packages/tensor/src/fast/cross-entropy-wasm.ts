@@ -17,6 +17,7 @@ import type { View } from '../backend.js';
 import { Fn, encodeModule, type Local } from '../wasm/emit.js';
 import { VecCode } from '../wasm/elementwise.js';
 import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import { relaxedSimd } from '../wasm/relaxed-simd.js';
 import type { FastContext } from './context.js';
 import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
 import { copyIn } from './matmul.js';
@@ -35,6 +36,7 @@ const EXP2_POLY = [1.534580806037411e-4, 1.3399930903688073e-3, 9.61848907172679
  * e^d is already small). `backward`: 0 where x < −125 (e^d below 2.4e-38; the forward's sum cannot tell).
  */
 function emitExp(f: Fn, k: VecCode, ds: readonly Local[], outs: readonly Local[], backward: boolean): void {
+  const fma = relaxedSimd(); // the polynomial's steps as one multiply-add each where the engine has it
   const each = (body: (v: number) => void) => ds.forEach((_, v) => body(v));
   const [x, xc, t, p] = [0, 1, 2, 3].map(() => ds.map(() => f.local('v128')));
   each((v) => f.get(ds[v]).get(k.c(LOG2E)).f32x4Mul().set(x[v]));
@@ -43,7 +45,10 @@ function emitExp(f: Fn, k: VecCode, ds: readonly Local[], outs: readonly Local[]
   each((v) => f.get(xc[v]).get(k.c(MAGIC)).f32x4Add().set(t[v]));
   each((v) => f.get(xc[v]).get(t[v]).get(k.c(MAGIC)).f32x4Sub().f32x4Sub().set(xc[v])); // x − n ∈ [−½, ½]
   each((v) => f.get(xc[v]).get(k.c(EXP2_POLY[0])).f32x4Mul().get(k.c(EXP2_POLY[1])).f32x4Add().set(p[v]));
-  for (const c of EXP2_POLY.slice(2)) each((v) => f.get(p[v]).get(xc[v]).f32x4Mul().get(k.c(c)).f32x4Add().set(p[v]));
+  for (const c of EXP2_POLY.slice(2)) {
+    if (fma) each((v) => f.get(p[v]).get(xc[v]).get(k.c(c)).f32x4RelaxedMadd().set(p[v]));
+    else each((v) => f.get(p[v]).get(xc[v]).f32x4Mul().get(k.c(c)).f32x4Add().set(p[v]));
+  }
   each((v) => f.get(p[v]).get(t[v]).get(k.ci(MAGIC_BITS)).i32x4Sub().i32(23).i32x4Shl().i32x4Add().set(outs[v]));
   if (backward) each((v) => f.get(outs[v]).get(x[v]).get(k.c(-125)).f32x4Lt().v128Not().v128And().set(outs[v]));
 }
