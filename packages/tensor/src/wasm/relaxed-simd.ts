@@ -33,7 +33,7 @@ const validates = (): boolean => {
 };
 
 interface NodeV8 {
-  setFlagsFromString(flags: string): void;
+  setFlagsFromString?(flags: string): void;
 }
 
 /** Whether the kernels may use relaxed SIMD (turning it on in Node 20 the first time it is asked). */
@@ -44,12 +44,12 @@ export function relaxedSimd(): boolean {
   if (typeof WebAssembly === 'undefined') return (available = false);
   if (validates()) return (available = true);
   // Node 20: the feature exists behind a V8 flag (getBuiltinModule: Node ≥ 20.16)
-  const getBuiltin = typeof process !== 'undefined' ? (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule : undefined;
-  const v8 = getBuiltin?.('node:v8') as NodeV8 | undefined;
   try {
-    v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    const getBuiltin = typeof process !== 'undefined' ? (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule : undefined;
+    const v8 = getBuiltin?.call(process, 'node:v8') as NodeV8 | undefined;
+    v8?.setFlagsFromString?.('--experimental-wasm-relaxed-simd');
   } catch {
-    return (available = false);
+    return (available = false); // a runtime that has the hook but refuses it (another engine's Node compatibility layer)
   }
   return (available = validates());
 }
