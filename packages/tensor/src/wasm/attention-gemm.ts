@@ -21,7 +21,7 @@
  */
 import { Fn, L, type Local, type Operand } from './emit.js';
 import type { GemmConfig } from './gemm.js';
-import { edgeTile } from './gemm-tile.js';
+import { byRows, cTile } from './gemm-tile.js';
 import type { Idx } from './attention-rows.js';
 
 export type Trim = 'n' | 'k' | 'm';
@@ -47,15 +47,11 @@ export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
   f.get(ars).i32(2).i32Shl().set(arsB);
   f.get(acs).i32(2).i32Shl().set(acsB);
 
-  const callMk = (pcArg: Operand, ldcArg: Operand, accArg: Operand): void => {
-    for (let m = MR; m >= 1; m--) {
-      if (m > 1) f.get(mr).i32(m).i32Eq().if();
+  const callMk = (pcArg: Operand, ldcArg: Operand, accArg: Operand): void =>
+    byRows(f, mr, MR, (m) => {
       f.get(pa).get(arsB).get(acsB).get(pbp).push(pcArg).push(ldcArg).get(kk).push(accArg);
       f.call(idx(`mk_${layout}_${m}`));
-      if (m > 1) f.else();
-    }
-    for (let m = MR; m > 1; m--) f.end();
-  };
+    });
   const clampTo = (x: typeof lim, lo: Operand, hi: Operand): void => {
     // x = min(max(x, lo), hi)
     f.push(lo).get(x).get(x).push(lo).i32LtS().select().set(x);
@@ -106,12 +102,7 @@ export function causalDriver(cfg: GemmConfig, trim: Trim, idx: Idx): Fn {
         f.get(N).get(j).i32Sub().set(nr);
         // the panel of column j, from its k0-th row (panels are kc·NR floats, NR per k step)
         f.get(slab).get(j).get(kcs).i32Mul().get(k0).i32(NR).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pbp);
-        f.get(c).get(i).get(ldc).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pcc);
-        f.get(nr).i32(NR).i32GeS().if();
-        callMk(L(pcc), L(ldcb), L(acc));
-        f.else();
-        edgeTile(f, { tile, pcc, ldcb, acc, mr, nr, r, q, NR }, () => callMk(L(tile), NR * 4, 1));
-        f.end();
+        cTile(f, { c, i, ldc, j, tile, pcc, ldcb, acc, mr, nr, r, q, NR }, callMk);
       });
       f.end();
     });

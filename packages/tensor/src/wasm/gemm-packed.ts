@@ -28,7 +28,7 @@
  * into units, so results do not depend on the number of threads.
  */
 import { Fn, L, type Local } from './emit.js';
-import { tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
+import { byRows, tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
 import type { GemmConfig } from './gemm.js';
 
 /** Depth of a slab of the packed GEMM (its own: the in-place drivers of attention keep GemmConfig.KC). */
@@ -112,18 +112,12 @@ export function packedDriver(cfg: GemmConfig, mkIdx: (mr: number) => number, pac
   f.get(ldc).i32(2).i32Shl().set(ldcb);
   f.get(bp).i32(KC * NCB * NR * 4).i32Add().set(tile);
   /** call the kernel for `mr` rows (mk_p when mr = MR, the common case first) */
-  const callMk = (rest: () => void): void => {
-    for (let m = MR; m >= 1; m--) {
-      if (m > 1) {
-        f.get(mr).i32(m).i32Eq().if();
-      }
+  const callMk = (rest: () => void): void =>
+    byRows(f, mr, MR, (m) => {
       f.get(pai).get(pbj);
       rest();
       f.call(mkIdx(m));
-      if (m > 1) f.else();
-    }
-    for (let m = MR; m > 1; m--) f.end();
-  };
+    });
   const min = (x: Local, cap: () => void): void => {
     // x = min(x, cap)
     cap();

@@ -3,7 +3,7 @@
  * gemm.ts): the k loop with its first step peeled and a pointer-compare exit, the multiply-add of one
  * broadcast A value into a tile row, and the store (or add) of the tile to C. Why this shape: gemm-packed.ts.
  */
-import { L, type Fn, type Local } from './emit.js';
+import { L, type Fn, type Local, type Operand } from './emit.js';
 
 /**
  * `c[v] = a·b[v]` on the first k step, `c[v] += a·b[v]` after, for one tile row: one relaxed multiply-add
@@ -74,4 +74,32 @@ export function edgeTile(f: Fn, l: { tile: Local; pcc: Local; ldcb: Local; acc: 
       f.f32Store();
     });
   });
+}
+
+/** `call(m)` for the tile's row count in local `mr` (1 ≤ mr ≤ MR): an if-chain from MR, the common case, down. */
+export function byRows(f: Fn, mr: Local, MR: number, call: (m: number) => void): void {
+  for (let m = MR; m >= 1; m--) {
+    if (m > 1) f.get(mr).i32(m).i32Eq().if();
+    call(m);
+    if (m > 1) f.else();
+  }
+  for (let m = MR; m > 1; m--) f.end();
+}
+
+/**
+ * The C tile at row `i`, column `j` of the in-place drivers (`pcc` = c + 4·(i·ldc + j)): the microkernel
+ * `callMk(pc, ldcb, acc)` straight into C when its panel has `nr` ≥ NR columns, else through the tile
+ * buffer (edgeTile).
+ */
+export function cTile(
+  f: Fn,
+  l: { c: Local; i: Local; ldc: Local; j: Local; tile: Local; pcc: Local; ldcb: Local; acc: Local; mr: Local; nr: Local; r: Local; q: Local; NR: number },
+  callMk: (pc: Operand, ldcb: Operand, acc: Operand) => void,
+): void {
+  f.get(l.c).get(l.i).get(l.ldc).i32Mul().get(l.j).i32Add().i32(2).i32Shl().i32Add().set(l.pcc);
+  f.get(l.nr).i32(l.NR).i32GeS().if();
+  callMk(L(l.pcc), L(l.ldcb), L(l.acc));
+  f.else();
+  edgeTile(f, l, () => callMk(L(l.tile), l.NR * 4, 1));
+  f.end();
 }

@@ -15,7 +15,7 @@
  * output by calling it on disjoint ranges with their own packing buffers.
  */
 import { Fn, L, type Local, type Operand } from './emit.js';
-import { edgeTile, tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
+import { byRows, cTile, tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
 import { packedDriver, packedKernel, packedRowsDriver } from './gemm-packed.js';
 import { packA, packASlabs, packB } from './gemm-pack.js';
 
@@ -112,21 +112,11 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
   f.get(ars).i32(2).i32Shl().set(arsB);
   f.get(acs).i32(2).i32Shl().set(acsB);
 
-  const callMk = (pcArg: Operand, ldcArg: Operand, accArg: Operand) => {
-    // dispatch on mr (mr == MR is the common case)
-    const emitCall = (m: number) => {
+  const callMk = (pcArg: Operand, ldcArg: Operand, accArg: Operand): void =>
+    byRows(f, mr, MR, (m) => {
       f.get(pa).get(arsB).get(acsB).get(pbp).push(pcArg).push(ldcArg).get(kc).push(accArg);
       f.call(mkIndex(m));
-    };
-    for (let m = MR; m >= 1; m--) {
-      if (m > 1) {
-        f.get(mr).i32(m).i32Eq().if();
-        emitCall(m);
-        f.else();
-      } else emitCall(1);
-    }
-    for (let m = MR; m > 1; m--) f.end();
-  };
+    });
 
   f.forRange(pc, 0, L(K), KC, () => {
     // kc = min(KC, K - pc); acc = pc > 0
@@ -144,14 +134,9 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
       f.get(a).get(i).get(ars).i32Mul().get(pc).get(acs).i32Mul().i32Add().i32(2).i32Shl().i32Add().set(pa);
       f.forRange(j, L(n0), L(n1), NR, () => {
         f.get(n1).get(j).i32Sub().set(nr);
-        // pbp = bp + (j - n0) * kc * 4 ; pcc = c + 4*(i*ldc + j)
+        // pbp = bp + (j - n0) * kc * 4
         f.get(bp).get(j).get(n0).i32Sub().get(kc).i32Mul().i32(2).i32Shl().i32Add().set(pbp);
-        f.get(c).get(i).get(ldc).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().set(pcc);
-        f.get(nr).i32(NR).i32GeS().if();
-        callMk(L(pcc), L(ldcb), L(acc));
-        f.else();
-        edgeTile(f, { tile, pcc, ldcb, acc, mr, nr, r, q, NR }, () => callMk(L(tile), NR * 4, 1));
-        f.end();
+        cTile(f, { c, i, ldc, j, tile, pcc, ldcb, acc, mr, nr, r, q, NR }, callMk);
       });
     });
   });
