@@ -127,7 +127,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         // A view op over a layout it cannot express (e.g. reshape of a transposed view) copies first.
         view = prim.view(t, inputs[0]) ?? prim.view(t, await materialize(backend, t, inputs[0]))!;
       } else {
-        view = contiguousView(await backend.execute(t, inputs), t.shape);
+        view = prim.alias?.(t, inputs) ?? contiguousView(await backend.execute(t, inputs), t.shape);
       }
       if (began) record(profileKey(t.op, inputs), performance.now() - began, t.size);
       retain(view.storage);

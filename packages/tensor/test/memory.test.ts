@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { add, exp, liveStorageCount, matmul, mul, reshape, setBackend, sum, tensor, transpose, evaluate, ones, type Tensor } from '@llm-modules/tensor';
+import { add, concat, exp, liveStorageCount, matmul, mul, reshape, setBackend, slice, sum, tensor, transpose, evaluate, ones, type Tensor } from '@llm-modules/tensor';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
@@ -81,5 +81,39 @@ describe('undisposed results in a loop that only awaits evaluations', () => {
     expect(taskRan).toBe(false);
     await new Promise((r) => setImmediate(r));
     expect(taskRan).toBe(true);
+  });
+});
+
+describe.each(['cpu', 'webasm', 'reference'] as const)('concat of adjacent blocks of one storage on %s', (backend) => {
+  const values = Array.from({ length: 24 }, (_, i) => i * 0.5 - 3);
+
+  test('joins slices that tile a tensor in order without a kernel or new storage, with the same values', async () => {
+    setBackend(backend);
+    const x = add(reshape(tensor(values), [2, 3, 4]), 0); // a kernel output: its own storage
+    await evaluate(x);
+    const before = liveStorageCount();
+    const parts = [slice(x, [0], [1]), slice(x, [1], [2])];
+    const y = concat(parts, 0);
+    await evaluate(y);
+    expect(liveStorageCount()).toBe(before); // a view of x's storage
+    expect(Array.from(await y.data())).toEqual(values);
+    // along a later axis when only size-1 dims lead: [1, 6, 4] cut at rows 0–1, 2–4, 5
+    const r = reshape(x, [1, 6, 4]);
+    const z = concat([slice(r, [0, 0], [1, 2]), slice(r, [0, 2], [1, 5]), slice(r, [0, 5], [1, 6])], 1);
+    await evaluate(z);
+    expect(liveStorageCount()).toBe(before);
+    expect(Array.from(await z.data())).toEqual(values);
+  });
+
+  test('parts out of order, strided, or along an axis with a leading dim > 1 are copied (same values as the reference)', async () => {
+    setBackend(backend);
+    const x = add(reshape(tensor(values), [2, 3, 4]), 0);
+    await evaluate(x);
+    const swapped = concat([slice(x, [1], [2]), slice(x, [0], [1])], 0);
+    expect(Array.from(await swapped.data())).toEqual([...values.slice(12), ...values.slice(0, 12)]);
+    const columns = concat([slice(x, [0, 0, 0], [2, 3, 2]), slice(x, [0, 0, 2], [2, 3, 4])], 2); // leading dims 2, 3
+    expect(Array.from(await columns.data())).toEqual(values);
+    const strided = concat([slice(x, [0, 0], [1, 3], [1, 2]), slice(x, [1, 0], [2, 3], [1, 2])], 0); // rows 0, 2 of each
+    expect(Array.from(await strided.data())).toEqual([...values.slice(0, 4), ...values.slice(8, 12), ...values.slice(12, 16), ...values.slice(20, 24)]);
   });
 });

@@ -26,6 +26,7 @@ export {
   paddingMask,
   scaledDotProductAttention,
   splitHeads,
+  splitJointHeads,
   type AttentionOptions,
   type CausalMaskOptions,
   type CrossAttentionOptions,

@@ -19,6 +19,8 @@ import {
   rotateHalf,
   scaledDotProductAttention,
   silu,
+  splitHeads,
+  splitJointHeads,
   swiGLU,
 } from '../src/index.js';
 
@@ -128,6 +130,19 @@ describe('rotary embeddings', () => {
 });
 
 describe('attention', () => {
+  it('splitJointHeads of x·[Wq; Wk; Wv]ᵀ gives the heads of the three separate projections', async () => {
+    const x = randomNormal(prngKey(1), [2, 3, 8]);
+    const ws = [2, 3, 4].map((k) => randomNormal(prngKey(k), [8, 8]));
+    const joint = splitJointHeads(linear(x, concat(ws, 0)), 3, 2);
+    for (let p = 0; p < 3; p++) {
+      expect(joint[p].shape).toEqual([2, 2, 3, 4]);
+      const want = await data(splitHeads(linear(x, ws[p]), 2));
+      const got = await data(joint[p]);
+      got.forEach((g, i) => expect(g).toBeCloseTo(want[i], 5));
+    }
+    expect(() => splitJointHeads(x, 3, 2)).toThrow(/width 8 is not 3 parts × 2 heads/);
+  });
+
   it("GPT-Neo's local window: tril(ones) XOR tril(ones, −window), for every T ≤ 12 and windows 1–6", async () => {
     for (const w of [1, 2, 3, 5, 6]) {
       for (const T of [1, 4, 12]) {

@@ -154,6 +154,15 @@ export const TRANSFORMER_GRAD_SPECS: readonly Row[] = [
     }),
   },
   {
+    name: 'GPT-Neo block on the fused attention path (joint q/k/v product split into heads, causal, local window)',
+    make: fc.tuple(dim(1, 4), fc.constantFrom(0, 1), seed).map(([T, layer, s]) => {
+      const c = tinyNeo(2);
+      const params = randomParams(gptNeo(c).parameterShapes(), s);
+      const mask = { causal: true as const, window: layer === 1 ? 2 : undefined };
+      return { args: [t([2, T, 8], 'real', s + 99), params], f: (x: Tensor, p: Params) => gptNeoBlock(p, c, layer, x, mask).hidden };
+    }),
+  },
+  {
     name: 'Qwen2 decoder layer (RMSNorm, RoPE, GQA, q/k/v bias, SwiGLU)',
     make: fc.tuple(dim(1, 4), seed).map(([T, s]) => {
       const c = tinyQwen(true);

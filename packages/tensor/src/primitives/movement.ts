@@ -289,6 +289,7 @@ definePrimitive({
     });
     return { source: kernelFn(views.length, lines.join('\n  ')), inputs: views };
   },
+  alias: adjacentBlocks,
   vjp: (g, o, inputs) => {
     const axis = o.attrs.axis as number;
     let start = 0;
@@ -302,6 +303,25 @@ definePrimitive({
     });
   },
 });
+
+/**
+ * A concat whose parts are consecutive C-order blocks of one storage (axis 0, or only size-1 dims before
+ * the axis) is that storage: a view, no copy. The gradients of q, k and v that one fused attention
+ * backward writes side by side, joined back into the [3, …] layout of their joint projection, are such parts.
+ */
+function adjacentBlocks(n: Tensor, views: readonly View[]): View | undefined {
+  const axis = n.attrs.axis as number;
+  if (n.shape.slice(0, axis).some((d) => d !== 1)) return undefined;
+  const first = views[0];
+  let next = first.offset;
+  for (const v of views) {
+    if (v.storage !== first.storage || v.offset !== next) return undefined;
+    const want = contiguousStrides(v.shape);
+    if (v.shape.some((d, k) => d !== 1 && v.strides[k] !== want[k])) return undefined;
+    next += sizeOf(v.shape);
+  }
+  return { storage: first.storage, shape: n.shape, strides: contiguousStrides(n.shape), offset: first.offset };
+}
 
 /**
  * Join tensors along an existing axis; all other dims must match.

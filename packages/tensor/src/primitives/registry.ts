@@ -24,6 +24,11 @@ export interface Primitive {
    * only. The op's `gpujs` kernel is `elementwiseKernel(shape, inputs, template)`.
    */
   readonly elementwise?: (node: Tensor) => (v: readonly string[]) => string;
+  /**
+   * Kernel ops whose result may already lie in their inputs' storage (concat of adjacent blocks of one
+   * storage): that view, and no kernel; undefined when the kernel must run.
+   */
+  readonly alias?: (node: Tensor, inputs: readonly View[]) => View | undefined;
   /** Host ops: values made on the host at evaluation time (scalar constants), no kernel. */
   readonly host?: (node: Tensor) => Float32Array | Float64Array;
   readonly vjp?: VjpRule;

@@ -4,9 +4,9 @@
  * lm_head tied to `wte`.
  */
 import type { GPTNeoConfig } from '@llm-modules/loaders';
-import { add, fusedAttention, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { add, concat, fusedAttention, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { createKVCache, writeCache, type KVCache } from '../cache.js';
-import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitHeads } from '../nn/attention.js';
+import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitJointHeads } from '../nn/attention.js';
 import { embedding, linear } from '../nn/linear.js';
 import { gptNeoMLP } from '../nn/mlp.js';
 import { layerNorm } from '../nn/norms.js';
@@ -62,9 +62,10 @@ export function gptNeoBlock(
   const p = (n: string) => param(params, `transformer.h.${layer}.${n}`);
   const eps = c.layer_norm_epsilon;
   const h = layerNorm(x, p('ln_1.weight'), p('ln_1.bias'), eps); // [B, T, D]
-  const q = splitHeads(linear(h, p('attn.attention.q_proj.weight')), c.num_heads); // [B, nh, T, hd]
-  let k = splitHeads(linear(h, p('attn.attention.k_proj.weight')), c.num_heads); // [B, nh, T, hd]
-  let v = splitHeads(linear(h, p('attn.attention.v_proj.weight')), c.num_heads); // [B, nh, T, hd]
+  // q, k and v in one product: three [D, D] projections are each too thin a GEMM to use the threads well
+  const qkv = linear(h, concat([p('attn.attention.q_proj.weight'), p('attn.attention.k_proj.weight'), p('attn.attention.v_proj.weight')], 0)); // [B, T, 3D]
+  const [q, k0, v0] = splitJointHeads(qkv, 3, c.num_heads); // 3 × [B, nh, T, hd]
+  let [k, v] = [k0, v0];
   if (cache) {
     k = writeCache(cache.key, k, cache.past, cache.capacity); // [B, nh, Tk, hd]
     v = writeCache(cache.value, v, cache.past, cache.capacity); // [B, nh, Tk, hd]

@@ -2,7 +2,7 @@
  * Attention: masks (causal, GPT-Neo local window, padding), scaled dot-product attention with grouped
  * key/value heads, and cross-attention between two streams.
  */
-import { add, arange, matmul, mul, notEqual, permute, reshape, softmax, sub, greater, lessEqual, where, type Tensor } from '@llm-modules/tensor';
+import { add, arange, matmul, mul, notEqual, permute, reshape, slice, softmax, sub, greater, lessEqual, where, type Tensor } from '@llm-modules/tensor';
 import { linear } from './linear.js';
 
 /** The value masked scores get: float32's lowest finite number, as Hugging Face's `finfo(float32).min`. */
@@ -99,6 +99,20 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
 export function splitHeads(x: Tensor, heads: number): Tensor {
   const [B, T, D] = x.shape;
   return permute(reshape(x, [B, T, heads, D / heads]), [0, 2, 1, 3]); // [B, n, T, d]
+}
+
+/**
+ * `[B, T, parts·n·d]` (several projections side by side: q, k, v of one product) → `parts` views `[B, n, T, d]`.
+ * The three gradients meet again in a `[parts, B, n, T, d]` block — the layout the fused attention backward
+ * writes them in, so joining them costs no copy.
+ * @example `const [q, k, v] = splitJointHeads(linear(x, concat([wq, wk, wv])), 3, 12)`
+ */
+export function splitJointHeads(x: Tensor, parts: number, heads: number): Tensor[] {
+  const [B, T, W] = x.shape;
+  const d = W / (parts * heads);
+  if (!Number.isInteger(d)) throw new Error(`splitJointHeads: width ${W} is not ${parts} parts × ${heads} heads`);
+  const h = permute(reshape(x, [B, T, parts, heads, d]), [2, 0, 3, 1, 4]); // [parts, B, n, T, d]
+  return Array.from({ length: parts }, (_, i) => reshape(slice(h, [i], [i + 1]), [B, heads, T, d])); // [B, n, T, d]
 }
 
 /** `[B, n, T, d]` → `[B, T, n·d]`. @example `mergeHeads(scaledDotProductAttention(q, k, v))` */
