@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import * as N from './naive.js';
+import { matmulTuning } from '../src/fast/matmul.js';
 
 const AVAILABLE = new Set(await T.listBackends());
 const CPU_BACKENDS = (['webasm', 'threads', 'cpu'] as BackendName[]).filter((b) => AVAILABLE.has(b));
@@ -111,20 +112,47 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
     [[2, 3, 9, 14], [3, 14, 5], 'colstep', 'rowstep'],
   ];
 
+  afterEach(() => {
+    matmulTuning.inPlace = undefined;
+  });
+
+  // each case on both GEMMs: A packed (gemm-packed.ts) and A read in place (gemm.ts's drivers; single
+  // items with a unit stride in A only — the others pack whatever the setting)
   for (const backend of CPU_BACKENDS.filter((b) => b !== 'cpu')) {
-    for (const [sa, sb, la, lb] of cases) {
-      it(`${backend}: [${sa}] (${la}) @ [${sb}] (${lb})`, async () => {
-        const a = operand(sa, la as 'plain', 1);
-        const b = operand(sb, lb as 'plain', 2);
-        const ref = N.matmul(a.n, b.n);
-        const bound = N.matmul(N.unary('abs', a.n), N.unary('abs', b.n)).data;
-        const tol = (_w: number, i: number) => 1e-5 + 3e-6 * bound[i];
-        const [fast, kernel] = await fastAndKernel(backend, () => T.matmul(a.t(), b.t()));
-        expectClose(fast, ref.data, tol, 'fast vs float64');
-        expectClose(kernel, ref.data, tol, 'gpu.js kernel vs float64');
-      });
+    for (const inPlace of [false, true]) {
+      for (const [sa, sb, la, lb] of cases) {
+        it(`${backend}, A ${inPlace ? 'in place' : 'packed'}: [${sa}] (${la}) @ [${sb}] (${lb})`, async () => {
+          const a = operand(sa, la as 'plain', 1);
+          const b = operand(sb, lb as 'plain', 2);
+          const ref = N.matmul(a.n, b.n);
+          const bound = N.matmul(N.unary('abs', a.n), N.unary('abs', b.n)).data;
+          const tol = (_w: number, i: number) => 1e-5 + 3e-6 * bound[i];
+          matmulTuning.inPlace = inPlace;
+          const [fast, kernel] = await fastAndKernel(backend, () => T.matmul(a.t(), b.t()));
+          expectClose(fast, ref.data, tol, 'fast vs float64');
+          expectClose(kernel, ref.data, tol, 'gpu.js kernel vs float64');
+        });
+      }
     }
   }
+
+  it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('A read in place: threads and webasm bit-identical (column units, edge tiles, several slabs, both A layouts)', async () => {
+    matmulTuning.inPlace = true;
+    for (const [M, K, Nn, transposeA] of [
+      [512, 300, 64, false],
+      [301, 520, 70, true],
+      [130, 64, 250, false],
+    ] as [number, number, number, boolean][]) {
+      const a = randoms(M * K, M + K);
+      const b = randoms(K * Nn, Nn);
+      const run = async (backend: BackendName) => {
+        T.setBackend(backend);
+        const A = transposeA ? T.transpose(T.tensor(a, [K, M])) : T.tensor(a, [M, K]);
+        return Array.from(await T.matmul(A, T.tensor(b, [K, Nn])).data());
+      };
+      expect(await run('threads')).toEqual(await run('webasm'));
+    }
+  });
 
   it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('threads and webasm give bit-identical results', async () => {
     const a = randoms(150 * 260, 3);

@@ -1,7 +1,8 @@
 /**
- * Fast matmul for the WebAssembly backends: the packed SIMD GEMM of wasm/gemm-packed.ts over the
- * operands in wasm memory (in place when their storage lives there, else copied into scratch); packing A and then the output's column (or row) ranges are split
- * over the thread pool.
+ * Fast matmul for the WebAssembly backends: the SIMD GEMMs of wasm/gemm-packed.ts (A packed) and
+ * wasm/gemm.ts (A read in place: products with few output columns, see readAInPlace) over the operands
+ * in wasm memory (in place when their storage lives there, else copied into scratch); packing A and then
+ * the output's column (or row) ranges are split over the thread pool.
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
@@ -114,6 +115,10 @@ export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: nu
   }
   const threads = ctx.pool && macs >= THREAD_MIN_MACS ? ctx.threads : 1;
   const want = threads === 1 ? 1 : threads * UNITS_PER_THREAD;
+  if (nb === 1 && readAInPlace(g, N, threads)) {
+    gemmInPlace(ctx, rt, g, M, N, K, items[0], c, threads, want, alloc);
+    return;
+  }
   const pack = new JobList();
   const aAt = new Map<number, number>();
   for (const [oa] of items) if (!aAt.has(oa)) aAt.set(oa, alloc(MP * MR * K));
@@ -174,6 +179,48 @@ function gemmRows(pool: Pool, rt: Runtime, g: Gemm, M: number, N: number, K: num
     list.add('gemm_pr', rt, [params + 4 * u * GEMM_PR_WORDS, scratch], [2]);
   });
   pool.run(list);
+}
+
+/** For tests and benchmarks: force reading A in place (true) or packing it (false); undefined: by shape. */
+export const matmulTuning: { inPlace: boolean | undefined } = { inPlace: undefined };
+
+/**
+ * Whether to skip packing A and read it in place (the drivers of wasm/gemm.ts). Packing A is a pass over
+ * it, and on the threads a job phase of its own that waits for the worker to wake; column units then
+ * read the packed copy once per 8 output columns. With few columns the pass costs more than it saves.
+ * Measured, in place / packed (in-process alternation, median of 200): row-major A with N = 64 (a
+ * backward's dX = dY·W, [512, K] @ [K, 64]) 0.83–0.88 on threads, 0.94 on one thread; N = 192–256
+ * 0.92–0.94 / 0.98–0.99; N = 512 level; the GPT-Neo MLP (N = 3072) 1.09 and 1024³ 1.02–1.04. Column-major
+ * A (a weight gradient's Xᵀ) is loaded MR rows side by side: with M = 64 and N = 192–256, 0.94–0.96 on
+ * threads but 1.10–1.13 on one thread (1.25 at N = 512); at N = 64, 0.87–0.95 on both.
+ */
+function readAInPlace(g: Gemm, N: number, threads: number): boolean {
+  const possible = g.acs === 1 || g.ars === 1;
+  if (matmulTuning.inPlace !== undefined) return matmulTuning.inPlace && possible;
+  return (g.acs === 1 && N <= 256) || (g.ars === 1 && N <= (threads > 1 ? 256 : 64));
+}
+
+/**
+ * C = A @ B for one batch item with A read in place (`gemm_row` / `gemm_col`): one job phase of column
+ * units, each packing the B panels it uses per KC-deep slab into its thread's scratch.
+ */
+function gemmInPlace(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: number, K: number, [oa, ob]: readonly [number, number], c: number, threads: number, want: number, alloc: (floats: number) => number): void {
+  const { MR, NV, KC } = rt.kernels.gemm;
+  const NR = 4 * NV;
+  const NP = Math.ceil(N / NR);
+  const ranges = splitRanges(NP, Math.min(want, NP)).filter(([j0, j1]) => j1 > j0);
+  const widest = Math.max(...ranges.map(([j0, j1]) => j1 - j0)) * NR;
+  const tileAt = KC * widest + 16; // floats: the packed B slab, then the edge tile
+  const per = tileAt + MR * NR + 16;
+  const scratch = alloc(per * threads);
+  const list = new JobList();
+  list.stride = 4 * per;
+  const layout = g.acs === 1 ? 'row' : 'col';
+  for (const [j0, j1] of ranges) {
+    list.add(`gemm_${layout}`, rt, [g.a + 4 * oa, g.ars, g.acs, g.b + 4 * ob, g.brs, g.bcs, c, N, 0, M, j0 * NR, Math.min(N, j1 * NR), K, scratch, scratch + 4 * tileAt], [14, 15]);
+  }
+  if (ctx.pool && threads > 1) ctx.pool.run(list);
+  else runInline(rt, list);
 }
 
 /** Run a job list on the calling thread. */

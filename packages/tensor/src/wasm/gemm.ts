@@ -1,7 +1,8 @@
 /**
  * WebAssembly SIMD single-precision GEMM, generated with the emitter. This file holds the in-place GEMM
- * (`gemm_row` / `gemm_col`, used inside fused attention on small blocks, where packing A would not pay);
- * matmul uses the packed GEMM of gemm-packed.ts. The in-place GEMM:
+ * (`gemm_row` / `gemm_col`, used inside fused attention on small blocks and by matmul for products with
+ * few output columns, where packing A would not pay: fast/matmul.ts readAInPlace); other products use
+ * the packed GEMM of gemm-packed.ts. The in-place GEMM:
  *
  * - the right operand is packed per KC-deep slab into NR-wide column panels (zero-padded), with a SIMD
  *   4×4 transpose when it is column-major (the `Wᵀ` of a backward pass);
