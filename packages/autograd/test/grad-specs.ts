@@ -160,6 +160,9 @@ export const GRAD_SPECS: readonly GradSpec[] = [
     (_p, x, w, b, g) => vjp((a: Tensor, c: Tensor, d: Tensor) => T.layerNorm(a, c, d), x, w, b)[1](g),
     { tol: NORM },
   ),
+  // GELU's tanh approximation as primitives (forward, and its backward with a second-order rule of its own)
+  row('GELU (tanh, fused)', ['geluTanh'], ['real'], C.sameShapes(1), (_p, x) => T.geluTanh(x), { cpu: F32 }),
+  row('GELU (tanh) backward (fused)', ['geluTanhGrad'], ['real', 'real'], C.sameShapes(2), (_p, x, g) => T.geluTanhGrad(x, g)),
   row('embedding (gather rows)', [], ['real', 'indices'], C.embeddings(), (_p, table, ids) => embedding(table, ids)),
   row('MLP', [], ['small', 'small', 'small', 'small'], C.mlps(), (_p, x, w1, b1, w2) => mlp({ w1, b1, w2 }, x)),
 ];

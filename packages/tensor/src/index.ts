@@ -23,6 +23,7 @@ export { matmul } from './primitives/matmul.js';
 export { fusedAttention, attentionReference, type AttentionOptions } from './primitives/attention.js';
 export { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyReference } from './primitives/cross-entropy.js';
 export { layerNorm, layerNormGrad, layerNormReference } from './primitives/layer-norm.js';
+export { geluTanh, geluTanhGrad } from './primitives/gelu.js';
 export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
 export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, type PRNGKey } from './random.js';
 export { evaluate, readFloat64 } from './evaluate.js';

@@ -127,6 +127,7 @@ const UNARY_CASES: { op: N.UnaryName; domain: A.Domain; tol: Tol }[] = [
   { op: 'sin', domain: 'any', tol: TRANSC },
   { op: 'cos', domain: 'any', tol: TRANSC },
   { op: 'reciprocal', domain: 'nonzero', tol: TRANSC },
+  { op: 'geluTanh', domain: 'wide', tol: TRANSC },
 ];
 
 const BINARY_CASES: { op: N.BinaryName; da: A.Domain; db: A.Domain; tol: Tol; out?: 'bool' }[] = [
@@ -152,6 +153,11 @@ function elementwiseSuites(): void {
         await expectClose(fn(lib(x)), N.unary(c.op, x.logical), c.op === 'erf' && useF64 ? { abs: 1e-9 } : tl(c.tol), 'float32', A.describeInput(x));
       });
     }
+  });
+
+  prop('geluTanhGrad (the backward of geluTanh): g·φ′(x)', [A.shapeArb().chain((s) => fc.tuple(A.inputArb(s, 'wide'), A.inputArb(s, 'any')))], async ([x, g]) => {
+    const want = N.zipWith(N.unary('geluTanhSlope', x.logical), g.logical, (a, b) => a * b);
+    await expectClose(T.geluTanhGrad(lib(x), lib(g)), want, tl(TRANSC), 'float32', `${A.describeInput(x)}, ${A.describeInput(g)}`);
   });
 
   describe('binary (broadcasting)', () => {
@@ -885,6 +891,7 @@ describe('coverage of the primitive set', () => {
       'attention', 'attentionGrad', // fused attention suite
       'softmaxCrossEntropy', 'softmaxCrossEntropyGrad', // fused cross-entropy suite
       'layerNorm', 'layerNormGrad', // fused LayerNorm suite
+      'geluTanhGrad', // its own property in the elementwise suite
       'copy', // made by reshape of a non-contiguous view (movement suite)
       'scalar', // made by every JS-number operand (binary suites)
     ]);

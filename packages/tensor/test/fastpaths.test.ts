@@ -218,6 +218,8 @@ describe('elementwise fast paths (SIMD and JS programs)', () => {
     ['neg', T.neg, -10, 10],
     ['sin', T.sin, -10, 10],
     ['cos', T.cos, -10, 10],
+    ['geluTanh', T.geluTanh, -12, 12],
+    ['geluTanhGrad', (x: Tensor) => T.geluTanhGrad(x, T.sin(x)), -12, 12],
   ];
   for (const backend of CPU_BACKENDS) {
     for (const [name, fn, lo, hi] of UNARY) {

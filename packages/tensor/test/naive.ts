@@ -142,6 +142,12 @@ export const UNARY = {
   sin: Math.sin,
   cos: Math.cos,
   reciprocal: (x: number) => 1 / x,
+  // GELU, tanh approximation, and its derivative φ'(x) (textbook formulas, float64)
+  geluTanh: (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  geluTanhSlope: (x: number) => {
+    const t = Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3));
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
+  },
 } as const;
 export type UnaryName = keyof typeof UNARY;
 

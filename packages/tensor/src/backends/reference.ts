@@ -70,6 +70,9 @@ function erf64(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
+const GELU_S = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
 const UNARY: Record<string, (a: number) => number> = {
   neg: (a) => -a,
   exp: Math.exp,
@@ -83,6 +86,7 @@ const UNARY: Record<string, (a: number) => number> = {
   sin: Math.sin,
   cos: Math.cos,
   reciprocal: (a) => 1 / a,
+  geluTanh: (a) => 0.5 * a * (1 + Math.tanh(GELU_S * (a + GELU_C * a * a * a))),
   stopGradient: (a) => a,
   copy: (a) => a,
 };
@@ -101,6 +105,10 @@ const BINARY: Record<string, (a: number, b: number) => number> = {
   lessEqual: (a, b) => +(a <= b),
   greater: (a, b) => +(a > b),
   greaterEqual: (a, b) => +(a >= b),
+  geluTanhGrad: (x, g) => {
+    const t = Math.tanh(GELU_S * (x + GELU_C * x * x * x));
+    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_S * (1 + 3 * GELU_C * x * x));
+  },
 };
 
 type Impl = (node: Tensor, inputs: { shape: Shape; data: Float64Array }[]) => Float64Array;

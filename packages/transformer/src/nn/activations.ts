@@ -1,16 +1,12 @@
 /** Activation functions, as Hugging Face's `ACT2FN` computes them, written in tensor primitives. */
-import { add, erf, greater, mul, sigmoid, tanh, where, type Tensor } from '@llm-modules/tensor';
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+import { add, erf, geluTanh, greater, mul, sigmoid, tanh, where, type Tensor } from '@llm-modules/tensor';
 
 /**
- * `gelu_new` (GPT-2 / GPT-Neo): `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+ * `gelu_new` (GPT-2 / GPT-Neo): `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, the tensor package's
+ * `geluTanh` primitive (one kernel forward, one backward).
  * @example `await geluNew(tensor([0, 1])).data()` → [0, 0.8412]
  */
-export function geluNew(x: Tensor): Tensor {
-  const inner = mul(add(x, mul(mul(mul(x, x), x), 0.044715)), SQRT_2_OVER_PI);
-  return mul(mul(x, 0.5), add(tanh(inner), 1));
-}
+export const geluNew = (x: Tensor): Tensor => geluTanh(x);
 
 /**
  * Exact GELU (`nn.GELU()`, HF `gelu`): `x·Φ(x) = 0.5·x·(1 + erf(x/√2))`.
