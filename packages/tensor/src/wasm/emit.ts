@@ -349,6 +349,10 @@ export class Fn {
   f32x4Max(): this {
     return this.simd(0xe9);
   }
+  /** `f32x4.pmin`: b < a ? b : a (one minps; a NaN in a comes through) */
+  f32x4Pmin(): this {
+    return this.simd(0xea);
+  }
   f32x4Pmax(): this {
     return this.simd(0xeb);
   }
