@@ -33,9 +33,15 @@ export interface Backend {
   execute(node: Tensor, inputs: readonly View[]): Storage | Promise<Storage>;
   /**
    * Optional: run a fused group of elementwise nodes (fusion/program.ts) over its external inputs and
-   * return the root's values. Backends without it evaluate node by node.
+   * return the root's values (and its extra outputs', see multiOutputGroups). Backends without it
+   * evaluate node by node.
    */
   executeGroup?(group: Group, inputs: readonly View[]): Promise<Storage>;
+  /**
+   * Whether executeGroup takes groups with extra outputs (`Group.extra`): it then returns all of them in
+   * one storage, one after another, root first.
+   */
+  readonly multiOutputGroups?: boolean;
   /** Copy a storage's values to host memory. */
   read(storage: Storage): Promise<Float32Array | Float64Array>;
   /** Free device memory of a storage whose count reached zero. */

@@ -11,6 +11,7 @@ import { PRIMITIVES } from './primitives/registry.js';
 import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
 import { planFusion } from './fusion/plan.js';
+import { groupOutputs } from './fusion/program.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
 import { profileKey, profiling, record } from './profile.js';
 
@@ -95,7 +96,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
   for (const t of order) for (const i of t.inputs) pendingUses.set(i, (pendingUses.get(i) ?? 0) + 1);
   const temp = new Map<Tensor, View>();
   // elementwise nodes run in fused groups where the backend supports it (see fusion/plan.ts)
-  const plan = backend.executeGroup ? planFusion(order, wanted) : undefined;
+  const plan = backend.executeGroup ? planFusion(order, wanted, backend.multiOutputGroups === true) : undefined;
   const viewOf = (t: Tensor): View => {
     const v = t.view ?? temp.get(t);
     if (!v) throw new TensorError(t.op, `input tensor was disposed before evaluation (${t.toString()})`);
@@ -108,10 +109,13 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       const group = plan?.groups.get(t);
       const began = profiling() ? performance.now() : 0;
       if (group) {
-        const view = contiguousView(await backend.executeGroup!(group, group.externals.map(viewOf)), t.shape);
+        const storage = await backend.executeGroup!(group, group.externals.map(viewOf));
         if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
-        retain(view.storage);
-        temp.set(t, view);
+        // the outputs one after another, root first (a group with extra outputs: fusion/plan.ts)
+        groupOutputs(group).forEach((o, k) => {
+          retain(storage);
+          temp.set(o, k === 0 ? contiguousView(storage, t.shape) : { ...contiguousView(storage, o.shape), offset: k * t.size });
+        });
         for (const m of group.members) finishNode(m);
         continue;
       }

@@ -9,12 +9,12 @@ import type { Backend, BackendName, Storage, View } from '../backend.js';
 import { kernelStats, newStorage } from '../backend.js';
 import { F32_INDEX_LIMIT } from '../kernels/codegen.js';
 import { PRIMITIVES } from '../primitives/registry.js';
-import { registerReleaser } from '../memory.js';
+import { registerReleaser, release, retain } from '../memory.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
 import { tryFastPath, tryProgramFast } from '../fast/index.js';
 import { recycle, wasmAddress } from '../fast/buffers.js';
-import { groupRoot, programBody, programOf, type Group } from '../fusion/program.js';
+import { groupOutputs, groupRoot, membersFor, programBody, programOf, type Group } from '../fusion/program.js';
 import { elementwiseKernel } from '../primitives/elementwise-kernel.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;
@@ -41,10 +41,14 @@ export class GpuJsBackend implements Backend {
   private readonly kernels = new Map<string, CompiledKernel>();
   private readonly config: (typeof MODES)[string];
 
+  /** CPU modes: groups with extra outputs (their results are host arrays, joined here when need be) */
+  readonly multiOutputGroups: boolean;
+
   constructor(readonly name: BackendName) {
     const config = MODES[name];
     if (!config) throw new Error(`unknown gpu.js backend ${name}`);
     this.config = config;
+    this.multiOutputGroups = !config.deviceMemory;
     if (config.deviceMemory) {
       registerReleaser(name, (s) => (s.handle as TextureLike | undefined)?.delete?.());
     } else {
@@ -117,6 +121,7 @@ export class GpuJsBackend implements Backend {
    * one gpu.js kernel whose body computes every member (a single member runs its own kernel).
    */
   async executeGroup(group: Group, inputs: readonly View[]): Promise<Storage> {
+    if (group.extra?.length) return this.executeOutputs(group, inputs);
     const root = groupRoot(group);
     const program = programOf(group);
     kernelStats.launches++;
@@ -130,6 +135,33 @@ export class GpuJsBackend implements Backend {
     }
     const { source, inputs: views } = elementwiseKernel(root.shape, inputs, (v) => programBody(program, v));
     return this.runKernel(source, views, root.size);
+  }
+
+  /**
+   * A group with extra outputs: one kernel writing all of them (the CPU paths), else each output as the
+   * group of the members it needs, joined into one array (root first, as the evaluator reads them).
+   */
+  private async executeOutputs(group: Group, inputs: readonly View[]): Promise<Storage> {
+    const outputs = groupOutputs(group);
+    const n = groupRoot(group).size;
+    const program = programOf(group);
+    if (program) {
+      const fast = await tryProgramFast(this.name, program, groupRoot(group).shape, inputs);
+      if (fast) {
+        kernelStats.launches++;
+        kernelStats.fusedNodes += group.members.length - outputs.length;
+        return newStorage(this.name, n * outputs.length, fast);
+      }
+    }
+    const joined = new Float32Array(n * outputs.length);
+    for (const [k, o] of outputs.entries()) {
+      const sub = membersFor(group, o);
+      const s = await this.executeGroup(sub, sub.externals.map((e) => inputs[group.externals.indexOf(e)]));
+      retain(s);
+      joined.set((s.data ?? (await this.read(s))).subarray(0, n), k * n);
+      release(s);
+    }
+    return newStorage(this.name, n * outputs.length, joined);
   }
 
   private async runKernel(source: string, views: readonly View[], size: number): Promise<Storage> {

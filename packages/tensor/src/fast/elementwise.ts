@@ -45,23 +45,31 @@ export function collapse(shape: Shape, views: readonly View[]): Nest {
   return { dims, strides, offsets: views.map((v) => v.offset) };
 }
 
-type JsKernel = (out: Float32Array, ot: number, n0: number, n1: number, ...args: unknown[]) => void;
+type JsKernel = (out: Float32Array, osz: number, ot: number, n0: number, n1: number, ...args: unknown[]) => void;
+
+/** The statements writing every output of a program at element t (output q at t + q·osz). */
+function jsStores(p: Program): string {
+  if (p.outputs.length === 1) return printStatements(p.root, (i) => `v${i}`, (v) => `out[t] = ${v};`);
+  // one block per output (a short-array path: recomputing what outputs share costs little)
+  return p.outputs.map((r, q) => `{ ${printStatements(r, (i) => `v${i}`, (v) => `out[t + ${q} * osz] = ${v};`)} }`).join('\n    ');
+}
 
 function jsKernel(p: Program): JsKernel {
   let fn = p.compiled.get('js') as JsKernel | undefined;
   if (!fn) {
     const ks = Array.from({ length: p.nInputs }, (_, k) => k);
-    const params = ['out', 'ot', 'n0', 'n1', ...ks.flatMap((k) => [`x${k}`, `o${k}`, `a${k}`, `b${k}`])];
+    const params = ['out', 'osz', 'ot', 'n0', 'n1', ...ks.flatMap((k) => [`x${k}`, `o${k}`, `a${k}`, `b${k}`])];
     // small-integer hints (|0) keep V8 on int32 index arithmetic
     const body = [
-      'ot |= 0; n0 |= 0; n1 |= 0;',
+      'osz |= 0; ot |= 0; n0 |= 0; n1 |= 0;',
       ...ks.map((k) => `o${k} |= 0; a${k} |= 0; b${k} |= 0;`),
       'let t = ot;',
       'for (let i = 0; i < n0; i++) {',
       ...ks.map((k) => `  let p${k} = (o${k} + i * a${k}) | 0;`),
       '  for (let j = 0; j < n1; j++) {',
       ...ks.map((k) => `    const v${k} = x${k}[p${k}]; p${k} = (p${k} + b${k}) | 0;`),
-      `    ${printStatements(p.root, (i) => `v${i}`, (v) => `out[t] = ${v}; t = (t + 1) | 0;`)}`,
+      `    ${jsStores(p)}`,
+      '    t = (t + 1) | 0;',
       '  }',
       '}',
     ].join('\n');
@@ -78,7 +86,7 @@ function wasmKernel(rt: Runtime, p: Program, classes: readonly InnerClass[]): Wa
   let k = p.compiled.get(key) as WasmKernel | undefined;
   if (!k) {
     // registered with the runtime so that worker threads can run it too
-    k = rt.extra.add(new WebAssembly.Module(elementwiseModule(p.root, classes)), 'ew');
+    k = rt.extra.add(new WebAssembly.Module(elementwiseModule(p.outputs, classes)), 'ew');
     p.compiled.set(key, k);
   }
   return k;
@@ -113,7 +121,10 @@ function f32Data(v: View): Float32Array | undefined {
   return d instanceof Float32Array ? d : Float32Array.from(d);
 }
 
-/** Run an elementwise program over views (already in the program's input order). */
+/**
+ * Run an elementwise program over views (already in the program's input order). A program with several
+ * outputs writes them one after another into one array (shape's size each, the root's first).
+ */
 export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: readonly View[]): Float32Array | undefined {
   const size = shape.reduce((a, b) => a * b, 1);
   const views = inputs.map((v) => broadcastView(v, shape));
@@ -127,13 +138,13 @@ export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: r
   }
   const datas = views.map(f32Data);
   if (datas.some((d) => !d)) return undefined;
-  const out = outputBuffer(size);
+  const out = outputBuffer(size * p.outputs.length);
   const fn = jsKernel(p);
   const args: unknown[] = [];
   forLead(nest, (ot, offs) => {
     args.length = 0;
     datas.forEach((d, k) => args.push(d, offs[k], nest.strides[k][r - 2], nest.strides[k][r - 1]));
-    fn(out, ot, nest.dims[r - 2], nest.dims[r - 1], ...args);
+    fn(out, size, ot, nest.dims[r - 2], nest.dims[r - 1], ...args);
   });
   return out;
 }
@@ -147,7 +158,7 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     if (!c) return undefined;
     bases.push(c.addr - 4 * c.lo);
   }
-  const o = kernelOutput(rt, size);
+  const o = kernelOutput(rt, size * p.outputs.length);
   if (!o) return undefined;
   const out = o.at;
   const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
@@ -165,6 +176,7 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
   /** one call over rows [i0, i0 + rows) and columns [j0, j0 + cols) of a slab */
   const call = (ot: number, offs: readonly number[], i0: number, rows: number, j0: number, cols: number) => {
     const args = [out + 4 * (ot + i0 * n1 + j0), rows, cols];
+    if (p.outputs.length > 1) args.push(4 * size);
     views.forEach((_, k) => {
       args.push(bases[k] + 4 * (offs[k] + i0 * nest.strides[k][r - 2] + j0 * nest.strides[k][r - 1]), 4 * nest.strides[k][r - 2]);
       if (classes[k] === 'g') args.push(4 * nest.strides[k][r - 1]);

@@ -17,6 +17,11 @@ import { programOf, type Group } from './program.js';
 const MAX_MEMBERS = 48;
 /** Upper bound on a group's inputs: GL drivers bind at most 16 textures to a kernel. */
 const MAX_EXTERNALS = 12;
+/**
+ * The same for groups with extra outputs, which only the CPU backends run (no textures; each scalar
+ * operand is an input of its own: an AdamW update has ten).
+ */
+const MAX_EXTERNALS_MULTI = 24;
 
 let enabled = typeof process === 'undefined' || process.env?.LLM_MODULES_FUSION !== '0';
 
@@ -37,8 +42,13 @@ export interface Plan {
   readonly inner: Set<Tensor>;
 }
 
-/** Plan the groups of an evaluation order (inputs before consumers). */
-export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>): Plan {
+/**
+ * Plan the groups of an evaluation order (inputs before consumers). With `multiOutput` (backends whose
+ * kernels can write several outputs), a group that reads the root of another group, which nothing else
+ * reads before it, takes that group in and writes its root as an extra output: AdamW's new moments m and
+ * v are requested results, and the parameter update reads them — three kernels per update become one.
+ */
+export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, multiOutput = false): Plan {
   const groups = new Map<Tensor, Group>();
   const inner = new Set<Tensor>();
   const consumers = new Map<Tensor, Tensor[]>();
@@ -90,11 +100,51 @@ export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>
     groups.set(b.root, group);
     for (const m of members) if (m !== b.root) inner.add(m);
   }
+  if (enabled && multiOutput) mergeOutputs(order, wanted, groups, inner, consumers);
   return { groups, inner };
 
   function addSingle(m: Tensor): void {
     const externals: Tensor[] = [];
     for (const i of m.inputs) if (!externals.includes(i)) externals.push(i);
     groups.set(m, { members: [m], externals });
+  }
+}
+
+/**
+ * Take into each group the groups whose requested roots it reads (see planFusion), as extra outputs of
+ * the same shape (float32), where every other reader of such a root comes later in the evaluation order. The
+ * taken root stays in the order but is computed by the group that took it in, later: it is marked
+ * inner, and nothing before that group reads it.
+ */
+function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, groups: Map<Tensor, Group>, inner: Set<Tensor>, consumers: ReadonlyMap<Tensor, Tensor[]>): void {
+  const position = new Map<Tensor, number>();
+  order.forEach((t, k) => position.set(t, k));
+  for (const t of order) {
+    let g = groups.get(t);
+    if (!g || t.dtype !== 'float32') continue;
+    for (let merged = true; merged; ) {
+      merged = false;
+      for (const e of g.externals) {
+        const h = groups.get(e);
+        if (!h || h === g || h.extra?.length || !wanted.has(e) || e.dtype !== 'float32' || !shapesEqual(e.shape, t.shape)) continue;
+        // every other reader of e (a view of the requested result: an unflattened slice) comes after t
+        const members = new Set(g.members);
+        const at = position.get(t)!;
+        if (!(consumers.get(e) ?? []).every((c) => members.has(c) || position.get(c)! > at)) continue;
+        if (g.members.length + h.members.length > MAX_MEMBERS) continue;
+        const all = [...h.members, ...g.members];
+        const set = new Set(all);
+        const externals: Tensor[] = [];
+        for (const m of all) for (const i of m.inputs) if (!set.has(i) && !externals.includes(i)) externals.push(i);
+        if (externals.length > MAX_EXTERNALS_MULTI) continue;
+        const joined: Group = { members: all, externals, extra: [...(g.extra ?? []), e] };
+        if (!programOf(joined)) continue;
+        groups.delete(e);
+        inner.add(e);
+        groups.set(t, (g = joined));
+        merged = true;
+        break;
+      }
+    }
   }
 }

@@ -11,6 +11,8 @@ import { DagBuilder, Unsupported, bindBody, printStatements, wasmCompatible, typ
 export interface Program {
   readonly key: string;
   readonly root: Expr;
+  /** the values the kernel writes, the root's first, then the group's extra outputs (see Group.extra) */
+  readonly outputs: readonly Expr[];
   readonly nInputs: number;
   /** every node is implemented by the SIMD emitter */
   readonly simd: boolean;
@@ -21,17 +23,41 @@ export interface Program {
 }
 
 /**
- * A fused group: `members` in topological order, the last one the root (the only one whose value
- * leaves the group); `externals` the group's inputs from outside, in first-use order.
+ * A fused group: `members` in topological order, the last one the root (whose value leaves the group,
+ * with any `extra` outputs'); `externals` the group's inputs from outside, in first-use order.
  */
 export interface Group {
   readonly members: readonly Tensor[];
   readonly externals: readonly Tensor[];
+  /**
+   * Members besides the root whose values also leave the group (requested results consumed only inside
+   * it: an optimizer's new moments, which its parameter update reads). The group's storage then holds
+   * its outputs one after another, root first (see groupOutputs).
+   */
+  readonly extra?: readonly Tensor[];
   /** programOf's answer, kept on the group: the planner and the backend both ask (null: none) */
   program?: Program | null;
 }
 
 export const groupRoot = (g: Group): Tensor => g.members[g.members.length - 1];
+
+/** The single-output group of the members `out` needs (a member of `g`), externals in first-use order. */
+export function membersFor(g: Group, out: Tensor): Group {
+  const all = new Set(g.members);
+  const need = new Set<Tensor>([out]);
+  for (let k = g.members.length - 1; k >= 0; k--) {
+    const m = g.members[k];
+    if (need.has(m)) for (const i of m.inputs) if (all.has(i)) need.add(i);
+  }
+  const members = g.members.filter((m) => need.has(m) && m !== out);
+  members.push(out);
+  const externals: Tensor[] = [];
+  for (const m of members) for (const i of m.inputs) if (!all.has(i) && !externals.includes(i)) externals.push(i);
+  return { members, externals };
+}
+
+/** The values a group's kernel writes, in storage order: the root, then its extra outputs. */
+export const groupOutputs = (g: Group): readonly Tensor[] => (g.extra?.length ? [groupRoot(g), ...g.extra] : [groupRoot(g)]);
 
 /** The structural key: ops, dtypes and wiring (which member or external feeds each input). */
 export function groupKey(g: Group): string {
@@ -41,13 +67,14 @@ export function groupKey(g: Group): string {
   }
   const index = new Map<Tensor, string>();
   g.externals.forEach((e, k) => index.set(e, `e${k}`));
-  return g.members
+  const key = g.members
     .map((m, k) => {
       const key = `${m.op}:${m.dtype}(${m.inputs.map((i) => index.get(i) ?? '?').join(',')})`;
       index.set(m, `m${k}`);
       return key;
     })
     .join(';');
+  return g.extra?.length ? `${key}>${g.extra.map((m) => index.get(m)).join(',')}` : key;
 }
 
 const cache = new Map<string, Program | null>();
@@ -87,9 +114,9 @@ function build(g: Group, key: string): Program | undefined {
     if (e instanceof Unsupported) return undefined;
     throw e;
   }
-  const root = value.get(groupRoot(g))!;
+  const outputs = groupOutputs(g).map((m) => value.get(m)!);
   const calls = dag.nodes.filter((n) => n.k === 'call' && (n.f === 'exp' || n.f === 'log' || n.f === 'tanh'));
-  return { key, root, nInputs: g.externals.length, simd: wasmCompatible(root), transcendental: calls.length > 0, compiled: new Map() };
+  return { key, root: outputs[0], outputs, nInputs: g.externals.length, simd: outputs.every(wasmCompatible), transcendental: calls.length > 0, compiled: new Map() };
 }
 
 /** The gpu.js kernel body of a program (statements ending in `return …;`) over input names `v`. */

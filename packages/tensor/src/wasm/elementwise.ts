@@ -176,9 +176,15 @@ export class VecCode {
 
   /** Emit every node of the DAG; `load(i)` pushes input i's vector. Returns the root's local. */
   emit(root: Expr, load: (i: number) => void): Local {
+    return this.emitAll([root], load)[0];
+  }
+
+  /** Emit every node the roots need, each once; returns the roots' locals. */
+  emitAll(roots: readonly Expr[], load: (i: number) => void): Local[] {
     const f = this.f;
     const val = new Map<Expr, Local>();
-    for (const e of topo(root)) {
+    for (const e of roots.flatMap((r) => topo(r))) {
+      if (val.has(e)) continue;
       let l: Local;
       const get = (x: Expr) => f.get(val.get(x)!);
       switch (e.k) {
@@ -270,22 +276,38 @@ export class VecCode {
       }
       val.set(e, l);
     }
-    if (isBool(root)) throw new Error('boolean root');
-    return val.get(root)!;
+    if (roots.some(isBool)) throw new Error('boolean root');
+    return roots.map((r) => val.get(r)!);
   }
 }
 
 /**
  * The module of one program: `ew(out, outerN, innerN, p0, so0[, si0], p1, so1[, si1], …)`; addresses and
- * strides in bytes.
+ * strides in bytes. With several roots (a group's extra outputs) `ew(out, outerN, innerN, ostride, …)`:
+ * root q is written at `out + q·ostride`.
  */
-export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): Uint8Array<ArrayBuffer> {
-  const params: ('i32')[] = ['i32', 'i32', 'i32'];
+export function elementwiseModule(roots: readonly Expr[], classes: readonly InnerClass[]): Uint8Array<ArrayBuffer> {
+  const multi = roots.length > 1;
+  const params: ('i32')[] = multi ? ['i32', 'i32', 'i32', 'i32'] : ['i32', 'i32', 'i32'];
   for (const c of classes) params.push(...((c === 'g' ? ['i32', 'i32', 'i32'] : ['i32', 'i32']) as 'i32'[]));
   const f = new Fn('ew', params);
   const [out, outerN, innerN] = f.params;
+  // byte offsets of outputs 1, 2, … from output 0
+  const offs = roots.slice(1).map((_, q) => {
+    const l = f.local('i32');
+    f.get(f.params[3]).i32(q + 1).i32Mul().set(l);
+    return l;
+  });
+  /** store vector `res[q]` of each root at `out + 16·at` (+ its output's offset) */
+  const store = (res: readonly Local[], at: number, lane = false): void =>
+    res.forEach((r, q) => {
+      f.get(out);
+      if (q > 0) f.get(offs[q - 1]).i32Add();
+      if (lane) f.get(r).f32x4ExtractLane(0).f32Store();
+      else f.get(r).v128Store(16 * at);
+    });
   const inp: { p: Local; so: Local; si?: Local; q: Local; row: Local; si4?: Local }[] = [];
-  let k = 3;
+  let k = multi ? 4 : 3;
   for (const c of classes) {
     const p = f.params[k++];
     const so = f.params[k++];
@@ -310,13 +332,13 @@ export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): U
       const U = UNROLL;
       f.get(i).i32(4 * U).i32Add().get(innerN).i32GtS().brIf(1);
       const pair = Array.from({ length: U }, (_, k) => 16 * k).map((at) =>
-        code.emit(root, (n) => {
+        code.emitAll(roots, (n) => {
           const x = inp[n];
           if (classes[n] === 0) f.get(x.q).load32Splat();
           else f.get(x.q).v128Load(at);
         }),
       );
-      pair.forEach((res, k) => f.get(out).get(res).v128Store(16 * k));
+      pair.forEach((res, k) => store(res, k));
       f.addTo(out, 16 * U);
       inp.forEach((x, n) => {
         if (classes[n] === 1) f.addTo(x.q, 16 * U);
@@ -327,7 +349,7 @@ export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): U
     // vector steps
     f.block().loop();
     f.get(i).i32(4).i32Add().get(innerN).i32GtS().brIf(1);
-    const res = code.emit(root, (n) => {
+    const res = code.emitAll(roots, (n) => {
       const x = inp[n];
       const c = classes[n];
       if (c === 0) f.get(x.q).load32Splat();
@@ -337,7 +359,7 @@ export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): U
         for (let lane = 1; lane < 4; lane++) f.get(x.q).get(x.si!).i32(lane).i32Mul().i32Add().f32Load().f32x4ReplaceLane(lane);
       }
     });
-    f.get(out).get(res).v128Store();
+    store(res, 0);
     f.addTo(out, 16);
     inp.forEach((x, n) => {
       if (classes[n] === 1) f.addTo(x.q, 16);
@@ -348,8 +370,8 @@ export function elementwiseModule(root: Expr, classes: readonly InnerClass[]): U
     // scalar tail (lanes all equal)
     f.block().loop();
     f.get(i).get(innerN).i32GeS().brIf(1);
-    const res1 = code.emit(root, (n) => f.get(inp[n].q).load32Splat());
-    f.get(out).get(res1).f32x4ExtractLane(0).f32Store();
+    const res1 = code.emitAll(roots, (n) => f.get(inp[n].q).load32Splat());
+    store(res1, 0, true);
     f.addTo(out, 4);
     inp.forEach((x, n) => {
       if (classes[n] === 1) f.addTo(x.q, 4);
