@@ -20,9 +20,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const lead = x.shape.slice(0, -1);
   const flat = x.rank === 2 ? x : reshape(x, [-1, inDim]); // [N, in]
-  let y = matmul(flat, transpose(weight)); // [N, out]
-  if (bias) y = add(y, bias);
-  return x.rank === 2 ? y : reshape(y, [...lead, weight.shape[0]]); // [..., out]
+  const y = matmul(flat, transpose(weight)); // [N, out]
+  const shaped = x.rank === 2 ? y : reshape(y, [...lead, weight.shape[0]]); // [..., out]
+  // the bias after the reshape: in x's shape, its add fuses with what follows (a residual add)
+  return bias ? add(shaped, bias) : shaped;
 }
 
 /**
