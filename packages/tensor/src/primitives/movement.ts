@@ -96,9 +96,27 @@ definePrimitive({
   vjp: (g, o) => {
     const axes = o.attrs.axes as number[];
     const inverse = axes.map((_, k) => axes.indexOf(k));
-    return [permute(g, inverse)];
+    return [productTransposed(g, axes) ?? permute(g, inverse)];
   },
 });
+
+/**
+ * (P·Q)ᵀ = Qᵀ·Pᵀ. The cotangent of a transposed operand of a product — a linear layer's `Wᵀ`, so a weight
+ * gradient Xᵀ·dY — is itself a pending product. Instead of a transposed view of it, the transposed
+ * product: the weight's gradient comes out in the weight's own layout, so the optimizer reads it with
+ * unit strides and flattens it without a copy (same values: each element is the same dot product).
+ * Undefined unless `axes` swaps the last two of a pending, unbroadcast matmul.
+ */
+function productTransposed(g: Tensor, axes: readonly number[]): Tensor | undefined {
+  const r = axes.length;
+  if (g.op !== 'matmul' || g.view || g.inputs.length !== 2 || g.dtype !== 'float32' || r < 2) return undefined;
+  const swap = axes.map((_, k) => (k < r - 2 ? k : 2 * r - 3 - k));
+  if (axes.some((a, k) => a !== swap[k])) return undefined;
+  const [p, q] = g.inputs;
+  const batch = g.shape.slice(0, -2);
+  if (p.rank !== r || q.rank !== r || !shapesEqual(p.shape.slice(0, -2), batch) || !shapesEqual(q.shape.slice(0, -2), batch)) return undefined;
+  return node('matmul', [...batch, g.shape[r - 1], g.shape[r - 2]], 'float32', [permute(q, swap), permute(p, swap)]);
+}
 
 /**
  * Reorder axes: output dim k is input dim `axes[k]`.
