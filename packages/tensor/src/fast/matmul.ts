@@ -115,7 +115,7 @@ export function runGemm(ctx: FastContext, rt: Runtime, g: Gemm, M: number, N: nu
   }
   const threads = ctx.pool && macs >= THREAD_MIN_MACS ? ctx.threads : 1;
   const want = threads === 1 ? 1 : threads * UNITS_PER_THREAD;
-  if (nb === 1 && readAInPlace(g, N, threads)) {
+  if (nb === 1 && readAInPlace(g, M, N, K, threads)) {
     gemmInPlace(ctx, rt, g, M, N, K, items[0], c, threads, want, alloc);
     return;
   }
@@ -194,11 +194,20 @@ export const matmulTuning: { inPlace: boolean | undefined } = { inPlace: undefin
  * A (a weight gradient's Xᵀ) is loaded MR rows side by side: with M = 64 and N = 192–256, 0.94–0.96 on
  * threads but 1.10–1.13 on one thread (1.25 at N = 512); at N = 64, 0.87–0.95 on both.
  */
-function readAInPlace(g: Gemm, N: number, threads: number): boolean {
+function readAInPlace(g: Gemm, M: number, N: number, K: number, threads: number): boolean {
   const possible = g.acs === 1 || g.ars === 1;
   if (matmulTuning.inPlace !== undefined) return matmulTuning.inPlace && possible;
-  return (g.acs === 1 && N <= 256) || (g.ars === 1 && N <= (threads > 1 ? 256 : 64));
+  if (g.acs === 1) return N <= 256;
+  return g.ars === 1 && N <= (threads > 1 ? 256 : 64) && M * K <= COL_IN_PLACE_MAX;
 }
+
+/**
+ * Column-major A read in place: each column unit walks all of A column by column (a cache line per
+ * column for its MR rows), so a big A that has just been written elsewhere costs every unit a pass
+ * from L3: a training step's lm-head gradient dYᵀ·X ([512, 512]ᵀ @ [512, 64]) took 584 µs in place
+ * against ~420 packed. Up to 2^17 floats (512 KB) it stays in L2.
+ */
+const COL_IN_PLACE_MAX = 1 << 17;
 
 /**
  * C = A @ B for one batch item with A read in place (`gemm_row` / `gemm_col`): one job phase of column
