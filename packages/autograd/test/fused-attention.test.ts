@@ -8,17 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '@llm-modules/tensor';
 import type { BackendName, Tensor } from '@llm-modules/tensor';
 import { grad } from '../src/index.js';
+import { maxDiff } from './fused-helpers.js';
 
 const BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads'];
 const available = new Set(await T.listBackends());
 
 const rand = (shape: number[], seed: number) => T.randomUniform(T.prngKey(seed), shape, { min: -1, max: 1 });
 
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
-  return m;
-}
 
 afterEach(() => T.setBackend('cpu'));
 

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '@llm-modules/tensor';
 import type { BackendName, Tensor } from '@llm-modules/tensor';
 import { grad } from '../src/index.js';
+import { maxDiff, values } from './fused-helpers.js';
 
 const BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads', 'headlessgl'];
 const available = new Set(await T.listBackends());
@@ -23,15 +24,8 @@ function composite(logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   return T.mul(T.neg(picked), counted);
 }
 
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
-  return m;
-}
 
 afterEach(() => T.setBackend('cpu'));
-/** values in float64 on the reference backend (data() rounds to float32) */
-const values = (t: Tensor): Promise<ArrayLike<number>> => (T.getBackend().name === 'reference' ? T.readFloat64(t) : t.data());
 
 describe.each(BACKENDS.filter((b) => available.has(b)))('fused softmax cross-entropy vs composite on %s', (backend) => {
   const f32 = backend !== 'reference';

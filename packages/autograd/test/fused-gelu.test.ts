@@ -9,20 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '@llm-modules/tensor';
 import type { BackendName, Tensor } from '@llm-modules/tensor';
 import { grad } from '../src/index.js';
+import { maxDiff, values } from './fused-helpers.js';
 import { geluTanh as composite } from './composites.js';
 
 const BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads'];
 const available = new Set(await T.listBackends());
 
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
-  return m;
-}
 
 afterEach(() => T.setBackend('cpu'));
-const values = (t: Tensor): Promise<ArrayLike<number>> => (T.getBackend().name === 'reference' ? T.readFloat64(t) : t.data());
 
 describe.each(BACKENDS.filter((b) => available.has(b)))('fused GELU (tanh) vs composite on %s', (backend) => {
   const f32 = backend !== 'reference';

@@ -136,13 +136,9 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
     }
   }
 
-  it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('A read in place: threads and webasm bit-identical (column units, edge tiles, several slabs, both A layouts)', async () => {
-    matmulTuning.inPlace = true;
-    for (const [M, K, Nn, transposeA] of [
-      [512, 300, 64, false],
-      [301, 520, 70, true],
-      [130, 64, 250, false],
-    ] as [number, number, number, boolean][]) {
+  /** A @ B ([M, K] or a transposed [K, M] A, [K, N] B) on threads and on webasm: the same bits. */
+  async function threadsMatchWebasm(cases: [number, number, number, boolean][]): Promise<void> {
+    for (const [M, K, Nn, transposeA] of cases) {
       const a = randoms(M * K, M + K);
       const b = randoms(K * Nn, Nn);
       const run = async (backend: BackendName) => {
@@ -152,6 +148,15 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
       };
       expect(await run('threads')).toEqual(await run('webasm'));
     }
+  }
+
+  it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('A read in place: threads and webasm bit-identical (column units, edge tiles, several slabs, both A layouts)', async () => {
+    matmulTuning.inPlace = true;
+    await threadsMatchWebasm([
+      [512, 300, 64, false],
+      [301, 520, 70, true],
+      [130, 64, 250, false],
+    ]);
   });
 
   it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('threads and webasm give bit-identical results', async () => {
@@ -181,21 +186,12 @@ describe('matmul fast path (WebAssembly SIMD GEMM)', () => {
   });
 
   it.skipIf(!AVAILABLE.has('threads') || !AVAILABLE.has('webasm'))('small products split as row units that pack their own A (gemm_pr): bit-identical to one thread', async () => {
-    for (const [M, K, Nn, transposeA] of [
+    await threadsMatchWebasm([
       [512, 64, 64, false],
       [333, 64, 64, true],
       [512, 256, 16, true],
       [97, 130, 170, false],
-    ] as [number, number, number, boolean][]) {
-      const a = randoms(M * K, M + K);
-      const b = randoms(K * Nn, Nn);
-      const run = async (backend: BackendName) => {
-        T.setBackend(backend);
-        const A = transposeA ? T.transpose(T.tensor(a, [K, M])) : T.tensor(a, [M, K]);
-        return Array.from(await T.matmul(A, T.tensor(b, [K, Nn])).data());
-      };
-      expect(await run('threads')).toEqual(await run('webasm'));
-    }
+    ]);
   });
 });
 

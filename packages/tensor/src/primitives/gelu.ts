@@ -9,8 +9,8 @@
  * Composed from primitives, the activation's forward and backward share tanh(u) and its neighbours, so
  * the evaluator stored them between the two passes: four kernels forward and three backward per MLP of a
  * GPT-Neo step (~0.9 ms of an 11 ms step). As primitives, each pass is one kernel (the backward recomputes
- * tanh) that still fuses with its elementwise neighbours. The rule of `geluTanhGrad` (second order) is
- * written in primitives.
+ * its exp) that still fuses with its elementwise neighbours. Both compute (1 + t)/2 as σ(2u), one exp and
+ * one division. The rule of `geluTanhGrad` (second order) is written in primitives.
  */
 import type { Tensor } from '../tensor.js';
 import { TensorError, fmtShape } from '../errors.js';
@@ -23,14 +23,21 @@ import { add, mul, sub } from './binary.js';
 const S = Math.sqrt(2 / Math.PI);
 const C = 0.044715;
 
-/** Statements defining `t` = tanh(u) for input `a` (GLSL's tanh overflows past |u| = 10: written out, as in `tanh`). */
-const tanhOfU = (a: string): string =>
-  [`const u = ${S} * (${a} + ${C} * ${a} * ${a} * ${a});`, 'const t = Math.abs(u) > 10.0 ? (u > 0.0 ? 1.0 : -1.0) : Math.tanh(u);'].join('\n  ');
+/**
+ * Statements defining `p` = (1 + tanh(u))/2 = σ(2u) = 1/(1 + e^(−2u)) for input `a`: one exp and one
+ * division, where tanh costs an exp, a division and a polynomial (131 K floats, one thread: forward
+ * 317 → 212 µs, backward 365 → 269). Both tails are exact: e^(−2u) overflows to +∞ (p = 0) or
+ * underflows to 0 (p = 1).
+ */
+const sigmoidOf2U = (a: string): string =>
+  [`const u = ${S} * (${a} + ${C} * ${a} * ${a} * ${a});`, 'const p = 1.0 / (1.0 + Math.exp(-2.0 * u));'].join('\n  ');
 
-const forwardBody = (a: string): string => `${tanhOfU(a)}\n  return 0.5 * ${a} * (1.0 + t);`;
+/** 0.5·x·(1 + tanh(u)) = x·p */
+const forwardBody = (a: string): string => `${sigmoidOf2U(a)}\n  return ${a} * p;`;
 
+/** g·φ'(x), φ' = 0.5·(1 + t) + 0.5·x·(1 − t²)·u' = p + 2·x·p·(1 − p)·u' */
 const gradBody = (a: string, g: string): string =>
-  `${tanhOfU(a)}\n  const du = ${S} * (1.0 + ${3 * C} * ${a} * ${a});\n  return ${g} * (0.5 * (1.0 + t) + 0.5 * ${a} * (1.0 - t * t) * du);`;
+  `${sigmoidOf2U(a)}\n  const du = ${S} * (1.0 + ${3 * C} * ${a} * ${a});\n  return ${g} * (p + 2.0 * ${a} * p * (1.0 - p) * du);`;
 
 /** t = tanh(u) and u' as primitives, for the second-order rule. */
 function parts(x: Tensor): { t: Tensor; du: Tensor } {
