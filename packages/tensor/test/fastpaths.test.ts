@@ -346,48 +346,52 @@ describe('evaluator fusion', () => {
       expectClose(await w.data(), ne.data.map((v) => -(v + 1)), (v) => 1e-6 * Math.abs(v) + 1e-6, 'w');
     });
 
-    it(`${backend}: a requested value that a later group reads is that group's extra output (AdamW's moments: one kernel)`, async () => {
-      T.setBackend(backend);
-      const [g, m0, v0, p0] = [41, 42, 43, 44].map((seed) => randoms(7 * 300, seed, -1, 1));
-      const [ng, nm0, nv0, np0] = [g, m0, v0, p0].map((d) => N.nd(d, [7, 300]));
-      const nv0abs = N.map(nv0, Math.abs);
-      const update = (readFirst?: (m: Tensor) => Tensor) => {
-        const [tg, tm0, tv0, tp0] = [g, m0, v0, p0].map((d) => T.tensor(d, [7, 300]));
-        const m = T.add(T.mul(tm0, 0.9), T.mul(tg, 0.1));
-        const first = readFirst?.(m);
-        const v = T.add(T.mul(T.abs(tv0), 0.999), T.mul(T.mul(tg, tg), 0.001));
-        const p = T.sub(T.mul(tp0, 0.99), T.mul(T.div(m, T.add(T.sqrt(v), 1e-8)), 0.01));
-        return { m, v, p, first, views: [T.reshape(T.slice(m, [0, 0], [2, 300]), [600]), T.slice(v, [3])] };
-      };
-      const nm = N.zipWith(N.map(nm0, (x) => 0.9 * x), N.map(ng, (x) => 0.1 * x), (a, b) => a + b);
-      const nv = N.zipWith(N.map(nv0abs, (x) => 0.999 * x), N.map(ng, (x) => 0.001 * x * x), (a, b) => a + b);
-      const np = N.zipWith(N.map(np0, (x) => 0.99 * x), N.zipWith(nm, nv, (a, b) => (0.01 * a) / (Math.sqrt(b) + 1e-8)), (a, b) => a - b);
-      const tol = (w: number) => 1e-5 + 1e-5 * Math.abs(w);
-      for (const fast of backend === 'cpu' ? [true, false] : [true]) {
-        T.setFastPaths(fast);
-        const { m, v, p, views } = update();
-        const before = T.liveStorageCount();
-        // m and v are asked for, read by p's group and (later) by views of them: one kernel writes all three
-        // (without the fast paths, the gpu.js kernels compute them one by one into the same storage; GPU
-        // backends keep three groups)
-        const multi = T.getBackend().multiOutputGroups === true;
-        expect(await launches(() => T.evaluate(m, v, p, ...views))).toBe(multi && fast ? 1 : 3);
-        expect(T.liveStorageCount() - before).toBe(multi ? 1 : 3); // one storage holds m, v and p (the views share it)
-        expectClose(await p.data(), np.data, tol, 'p');
-        expectClose(await m.data(), nm.data, tol, 'm');
-        expectClose(await v.data(), nv.data, tol, 'v');
-        expectClose(await views[0].data(), nm.data.slice(0, 600), tol, 'view of m');
-        expectClose(await views[1].data(), nv.data.slice(900), tol, 'view of v');
-        for (const t of [m, v, p, ...views]) t.dispose();
-        expect(T.liveStorageCount()).toBe(before); // the shared storage went with the last of them
-      }
-      T.setFastPaths(true);
-      // a value another kernel reads before the group (a reduction, scheduled first) stays its own group's root
-      const { m, p, first } = update((mm) => T.sum(mm));
-      expect(await launches(() => T.evaluate(first!, m, p))).toBe(T.getBackend().multiOutputGroups ? 3 : 4);
-      expectClose(await p.data(), np.data, tol, 'p, m read first');
-      expectClose(await first!.data(), [nm.data.reduce((a, b) => a + b, 0)], (w) => 1e-4 * Math.abs(w), 'the sum of m');
-    });
+    // [7, 300]: the JavaScript loop; [7, 10000]: the SIMD kernel, split over the threads on `threads`
+    for (const cols of [300, 10000]) {
+      it(`${backend}: a requested value that a later group reads is that group's extra output (AdamW's moments: one kernel), [7, ${cols}]`, async () => {
+        T.setBackend(backend);
+        const [g, m0, v0, p0] = [41, 42, 43, 44].map((seed) => randoms(7 * cols, seed, -1, 1));
+        const [ng, nm0, nv0, np0] = [g, m0, v0, p0].map((d) => N.nd(d, [7, cols]));
+        const nv0abs = N.map(nv0, Math.abs);
+        const update = (readFirst?: (m: Tensor) => Tensor) => {
+          const [tg, tm0, tv0, tp0] = [g, m0, v0, p0].map((d) => T.tensor(d, [7, cols]));
+          const m = T.add(T.mul(tm0, 0.9), T.mul(tg, 0.1));
+          const first = readFirst?.(m);
+          const v = T.add(T.mul(T.abs(tv0), 0.999), T.mul(T.mul(tg, tg), 0.001));
+          const p = T.sub(T.mul(tp0, 0.99), T.mul(T.div(m, T.add(T.sqrt(v), 1e-8)), 0.01));
+          return { m, v, p, first, views: [T.reshape(T.slice(m, [0, 0], [2, cols]), [2 * cols]), T.slice(v, [3])] };
+        };
+        const nm = N.zipWith(N.map(nm0, (x) => 0.9 * x), N.map(ng, (x) => 0.1 * x), (a, b) => a + b);
+        const nv = N.zipWith(N.map(nv0abs, (x) => 0.999 * x), N.map(ng, (x) => 0.001 * x * x), (a, b) => a + b);
+        const np = N.zipWith(N.map(np0, (x) => 0.99 * x), N.zipWith(nm, nv, (a, b) => (0.01 * a) / (Math.sqrt(b) + 1e-8)), (a, b) => a - b);
+        const tol = (w: number) => 1e-5 + 1e-5 * Math.abs(w);
+        for (const fast of backend === 'cpu' ? [true, false] : [true]) {
+          T.setFastPaths(fast);
+          const { m, v, p, views } = update();
+          const before = T.liveStorageCount();
+          // m and v are asked for, read by p's group and (later) by views of them: one kernel writes all three
+          // (without the fast paths, the gpu.js kernels compute them one by one into the same storage; GPU
+          // backends keep three groups)
+          const multi = T.getBackend().multiOutputGroups === true;
+          expect(await launches(() => T.evaluate(m, v, p, ...views))).toBe(multi && fast ? 1 : 3);
+          expect(T.liveStorageCount() - before).toBe(multi ? 1 : 3); // one storage holds m, v and p (the views share it)
+          expectClose(await p.data(), np.data, tol, 'p');
+          expectClose(await m.data(), nm.data, tol, 'm');
+          expectClose(await v.data(), nv.data, tol, 'v');
+          expectClose(await views[0].data(), nm.data.slice(0, 2 * cols), tol, 'view of m');
+          expectClose(await views[1].data(), nv.data.slice(3 * cols), tol, 'view of v');
+          for (const t of [m, v, p, ...views]) t.dispose();
+          expect(T.liveStorageCount()).toBe(before); // the shared storage went with the last of them
+        }
+        T.setFastPaths(true);
+        // a value another kernel reads before the group (a reduction, scheduled first) stays its own group's root
+        const { m, p, first } = update((mm) => T.sum(mm));
+        const nSum = await launches(() => T.evaluate(T.sum(T.tensor(g, [7, cols])))); // 1, or 2 for a two-level sum
+        expect(await launches(() => T.evaluate(first!, m, p))).toBe(nSum + (T.getBackend().multiOutputGroups ? 2 : 3));
+        expectClose(await p.data(), np.data, tol, 'p, m read first');
+        expectClose(await first!.data(), [nm.data.reduce((a, b) => a + b, 0)], (w) => 1e-4 * Math.abs(w), 'the sum of m');
+      });
+    }
 
     it(`${backend}: a fused group stores only its root; groups stay within 12 inputs`, async () => {
       T.setBackend(backend);

@@ -142,13 +142,15 @@ export const UNARY = {
   sin: Math.sin,
   cos: Math.cos,
   reciprocal: (x: number) => 1 / x,
-  // GELU, tanh approximation, and its derivative φ'(x) (textbook formulas, float64)
+  // GELU, tanh approximation (textbook formula, float64)
   geluTanh: (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
-  geluTanhSlope: (x: number) => {
-    const t = Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3));
-    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
-  },
 } as const;
+
+/** The derivative of the tanh-approximated GELU (UNARY.geluTanh), textbook formula in float64. */
+export function geluTanhSlope(x: number): number {
+  const t = Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
+}
 export type UnaryName = keyof typeof UNARY;
 
 export const map = (x: NDArray, f: (v: number) => number): NDArray => ({ shape: x.shape.slice(), data: Float64Array.from(x.data, f) });
