@@ -101,8 +101,8 @@ if (!quick && !flag('no-naive')) {
   json.gpujs = r;
   rows.push({ implementation: 'ours, gpu.js kernels only (threads, no fast paths, no fusion)', 'median ms': r.median.toFixed(1), 'best ms': r.best.toFixed(1), 'loss after': r.loss.toFixed(4) });
 }
-// tfjs-wasm is loaded only now: with it in the process, our threads step measured ~7 % slower (9.70 / 10.62 →
-// 10.49 / 11.33 ms median, alternate runs), which no user of ours pays
+// tfjs-wasm is loaded only now: with it in the process, our threads step measured ~7 % slower (median of step
+// medians 10.49 ms against 9.70 without, five alternate pairs of runs, slower in all five), which no user of ours pays
 const tfjs = await bench.loadTfjsWasm();
 if (tfjs) registerTfjsGradients();
 if (tfjs) {
