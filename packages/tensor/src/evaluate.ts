@@ -11,7 +11,6 @@ import { PRIMITIVES } from './primitives/registry.js';
 import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
 import { planFusion } from './fusion/plan.js';
-import { groupOutputs } from './fusion/program.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
 import { profileKey, profiling, record } from './profile.js';
 
@@ -111,10 +110,12 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       if (group) {
         const storage = await backend.executeGroup!(group, group.externals.map(viewOf));
         if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
-        // the outputs one after another, root first (a group with extra outputs: fusion/plan.ts)
-        groupOutputs(group).forEach((o, k) => {
+        retain(storage);
+        temp.set(t, contiguousView(storage, t.shape));
+        // extra outputs follow the root in the same storage (fusion/plan.ts)
+        group.extra?.forEach((o, k) => {
           retain(storage);
-          temp.set(o, k === 0 ? contiguousView(storage, t.shape) : { ...contiguousView(storage, o.shape), offset: k * t.size });
+          temp.set(o, { ...contiguousView(storage, o.shape), offset: (k + 1) * t.size });
         });
         for (const m of group.members) finishNode(m);
         continue;

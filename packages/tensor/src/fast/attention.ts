@@ -13,7 +13,7 @@ import { PARAM, blockLd, keptFloats } from '../wasm/attention.js';
 import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
 import { SMALL_MR, SMALL_NR } from '../wasm/attention-mm.js';
 import { SX_CONSTS } from '../wasm/attention-softmax.js';
-import { ScratchExhausted, JobList, type Runtime } from '../wasm/runtime.js';
+import { ScratchExhausted, JobList, f32Bits, type Runtime } from '../wasm/runtime.js';
 import { keepProbabilities, keptProbabilities } from './attention-cache.js';
 import type { FastContext } from './context.js';
 import { finishOutput, kernelOutput } from './buffers.js';
@@ -22,12 +22,6 @@ import { runInline, copyIn } from './matmul.js';
 /** Query rows per block of scores. */
 const BQ = 64;
 
-const bitsF = new Float32Array(1);
-const bitsI = new Int32Array(bitsF.buffer);
-const f32bits = (x: number): number => {
-  bitsF[0] = x;
-  return bitsI[0];
-};
 
 interface Operand {
   /** byte address of each batch item's [0, 0] */
@@ -151,7 +145,7 @@ function template(words: number, { tq, tk, d, dv, a }: Dims, rest: (t: Int32Arra
   t[PARAM.tk] = tk;
   t[PARAM.d] = d;
   t[PARAM.dvDim] = dv;
-  t[PARAM.scale] = f32bits(a.scale);
+  t[PARAM.scale] = f32Bits(a.scale);
   t[PARAM.window] = a.causal ? a.window : 0;
   t[PARAM.off] = a.causal ? tk - tq : tk;
   rest(t);

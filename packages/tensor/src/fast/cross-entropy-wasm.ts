@@ -14,7 +14,7 @@
  * Rows with a non-finite max or logsumexp (NaN, ±∞) are the caller's: their results are NaN.
  */
 import type { View } from '../backend.js';
-import { Fn, encodeModule, type Local } from '../wasm/emit.js';
+import { Fn, encodeModule, floatAt as at, widthLoops, type Local } from '../wasm/emit.js';
 import { VecCode } from '../wasm/elementwise.js';
 import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
 import { relaxedSimd } from '../wasm/relaxed-simd.js';
@@ -54,28 +54,6 @@ function emitExp(f: Fn, k: VecCode, ds: readonly Local[], outs: readonly Local[]
   if (backward) each((v) => f.get(outs[v]).get(x[v]).get(k.c(-125)).f32x4Lt().v128Not().v128And().set(outs[v]));
 }
 
-/**
- * Over the row: `vec2()` while 8 elements are left (two vectors), `vec1()` while 4 are, then `one()`
- * per element; `j` is the element index.
- */
-function rowLoops(f: Fn, j: Local, C: Local, vec2: () => void, vec1: () => void, one: () => void): void {
-  f.i32(0).set(j);
-  for (const [width, body] of [
-    [8, vec2],
-    [4, vec1],
-    [1, one],
-  ] as const) {
-    f.block().loop();
-    f.get(j).i32(width).i32Add().get(C).i32GtS().brIf(1);
-    body();
-    f.get(j).i32(width).i32Add().set(j);
-    f.br(0).end().end();
-  }
-}
-
-/** Push the byte address of element j of the row starting at byte address `row`. */
-const at = (f: Fn, row: Local, j: Local): Fn => f.get(row).get(j).i32(2).i32Shl().i32Add();
-
 function forwardFn(): Fn {
   const f = new Fn('ce_fwd', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, ldx, C, list, count, ms] = f.params;
@@ -90,14 +68,11 @@ function forwardFn(): Fn {
     // the row max (NaN propagates)
     f.get(k.c(-Infinity)).set(mv);
     const maxOf = (load: (off: number) => void, off = 0) => void (load(off), f.get(mv).f32x4Max().set(mv));
-    rowLoops(
-      f,
-      j,
-      C,
-      () => (maxOf((o) => at(f, row, j).v128Load(o)), maxOf((o) => at(f, row, j).v128Load(o), 16)),
-      () => maxOf((o) => at(f, row, j).v128Load(o)),
-      () => maxOf((o) => at(f, row, j).load32Splat(o)),
-    );
+    widthLoops(f, j, C, [
+      [8, () => (maxOf((o) => at(f, row, j).v128Load(o)), maxOf((o) => at(f, row, j).v128Load(o), 16))],
+      [4, () => maxOf((o) => at(f, row, j).v128Load(o))],
+      [1, () => maxOf((o) => at(f, row, j).load32Splat(o))],
+    ]);
     f.get(mv).f32x4ExtractLane(0).get(mv).f32x4ExtractLane(1).f32Max().get(mv).f32x4ExtractLane(2).get(mv).f32x4ExtractLane(3).f32Max().f32Max().set(m);
     f.get(m).f32x4Splat().set(mv);
     // Σ e^(x − m) in float64 lanes
@@ -107,28 +82,25 @@ function forwardFn(): Fn {
       f.get(acc0).get(e).f64x2PromoteLowF32x4().f64x2Add().set(acc0);
       f.get(acc1).get(e).get(e).shuffle32([2, 3, 0, 1]).f64x2PromoteLowF32x4().f64x2Add().set(acc1);
     };
-    rowLoops(
-      f,
-      j,
-      C,
-      () => {
+    widthLoops(f, j, C, [
+      [8, () => {
         at(f, row, j).v128Load().get(mv).f32x4Sub().set(d);
         at(f, row, j).v128Load(16).get(mv).f32x4Sub().set(d2);
         emitExp(f, k, [d, d2], [e, e2], false);
         f.get(e).get(e2).f32x4Add().set(e); // one float32 rounding of a two-term sum, then float64
         addAll(e);
-      },
-      () => {
+      }],
+      [4, () => {
         at(f, row, j).v128Load().get(mv).f32x4Sub().set(d);
         emitExp(f, k, [d], [e], false);
         addAll(e);
-      },
-      () => {
+      }],
+      [1, () => {
         at(f, row, j).load32Splat().get(mv).f32x4Sub().set(d);
         emitExp(f, k, [d], [e], false);
         f.get(tail).get(e).f32x4ExtractLane(0).f64PromoteF32().f64Add().set(tail);
-      },
-    );
+      }],
+    ]);
     f.get(acc0).get(acc1).f64x2Add().set(acc0);
     const out = () => f.get(ms).get(r).i32(3).i32Shl().i32Add();
     out().get(m).f32Store();
@@ -158,24 +130,21 @@ function backwardFn(): Fn {
       emitExp(f, k, ds, es, true);
       es.forEach((x) => f.get(x).get(g).f32x4Mul().set(x));
     };
-    rowLoops(
-      f,
-      j,
-      C,
-      () => {
+    widthLoops(f, j, C, [
+      [8, () => {
         values([() => void at(f, row, j).v128Load(), () => void at(f, row, j).v128Load(16)]);
         at(f, orow, j).get(e).v128Store();
         at(f, orow, j).get(e2).v128Store(16);
-      },
-      () => {
+      }],
+      [4, () => {
         values([() => void at(f, row, j).v128Load()]);
         at(f, orow, j).get(e).v128Store();
-      },
-      () => {
+      }],
+      [1, () => {
         values([() => void at(f, row, j).load32Splat()]);
         at(f, orow, j).get(e).f32x4ExtractLane(0).f32Store();
-      },
-    );
+      }],
+    ]);
   });
   k.finish();
   return f;

@@ -9,14 +9,12 @@
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { layerNormDims, type LayerNormAttrs } from '../primitives/layer-norm.js';
-import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import { JobList, f32Bits, splitRanges, type Runtime } from '../wasm/runtime.js';
 import { tryWasm, type FastContext } from './context.js';
 import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
 import { denseAddress } from './copy.js';
 import { dense } from './host.js';
 
-/** The bits of eps as a float32 (the kernels take i32 arguments only). */
-const f32Bits = (v: number): number => new Int32Array(new Float32Array([v]).buffer)[0];
 
 /**
  * Below this many elements the kernels run on the calling thread only. A GPT-Neo step's [512, 64] is

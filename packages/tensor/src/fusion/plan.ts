@@ -117,20 +117,23 @@ export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>
  * inner, and nothing before that group reads it.
  */
 function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, groups: Map<Tensor, Group>, inner: Set<Tensor>, consumers: ReadonlyMap<Tensor, Tensor[]>): void {
+  // only a requested group root that some node reads can become an extra output
+  if (![...wanted].some((w) => groups.has(w) && consumers.get(w)?.length)) return;
   const position = new Map<Tensor, number>();
   order.forEach((t, k) => position.set(t, k));
   for (const t of order) {
     let g = groups.get(t);
     if (!g || t.dtype !== 'float32') continue;
+    const at = position.get(t)!;
     for (let merged = true; merged; ) {
       merged = false;
+      let members: Set<Tensor> | undefined;
       for (const e of g.externals) {
         const h = groups.get(e);
         if (!h || h === g || h.extra?.length || !wanted.has(e) || e.dtype !== 'float32' || !shapesEqual(e.shape, t.shape)) continue;
         // every other reader of e (a view of the requested result: an unflattened slice) comes after t
-        const members = new Set(g.members);
-        const at = position.get(t)!;
-        if (!(consumers.get(e) ?? []).every((c) => members.has(c) || position.get(c)! > at)) continue;
+        members ??= new Set(g.members);
+        if (!(consumers.get(e) ?? []).every((c) => members!.has(c) || position.get(c)! > at)) continue;
         if (g.members.length + h.members.length > MAX_MEMBERS) continue;
         const all = [...h.members, ...g.members];
         const set = new Set(all);

@@ -48,6 +48,21 @@ export function decompose(shape: Shape, prefix = 'i'): string {
   return lines.join('\n  ');
 }
 
+/**
+ * Statements that split the float index expression `src` into `prefix0 … prefix{r-1}` over `shape`, with
+ * temporaries named after the prefix (several splits in one kernel); exact below 2^23, as decompose.
+ */
+export function splitIndex(src: string, shape: Shape, prefix: string): string[] {
+  const lines = [`let ${prefix}rest = ${src};`];
+  for (let k = shape.length - 1; k >= 1; k--) {
+    lines.push(`const ${prefix}q${k} = Math.floor((${prefix}rest + 0.5) / ${lit(shape[k])});`);
+    lines.push(`const ${prefix}${k} = ${prefix}rest - ${prefix}q${k} * ${lit(shape[k])};`);
+    lines.push(`${prefix}rest = ${prefix}q${k};`);
+  }
+  if (shape.length) lines.push(`const ${prefix}0 = ${prefix}rest;`);
+  return lines;
+}
+
 /** `offset + Σ idx_k * stride_k`, skipping zero strides and unit dims. */
 export function offsetOf(view: View, idx: readonly string[]): string {
   const terms: string[] = view.offset ? [lit(view.offset)] : [];

@@ -17,7 +17,7 @@ import { TensorError, fmtShape } from '../errors.js';
 import { broadcastShapes, shapesEqual, sizeOf, type Shape } from '../shape.js';
 import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastView, kernelFn, lit, names, offsetOf, decompose, type GpuKernel } from '../kernels/codegen.js';
+import { broadcastView, kernelFn, lit, names, offsetOf, decompose, splitIndex, type GpuKernel } from '../kernels/codegen.js';
 import { PRIMITIVES, definePrimitive, node } from './registry.js';
 import { add, div, greater, lessEqual, mul, sub, where } from './binary.js';
 import { exp, log, stopGradient } from './unary.js';
@@ -63,18 +63,6 @@ function visible(a: AttentionAttrs, off: number, i: string, j: string): string {
   const c = [`${j} <= ${i} + ${lit(off)}`];
   if (a.window > 0) c.push(`${j} > ${i} + ${lit(off - a.window)}`);
   return c.join(' && ');
-}
-
-/** Statements splitting the float `src` into names over `shape` (exact below 2^23). */
-function split(src: string, shape: Shape, prefix: string): string[] {
-  const lines = [`let ${prefix}rest = ${src};`];
-  for (let k = shape.length - 1; k >= 1; k--) {
-    lines.push(`const ${prefix}q${k} = Math.floor((${prefix}rest + 0.5) / ${lit(shape[k])});`);
-    lines.push(`const ${prefix}${k} = ${prefix}rest - ${prefix}q${k} * ${lit(shape[k])};`);
-    lines.push(`${prefix}rest = ${prefix}q${k};`);
-  }
-  if (shape.length) lines.push(`const ${prefix}0 = ${prefix}rest;`);
-  return lines;
 }
 
 /** `let <name> = scale · Σ_d q[b, i, d] k[b, j, d];` (loop variable `<name>d`) */
@@ -162,7 +150,7 @@ function gradKernel(n: Tensor, [q, k, v, fwd, g]: readonly View[]): GpuKernel {
     `const rr${x} = t${x} - bf${x} * ${lit(rows * rowLen)};`,
     `const ${rowName} = Math.floor((rr${x} + 0.5) / ${lit(rowLen)});`,
     `const ${colName} = rr${x} - ${rowName} * ${lit(rowLen)};`,
-    ...split(`bf${x}`, batch, `b${x}`),
+    ...splitIndex(`bf${x}`, batch, `b${x}`),
   ];
   const bq = names('bq', batch.length);
   const bk = names('bk', batch.length);

@@ -16,7 +16,7 @@ import { TensorError, fmtShape } from '../errors.js';
 import type { View } from '../backend.js';
 import type { Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { decompose, kernelFn, lit, names, offsetOf, type GpuKernel } from '../kernels/codegen.js';
+import { decompose, kernelFn, lit, names, offsetOf, splitIndex, type GpuKernel } from '../kernels/codegen.js';
 import { definePrimitive, node } from './registry.js';
 import { rsqrt } from './unary.js';
 import { add, div, mul, sub } from './binary.js';
@@ -38,18 +38,6 @@ export function layerNormDims(shape: Shape): { R: number; C: number } {
 
 // ---------------------------------------------------------------------------------------------------
 // gpu.js kernels
-
-/** Statements splitting the float row index `src` into names `<p>0…` over the leading dims. */
-function splitRow(src: string, lead: Shape, p: string): string[] {
-  const lines = [`let ${p}rest = ${src};`];
-  for (let k = lead.length - 1; k >= 1; k--) {
-    lines.push(`const ${p}q${k} = Math.floor((${p}rest + 0.5) / ${lit(lead[k])});`);
-    lines.push(`const ${p}${k} = ${p}rest - ${p}q${k} * ${lit(lead[k])};`);
-    lines.push(`${p}rest = ${p}q${k};`);
-  }
-  if (lead.length) lines.push(`const ${p}0 = ${p}rest;`);
-  return lines;
-}
 
 /**
  * Statements defining `m<s>` (row mean) and `r<s>` (1/√(σ² + eps)) of the row whose leading indices are
@@ -101,7 +89,7 @@ function gradKernel(n: Tensor, [x, w, g]: readonly View[]): GpuKernel {
     decompose(n.shape),
     // rows 0…R−1: dx = r·(a − mean(a) − x̂·mean(a·x̂)), a = g·w
     `if (i0 < ${lit(R - 0.5)}) {`,
-    ...splitRow('i0', leadShape, 'a'),
+    ...splitIndex('i0', leadShape, 'a'),
     ...rowStats(x, lead('a'), C, eps, 'a'),
     '  let sa = 0.0;',
     '  let sx = 0.0;',
@@ -117,7 +105,7 @@ function gradKernel(n: Tensor, [x, w, g]: readonly View[]): GpuKernel {
     `if (i0 < ${lit(R + 0.5)}) {`,
     '  let accw = 0.0;',
     `  for (let rw = 0; rw < ${R}; rw++) {`,
-    ...splitRow('rw', leadShape, 'b'),
+    ...splitIndex('rw', leadShape, 'b'),
     ...rowStats(x, lead('b'), C, eps, 'b'),
     `    accw = accw + ${gAt('b', 'i1')} * ${xhat(x, lead('b'), 'i1', 'b')};`,
     '  }',
@@ -126,7 +114,7 @@ function gradKernel(n: Tensor, [x, w, g]: readonly View[]): GpuKernel {
     // row R + 1: dbias = Σ_rows g
     'let accb = 0.0;',
     `for (let rr = 0; rr < ${R}; rr++) {`,
-    ...splitRow('rr', leadShape, 'e'),
+    ...splitIndex('rr', leadShape, 'e'),
     `  accb = accb + ${gAt('e', 'i1')};`,
     '}',
     'return accb;',

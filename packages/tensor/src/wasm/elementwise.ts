@@ -174,13 +174,8 @@ export class VecCode {
     return out;
   }
 
-  /** Emit every node of the DAG; `load(i)` pushes input i's vector. Returns the root's local. */
-  emit(root: Expr, load: (i: number) => void): Local {
-    return this.emitAll([root], load)[0];
-  }
-
-  /** Emit every node the roots need, each once; returns the roots' locals. */
-  emitAll(roots: readonly Expr[], load: (i: number) => void): Local[] {
+  /** Emit every node the roots need, each once (`load(i)` pushes input i's vector); returns the roots' locals. */
+  emit(roots: readonly Expr[], load: (i: number) => void): Local[] {
     const f = this.f;
     const val = new Map<Expr, Local>();
     for (const e of roots.flatMap((r) => topo(r))) {
@@ -332,7 +327,7 @@ export function elementwiseModule(roots: readonly Expr[], classes: readonly Inne
       const U = UNROLL;
       f.get(i).i32(4 * U).i32Add().get(innerN).i32GtS().brIf(1);
       const pair = Array.from({ length: U }, (_, k) => 16 * k).map((at) =>
-        code.emitAll(roots, (n) => {
+        code.emit(roots, (n) => {
           const x = inp[n];
           if (classes[n] === 0) f.get(x.q).load32Splat();
           else f.get(x.q).v128Load(at);
@@ -349,7 +344,7 @@ export function elementwiseModule(roots: readonly Expr[], classes: readonly Inne
     // vector steps
     f.block().loop();
     f.get(i).i32(4).i32Add().get(innerN).i32GtS().brIf(1);
-    const res = code.emitAll(roots, (n) => {
+    const res = code.emit(roots, (n) => {
       const x = inp[n];
       const c = classes[n];
       if (c === 0) f.get(x.q).load32Splat();
@@ -370,7 +365,7 @@ export function elementwiseModule(roots: readonly Expr[], classes: readonly Inne
     // scalar tail (lanes all equal)
     f.block().loop();
     f.get(i).get(innerN).i32GeS().brIf(1);
-    const res1 = code.emitAll(roots, (n) => f.get(inp[n].q).load32Splat());
+    const res1 = code.emit(roots, (n) => f.get(inp[n].q).load32Splat());
     store(res1, 0, true);
     f.addTo(out, 4);
     inp.forEach((x, n) => {

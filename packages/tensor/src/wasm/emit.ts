@@ -494,6 +494,24 @@ export class Fn {
 export type Operand = number | { local: Local } | (() => void);
 export const L = (local: Local): { local: Local } => ({ local });
 
+/**
+ * Over elements [0, n) of a row: each body while its width is left, widest first (e.g. two vectors, one
+ * vector, one element); `j` is the element index, advanced by the width after each body.
+ */
+export function widthLoops(f: Fn, j: Local, n: Local, bodies: readonly (readonly [number, () => void])[]): void {
+  f.i32(0).set(j);
+  for (const [width, body] of bodies) {
+    f.block().loop();
+    f.get(j).i32(width).i32Add().get(n).i32GtS().brIf(1);
+    body();
+    f.get(j).i32(width).i32Add().set(j);
+    f.br(0).end().end();
+  }
+}
+
+/** Push the byte address of float32 element j of the array at byte address `base`. */
+export const floatAt = (f: Fn, base: Local, j: Local): Fn => f.get(base).get(j).i32(2).i32Shl().i32Add();
+
 export interface ModuleSpec {
   /** import env.memory; shared memories need a maximum */
   memory: { initial: number; maximum: number; shared: boolean };

@@ -13,27 +13,8 @@
  * into two floats (x − μ_hi is exact where x is near μ: the cancelling case). eps comes as the bits of
  * a float32 (every argument is an i32, as in a job list).
  */
-import { Fn, type Local } from './emit.js';
+import { Fn, floatAt as at, widthLoops, type Local } from './emit.js';
 
-/** Over a row of C elements: each body while its width is left (widest first); `j` is the element index. */
-function rowLoop(f: Fn, j: Local, C: Local, vec: () => void, one: () => void, vec2?: () => void): void {
-  f.i32(0).set(j);
-  const bodies: [number, () => void][] = [
-    [4, vec],
-    [1, one],
-  ];
-  if (vec2) bodies.unshift([8, vec2]);
-  for (const [width, body] of bodies) {
-    f.block().loop();
-    f.get(j).i32(width).i32Add().get(C).i32GtS().brIf(1);
-    body();
-    f.get(j).i32(width).i32Add().set(j);
-    f.br(0).end().end();
-  }
-}
-
-/** Push the byte address of float element j of the array at byte address `base`. */
-const at = (f: Fn, base: Local, j: Local): Fn => f.get(base).get(j).i32(2).i32Shl().i32Add();
 /** Push the byte address of float64 element j of the array at byte address `base`. */
 const at64 = (f: Fn, base: Local, j: Local): Fn => f.get(base).get(j).i32(3).i32Shl().i32Add();
 const zero64 = (f: Fn): Fn => f.f32(0).f64PromoteF32();
@@ -98,18 +79,12 @@ class RowNorm {
     f.get(row).f32Load().f64PromoteF32().tee(sh).f64x2Splat().set(this.shV);
     for (const a of acc) f.i32x4Const([0, 0, 0, 0]).set(a);
     zero64(f).tee(s1).set(s2);
-    rowLoop(
-      f,
-      j,
-      this.C,
-      () => this.fold(row, 0),
-      () => {
-        at(f, row, j).f32Load().f64PromoteF32().get(sh).f64Sub().set(t);
-        f.get(s1).get(t).f64Add().set(s1);
-        f.get(s2).get(t).get(t).f64Mul().f64Add().set(s2);
-      },
-      () => (this.fold(row, 0), this.fold(row, 1)),
-    );
+    const one = (): void => {
+      at(f, row, j).f32Load().f64PromoteF32().get(sh).f64Sub().set(t);
+      f.get(s1).get(t).f64Add().set(s1);
+      f.get(s2).get(t).get(t).f64Mul().f64Add().set(s2);
+    };
+    widthLoops(f, j, this.C, [[8, () => (this.fold(row, 0), this.fold(row, 1))], [4, () => this.fold(row, 0)], [1, one]]);
     /** Σ of the pairs acc[i], acc[i + 1], acc[i + 4], acc[i + 5] and the tail, / C: pushed */
     const meanOf = (i: number, tail: Local) => {
       f.get(acc[i]).get(acc[i + 1]).f64x2Add().get(acc[i + 4]).get(acc[i + 5]).f64x2Add().f64x2Add().set(this.d);
@@ -150,23 +125,19 @@ function forwardFn(): Fn {
   f.get(x).set(xr).get(y).set(yr);
   f.forRange(i, 0, { local: R }, 1, () => {
     ln.stats(xr);
-    rowLoop(
-      f,
-      j,
-      C,
-      () => {
-        at(f, yr, j);
-        ln.vec(xr);
-        at(f, w, j).v128Load().f32x4Mul();
-        at(f, b, j).v128Load().f32x4Add().v128Store();
-      },
-      () => {
-        at(f, yr, j);
-        ln.one(xr);
-        at(f, w, j).f32Load().f32Mul();
-        at(f, b, j).f32Load().f32Add().f32Store();
-      },
-    );
+    const vec = (): void => {
+      at(f, yr, j);
+      ln.vec(xr);
+      at(f, w, j).v128Load().f32x4Mul();
+      at(f, b, j).v128Load().f32x4Add().v128Store();
+    };
+    const one = (): void => {
+      at(f, yr, j);
+      ln.one(xr);
+      at(f, w, j).f32Load().f32Mul();
+      at(f, b, j).f32Load().f32Add().f32Store();
+    };
+    widthLoops(f, j, C, [[4, vec], [1, one]]);
     f.get(xr).get(C).i32(2).i32Shl().i32Add().set(xr);
     f.get(yr).get(C).i32(2).i32Shl().i32Add().set(yr);
   });
@@ -206,56 +177,48 @@ function backwardFn(): Fn {
       f.get(s0).get(v).f64x2PromoteLowF32x4().f64x2Add().set(s0);
       f.get(s1).get(v).get(v).shuffle32([2, 3, 0, 1]).f64x2PromoteLowF32x4().f64x2Add().set(s1);
     };
-    rowLoop(
-      f,
-      j,
-      C,
-      () => {
-        ln.vec(xr).set(xh);
-        at(f, gr, j).v128Load().set(gv);
-        f.get(gv);
-        at(f, w, j).v128Load().f32x4Mul().set(a);
-        sums(a, sa0, sa1);
-        f.get(a).get(xh).f32x4Mul().set(a);
-        sums(a, sx0, sx1);
-        f.get(gv).get(xh).f32x4Mul().set(a);
-        accumulate(acc, a);
-        accumulate(db, gv);
-      },
-      () => {
-        ln.one(xr).set(xs);
-        at(f, gr, j).f32Load().set(gs);
-        f.get(gs);
-        at(f, w, j).f32Load().f32Mul().set(as);
-        f.get(ta).get(as).f64PromoteF32().f64Add().set(ta);
-        f.get(tx).get(as).get(xs).f32Mul().f64PromoteF32().f64Add().set(tx);
-        f.get(gs).get(xs).f32Mul().set(as);
-        accumulate1(acc, as);
-        accumulate1(db, gs);
-      },
-    );
+    const foldVec = (): void => {
+      ln.vec(xr).set(xh);
+      at(f, gr, j).v128Load().set(gv);
+      f.get(gv);
+      at(f, w, j).v128Load().f32x4Mul().set(a);
+      sums(a, sa0, sa1);
+      f.get(a).get(xh).f32x4Mul().set(a);
+      sums(a, sx0, sx1);
+      f.get(gv).get(xh).f32x4Mul().set(a);
+      accumulate(acc, a);
+      accumulate(db, gv);
+    };
+    const foldOne = (): void => {
+      ln.one(xr).set(xs);
+      at(f, gr, j).f32Load().set(gs);
+      f.get(gs);
+      at(f, w, j).f32Load().f32Mul().set(as);
+      f.get(ta).get(as).f64PromoteF32().f64Add().set(ta);
+      f.get(tx).get(as).get(xs).f32Mul().f64PromoteF32().f64Add().set(tx);
+      f.get(gs).get(xs).f32Mul().set(as);
+      accumulate1(acc, as);
+      accumulate1(db, gs);
+    };
+    widthLoops(f, j, C, [[4, foldVec], [1, foldOne]]);
     meanOf(sa0, sa1, ta).set(ma);
     meanOf(sx0, sx1, tx).set(mx);
     f.get(ma).f32x4Splat().set(maV);
     f.get(mx).f32x4Splat().set(mxV);
     // dx = r·((a − mean(a)) − x̂·mean(a·x̂))
-    rowLoop(
-      f,
-      j,
-      C,
-      () => {
-        at(f, or, j);
-        at(f, gr, j).v128Load();
-        at(f, w, j).v128Load().f32x4Mul().get(maV).f32x4Sub();
-        ln.vec(xr).get(mxV).f32x4Mul().f32x4Sub().get(ln.rV).f32x4Mul().v128Store();
-      },
-      () => {
-        at(f, or, j);
-        at(f, gr, j).f32Load();
-        at(f, w, j).f32Load().f32Mul().get(ma).f32Sub();
-        ln.one(xr).get(mx).f32Mul().f32Sub().get(ln.rf).f32Mul().f32Store();
-      },
-    );
+    const dxVec = (): void => {
+      at(f, or, j);
+      at(f, gr, j).v128Load();
+      at(f, w, j).v128Load().f32x4Mul().get(maV).f32x4Sub();
+      ln.vec(xr).get(mxV).f32x4Mul().f32x4Sub().get(ln.rV).f32x4Mul().v128Store();
+    };
+    const dxOne = (): void => {
+      at(f, or, j);
+      at(f, gr, j).f32Load();
+      at(f, w, j).f32Load().f32Mul().get(ma).f32Sub();
+      ln.one(xr).get(mx).f32Mul().f32Sub().get(ln.rf).f32Mul().f32Store();
+    };
+    widthLoops(f, j, C, [[4, dxVec], [1, dxOne]]);
     for (const p of [xr, gr, or]) f.get(p).get(C).i32(2).i32Shl().i32Add().set(p);
   });
   // dweight | dbias rounded to float32

@@ -286,6 +286,15 @@ interface WorkerLike {
   once(ev: string, fn: (...a: unknown[]) => void): void;
 }
 
+const bitsF = new Float32Array(1);
+const bitsI = new Int32Array(bitsF.buffer);
+
+/** The bits of `x` as a float32, as an i32 (kernel arguments and job words are i32s only). */
+export function f32Bits(x: number): number {
+  bitsF[0] = x;
+  return bitsI[0];
+}
+
 /**
  * A job list: rows of JOB_WORDS int32 (function id and mask, 15 args). Arguments flagged in `perThread`
  * (1-based) are per-thread scratch addresses: thread t adds t·stride to them.
