@@ -3,7 +3,8 @@
 // hold a head's [T, T + 12] scores and dS per thread and, when training, the forward keeps P for the
 // backward; beyond that at most a [64, T] block of scores and one of dP per head and thread) against
 // the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's primitives, evaluator fusion
-// on), forward and forward + backward (gradients of q, k, v), plus tfjs-wasm running the same
+// on; fwd+bwd also with it off), forward and forward + backward (gradients of q, k, v), and the GEMM-bound
+// floor of the fused fwd+bwd (its six causal products at this run's 1024³ GEMM rate), plus tfjs-wasm running the same
 // composite, measured in turns in this process. With python3-torch
 // installed, PyTorch's composite and scaled_dot_product_attention at T = 512 come from
 // benchmarks/pytorch/bench.py (run after, same machine).
@@ -75,6 +76,18 @@ const fusedScoreKiB = (t) => {
   return (4 * t * ldt <= 640 * 1024 ? 2 * t * ldt * 4 : Math.min(64, t) * t * 4 * 2) / 2 ** 10;
 };
 
+/**
+ * The bound on the fused fwd+bwd: its six products (S = q·kᵀ, O = P·v; dP = dO·vᵀ, dv = Pᵀ·dO,
+ * dq = dS·k, dk = dSᵀ·q; P kept from the forward) over the causal triangle, T(T + 1)/2 of the T² (query,
+ * key) pairs, each 2·D flops a head, at the rate this backend's GEMM reaches on 1024³ in this run. The
+ * softmax, dS and packing passes come on top, so no fused kernel on this engine beats this time.
+ */
+const G = 1024;
+const [ga, gb] = [bench.randomF32(G * G, 1), bench.randomF32(G * G, 2)];
+const gemm = bench.matmulJob(ga, gb, G, G, G);
+const gflops = (ms) => (2 * G ** 3) / (ms * 1e6);
+const floorMs = (t, gemmMs) => (6 * H * ((t * (t + 1)) / 2) * 2 * D) / (gflops(gemmMs) * 1e6);
+
 const rows = [];
 const json = {};
 for (const t of lengths) {
@@ -86,6 +99,10 @@ for (const t of lengths) {
     cands[`${b} composite fwd`] = () => bench.using(b, fwd(composite, q, k, v));
     cands[`${b} fused fwd+bwd`] = () => bench.using(b, fwdBwd(fused, q, k, v));
     cands[`${b} composite fwd+bwd`] = () => bench.using(b, fwdBwd(composite, q, k, v));
+    // the literal "unfused" composite: every op its own kernel (evaluator fusion off), for reference
+    cands[`${b} composite fwd+bwd, fusion off`] = () => bench.using(b, fwdBwd(composite, q, k, v), { fusion: false });
+    // the GEMM rate of this backend in this run: the floor of any kernel whose time is its products
+    cands[`${b} gemm`] = () => bench.using(b, gemm);
   }
   if (tfjs) {
     const j = tfjsJobs(t);
@@ -104,6 +121,10 @@ for (const t of lengths) {
       'fused fwd+bwd ms': ms[`${b} fused fwd+bwd`].toFixed(1),
       'composite fwd+bwd ms': ms[`${b} composite fwd+bwd`].toFixed(1),
       'fwd+bwd speedup': (ms[`${b} composite fwd+bwd`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
+      'vs fusion off': (ms[`${b} composite fwd+bwd, fusion off`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
+      'GEMM GFLOPS': gflops(ms[`${b} gemm`]).toFixed(1),
+      'fwd+bwd GEMM floor ms': floorMs(t, ms[`${b} gemm`]).toFixed(1),
+      'speedup at floor': (ms[`${b} composite fwd+bwd`] / floorMs(t, ms[`${b} gemm`])).toFixed(2),
       'tfjs-wasm fwd / fwd+bwd ms': tfjs ? `${ms['tfjs fwd'].toFixed(1)} / ${ms['tfjs fwd+bwd'].toFixed(1)}` : '-',
       'score bytes (composite / fused)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${fusedScoreKiB(t).toFixed(0)} KiB`,
     });

@@ -192,6 +192,10 @@ describe('wasm host paths match the cpu backend exactly', () => {
           () => T.pad(T.permute(stored(x, shape), order), shape.map((_, k) => [k === ax ? pad : 0, k === axes[axes.length - 1] ? 1 : 0] as [number, number]), v),
           () => T.concat([T.permute(stored(x, shape), order), T.permute(stored(x, shape), order), stored(x, order.map((k) => shape[k]))], ax),
           () => T.gather(stored(x, shape), T.tensor(new Int32Array([2, 0, -1, 99, 1]), [5]), ax),
+          // host storage (user arrays, not in wasm memory): the window is copied in, then the SIMD copy
+          () => T.pad(T.permute(T.tensor(x, shape), order), shape.map((_, k) => [0, k === ax ? pad : 0] as [number, number]), v),
+          () => T.pad(T.broadcastTo(T.tensor(x.subarray(0, 1), []), [...shape]), shape.map((_, k) => [0, k === ax ? 1 : 0] as [number, number]), v),
+          () => T.add(T.reshape(T.broadcastTo(T.tensor(x.subarray(0, shape[shape.length - 1]), [shape[shape.length - 1]]), [...shape]), [x.length]), 0),
         ];
         for (const build of builds) {
           const [cpu, ...rest] = await onBackends(build);

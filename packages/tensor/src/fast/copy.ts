@@ -110,10 +110,34 @@ function wasmOutput(n: number): { out: Float32Array; at: number } | undefined {
   return undefined;
 }
 
+/**
+ * The byte address of a view's [0, …] element in wasm memory, strides unchanged: in place, or, for host
+ * storage, its window's span copied into the current op's scratch (one memcpy; a broadcast constant
+ * is a few floats), so that the strided copy still runs in the SIMD kernel instead of a JS loop.
+ */
+function sourceAddress(rt: Runtime, v: View): number | undefined {
+  const at = viewAddress(v);
+  if (at !== undefined) return at;
+  const d = v.storage.data;
+  if (!(d instanceof Float32Array) || sizeOf(v.shape) === 0) return undefined;
+  let [lo, hi] = [v.offset, v.offset];
+  v.shape.forEach((n, k) => {
+    const s = (n - 1) * v.strides[k];
+    if (s < 0) lo += s;
+    else hi += s;
+  });
+  rt.reset();
+  const dst = rt.alloc(hi - lo + 1);
+  if (dst < 0) return undefined;
+  rt.f32.set(d.subarray(lo, hi + 1), dst >> 2);
+  return dst + 4 * (v.offset - lo);
+}
+
 /** A strided window copied into a fresh C-order array. */
 export function copyWasm(rt: Runtime, node: Tensor, x: View): Float32Array | undefined {
-  const src = viewAddress(x);
-  if (src === undefined || node.size < WASM_MIN) return undefined;
+  if (node.size < WASM_MIN) return undefined;
+  const src = sourceAddress(rt, x);
+  if (src === undefined) return undefined;
   const o = wasmOutput(node.size);
   if (!o) return undefined;
   copyWindow(rt, src, x.shape, x.strides, o.at, contiguousStrides(x.shape));
@@ -121,8 +145,9 @@ export function copyWasm(rt: Runtime, node: Tensor, x: View): Float32Array | und
 }
 
 export function padWasm(rt: Runtime, node: Tensor, x: View): Float32Array | undefined {
-  const src = viewAddress(x);
-  if (src === undefined || node.size < WASM_MIN) return undefined;
+  if (node.size < WASM_MIN) return undefined;
+  const src = sourceAddress(rt, x);
+  if (src === undefined) return undefined;
   const o = wasmOutput(node.size);
   if (!o) return undefined;
   const pads = node.attrs.pads as [number, number][];

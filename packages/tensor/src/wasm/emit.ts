@@ -570,5 +570,18 @@ export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
     for (const b of body) code.push(b);
   }
   section(10, code);
+  // the "name" custom section: CPU profiles (node --cpu-prof) then show kernel names, not wasm-function[k]
+  const names: number[] = [];
+  uleb(spec.functions.length, names);
+  spec.functions.forEach((f, k) => {
+    uleb(k, names);
+    str(f.name, names);
+  });
+  const custom: number[] = [];
+  str('name', custom);
+  custom.push(1);
+  uleb(names.length, custom);
+  for (const b of names) custom.push(b);
+  section(0, custom);
   return new Uint8Array(out);
 }
