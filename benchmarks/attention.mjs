@@ -88,6 +88,19 @@ const gemm = bench.matmulJob(ga, gb, G, G, G);
 const gflops = (ms) => (2 * G ** 3) / (ms * 1e6);
 const floorMs = (t, gemmMs) => (6 * H * ((t * (t + 1)) / 2) * 2 * D) / (gflops(gemmMs) * 1e6);
 
+/**
+ * P kept from the forward for the backward while training (fast/attention-cache.ts), all heads: the
+ * small path's [T, ldt] per head, or the blocked path's causal blocks (wasm/attention.ts keptFloats).
+ */
+const keptMiB = (t) => {
+  const ldt = Math.ceil((t + 12) / 4) * 4;
+  if (4 * t * ldt <= 640 * 1024) return (H * t * ldt * 4) / 2 ** 20;
+  const blockLd = (n) => ((n + 15) & -16) | 16;
+  let n = 0;
+  for (let i0 = 0; i0 < t; i0 += 64) n += Math.min(64, t - i0) * blockLd(Math.min(t, i0 + 64));
+  return (H * n * 4) / 2 ** 20;
+};
+
 const rows = [];
 const json = {};
 for (const t of lengths) {
@@ -126,7 +139,7 @@ for (const t of lengths) {
       'fwd+bwd GEMM floor ms': floorMs(t, ms[`${b} gemm`]).toFixed(1),
       'speedup at floor': (ms[`${b} composite fwd+bwd`] / floorMs(t, ms[`${b} gemm`])).toFixed(2),
       'tfjs-wasm fwd / fwd+bwd ms': tfjs ? `${ms['tfjs fwd'].toFixed(1)} / ${ms['tfjs fwd+bwd'].toFixed(1)}` : '-',
-      'score bytes (composite / fused)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${fusedScoreKiB(t).toFixed(0)} KiB`,
+      'score bytes (composite, each [H, T, T] / fused, per thread + P kept in training)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${fusedScoreKiB(t).toFixed(0)} KiB + ${keptMiB(t).toFixed(1)} MiB`,
     });
   }
 }
