@@ -5,19 +5,21 @@
 // the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's primitives, evaluator fusion
 // on; fwd+bwd also with it off), forward and forward + backward (gradients of q, k, v), and the GEMM-bound
 // floor of the fused fwd+bwd (its six causal products at this run's 1024³ GEMM rate), plus tfjs-wasm running the same
-// composite, measured in turns in this process. With python3-torch
+// composite, measured in turns in this process; then the slow baselines, plain JavaScript loops
+// (plain-attention.mjs) and the library's gpu.js kernels alone (up to T = 256 unless --slow). With python3-torch
 // installed, PyTorch's composite and scaled_dot_product_attention at T = 512 come from
 // benchmarks/pytorch/bench.py (run after, same machine).
 //
-// Usage: node benchmarks/attention.mjs [--json] [--quick] [--t 128,256,512] [--heads 12] [--dim 64] [--backends threads,webasm]
+// Usage: node benchmarks/attention.mjs [--json] [--quick] [--slow] [--t 128,256,512] [--heads 12] [--dim 64] [--backends threads,webasm]
 import os from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as T from '@llm-modules/tensor';
 import { grad } from '@llm-modules/autograd';
 import { bench } from 'llm-modules';
-import { flag, option, report } from './lib.mjs';
+import { bestOf, flag, option, report } from './lib.mjs';
 import { registerTfjsGradients } from './tfjs-gradients.mjs';
+import { plainAttention, plainAttentionGrad } from './plain-attention.mjs';
 
 const quick = flag('quick');
 const lengths = option('t', quick ? '128,512' : '128,256,512').split(',').map(Number);
@@ -101,6 +103,35 @@ const keptMiB = (t) => {
   return (H * n * 4) / 2 ** 20;
 };
 
+const checks = [];
+/**
+ * The slow baselines, a run or two each: plain JavaScript (checked against the fused kernel: max |Δ| of
+ * o and of the gradients, into `checks`) and the library's own gpu.js kernels (fast paths and fusion
+ * off; ~12 s for fwd+bwd at T = 256, so past T = 256 only with --slow).
+ */
+async function slowBaselines(t, q, k, v) {
+  const [qa, ka, va] = await Promise.all([q, k, v].map((x) => x.data()));
+  const ones = new Float32Array(H * t * D).fill(1);
+  const slowReps = t > 256 ? 1 : 2;
+  const ms = {};
+  ms['plain fwd'] = await bestOf(() => plainAttention(qa, ka, va, H, t, D, scale), { reps: slowReps });
+  ms['plain fwd+bwd'] = await bestOf(() => {
+    const { P } = plainAttention(qa, ka, va, H, t, D, scale, true);
+    return plainAttentionGrad(qa, ka, va, P, ones, H, t, D, scale);
+  }, { reps: slowReps });
+  const { o, P } = plainAttention(qa, ka, va, H, t, D, scale, true);
+  const g = plainAttentionGrad(qa, ka, va, P, ones, H, t, D, scale);
+  const ours = await Promise.all([fused(q, k, v), ...grad((a, b, c) => T.sum(fused(a, b, c)), [0, 1, 2])(q, k, v)].map((x) => x.data()));
+  const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+  checks.push(`T=${t}: o ${maxDiff(o, ours[0]).toExponential(1)}, dq ${maxDiff(g.dq, ours[1]).toExponential(1)}, dk ${maxDiff(g.dk, ours[2]).toExponential(1)}, dv ${maxDiff(g.dv, ours[3]).toExponential(1)}`);
+  if (t <= 256 || flag('slow')) {
+    const naive = { fast: false, fusion: false };
+    ms['gpujs fwd'] = await bestOf(() => bench.using('threads', fwd(fused, q, k, v), naive), { reps: 1 });
+    ms['gpujs fwd+bwd'] = await bestOf(() => bench.using('threads', fwdBwd(fused, q, k, v), naive), { reps: 1 });
+  }
+  return ms;
+}
+
 const rows = [];
 const json = {};
 for (const t of lengths) {
@@ -123,6 +154,7 @@ for (const t of lengths) {
     cands['tfjs fwd+bwd'] = j.fwdBwd;
   }
   const ms = await bench.interleaved(cands, { reps, budgetMs: 60000 });
+  Object.assign(ms, await slowBaselines(t, q, k, v));
   json[t] = ms;
   for (const b of backends) {
     rows.push({
@@ -139,6 +171,8 @@ for (const t of lengths) {
       'fwd+bwd GEMM floor ms': floorMs(t, ms[`${b} gemm`]).toFixed(1),
       'speedup at floor': (ms[`${b} composite fwd+bwd`] / floorMs(t, ms[`${b} gemm`])).toFixed(2),
       'tfjs-wasm fwd / fwd+bwd ms': tfjs ? `${ms['tfjs fwd'].toFixed(1)} / ${ms['tfjs fwd+bwd'].toFixed(1)}` : '-',
+      'plain JS fwd / fwd+bwd ms': `${ms['plain fwd'].toFixed(0)} / ${ms['plain fwd+bwd'].toFixed(0)}`,
+      'gpu.js naive fwd / fwd+bwd ms': ms['gpujs fwd'] ? `${ms['gpujs fwd'].toFixed(0)} / ${ms['gpujs fwd+bwd'].toFixed(0)}` : '-',
       'score bytes (composite, each [H, T, T] / fused, per thread + P kept in training)': `${((H * t * t * 4) / 2 ** 20).toFixed(1)} MiB / ${fusedScoreKiB(t).toFixed(0)} KiB + ${keptMiB(t).toFixed(1)} MiB`,
     });
   }
@@ -154,7 +188,8 @@ const extra = {
   node: process.version,
   cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
   'load average': os.loadavg().map((x) => x.toFixed(1)).join(' '),
-  'PyTorch T=512 (ms)': pytorch?.attention_t512 ? Object.entries(pytorch.attention_t512).map(([k, v]) => `${k} ${v}`).join(', ') : 'not run (python3-torch missing)',
+  'plain JS vs fused, max |Δ|': checks.join('; '),
+  'PyTorch T=512 (ms)': pytorch?.attention_t512 ? Object.entries(pytorch.attention_t512).map(([k, v]) => `${k} ${v}`).join(', ') : flag('no-pytorch') ? 'not run (--no-pytorch)' : 'not run (python3-torch missing)',
 };
 if (flag('json')) Object.assign(extra, { results: json, pytorch });
 report('causal attention: fused vs unfused composite (best of runs; speedup = composite time / fused time, same run)', rows, extra);
