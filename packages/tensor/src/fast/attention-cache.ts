@@ -11,18 +11,17 @@
  * Entries hold at most CAP bytes in all, oldest evicted first; a backward frees the entry it used (a
  * second backward recomputes), and an entry whose output array was collected is freed with it.
  *
- * Only training keeps P: a forward keeps it once a backward has run within the last RECENT forwards.
- * Inference never pays for it: writing P to a fresh block (page faults on first touch, cache misses
- * after) made a 60-call forward loop 2× slower.
+ * Only a forward whose backward node has been built keeps P (`backwardPending`, marked by the rule of
+ * `attention` when autodiff runs it, before evaluation). Inference never pays for it, not even right
+ * after training steps: writing P to a fresh block (page faults on first touch, cache misses after)
+ * made a 60-call forward loop 2× slower. (An earlier rule, "a backward ran within the last 64
+ * forwards", charged that to the forwards of an evaluation or generation between training steps.)
  */
 import type { View } from '../backend.js';
 import type { AttentionAttrs } from '../primitives/attention.js';
 import { existingRuntime, type Runtime } from '../wasm/runtime.js';
 
 const CAP = 32 * 2 ** 20;
-/** forwards after the last backward for which P is still kept: a step's attention layers */
-const RECENT = 64;
-let sinceBackward = Infinity;
 
 interface Entry {
   readonly at: number;
@@ -62,7 +61,7 @@ export function keepProbabilities(rt: Runtime, out: Float32Array, views: readonl
   const old = byOutput.get(out);
   if (old) drop(old);
   const bytes = 4 * floats;
-  if (sinceBackward++ >= RECENT || bytes > CAP / 4) return 0;
+  if (bytes > CAP / 4) return 0;
   for (const e of live) {
     if (total + bytes <= CAP) break;
     drop(e);
@@ -82,7 +81,6 @@ export function keepProbabilities(rt: Runtime, out: Float32Array, views: readonl
  * address, and `release` to free it once the backward has run.
  */
 export function keptProbabilities(fwd: View, views: readonly View[], attrs: AttentionAttrs, ldt: number): { at: number; release: () => void } | undefined {
-  sinceBackward = 0;
   const out = fwd.storage.data;
   const e = out instanceof Float32Array ? byOutput.get(out) : undefined;
   if (!e || !live.has(e) || e.signature !== signature(views, attrs, ldt)) return undefined;

@@ -7,7 +7,7 @@
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
-import { attentionDims, type AttentionAttrs } from '../primitives/attention.js';
+import { attentionDims, backwardPending, type AttentionAttrs } from '../primitives/attention.js';
 import type { Tensor } from '../tensor.js';
 import { PARAM, blockLd, keptFloats } from '../wasm/attention.js';
 import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
@@ -55,7 +55,7 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
 
 /**
  * For tests and benchmarks: `small` forces the small-shape path on or off (undefined: by shape);
- * `keep` lets a forward keep P for the backward (attention-cache.ts).
+ * `keep` lets a forward whose backward has been built keep P for it (attention-cache.ts).
  */
 export const attentionTuning: { small: boolean | undefined; keep: boolean } = { small: undefined, keep: true };
 
@@ -225,9 +225,10 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
   const out = o.at;
   const dims: Dims = { tq, tk, d, dv, a };
   const flops = 2 * nb * tq * tk * (d + dv);
+  const keep = attentionTuning.keep && backwardPending.has(node);
   if (useSmall(tq, tk, d, dv)) {
     const ldt = smallLdt(tk);
-    const pc = attentionTuning.keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * tq * ldt, ldt) : 0;
+    const pc = keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * tq * ldt, ldt) : 0;
     const { floats, words } = smallParams(dims, false, false);
     run(ctx, rt, 'attn_sfwd', SMALL.WORDS, nb, floats, (w, b, at) => {
       inputs(w, at, b, words, Q, K, V);
@@ -239,7 +240,7 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
   const { words, lay } = blockedWords(rt, dims, false);
   const per = keptFloats(tq, tk, lay.bq, a.causal, a.window);
   // keyed by −bq: never a small-path ldt, so neither path reads the other's P
-  const pk = attentionTuning.keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * per, -lay.bq) : 0;
+  const pk = keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * per, -lay.bq) : 0;
   run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);

@@ -263,10 +263,18 @@ function localVjp(outputs: readonly Tensor[], seeds: readonly Tensor[], leaves: 
   return leaves.map((l) => ct.get(l) ?? null);
 }
 
+/**
+ * Forward nodes whose backward node exists: autodiff built it from the rule below, before anything was
+ * evaluated. The CPU fast paths keep P of exactly these for the backward (fast/attention-cache.ts), so
+ * a forward with no backward to come (inference, evaluation between training steps) never pays for it.
+ */
+export const backwardPending = new WeakSet<Tensor>();
+
 definePrimitive({
   name: 'attention',
   gpujs: forwardKernel,
   vjp: (g, out, [q, k, v]) => {
+    backwardPending.add(out);
     const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
     const flat = node('attentionGrad', [sizeOf(batch) * (tq * d + tk * d + tk * dv)], 'float32', [q, k, v, out, g], out.attrs);
     return splitGrad(flat, q, k, v);
