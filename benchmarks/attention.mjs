@@ -4,7 +4,8 @@
 // backward; beyond that at most a [64, T] block of scores and one of dP per head and thread) against
 // the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's primitives, evaluator fusion
 // on; fwd+bwd also with it off), forward and forward + backward (gradients of q, k, v), and the GEMM-bound
-// floor of the fused fwd+bwd (its six causal products at this run's 1024³ GEMM rate), plus tfjs-wasm running the same
+// floor of the fused fwd+bwd (its six causal products at this run's 1024³ GEMM rate) next to the composite's own
+// six products (full squares, timed alone), plus tfjs-wasm running the same
 // composite, measured in turns in this process; then the slow baselines, plain JavaScript loops
 // (plain-attention.mjs) and the library's gpu.js kernels alone (up to T = 256 unless --slow). With python3-torch
 // installed, PyTorch's composite and scaled_dot_product_attention at T = 512 come from
@@ -137,6 +138,16 @@ const json = {};
 for (const t of lengths) {
   const [q, k, v] = [1, 2, 3].map((s) => T.randomNormal(T.prngKey(s), [1, H, t, D]));
   await T.evaluate(q, k, v);
+  const [P, dO] = [T.randomNormal(T.prngKey(5), [1, H, t, t]), T.randomNormal(T.prngKey(6), [1, H, t, D])];
+  await T.evaluate(P, dO);
+  const tr = (x) => T.transpose(x, [0, 1, 3, 2]);
+  const products = async () => {
+    for (const f of [() => T.matmul(q, tr(k)), () => T.matmul(P, v), () => T.matmul(dO, tr(v)), () => T.matmul(tr(P), dO), () => T.matmul(P, k), () => T.matmul(tr(P), q)]) {
+      const y = f();
+      await T.evaluate(y);
+      y.dispose();
+    }
+  };
   const cands = {};
   for (const b of backends) {
     cands[`${b} fused fwd`] = () => bench.using(b, fwd(fused, q, k, v));
@@ -147,6 +158,8 @@ for (const t of lengths) {
     cands[`${b} composite fwd+bwd, fusion off`] = () => bench.using(b, fwdBwd(composite, q, k, v), { fusion: false });
     // the GEMM rate of this backend in this run: the floor of any kernel whose time is its products
     cands[`${b} gemm`] = () => bench.using(b, gemm);
+    // the composite's six products alone (full squares), P and dS standing in as random [H, T, T]
+    cands[`${b} products`] = () => bench.using(b, products);
   }
   if (tfjs) {
     const j = tfjsJobs(t);
@@ -167,6 +180,7 @@ for (const t of lengths) {
       'composite fwd+bwd ms': ms[`${b} composite fwd+bwd`].toFixed(1),
       'fwd+bwd speedup': (ms[`${b} composite fwd+bwd`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
       'vs fusion off': (ms[`${b} composite fwd+bwd, fusion off`] / ms[`${b} fused fwd+bwd`]).toFixed(2),
+      "composite's 6 products ms": ms[`${b} products`].toFixed(1),
       'GEMM GFLOPS': gflops(ms[`${b} gemm`]).toFixed(1),
       'fwd+bwd GEMM floor ms': floorMs(t, ms[`${b} gemm`]).toFixed(1),
       'speedup at floor': (ms[`${b} composite fwd+bwd`] / floorMs(t, ms[`${b} gemm`])).toFixed(2),
