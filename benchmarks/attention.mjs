@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Causal attention, fused (`fusedAttention`: one kernel per pass; up to T = 384 the small-shape kernels
-// hold a head's [T, T + 12] scores and dS per thread and, when training, the forward keeps P for the
-// backward; beyond that at most a [64, T] block of scores and one of dP per head and thread) against
+// work on strips of 4 query rows and, in the backward, on a head's [T, T + 12] P, over which dS is
+// written; beyond that at most a [64, T] block of scores and one of dP per head and thread; when
+// training, the forward keeps P for the backward) against
 // the unfused composite softmax(where(mask, q·kᵀ·s, −∞))·v (the library's primitives, evaluator fusion
 // on; fwd+bwd also with it off), forward and forward + backward (gradients of q, k, v), and the GEMM-bound
 // floor of the fused fwd+bwd (its six causal products at this run's 1024³ GEMM rate) next to the composite's own
@@ -73,10 +74,13 @@ function tfjsJobs(t) {
   };
 }
 
-/** Score memory of the fused fast path per thread (fast/attention.ts): the small-shape kernels' P and dS, or two blocks. */
+/**
+ * Score memory of the fused fast path per thread (fast/attention.ts) in training, P kept apart: the
+ * small-shape kernels' strip of 4 rows of S or dP, or the blocked kernels' two [64, T] blocks.
+ */
 const fusedScoreKiB = (t) => {
   const ldt = Math.ceil((t + 12) / 4) * 4;
-  return (4 * t * ldt <= 640 * 1024 ? 2 * t * ldt * 4 : Math.min(64, t) * t * 4 * 2) / 2 ** 10;
+  return (4 * t * ldt <= 640 * 1024 ? 4 * ldt * 4 : Math.min(64, t) * t * 4 * 2) / 2 ** 10;
 };
 
 /**

@@ -62,10 +62,10 @@ export const attentionTuning: { small: boolean | undefined; keep: boolean } = { 
 /**
  * The small-shape kernels (wasm/attention-small.ts) measured faster than the blocked ones at every
  * shape tried up to T = 384 (kernel time, one thread: 1.3–1.9× at T ≤ 128 before keeping P, the
- * backward ~2× more with it; ~1.1× at T = 256–384) and level at T = 512, d = 64. They keep [Tq, ldt]
- * score matrices per head (two in the backward pass) and Kᵀ, Vᵀ ([D + Dv, ldt]) in each thread's
- * scratch: past T ≈ 400 that leaves L2, and the blocked path, whose blocks of 64 query rows do not
- * grow with Tq, takes over.
+ * backward ~2× more with it; ~1.1× at T = 256–384) and level at T = 512, d = 64. They work on a head's
+ * [Tq, ldt] matrix of P (the backward writes dS over it, from a strip of dP) and Kᵀ, Vᵀ ([D + Dv, ldt]):
+ * past T ≈ 400 that leaves L2, and the blocked path, whose blocks of 64 query rows do not grow with Tq,
+ * takes over.
  */
 function useSmall(tq: number, tk: number, d: number, dv: number): boolean {
   if (attentionTuning.small !== undefined) return attentionTuning.small;
@@ -193,7 +193,7 @@ function smallParams(dims: Dims, backward: boolean, kept: boolean): { floats: nu
           kt: kept ? 0 : d * ldt,
           vt: dv * ldt,
           s: kept ? 0 : tq * ldt,
-          ds: tq * ldt,
+          ds: SMALL_MR * ldt, // one strip of dP: dS takes P's place
           kp: padK ? tk * padTo(d) : 0,
           qp: padK ? tq * padTo(d) : 0,
           gp: padV ? tq * padTo(dv) : 0,

@@ -120,71 +120,28 @@ function backward(idx: Idx): Fn {
   f.end();
   /** address of row `row`, column `col` of the [Tq, ldt] matrix `m` */
   const cell = (m: Local, row: Local, col: Local) => () => at(f, m, () => f.get(row), ldtB, () => f.get(col));
-
-  f.forRange(i0, 0, L(p.tq), MR, () => {
-    min(f, () => f.i32(MR), () => f.get(p.tq).get(i0).i32Sub());
-    f.set(mr);
-    const { js, je, xs, n, nz } = strip(f, p, i0, mr);
-    // S = Q_strip · (scale·K)ᵀ ; P = exp(S − L), unless the forward kept P
-    f.get(p.pc).i32Eqz().if();
-    mm('row', () => {
-      at(f, p.q, () => f.get(i0), p.qrs);
-      f.get(p.qrs).i32(4);
-      at(f, p.kt, () => f.i32(0), null, () => f.get(xs));
-      f.get(ldtB);
-      cell(p.s, i0, xs)();
-      f.get(ldtB).get(n).get(p.d);
+  /** address of column `col` of the strip buffer ds ([MR, ldt]: one strip's dP) */
+  const stripCell = (col: Local) => () => at(f, p.ds, () => f.i32(0), null, () => f.get(col));
+  const queryStrips = (body: (s: ReturnType<typeof strip>) => void) =>
+    f.forRange(i0, 0, L(p.tq), MR, () => {
+      min(f, () => f.i32(MR), () => f.get(p.tq).get(i0).i32Sub());
+      f.set(mr);
+      body(strip(f, p, i0, mr));
     });
-    dispatch(f, idx, (m) => sxName('probs', m), mr, () => {
-      cell(p.s, i0, xs)();
-      f.get(p.ldt).get(i0).get(xs).get(nz).get(p.off).get(p.window);
-      at(f, p.o, () => f.get(i0), ldoB, () => f.get(p.dvDim));
-      f.get(ldo).get(p.cst);
-    });
-    f.end();
-    // dP = dO_strip · Vᵀ ; dS = scale·P∘(dP − Δ + dL) in place
-    mm('row', () => {
-      at(f, p.g, () => f.get(i0), ldoB);
-      f.get(ldoB).i32(4);
-      at(f, p.vt, () => f.i32(0), null, () => f.get(xs));
-      f.get(ldtB);
-      cell(p.ds, i0, xs)();
-      f.get(ldtB).get(n).get(p.dvDim);
-    });
-    cell(p.s, i0, xs)();
-    f.get(p.ldt).get(mr).get(i0).get(xs).get(nz).get(p.off).get(p.window).get(p.scale);
-    at(f, p.g, () => f.get(i0), ldoB);
-    f.get(ldo);
-    at(f, p.o, () => f.get(i0), ldoB);
-    cell(p.ds, i0, xs)();
-    f.get(p.dvDim).call(idx('attn_strip_dscore'));
-    // dQ_strip = dS · K[js:je]
-    mm('row', () => {
-      cell(p.ds, i0, js)();
-      f.get(ldtB).i32(4);
-      at(f, kb, () => f.get(js), ldkb);
-      f.get(ldkb);
-      at(f, p.dq, () => f.get(i0), dB);
-      f.get(dB).get(p.d).get(je).get(js).i32Sub();
-    });
-  });
-  // key strips [i0, i0 + mr) (i0 now counts keys): the rows [ilo, ihi) that see one of them
-  f.forRange(i0, 0, L(p.tk), MR, () => {
-    min(f, () => f.i32(MR), () => f.get(p.tk).get(i0).i32Sub());
-    f.set(mr);
-    max(f, () => f.i32(0), () => f.get(i0).get(p.off).i32Sub());
-    f.set(ilo);
-    f.get(p.tq).set(ihi);
-    f.get(p.window).i32(0).i32GtS().if();
-    min(f, () => f.get(p.tq), () => f.get(i0).get(mr).i32Add().i32(-1).i32Add().get(p.off).i32Sub().get(p.window).i32Add());
-    f.set(ihi);
-    f.end();
-    // dV = Pᵀ · dO, dK = dSᵀ · Q over rows [ilo, ihi); keys no row sees (a window behind the first
-    // query) get zeros
-    for (const [m, b, ldb, out, w, wB] of [
-      [p.s, gb, ldgb, p.dv, p.dvDim, dvB],
-      [p.ds, qb, ldqb, p.dk, p.d, dB],
-    ] as const) {
+  // key strips [i0, i0 + mr) (i0 counts keys): out[i0 : i0 + mr] = m[ilo:ihi, i0 : i0 + mr]ᵀ · b[ilo:ihi]
+  // over the rows [ilo, ihi) that see one of them; keys no row sees (a window behind the first query)
+  // get zeros
+  const keyStrips = (m: Local, b: Local, ldb: Local, out: Local, w: Local, wB: Local) =>
+    f.forRange(i0, 0, L(p.tk), MR, () => {
+      min(f, () => f.i32(MR), () => f.get(p.tk).get(i0).i32Sub());
+      f.set(mr);
+      max(f, () => f.i32(0), () => f.get(i0).get(p.off).i32Sub());
+      f.set(ilo);
+      f.get(p.tq).set(ihi);
+      f.get(p.window).i32(0).i32GtS().if();
+      min(f, () => f.get(p.tq), () => f.get(i0).get(mr).i32Add().i32(-1).i32Add().get(p.off).i32Sub().get(p.window).i32Add());
+      f.set(ihi);
+      f.end();
       f.get(ihi).get(ilo).i32GtS().if();
       mm('col', () => {
         cell(m, ilo, i0)();
@@ -200,8 +157,58 @@ function backward(idx: Idx): Fn {
         f.f32(0).f32Store();
       });
       f.end();
-    }
+    });
+
+  // P = exp(S − L) with S = Q · (scale·K)ᵀ, unless the forward kept P
+  f.get(p.pc).i32Eqz().if();
+  queryStrips(({ xs, n, nz }) => {
+    mm('row', () => {
+      at(f, p.q, () => f.get(i0), p.qrs);
+      f.get(p.qrs).i32(4);
+      at(f, p.kt, () => f.i32(0), null, () => f.get(xs));
+      f.get(ldtB);
+      cell(p.s, i0, xs)();
+      f.get(ldtB).get(n).get(p.d);
+    });
+    dispatch(f, idx, (m) => sxName('probs', m), mr, () => {
+      cell(p.s, i0, xs)();
+      f.get(p.ldt).get(i0).get(xs).get(nz).get(p.off).get(p.window);
+      at(f, p.o, () => f.get(i0), ldoB, () => f.get(p.dvDim));
+      f.get(ldo).get(p.cst);
+    });
   });
+  f.end();
+  // dV = Pᵀ · dO, before dS takes P's place
+  keyStrips(p.s, gb, ldgb, p.dv, p.dvDim, dvB);
+  queryStrips(({ js, je, xs, n, nz }) => {
+    // dP = dO_strip · Vᵀ into the strip buffer; dS = scale·P∘(dP − Δ + dL) over P's rows
+    mm('row', () => {
+      at(f, p.g, () => f.get(i0), ldoB);
+      f.get(ldoB).i32(4);
+      at(f, p.vt, () => f.i32(0), null, () => f.get(xs));
+      f.get(ldtB);
+      stripCell(xs)();
+      f.get(ldtB).get(n).get(p.dvDim);
+    });
+    cell(p.s, i0, xs)();
+    f.get(p.ldt).get(mr).get(i0).get(xs).get(nz).get(p.off).get(p.window).get(p.scale);
+    at(f, p.g, () => f.get(i0), ldoB);
+    f.get(ldo);
+    at(f, p.o, () => f.get(i0), ldoB);
+    stripCell(xs)();
+    f.get(p.dvDim).call(idx('attn_strip_dscore'));
+    // dQ_strip = dS · K[js:je]
+    mm('row', () => {
+      cell(p.s, i0, js)();
+      f.get(ldtB).i32(4);
+      at(f, kb, () => f.get(js), ldkb);
+      f.get(ldkb);
+      at(f, p.dq, () => f.get(i0), dB);
+      f.get(dB).get(p.d).get(je).get(js).i32Sub();
+    });
+  });
+  // dK = dSᵀ · Q
+  keyStrips(p.s, qb, ldqb, p.dk, p.d, dB);
   return f;
 }
 

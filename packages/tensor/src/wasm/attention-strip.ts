@@ -2,8 +2,9 @@
  * The small-shape path's dS kernel and copies (attention-small.ts).
  *
  * `attn_strip_dscore(S, ldS, rows, i0, jstart, ncols, off, window, scaleBits, g, ldg, O, dP, dvDim)`:
- * dP ← scale·P∘(dP − Δ + dL) per row (Δ = Σ_c<Dv dO·O, dL = g[Dv]; rows of g and O ldg floats apart),
- * with P (at S) and dP as the row kernels of attention-rows.ts lay them out. Unlike those it runs whole
+ * P ← scale·P∘(dP − Δ + dL) per row (Δ = Σ_c<Dv dO·O, dL = g[Dv]; rows of g and O ldg floats apart):
+ * dS takes P's place (the backward has used P for dV before), so a head's backward holds one [Tq, ldt]
+ * matrix and a strip of dP, with P (at S) and dP as the row kernels of attention-rows.ts lay them out. Unlike those it runs whole
  * vectors over [lo & −4, roundup(hi, 4)) without masks, P being 0 there outside the visible keys (the
  * probabilities kernel wrote it) and dP finite (zeroed pads of Vᵀ), and zeroes the rest of the row
  * below roundup(ncols, 4): scalar tails cost a T = 64 row as much as its vectors.
@@ -66,14 +67,14 @@ export function dscoreKernel(): Fn {
     f.br(0).end().end();
     f.get(sf).f32x4Splat().set(mv);
     vloop(L(lo4), hi4, () => {
-      addr(drow)();
+      addr(prow)();
       addr(drow)().v128Load().get(mv).f32x4Add();
       addr(prow)().v128Load().f32x4Mul().get(scale).f32x4Mul().v128Store();
     });
     for (const [from, to] of [
       [0, lo4],
       [L(hi4), end4],
-    ] as const) vloop(from, to, () => addr(drow)().v128Const([0, 0, 0, 0]).v128Store());
+    ] as const) vloop(from, to, () => addr(prow)().v128Const([0, 0, 0, 0]).v128Store());
   });
   return f;
 }
