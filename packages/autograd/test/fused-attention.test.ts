@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '@llm-modules/tensor';
 import type { BackendName, Tensor } from '@llm-modules/tensor';
-import { grad } from '../src/index.js';
+import { grad, valueAndGrad } from '../src/index.js';
+import { keptBytes } from '../../tensor/src/fast/attention-cache.js';
 import { maxDiff } from './fused-helpers.js';
 
 const BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads'];
@@ -43,4 +44,35 @@ describe.each(BACKENDS.filter((b) => available.has(b)))('fused attention vs comp
       for (let i = 0; i < 2; i++) expect(maxDiff(await sf[i].data(), await sc[i].data()), `second order ${i}`).toBeLessThan(backend === 'reference' ? 1e-9 : 1e-3);
     });
   }
+});
+
+describe('autodiff and the probabilities the fused forward keeps', () => {
+  const findOp = (t: Tensor, op: string): Tensor => (t.op === op ? t : findOp(t.inputs[0], op));
+  const loss = (a: Tensor, b: Tensor, c: Tensor) => T.sum(T.fusedAttention(a, b, c));
+
+  it.skipIf(!available.has('webasm'))('P is kept exactly for a forward whose backward autodiff built, and freed by it', async () => {
+    T.setBackend('webasm');
+    const [q, k, v] = [1, 2, 3].map((s) => rand([1, 2, 40, 16], s));
+    const base = keptBytes();
+    await T.fusedAttention(q, k, v).data();
+    expect(keptBytes()).toBe(base); // inference
+    const [, gs] = valueAndGrad(loss, [0, 1, 2])(q, k, v);
+    const forward = findOp((gs as Tensor[])[0], 'attentionGrad').inputs[3];
+    expect(forward.op).toBe('attention');
+    await T.evaluate(forward); // the forward alone, kept alive: its backward exists, so it keeps P
+    expect(keptBytes()).toBeGreaterThanOrEqual(base + 4 * 2 * 40 * 40);
+    await Promise.all((gs as Tensor[]).map((g) => g.data())); // the backward reads P and frees it
+    expect(keptBytes()).toBe(base);
+  });
+
+  it.skipIf(!available.has('webasm'))('a forward output released before its backward ran frees its P at once', async () => {
+    T.setBackend('webasm');
+    const [q, k, v] = [1, 2, 3].map((s) => rand([1, 2, 40, 16], s));
+    const base = keptBytes();
+    const [value, gs] = valueAndGrad(loss, [0, 1, 2])(q, k, v);
+    await value.data(); // the forward kept P, then its output was released at the end of this evaluation
+    expect(keptBytes()).toBe(base);
+    await Promise.all((gs as Tensor[]).map((g) => g.data())); // recomputes the forward (keeping P) and frees it
+    expect(keptBytes()).toBe(base);
+  });
 });

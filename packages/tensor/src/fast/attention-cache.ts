@@ -20,6 +20,7 @@
 import type { View } from '../backend.js';
 import type { AttentionAttrs } from '../primitives/attention.js';
 import { existingRuntime, type Runtime } from '../wasm/runtime.js';
+import { whenRecycled } from './buffers.js';
 
 const CAP = 32 * 2 ** 20;
 
@@ -37,6 +38,12 @@ const byOutput = new WeakMap<Float32Array, Entry>();
 const live = new Set<Entry>();
 let total = 0;
 const collected = new FinalizationRegistry<Entry>((e) => drop(e));
+// an output released before its backward ran (value and gradients evaluated apart: the backward's
+// evaluation recomputes the forward) frees its P at once, not when the array is reused or collected
+whenRecycled((out) => {
+  const e = live.size > 0 ? byOutput.get(out) : undefined;
+  if (e) drop(e);
+});
 
 /** Bytes of P kept now (for tests). */
 export const keptBytes = (): number => total;
