@@ -77,11 +77,11 @@ export function outputBuffer(n: number): Float32Array {
   return b;
 }
 
-/** Take back an array handed out by `outputBuffer` once nothing refers to it any more. */
 /** Called with each array given back, before it can be reused (attention-cache.ts drops what it kept for it). */
 const onRecycle: ((a: Float32Array) => void)[] = [];
 export const whenRecycled = (fn: (a: Float32Array) => void): void => void onRecycle.push(fn);
 
+/** Take back an array handed out by `outputBuffer` once nothing refers to it any more. */
 export function recycle(a: Float32Array | Float64Array | undefined): void {
   if (a instanceof Float32Array) for (const fn of onRecycle) fn(a);
   const at = a instanceof Float32Array ? heapAddress.get(a) : undefined;

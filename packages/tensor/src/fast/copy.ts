@@ -9,6 +9,7 @@ import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import type { Runtime } from '../wasm/runtime.js';
 import { outputBuffer, recycle, wasmAddress } from './buffers.js';
 import { gatherStrided } from './host.js';
+import { span } from './matmul.js';
 
 /** Below this many floats the kernels' call overhead is not worth it (and outputs are plain arrays). */
 export const WASM_MIN = 256;
@@ -120,12 +121,7 @@ function sourceAddress(rt: Runtime, v: View): number | undefined {
   if (at !== undefined) return at;
   const d = v.storage.data;
   if (!(d instanceof Float32Array) || sizeOf(v.shape) === 0) return undefined;
-  let [lo, hi] = [v.offset, v.offset];
-  v.shape.forEach((n, k) => {
-    const s = (n - 1) * v.strides[k];
-    if (s < 0) lo += s;
-    else hi += s;
-  });
+  const [lo, hi] = span(v);
   rt.reset();
   const dst = rt.alloc(hi - lo + 1);
   if (dst < 0) return undefined;
