@@ -4,15 +4,16 @@
  * attention-softmax.ts / attention-strip.ts:
  *
  *   forward   S = Q·(scale·K)ᵀ over the strip's visible keys only, P = softmax(S), O = P·V
- *   backward  S, P = exp(S − L), dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dO∘O) + dL), dQ = dS·K;
- *             then per strip of MR keys dV = Pᵀ·dO and dK = dSᵀ·Q over the rows that see them
+ *   backward  S, P = exp(S − L) for the whole head (unless the forward kept P); per strip of MR keys
+ *             dV = Pᵀ·dO over the rows that see them; per query strip dP = dO·Vᵀ (a strip buffer),
+ *             dS = scale·P∘(dP − rowsum(dO∘O) + dL) written over P, dQ = dS·K; per key strip dK = dSᵀ·Q
  *
  * Why: at T = 64, d = 16 the blocked path spent its time packing, on the setup of GEMMs with a
  * 16-step k loop, and on the masked half of every [64, T] block of scores. Here scale·Kᵀ (and Vᵀ) are
  * transposed once per head, a strip computes scores only up to its last visible key, and they stay in
- * L1. The backward keeps the head's whole P and dS ([Tq, ldt] each) so that dK and dV are GEMMs with a
- * long k loop rather than a read-modify-write of dK, dV per strip: fast/attention.ts sends only
- * shapes whose matrices stay in cache. When training, the forward writes P straight into a matrix it
+ * L1. The backward keeps the head's whole P, then dS in its place ([Tq, ldt]: one matrix, dV taken from
+ * P first), so that dK and dV are GEMMs with a long k loop rather than a read-modify-write of dK, dV per
+ * strip: fast/attention.ts sends only shapes whose matrix stays in cache. When training, the forward writes P straight into a matrix it
  * keeps (pc, fast/attention-cache.ts) and the backward skips S and the exps. Kernel time at
  * [8, 4, 64, 16] on one thread: forward 370 → 222 µs, backward 665 → 262 µs (390 recomputing P).
  *
@@ -97,7 +98,7 @@ function forward(idx: Idx): Fn {
   return f;
 }
 
-/** `attn_sbwd(pp, scratch)`: one head's backward into dq, dk, dv (contiguous rows). */
+/** `attn_sbwd(pp, scratch)`: one head's backward into dq, dk, dv (contiguous rows); dS overwrites P. */
 function backward(idx: Idx): Fn {
   const f = new Fn('attn_sbwd', ['i32', 'i32']);
   const p = params(f);
