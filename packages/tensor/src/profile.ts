@@ -8,6 +8,8 @@ interface Entry {
   calls: number;
   ms: number;
   elements: number;
+  /** the first call's ms: it can carry one-time costs (module compile, worker start, JIT) */
+  first: number;
 }
 
 const table = new Map<string, Entry>();
@@ -39,7 +41,7 @@ export function resetProfile(): void {
 
 /** Add one kernel run to the profile. */
 export function record(key: string, ms: number, elements: number): void {
-  const e = table.get(key) ?? { calls: 0, ms: 0, elements: 0 };
+  const e = table.get(key) ?? { calls: 0, ms: 0, elements: 0, first: ms };
   e.calls++;
   e.ms += ms;
   e.elements += elements;
@@ -47,15 +49,18 @@ export function record(key: string, ms: number, elements: number): void {
 }
 
 /**
- * The profile as a text table, slowest first (`top` rows).
+ * The profile as a text table, slowest first (`top` rows): total ms, share, calls, elements, the first
+ * call's ms and the mean of the later calls in µs (the first call of a process also pays for compiling
+ * the kernels and starting the worker threads: tens of ms).
  * @example `console.log(profileReport(10))`
  */
 export function profileReport(top = 25): string {
   const rows = [...table.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const total = rows.reduce((s, [, e]) => s + e.ms, 0);
-  const lines = [`${'op'.padEnd(40)} ${'ms'.padStart(10)} ${'%'.padStart(6)} ${'calls'.padStart(7)} ${'Melem'.padStart(9)}`];
+  const lines = [`${'op'.padEnd(40)} ${'ms'.padStart(10)} ${'%'.padStart(6)} ${'calls'.padStart(7)} ${'Melem'.padStart(9)} ${'first ms'.padStart(9)} ${'later µs'.padStart(9)}`];
   for (const [k, e] of rows.slice(0, top)) {
-    lines.push(`${(byShape ? k : k.slice(0, 40)).padEnd(40)} ${e.ms.toFixed(1).padStart(10)} ${((100 * e.ms) / (total || 1)).toFixed(1).padStart(6)} ${String(e.calls).padStart(7)} ${(e.elements / 1e6).toFixed(1).padStart(9)}`);
+    const later = e.calls > 1 ? ((1000 * (e.ms - e.first)) / (e.calls - 1)).toFixed(1) : '-';
+    lines.push(`${(byShape ? k : k.slice(0, 40)).padEnd(40)} ${e.ms.toFixed(1).padStart(10)} ${((100 * e.ms) / (total || 1)).toFixed(1).padStart(6)} ${String(e.calls).padStart(7)} ${(e.elements / 1e6).toFixed(1).padStart(9)} ${e.first.toFixed(2).padStart(9)} ${later.padStart(9)}`);
   }
   lines.push(`${'total'.padEnd(40)} ${total.toFixed(1).padStart(10)}`);
   return lines.join('\n');
