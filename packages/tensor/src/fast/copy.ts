@@ -9,7 +9,7 @@ import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import type { Runtime } from '../wasm/runtime.js';
 import { outputBuffer, recycle, wasmAddress } from './buffers.js';
 import { gatherStrided } from './host.js';
-import { span } from './matmul.js';
+import { copyIn } from './matmul.js';
 
 /** Below this many floats the kernels' call overhead is not worth it (and outputs are plain arrays). */
 export const WASM_MIN = 256;
@@ -112,21 +112,15 @@ function wasmOutput(n: number): { out: Float32Array; at: number } | undefined {
 }
 
 /**
- * The byte address of a view's [0, …] element in wasm memory, strides unchanged: in place, or, for host
- * storage, its window's span copied into the current op's scratch (one memcpy; a broadcast constant
- * is a few floats), so that the strided copy still runs in the SIMD kernel instead of a JS loop.
+ * The byte address of a view's [0, …] element in wasm memory, strides unchanged: in place, or host
+ * storage brought in by `copyIn` (adopted into wasm memory, else its window copied into this op's
+ * scratch), so that the strided copy still runs in the SIMD kernel instead of a JS loop.
  */
 function sourceAddress(rt: Runtime, v: View): number | undefined {
-  const at = viewAddress(v);
-  if (at !== undefined) return at;
-  const d = v.storage.data;
-  if (!(d instanceof Float32Array) || sizeOf(v.shape) === 0) return undefined;
-  const [lo, hi] = span(v);
+  if (sizeOf(v.shape) === 0) return undefined;
   rt.reset();
-  const dst = rt.alloc(hi - lo + 1);
-  if (dst < 0) return undefined;
-  rt.f32.set(d.subarray(lo, hi + 1), dst >> 2);
-  return dst + 4 * (v.offset - lo);
+  const c = copyIn(rt, v);
+  return c && c.addr + 4 * (v.offset - c.lo);
 }
 
 /** A strided window copied into a fresh C-order array. */
