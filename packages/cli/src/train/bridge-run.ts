@@ -8,7 +8,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { composeModel, saveBridge } from '@llm-modules/bridge';
 import { loadConfig, loadRows, loadTokenizer, parseConfig, type Row } from '@llm-modules/loaders';
-import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
+import { foldIn, prngKey, setBackend, type BackendName, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import {
   bucketedBatches, cacheFingerprint, dataReport, collate, formatExample, initialState, loadTrainState, openTeacherCache,
@@ -97,8 +97,20 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
   const { opt, lr } = optimizerFor(cfg, totalSteps);
   // the head and its loss 512 positions at a time: [B, T, 151646] logits at once would not fit the fast paths
+  // Training batches run in training mode (the bridge's dropout) with a key fixed by (epoch, batch index), so a
+  // resumed run draws the same masks as an uninterrupted one; validation batches (unmarked) run in eval mode.
+  const dropoutKeys = new WeakMap<Batch, PRNGKey>();
+  const dropoutRoot = prngKey(seed + 1);
+  const withDropoutKeys = async function* (batches: Iterable<Batch> | AsyncIterable<Batch>, epoch: number) {
+    let i = 0;
+    for await (const b of batches) {
+      dropoutKeys.set(b, foldIn(foldIn(dropoutRoot, epoch), i++));
+      yield b;
+    }
+  };
   const loss = (p: unknown, b: Batch): Tensor => {
-    const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates });
+    const key = dropoutKeys.get(b);
+    const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates, training: key !== undefined, key: key ?? null });
     return chunkedCausalLMLoss(out.lastHiddenState, (p as Params)[model.names.head], b.labels);
   };
   const ckptDir = join(output, 'checkpoint');
@@ -114,7 +126,7 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
     totalSteps,
     perEpoch,
     output,
-    batches: (epoch) => source(split.train, seed * 1000 + epoch),
+    batches: (epoch) => withDropoutKeys(source(split.train, seed * 1000 + epoch), epoch),
     validation: validation.length ? () => source(validation, 0) : undefined,
     run: { ...opts, maxSteps: t.maxSteps },
   });
