@@ -3,7 +3,18 @@ import { readFile } from 'node:fs/promises';
 import AjvModule, { type ErrorObject } from 'ajv';
 import schema from './train-config.schema.json';
 
-export { schema as trainConfigSchema };
+/**
+ * The train config's JSON Schema (draft-07), also published as `@llm-modules/trainer/train-config.schema.json`.
+ * Typed as a plain object on purpose: inferring its type from the JSON would inline the schema into the published
+ * `.d.ts` as `var $schema = …` declarations, which are invalid in a declaration file (TS1046/TS1039).
+ *
+ * @example
+ * ```ts
+ * import { trainConfigSchema } from '@llm-modules/trainer';
+ * console.log(trainConfigSchema.title); // llm-modules train config
+ * ```
+ */
+export const trainConfigSchema: Readonly<Record<string, unknown>> = schema;
 
 export class TrainConfigError extends Error {
   override name = 'TrainConfigError';
