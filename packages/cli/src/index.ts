@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
 import { TeacherCacheError, TrainConfigError } from '@llm-modules/trainer';
@@ -25,9 +26,13 @@ export { tokenize } from './commands/tokenize.js';
 export { trainCommand } from './commands/train.js';
 export { CliError, processIO, type CliIO } from './io.js';
 
+/** This package's version, read from its package.json (one level above both src/ and dist/). */
+const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
 function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
   const cli = new Command('llm-modules')
     .description('Compose language models: train bridges from a frozen teacher into a student, and inspect, tokenize, evaluate, generate and benchmark.')
+    .version(VERSION, '-V, --version', 'print the version of llm-modules')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
     .showSuggestionAfterError(true);
