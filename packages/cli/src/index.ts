@@ -114,11 +114,14 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .command('train')
     .description('train a model from a JSON config (schema: @llm-modules/trainer/train-config.schema.json)')
     .requiredOption('--config <file>', 'train config (.json)')
-    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--resume', 'continue from the run folder\'s checkpoint (an error when there is none)')
+    .option('--overwrite', 'replace the run already in the output folder (otherwise train refuses it)')
+    .option('--seed <s>', 'random seed, an integer ≥ 0 (overrides training.seed)')
+    .option('--out <dir>', 'the run folder (overrides output; relative to the working folder)')
     .option('--max-steps <n>', 'stop after n optimizer steps (overrides training.maxSteps)')
     .option('--dry-run', 'load and check models, tokenizer, data and shapes, report, and stop before training')
     .option('--json', 'print a JSON summary on the last line')
-    .action(async (opts: { config: string; resume?: boolean; maxSteps?: string; dryRun?: boolean; json?: boolean }) => {
+    .action(async (opts: { config: string; resume?: boolean; overwrite?: boolean; seed?: string; out?: string; maxSteps?: string; dryRun?: boolean; json?: boolean }) => {
       status.code = await trainCommand(opts, io);
     });
   cli

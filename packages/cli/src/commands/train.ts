@@ -1,11 +1,18 @@
-import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError } from '@llm-modules/trainer';
+import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError, type Observer } from '@llm-modules/trainer';
 import { CliError, humanBytes, type CliIO } from '../io.js';
 import { intOption } from './model.js';
 import { runBridgeConfig } from '../train/bridge-run.js';
+import { clearRun, guardRunFolder, outputFolder } from '../train/run-folder.js';
 
 export interface TrainCommandOptions {
   config: string;
   resume?: boolean;
+  /** replace the run already in the output folder (its checkpoint and metrics log are removed when training starts) */
+  overwrite?: boolean;
+  /** overrides training.seed */
+  seed?: string;
+  /** overrides output (relative to the working folder, not the config's) */
+  out?: string;
   /** overrides training.maxSteps */
   maxSteps?: string;
   /** check everything, train nothing */
@@ -14,9 +21,11 @@ export interface TrainCommandOptions {
 }
 
 /**
- * `llm-modules train --config FILE.json [--resume] [--max-steps N] [--dry-run] [--json]`: train as the config says (schema:
- * `@llm-modules/trainer/train-config.schema.json`). Progress goes to stderr; Ctrl-C stops after the current
- * step, saves a checkpoint and the model, and exits with code 130 (resume with `--resume`).
+ * `llm-modules train --config FILE.json [--resume | --overwrite] [--seed S] [--out DIR] [--max-steps N] [--dry-run] [--json]`:
+ * train as the config says (schema: `@llm-modules/trainer/train-config.schema.json`). An output folder that already
+ * holds a run is refused unless `--resume` (which needs its checkpoint) or `--overwrite`. Progress goes to stderr;
+ * Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and the model, and exits with code 130 (SIGINT)
+ * or 143 (SIGTERM); resume with `--resume`.
  *
  * @example
  * ```ts
@@ -25,6 +34,8 @@ export interface TrainCommandOptions {
  */
 export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promise<number> {
   const maxSteps = opts.maxSteps === undefined ? undefined : intOption(opts.maxSteps, '--max-steps', 0, 1);
+  const seed = opts.seed === undefined ? undefined : intOption(opts.seed, '--seed', 0, 0);
+  if (opts.out !== undefined && opts.out.trim() === '') throw new CliError('--out: expected a folder, got ""');
   let config;
   try {
     config = await readTrainConfig(opts.config);
@@ -32,13 +43,22 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
     if (err instanceof TrainConfigError) throw new CliError(err.message);
     throw err;
   }
+  const output = outputFolder(opts.config, config.output, opts.out);
+  config = { ...config, output, training: { ...config.training, ...(seed === undefined ? {} : { seed }) } };
+  await guardRunFolder(output, { resume: opts.resume, overwrite: opts.overwrite });
+  // SIGTERM (a scheduler, `docker stop`, an eviction) saves like Ctrl-C; a second signal quits at once
   const abort = new AbortController();
-  const onSigint = () => {
-    io.stderr('\ninterrupted: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)\n');
-    process.off('SIGINT', onSigint);
+  let stoppedBy: NodeJS.Signals | null = null;
+  const stopBy = (sig: NodeJS.Signals) => () => {
+    io.stderr(`\ninterrupted by ${sig}: finishing the current step, then saving a checkpoint (${sig === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
+    process.off('SIGINT', onSigint).off('SIGTERM', onSigterm);
+    stoppedBy = sig;
     abort.abort();
   };
-  process.on('SIGINT', onSigint);
+  // one handler per signal: an emitted (not delivered) signal carries no name
+  const onSigint = stopBy('SIGINT');
+  const onSigterm = stopBy('SIGTERM');
+  process.on('SIGINT', onSigint).on('SIGTERM', onSigterm);
   try {
     const run = config.mode === 'bridge' ? runBridgeConfig : runTrainConfig;
     let open = false; // a progress line without its newline yet
@@ -53,13 +73,20 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
       open = done < total;
       if (!open) io.stderr('\n');
     };
-    const result = await run(config, { configFile: opts.config, resume: opts.resume, maxSteps, dryRun: opts.dryRun, log, progress, signal: abort.signal, observers: [progressObserver({ stream: process.stderr })] });
+    const result = await run(config, { configFile: opts.config, resume: opts.resume, maxSteps, dryRun: opts.dryRun, log, progress, signal: abort.signal, observers: [...(opts.overwrite ? [clearOnStart(output)] : []), progressObserver({ stream: process.stderr })] });
     const summary = { output: result.output, steps: result.steps, stopped: result.reason, train_examples: result.trainExamples, validation_examples: result.validationExamples, dropped_examples: result.droppedExamples, best_validation_loss: result.finalValidationLoss, seconds: Number(result.seconds.toFixed(2)), parameters: result.parameters };
     if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
     else if (opts.dryRun) io.stdout(`dry run: ${config.output} would train on ${result.trainExamples} examples (${result.droppedExamples} dropped); nothing written\n`);
     else io.stdout(`trained ${result.steps} steps (${result.reason}) in ${summary.seconds}s → ${result.output}\n`);
-    return result.reason === 'aborted' ? 130 : 0;
+    return result.reason === 'aborted' ? (stoppedBy === 'SIGTERM' ? 143 : 130) : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSigint).off('SIGTERM', onSigterm);
   }
+}
+
+/** With --overwrite: once every check has passed and training starts, drop the old run's checkpoint and metrics log. */
+function clearOnStart(output: string): Observer {
+  return async (e) => {
+    if (e.type === 'start') await clearRun(output);
+  };
 }
