@@ -16,9 +16,14 @@ export interface DemoCommandOptions {
   steps?: string;
 }
 
-/** The repository's examples/knowledge-transfer, found upwards from this module (src or dist). */
+/**
+ * The demo's world: the copy the build ships next to this module (dist/knowledge-transfer, so an installed package
+ * finds it), else the repository's examples/knowledge-transfer, found upwards from this module (running from src).
+ */
 export function defaultDemoDir(): string {
   let here = dirname(fileURLToPath(import.meta.url));
+  const shipped = join(here, 'knowledge-transfer');
+  if (existsSync(join(shipped, 'teacher.train.json'))) return shipped;
   for (let i = 0; i < 6; i++) {
     const candidate = join(here, 'examples', 'knowledge-transfer');
     if (existsSync(join(candidate, 'teacher.train.json'))) return candidate;
