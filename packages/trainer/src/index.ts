@@ -13,6 +13,7 @@ export { splitExamples, permutation, type Split, type SplitOptions } from './dat
 export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
-export { cacheFingerprint, writeTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions } from './teacher-cache.js';
+export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
+export { shardName, shardRows, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
 export { dataReport, optimizerFor, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

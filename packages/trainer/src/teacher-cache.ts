@@ -83,42 +83,94 @@ export interface WriteCacheOptions {
 }
 
 /**
- * Run the teacher over `examples` and write the cache into `dir` (replacing what is there; the index is
- * written last, so a crash leaves no cache that looks complete).
+ * The teacher's batches, as `[from, to)` example ranges: groups of `batchSize` that never cross a chunk of
+ * `chunkSize`. Every writer (one process, or the shards of many) runs exactly these batches, so a row's states are
+ * computed with the same neighbours and padding everywhere, and sharded caches come out byte-identical.
+ * @example `cacheBatchPlan(10, 3, 4) // [[0,3],[3,4],[4,7],[7,8],[8,10]]`
  */
-export async function writeTeacherCache(dir: string, opts: WriteCacheOptions): Promise<void> {
-  const { examples, fingerprint, hiddenSize, run, collate, batchSize = 8, chunkSize = 256, onProgress } = opts;
+export function cacheBatchPlan(examples: number, batchSize = 8, chunkSize = 256): [number, number][] {
+  const plan: [number, number][] = [];
+  for (let c0 = 0; c0 < examples; c0 += chunkSize) {
+    const c1 = Math.min(c0 + chunkSize, examples);
+    for (let b0 = c0; b0 < c1; b0 += batchSize) plan.push([b0, Math.min(b0 + batchSize, c1)]);
+  }
+  return plan;
+}
+
+/** What `teacherStatesOf` needs: the examples, how to batch and run them. */
+export interface ComputeStatesOptions {
+  examples: readonly Example[];
+  hiddenSize: number;
+  /** teacher states of a batch of examples: `[B, T, D]` for right-padded ids (see `collate`) */
+  run: (batch: Batch) => Tensor;
+  collate: (examples: Example[]) => Batch;
+}
+
+/**
+ * Run the teacher over the batches `plan` (from `cacheBatchPlan`), yielding each example's float16 states
+ * (`length × hiddenSize`) in order, one batch at a time.
+ * @example `for await (const { states } of teacherStatesOf(cacheBatchPlan(n).slice(0, 2), opts, dir)) …`
+ */
+export async function* teacherStatesOf(plan: readonly [number, number][], opts: ComputeStatesOptions, dir: string): AsyncGenerator<{ batch: number; states: Uint16Array[] }> {
+  const { examples, hiddenSize, run, collate } = opts;
+  for (let k = 0; k < plan.length; k++) {
+    const group = examples.slice(plan[k][0], plan[k][1]);
+    const out = run(collate(group)); // [B, T, D]
+    const [, T, D] = out.shape;
+    if (D !== hiddenSize) throw new TeacherCacheError(dir, `teacher states have width ${D}, expected ${hiddenSize}`);
+    const data = (await out.data()) as Float32Array;
+    out.dispose();
+    yield { batch: k, states: group.map((ex, r) => encodeFloat16(data.subarray(r * T * D, r * T * D + ex.inputIds.length * D))) };
+  }
+}
+
+/**
+ * Write a cache folder from every example's float16 states, in cache order (chunk files of `chunkSize`, then
+ * the index last, so a crash leaves no cache that looks complete). `states` may be raw bytes (as read back from
+ * a shard): the files are the same either way.
+ * @example `await assembleTeacherCache(dir, { fingerprint, hiddenSize: 64, states: readShards() })`
+ */
+export async function assembleTeacherCache(dir: string, opts: { fingerprint: CacheFingerprint; hiddenSize: number; chunkSize?: number; states: AsyncIterable<Uint16Array | Uint8Array> }): Promise<void> {
+  const { fingerprint, hiddenSize, chunkSize = 256 } = opts;
   await mkdir(dir, { recursive: true });
   await rm(join(dir, INDEX), { force: true });
   for (const f of await readdir(dir)) if (f.startsWith('chunk-')) await rm(join(dir, f));
   const entries: [number, number, number][] = [];
   const chunks: string[] = [];
-  let tokens = 0;
-  for (let c0 = 0; c0 < examples.length; c0 += chunkSize) {
-    const states: Uint16Array[] = [];
-    for (let b0 = c0; b0 < Math.min(c0 + chunkSize, examples.length); b0 += batchSize) {
-      const group = examples.slice(b0, Math.min(b0 + batchSize, c0 + chunkSize, examples.length));
-      const out = run(collate(group)); // [B, T, D]
-      const [, T, D] = out.shape;
-      if (D !== hiddenSize) throw new TeacherCacheError(dir, `teacher states have width ${D}, expected ${hiddenSize}`);
-      const data = (await out.data()) as Float32Array;
-      out.dispose();
-      group.forEach((ex, r) => {
-        const len = ex.inputIds.length;
-        states.push(encodeFloat16(data.subarray(r * T * D, r * T * D + len * D)));
-        entries.push([chunks.length, states.length - 1, len]);
-        tokens += len;
-      });
-      onProgress?.(entries.length, examples.length, tokens);
-    }
+  let pending: (Uint16Array | Uint8Array)[] = [];
+  const flush = async () => {
     const name = `chunk-${String(chunks.length).padStart(5, '0')}.msgpack`;
-    const bytes = encode({ states });
+    const bytes = encode({ states: pending });
     await writeFileAtomic(join(dir, name), async (fh) => void (await fh.write(bytes)));
     chunks.push(name);
+    pending = [];
+  };
+  for await (const s of opts.states) {
+    pending.push(s);
+    entries.push([chunks.length, pending.length - 1, s.byteLength / 2 / hiddenSize]);
+    if (pending.length === chunkSize) await flush();
   }
+  if (pending.length) await flush();
   const index: Index = { format: FORMAT, version: 1, fingerprint, hiddenSize, chunks, entries };
   const bytes = encode(index);
   await writeFileAtomic(join(dir, INDEX), async (fh) => void (await fh.write(bytes)));
+}
+
+/**
+ * Run the teacher over `examples` and write the cache into `dir` (replacing what is there; the index is
+ * written last, so a crash leaves no cache that looks complete).
+ */
+export async function writeTeacherCache(dir: string, opts: WriteCacheOptions): Promise<void> {
+  const { examples, fingerprint, hiddenSize, batchSize = 8, chunkSize = 256, onProgress } = opts;
+  const plan = cacheBatchPlan(examples.length, batchSize, chunkSize);
+  async function* all(): AsyncGenerator<Uint16Array> {
+    let tokens = 0;
+    for await (const { batch, states } of teacherStatesOf(plan, opts, dir)) {
+      for (const s of states) (tokens += s.length / hiddenSize), yield s;
+      onProgress?.(plan[batch][1], examples.length, tokens);
+    }
+  }
+  await assembleTeacherCache(dir, { fingerprint, hiddenSize, chunkSize, states: all() });
 }
 
 /** A cache opened for reading. */
