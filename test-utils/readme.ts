@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** The README text of the package at `packageDir` (a URL ending in '/') and its ```ts snippets. */
+/** The README text of the package at `packageDir` (a URL ending in '/') and its runnable (```js and ```ts) snippets. */
 export function readmeSnippets(packageDir: URL): { readme: string; snippets: string[] } {
   const readme = readFileSync(new URL('README.md', packageDir), 'utf8');
-  return { readme, snippets: [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]) };
+  return { readme, snippets: [...readme.matchAll(/```(?:js|ts)\n([\s\S]*?)```/g)].map((m) => m[1]) };
 }
 
 /**

@@ -1,0 +1,14 @@
+/** The README's first snippet runs as written: softmax rows of a [2, 3] product, each summing to 1. */
+import { expect, it } from 'vitest';
+import { readmeSnippets, runSnippet } from '../../../test-utils/readme.js';
+
+const pkg = new URL('../', import.meta.url);
+const { snippets } = readmeSnippets(pkg);
+
+it('README snippet 0 prints a [2, 3] array of probabilities', async () => {
+  const lines = await runSnippet(pkg, 0, snippets[0]);
+  expect(lines).toHaveLength(1);
+  const rows = lines[0][0] as number[][];
+  expect(rows.map((r) => r.length)).toEqual([3, 3]);
+  for (const r of rows) expect(r.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+});
