@@ -16,4 +16,4 @@ export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, lo
 export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
 export { shardName, shardRows, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
-export { dataReport, optimizerFor, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';
+export { dataReport, optimizerFor, plannedSteps, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

@@ -12,7 +12,7 @@ import { foldIn, prngKey, setBackend, type BackendName, type PRNGKey, type Tenso
 import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import {
   bucketedBatches, cacheFingerprint, dataReport, collate, formatExample, initialState, loadTrainState, openTeacherCache,
-  optimizerFor, splitExamples, trainWithConfig, TrainConfigError, withTeacherStates, writeTeacherCache,
+  optimizerFor, plannedSteps, splitExamples, trainWithConfig, TrainConfigError, withTeacherStates, writeTeacherCache,
   type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
 } from '@llm-modules/trainer';
 import { cacheOrder } from './cache-order.js';
@@ -48,7 +48,7 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const model = composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: { vocabSize } });
 
   const d = cfg.data;
-  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, systemPrompt: d.systemPrompt };
+  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, prependBos: d.prependBos, systemPrompt: d.systemPrompt };
   const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
   const maxLength = d.maxLength ?? Math.min(model.student.maxPositions, teacher.model.config.max_position_embeddings);
   const longest = Math.min(maxLength, d.cutTo ?? Infinity);
@@ -94,7 +94,7 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   }
 
   const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
-  const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
+  const { totalSteps } = plannedSteps(t, perEpoch);
   const { opt, lr } = optimizerFor(cfg, totalSteps);
   // the head and its loss 512 positions at a time: [B, T, 151646] logits at once would not fit the fast paths
   // Training batches run in training mode (the bridge's dropout) with a key fixed by (epoch, batch index), so a

@@ -42,6 +42,7 @@ export interface TrainConfig {
     format?: 'paper' | 'chatml';
     lossOn?: 'all' | 'assistant';
     appendEos?: boolean;
+    prependBos?: boolean;
     systemPrompt?: string;
     maxLength?: number;
     overLength?: 'drop' | 'truncate';

@@ -15,6 +15,8 @@ export interface FormatOptions {
   /** 'all' tokens (the paper) or only the 'assistant' replies (and the EOS) */
   lossOn?: 'all' | 'assistant';
   appendEos?: boolean;
+  /** start every example with the tokenizer's BOS token (not a loss target); default false */
+  prependBos?: boolean;
   /** replaces each row's own system prompt (the released code hard-codes one) */
   systemPrompt?: string;
 }
@@ -85,7 +87,7 @@ function chatmlSegments(row: Extract<Row, { kind: 'chat' }>, tok: Tokenizer, sys
  * ```
  */
 export function formatExample(row: Row, tok: Tokenizer, opts: FormatOptions = {}): Example {
-  const { format = 'paper', lossOn = 'all', appendEos = true, systemPrompt } = opts;
+  const { format = 'paper', lossOn = 'all', appendEos = true, prependBos = false, systemPrompt } = opts;
   let segments: Segment[];
   if (row.kind === 'ids') {
     segments = [];
@@ -96,6 +98,13 @@ export function formatExample(row: Row, tok: Tokenizer, opts: FormatOptions = {}
   }
   const inputIds: number[] = row.kind === 'ids' ? row.input_ids.slice() : [];
   const lossMask: number[] = row.kind === 'ids' ? row.input_ids.map(() => 1) : [];
+  if (prependBos) {
+    const bos = tok.bosTokenId;
+    if (bos === undefined || bos === null) throw new Error(`tokenizer ${tok.dir} has no BOS token: drop prependBos`);
+    // nothing predicts the first token, so BOS is never a target
+    inputIds.unshift(bos);
+    lossMask.unshift(0);
+  }
   for (const seg of segments) {
     if (!seg.text) continue;
     const ids = tok.encode(seg.text, { addSpecialTokens: false });

@@ -57,10 +57,26 @@ export function optimizerFor(cfg: TrainConfig, totalSteps: number): { opt: Optim
   const o = cfg.optimizer ?? {};
   const peak = o.lr ?? 1e-3;
   const s = o.schedule;
-  const lr = !s || s.kind === 'constant' ? constant(peak) : (s.kind === 'cosine' ? warmupCosine : warmupLinear)({ peak, warmupSteps: s.warmupSteps ?? 0, totalSteps, minLr: s.minLr ?? 0 });
-  const groups = (o.groups ?? []).map((g) => ({ match: g.prefix, lr: g.lr === undefined ? undefined : s && s.kind !== 'constant' ? (t: number) => (lr(t) * g.lr!) / peak : g.lr, weightDecay: g.weightDecay }));
+  const warmup = s?.warmupSteps ?? 0;
+  // a constant schedule still warms up when asked: linear from 0 to peak, then flat
+  const lr = !s || (s.kind === 'constant' && warmup === 0) ? constant(peak) : s.kind === 'constant' ? warmupConstant(peak, warmup) : (s.kind === 'cosine' ? warmupCosine : warmupLinear)({ peak, warmupSteps: warmup, totalSteps, minLr: s.minLr ?? 0 });
+  const varies = s !== undefined && (s.kind !== 'constant' || warmup > 0);
+  const groups = (o.groups ?? []).map((g) => ({ match: g.prefix, lr: g.lr === undefined ? undefined : varies ? (t: number) => (lr(t) * g.lr!) / peak : g.lr, weightDecay: g.weightDecay }));
   const opt = o.name === 'sgd' ? sgd({ lr, momentum: o.momentum ?? 0, weightDecay: o.weightDecay ?? 0, groups }) : adamw({ lr, betas: o.betas, eps: o.eps, weightDecay: o.weightDecay ?? 0.01, groups });
   return { opt: opt as Optimizer<unknown>, lr };
+}
+
+/** Linear warm-up from 0 to `peak` over `warmupSteps`, then `peak`. */
+const warmupConstant = (peak: number, warmupSteps: number) => (step: number) => (step <= warmupSteps ? (peak * step) / warmupSteps : peak);
+
+/**
+ * Epochs and total optimizer steps of a run. `maxSteps` without `epochs` means "train for maxSteps steps" (as many
+ * epochs as that takes), not one epoch; with both, whichever ends first.
+ * @example `plannedSteps({ maxSteps: 2500 }, 4) // { epochs: 625, totalSteps: 2500 }`
+ */
+export function plannedSteps(t: { epochs?: number; maxSteps?: number }, perEpoch: number): { epochs: number; totalSteps: number } {
+  const epochs = t.epochs ?? (t.maxSteps !== undefined ? Math.max(1, Math.ceil(t.maxSteps / Math.max(1, perEpoch))) : 1);
+  return { epochs, totalSteps: Math.min(t.maxSteps ?? Infinity, perEpoch * epochs) };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -98,7 +114,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const tokDir = at(cfg.tokenizer);
   const tok = await loadTokenizer(tokDir);
   const d = cfg.data;
-  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, systemPrompt: d.systemPrompt };
+  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, prependBos: d.prependBos, systemPrompt: d.systemPrompt };
   const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
   const trainRows = await loadRows(at(d.train), { skipBadRows: d.skipBadRows });
   const maxLength = d.maxLength ?? (modelConfig as { max_position_embeddings: number }).max_position_embeddings;
@@ -113,7 +129,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const batchSize = t.batchSize ?? 8;
   const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
   const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
-  const totalSteps = Math.min(t.maxSteps ?? Infinity, perEpoch * (t.epochs ?? 1));
+  const { totalSteps } = plannedSteps(t, perEpoch);
   const { opt, lr } = optimizerFor(cfg, totalSteps);
   const loss = (p: PyTree, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask }).logits, b.labels);
 
@@ -169,7 +185,7 @@ export async function trainWithConfig(
     optimizer: o.optimizer,
     batches: o.batches,
     validation: o.validation,
-    epochs: t.epochs ?? 1,
+    epochs: plannedSteps(t, o.perEpoch).epochs,
     maxSteps: t.maxSteps,
     accumulate: t.accumulate,
     clipNorm: t.clipNorm,
