@@ -4,7 +4,7 @@
  * `gptneo.new_lm_head.weight`); the teacher's parameters are held by the model, never in that tree.
  */
 import { prngKey, splitKey, stopGradient, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { chunkedCausalLMLoss, labelsFromMask, linear, type CausalLM, type KVCache } from '@llm-modules/transformer';
+import { chunkedCausalLMLoss, labelsFromMask, type CausalLM, type KVCache } from '@llm-modules/transformer';
 import { isCausal, resolveOptions } from './define.js';
 import { getBridge } from './registry.js';
 import { prefixed, torchLinear } from './nn.js';
@@ -220,12 +220,11 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
       const past = opts.studentCache?.length ?? 0;
       if (past + T > student.maxPositions) throw new Error(`composed model: ${past + T} positions exceed the student's ${student.maxPositions} (max_position_embeddings)`);
       const afterBlock = hookLayers.size ? (l: number, h: Tensor) => (hookLayers.has(l) ? def.student!.apply(bp, l, h, H, ctx) : undefined) : undefined;
-      const out = student.apply(studentParams(params), studentInputs, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.studentCache, afterBlock });
-      opts.trace?.('Z', out.hidden);
       const head = params[names.head];
       if (!head) throw new Error(`composed model: missing parameter "${names.head}"`);
-      const logits = linear(out.hidden, head); // [B, Tq, V]
-      return { logits, studentInputs, lastHiddenState: out.hidden, studentCache: out.cache };
+      const out = student.apply(studentParams(params), studentInputs, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.studentCache, afterBlock, lmHead: head }); // logits [B, Tq, V]
+      opts.trace?.('Z', out.lastHiddenState);
+      return { logits: out.logits, studentInputs, lastHiddenState: out.lastHiddenState, studentCache: out.cache };
     },
     apply(params, inputIds, opts = {}) {
       const H = opts.teacherStates ? stopGradient(opts.teacherStates) : model.teacherStates(inputIds, { attentionMask: opts.attentionMask, positionIds: opts.positionIds }).states; // [B, T, Dt]

@@ -53,7 +53,7 @@ export async function saveBridge(dir: string, model: ComposedModel, params: Para
     names: model.names,
     head: { vocab_size: model.vocabSize },
     teacher: { model_type: model.teacher.model.config.model_type, path: opts.teacherPath ?? null, config: model.teacher.model.config },
-    student: { model_type: model.student.family, config: model.student.model.config },
+    student: { model_type: model.student.model.config.model_type, config: model.student.model.config },
     parameters: model.parameterCounts(),
     ...opts.extra,
   };

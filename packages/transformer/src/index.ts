@@ -36,9 +36,8 @@ export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEnt
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
 export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
 export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
-export { createModel, parameterInit, type ParameterInit } from './models/index.js';
-export type { InitKind } from './models/common.js';
-export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, Params, Qwen2Model } from './models/types.js';
+export { createModel, parameterInit } from './models/index.js';
+export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, InitKind, ParameterInit, ParameterRoles, Params, Qwen2Model } from './models/types.js';
 export { WeightsMismatchError, checkWeights, loadPretrained, type LoadOptions, type Pretrained } from './load.js';
 export { generate, leftPad, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';
 export { applyRepetitionPenalty, argmaxOf, chooseToken, warpedProbabilities, type SamplingOptions } from './sampling.js';

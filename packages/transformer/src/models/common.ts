@@ -2,7 +2,8 @@
 import { add, arange, foldIn, pad, randomBits, reshape, full, slice, tensor, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { checkpoint } from '@llm-modules/autograd';
 import type { KVCache } from '../cache.js';
-import type { Params } from './types.js';
+import { linear } from '../nn/linear.js';
+import type { ApplyOptions, ApplyOutput, InitKind, ParameterInit, Params } from './types.js';
 
 /** `params[name]`, or an error naming the missing parameter. */
 export function param(params: Params, name: string): Tensor {
@@ -49,33 +50,31 @@ export function normalData(key: PRNGKey, size: number, std: number): Float32Arra
   return out;
 }
 
-export type InitKind = 'normal' | 'zeros' | 'ones';
-
 /**
- * Params from a shape table and a rule per name, in Hugging Face's `_init_weights` style: one key per tensor
- * (folded in by its index in the table). `zeroRows` zeroes embedding rows (an `nn.Embedding` `padding_idx`).
+ * The init plan of a shape table: a rule per name (Hugging Face's `_init_weights`), normal(0, `std`) otherwise;
+ * `zeroRows` zeroes an embedding row (an `nn.Embedding` `padding_idx`).
  */
-export function initFromShapes(
-  shapes: Map<string, number[]>,
-  key: PRNGKey,
-  std: number,
-  kind: (name: string) => InitKind,
-  zeroRows: Record<string, number> = {},
-): Params {
+export function initPlan(shapes: Map<string, number[]>, std: number, kind: (name: string) => InitKind, zeroRows: Record<string, number | null> = {}): ParameterInit[] {
+  return [...shapes].map(([name, shape]) => {
+    const p: ParameterInit = { name, shape, init: kind(name), std };
+    const row = zeroRows[name];
+    if (p.init === 'normal' && row !== undefined && row !== null && row >= 0 && row < shape[0]) p.zeroRow = row;
+    return p;
+  });
+}
+
+/** Params drawn from an init plan: one key per tensor, folded in by its index in the plan. */
+export function initFromPlan(plan: readonly ParameterInit[], key: PRNGKey): Params {
   const out: Params = {};
-  let n = 0;
-  for (const [name, shape] of shapes) {
-    const k = kind(name);
-    const index = n++;
-    if (k === 'zeros') out[name] = zeros(shape);
-    else if (k === 'ones') out[name] = full(shape, 1);
+  plan.forEach(({ name, shape, init, std, zeroRow }, index) => {
+    if (init === 'zeros') out[name] = zeros(shape);
+    else if (init === 'ones') out[name] = full(shape, 1);
     else {
       const data = normalData(foldIn(key, index), shape.reduce((a, b) => a * b, 1), std);
-      const row = zeroRows[name];
-      if (row !== undefined && row >= 0 && row < shape[0]) data.fill(0, row * shape[1], (row + 1) * shape[1]);
+      if (zeroRow !== undefined) data.fill(0, zeroRow * shape[1], (zeroRow + 1) * shape[1]);
       out[name] = tensor(data, shape);
     }
-  }
+  });
   return out;
 }
 
@@ -93,4 +92,46 @@ export function runBlock<R extends { hidden: Tensor }>(block: (x: Tensor) => R, 
   if (!checkpointed) return block(x);
   if (hasCache) throw new Error('apply: gradientCheckpointing is for training and cannot be used with a cache');
   return checkpoint(block)(x);
+}
+
+/** One block's result: the new residual stream and this layer's keys/values (the cache's when one is given). */
+export interface BlockOutput {
+  hidden: Tensor;
+  key: Tensor;
+  value: Tensor;
+}
+
+/** A layer's view of the cache, as the blocks take it. */
+export type LayerCache = { key: Tensor; value: Tensor; past: number; capacity: number | null };
+
+/**
+ * The decoder loop every model family shares: blocks in order (checkpointed when asked, `afterBlock` after
+ * each), the final norm, the head (the model's or `opts.lmHead`) over the last `logitsToKeep` positions, the
+ * hidden states and the new cache. A model supplies its embedded input `x` and its pieces.
+ */
+export function runDecoder(
+  opts: ApplyOptions,
+  x: Tensor,
+  m: { layers: number; block: (layer: number, x: Tensor, cache: LayerCache | undefined) => BlockOutput; finalNorm: (x: Tensor) => Tensor; head: () => Tensor },
+): ApplyOutput {
+  const cache = opts.cache ?? null;
+  const past = cache?.length ?? 0;
+  const hiddenStates: Tensor[] = [];
+  const keys: Tensor[] = [];
+  const values: Tensor[] = [];
+  for (let l = 0; l < m.layers; l++) {
+    if (opts.outputHiddenStates) hiddenStates.push(x);
+    const layerCache = cache ? { key: cache.keys[l], value: cache.values[l], past, capacity: cache.capacity } : undefined;
+    const out = runBlock((h) => m.block(l, h, layerCache), x, opts.gradientCheckpointing, cache !== null);
+    x = opts.afterBlock?.(l, out.hidden) ?? out.hidden; // [B, T, D]
+    keys.push(out.key);
+    values.push(out.value);
+  }
+  x = m.finalNorm(x); // [B, T, D]
+  if (opts.outputHiddenStates) hiddenStates.push(x);
+  const logits = linear(keepLast(x, opts.logitsToKeep), opts.lmHead ?? m.head()); // [B, T, V]
+  const result: ApplyOutput = { logits, lastHiddenState: x };
+  if (opts.outputHiddenStates) result.hiddenStates = hiddenStates;
+  if (cache) result.cache = { keys, values, length: past + x.shape[1], capacity: cache.capacity } satisfies KVCache;
+  return result;
 }

@@ -5,13 +5,13 @@
  */
 import type { GPTNeoConfig } from '@llm-modules/loaders';
 import { add, concat, fusedAttention, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { createKVCache, writeCache, type KVCache } from '../cache.js';
+import { createKVCache, writeCache } from '../cache.js';
 import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitJointHeads } from '../nn/attention.js';
 import { embedding, linear } from '../nn/linear.js';
 import { gptNeoMLP } from '../nn/mlp.js';
 import { layerNorm } from '../nn/norms.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock, type InitKind } from './common.js';
-import type { ApplyOptions, ApplyOutput, GPTNeoModel, Params } from './types.js';
+import { defaultPositions, initFromPlan, initPlan, inputShape, keyLength, maskToKeys, param, runDecoder, type LayerCache } from './common.js';
+import type { ApplyOptions, ApplyOutput, GPTNeoModel, InitKind, Params } from './types.js';
 
 /**
  * Every parameter of a GPT-Neo config with its shape, keyed by the safetensors name. `lm_head.weight` only
@@ -57,7 +57,7 @@ export function gptNeoBlock(
   layer: number,
   x: Tensor,
   mask: GPTNeoMask,
-  cache?: { key: Tensor; value: Tensor; past: number; capacity: number | null },
+  cache?: LayerCache,
 ): { hidden: Tensor; key: Tensor; value: Tensor } {
   const p = (n: string) => param(params, `transformer.h.${layer}.${n}`);
   const eps = c.layer_norm_epsilon;
@@ -82,13 +82,13 @@ export function gptNeoBlock(
 }
 
 function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: ApplyOptions = {}): ApplyOutput {
-  const [B, T] = inputShape(inputIds, opts.inputsEmbeds);
+  const [, T] = inputShape(inputIds, opts.inputsEmbeds);
   const cache = opts.cache ?? null;
   const past = cache?.length ?? 0;
   const Tk = keyLength(cache, T);
   const positions = opts.positionIds ?? defaultPositions(T, past); // [B|1, T]
   const tokens = opts.inputsEmbeds ?? embedding(param(params, 'transformer.wte.weight'), inputIds!); // [B, T, D]
-  let x = add(tokens, embedding(param(params, 'transformer.wpe.weight'), positions)); // [B, T, D]
+  const x = add(tokens, embedding(param(params, 'transformer.wpe.weight'), positions)); // [B, T, D]
   const keyMask = maskToKeys(opts.attentionMask, Tk); // [B, Tk]
   const pad = keyMask ? paddingMask(keyMask) : null; // [B, 1, 1, Tk]
   const masks: Record<string, Tensor> = {};
@@ -100,25 +100,12 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
     }
     return masks[kind];
   };
-  const hiddenStates: Tensor[] = [];
-  const keys: Tensor[] = [];
-  const values: Tensor[] = [];
-  for (let l = 0; l < c.num_layers; l++) {
-    if (opts.outputHiddenStates) hiddenStates.push(x);
-    const layerCache = cache ? { key: cache.keys[l], value: cache.values[l], past, capacity: cache.capacity } : undefined;
-    const out = runBlock((h) => gptNeoBlock(params, c, l, h, maskFor(c.attention_layers[l]), layerCache), x, opts.gradientCheckpointing, cache !== null);
-    x = out.hidden;
-    keys.push(out.key);
-    values.push(out.value);
-  }
-  x = layerNorm(x, param(params, 'transformer.ln_f.weight'), param(params, 'transformer.ln_f.bias'), c.layer_norm_epsilon); // [B, T, D]
-  if (opts.outputHiddenStates) hiddenStates.push(x);
-  const head = c.tie_word_embeddings ? param(params, 'transformer.wte.weight') : param(params, 'lm_head.weight');
-  const logits = linear(keepLast(x, opts.logitsToKeep), head); // [B, T, V]
-  const result: ApplyOutput = { logits, lastHiddenState: x };
-  if (opts.outputHiddenStates) result.hiddenStates = hiddenStates;
-  if (cache) result.cache = { keys, values, length: past + T, capacity: cache.capacity } satisfies KVCache;
-  return result;
+  return runDecoder(opts, x, {
+    layers: c.num_layers,
+    block: (l, h, layerCache) => gptNeoBlock(params, c, l, h, maskFor(c.attention_layers[l]), layerCache),
+    finalNorm: (h) => layerNorm(h, param(params, 'transformer.ln_f.weight'), param(params, 'transformer.ln_f.bias'), c.layer_norm_epsilon),
+    head: () => (c.tie_word_embeddings ? param(params, 'transformer.wte.weight') : param(params, 'lm_head.weight')),
+  });
 }
 
 /** Hugging Face's `_init_weights` rule for a GPT-Neo parameter: LayerNorm weights 1, biases 0, the rest normal(0, initializer_range). */
@@ -144,11 +131,15 @@ const IGNORED = /^(lm_head\.weight|transformer\.h\.\d+\.attn\.attention\.(bias|m
 export function gptNeo(config: GPTNeoConfig): GPTNeoModel {
   if (config.model_type !== 'gpt_neo') throw new Error(`gptNeo: config has model_type "${config.model_type}"`);
   const shapes = gptNeoParameterShapes(config);
+  const plan = initPlan(shapes, config.initializer_range, gptNeoInitKind);
   const D = config.hidden_size;
   return {
     config,
-    init: (key: PRNGKey) =>
-      initFromShapes(shapes, key, config.initializer_range, gptNeoInitKind),
+    layers: config.num_layers,
+    maxPositions: config.max_position_embeddings,
+    roles: { tokenEmbedding: 'transformer.wte.weight', lmHead: config.tie_word_embeddings ? null : 'lm_head.weight', positionEmbedding: 'transformer.wpe.weight' },
+    init: (key: PRNGKey) => initFromPlan(plan, key),
+    parameterInit: () => plan.map((p) => ({ ...p, shape: [...p.shape] })),
     apply: (params, inputIds, opts) => apply(config, params, inputIds, opts),
     parameterShapes: () => new Map(shapes),
     isIgnorable: (name) => IGNORED.test(name) && !shapes.has(name),

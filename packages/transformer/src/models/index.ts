@@ -1,9 +1,17 @@
-/** Pick the model family from a config's `model_type`. */
+/**
+ * The model registry: `model_type` → the function that builds the model. A new family is one model file and
+ * one line here (plus its config parser in `@llm-modules/loaders`).
+ */
 import type { GPTNeoConfig, ModelConfig, Qwen2Config } from '@llm-modules/loaders';
-import type { InitKind } from './common.js';
-import { gptNeo, gptNeoInitKind } from './gpt-neo.js';
-import { qwen2, qwen2InitKind } from './qwen2.js';
-import type { CausalLM, GPTNeoModel, Qwen2Model } from './types.js';
+import { gptNeo } from './gpt-neo.js';
+import { qwen2 } from './qwen2.js';
+import type { CausalLM, GPTNeoModel, ParameterInit, Qwen2Model } from './types.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const MODEL_FAMILIES: Record<string, (config: any) => CausalLM> = {
+  gpt_neo: gptNeo,
+  qwen2: qwen2,
+};
 
 /**
  * The model for a typed config (`model_type` `gpt_neo` or `qwen2`).
@@ -17,25 +25,9 @@ export function createModel(config: GPTNeoConfig): GPTNeoModel;
 export function createModel(config: Qwen2Config): Qwen2Model;
 export function createModel(config: ModelConfig): CausalLM;
 export function createModel(config: ModelConfig): CausalLM {
-  switch (config.model_type) {
-    case 'gpt_neo':
-      return gptNeo(config) as CausalLM;
-    case 'qwen2':
-      return qwen2(config) as CausalLM;
-    default:
-      throw new Error(`unsupported model_type "${(config as { model_type: string }).model_type}" (supported: gpt_neo, qwen2)`);
-  }
-}
-
-/** How one parameter is initialised: its shape, Hugging Face's `_init_weights` rule and, for an embedding with a `padding_idx`, the zeroed row. */
-export interface ParameterInit {
-  name: string;
-  shape: number[];
-  init: InitKind;
-  /** normal(0, std) for `init: 'normal'` (the config's `initializer_range`). */
-  std: number;
-  /** Row set to zero after the normal draw (Qwen2's `embed_tokens` when `pad_token_id` is set). */
-  zeroRow?: number;
+  const family = Object.hasOwn(MODEL_FAMILIES, config.model_type) ? MODEL_FAMILIES[config.model_type] : undefined;
+  if (!family) throw new Error(`unsupported model_type "${(config as { model_type: string }).model_type}" (supported: ${Object.keys(MODEL_FAMILIES).join(', ')})`);
+  return family(config);
 }
 
 /**
@@ -48,13 +40,5 @@ export interface ParameterInit {
  * ```
  */
 export function parameterInit(config: ModelConfig): ParameterInit[] {
-  const model = createModel(config);
-  const kind = config.model_type === 'qwen2' ? qwen2InitKind : gptNeoInitKind;
-  const padRow = config.model_type === 'qwen2' ? config.pad_token_id : null;
-  const embed = config.model_type === 'qwen2' ? 'model.embed_tokens.weight' : null;
-  return [...model.parameterShapes()].map(([name, shape]) => {
-    const p: ParameterInit = { name, shape, init: kind(name), std: config.initializer_range };
-    if (name === embed && padRow !== null && padRow >= 0 && padRow < shape[0]) p.zeroRow = padRow;
-    return p;
-  });
+  return createModel(config).parameterInit();
 }

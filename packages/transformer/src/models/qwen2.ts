@@ -4,15 +4,15 @@
  */
 import type { Qwen2Config } from '@llm-modules/loaders';
 import { add, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { createKVCache, writeCache, type KVCache } from '../cache.js';
+import { createKVCache, writeCache } from '../cache.js';
 import { activation } from '../nn/activations.js';
 import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitHeads } from '../nn/attention.js';
 import { embedding, linear } from '../nn/linear.js';
 import { swiGLU } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norms.js';
 import { applyRotary, rotaryCosSin } from '../nn/rope.js';
-import { defaultPositions, keepLast, initFromShapes, inputShape, keyLength, maskToKeys, param, runBlock, type InitKind } from './common.js';
-import type { ApplyOptions, ApplyOutput, Params, Qwen2Model } from './types.js';
+import { defaultPositions, initFromPlan, initPlan, inputShape, keyLength, maskToKeys, param, runDecoder, type LayerCache } from './common.js';
+import type { ApplyOptions, ApplyOutput, InitKind, Params, Qwen2Model } from './types.js';
 
 /**
  * Every parameter of a Qwen2 config with its shape, keyed by the safetensors name. `lm_head.weight` only
@@ -51,7 +51,7 @@ export function qwen2Layer(
   x: Tensor,
   mask: Tensor | null,
   rope: { cos: Tensor; sin: Tensor },
-  cache?: { key: Tensor; value: Tensor; past: number; capacity: number | null },
+  cache?: LayerCache,
 ): { hidden: Tensor; key: Tensor; value: Tensor } {
   const p = (n: string) => param(params, `model.layers.${layer}.${n}`);
   const [H, KV] = [c.num_attention_heads, c.num_key_value_heads];
@@ -81,29 +81,16 @@ function apply(c: Qwen2Config, params: Params, inputIds: Tensor | null, opts: Ap
   const hd = c.hidden_size / c.num_attention_heads;
   const positions = opts.positionIds ?? defaultPositions(T, past); // [B|1, T]
   const rope = rotaryCosSin(positions, hd, c.rope_theta); // [B|1, 1, T, hd]
-  let x = opts.inputsEmbeds ?? embedding(param(params, 'model.embed_tokens.weight'), inputIds!); // [B, T, D]
+  const x = opts.inputsEmbeds ?? embedding(param(params, 'model.embed_tokens.weight'), inputIds!); // [B, T, D]
   const keyMask = maskToKeys(opts.attentionMask, Tk); // [B, Tk]
   const causal = causalMask({ queryLength: T, keyLength: Tk, pastLength: past }); // [1, 1, T, Tk]
   const mask = keyMask ? andMasks(causal, paddingMask(keyMask)) : causal; // [B|1, 1, T, Tk]
-  const hiddenStates: Tensor[] = [];
-  const keys: Tensor[] = [];
-  const values: Tensor[] = [];
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    if (opts.outputHiddenStates) hiddenStates.push(x);
-    const layerCache = cache ? { key: cache.keys[l], value: cache.values[l], past, capacity: cache.capacity } : undefined;
-    const out = runBlock((h) => qwen2Layer(params, c, l, h, mask, rope, layerCache), x, opts.gradientCheckpointing, cache !== null);
-    x = out.hidden;
-    keys.push(out.key);
-    values.push(out.value);
-  }
-  x = rmsNorm(x, param(params, 'model.norm.weight'), c.rms_norm_eps); // [B, T, D]
-  if (opts.outputHiddenStates) hiddenStates.push(x);
-  const head = c.tie_word_embeddings ? param(params, 'model.embed_tokens.weight') : param(params, 'lm_head.weight');
-  const logits = linear(keepLast(x, opts.logitsToKeep), head); // [B, T, V]
-  const result: ApplyOutput = { logits, lastHiddenState: x };
-  if (opts.outputHiddenStates) result.hiddenStates = hiddenStates;
-  if (cache) result.cache = { keys, values, length: past + T, capacity: cache.capacity } satisfies KVCache;
-  return result;
+  return runDecoder(opts, x, {
+    layers: c.num_hidden_layers,
+    block: (l, h, layerCache) => qwen2Layer(params, c, l, h, mask, rope, layerCache),
+    finalNorm: (h) => rmsNorm(h, param(params, 'model.norm.weight'), c.rms_norm_eps),
+    head: () => (c.tie_word_embeddings ? param(params, 'model.embed_tokens.weight') : param(params, 'lm_head.weight')),
+  });
 }
 
 /** Hugging Face's `_init_weights` rule for a Qwen2 parameter: norm weights 1, biases 0, the rest normal(0, initializer_range). */
@@ -128,12 +115,14 @@ const IGNORED = /^(lm_head\.weight|model\.layers\.\d+\.self_attn\.rotary_emb\.(i
 export function qwen2(config: Qwen2Config): Qwen2Model {
   if (config.model_type !== 'qwen2') throw new Error(`qwen2: config has model_type "${config.model_type}"`);
   const shapes = qwen2ParameterShapes(config);
-  const std = config.initializer_range;
-  const padId = config.pad_token_id;
+  const plan = initPlan(shapes, config.initializer_range, qwen2InitKind, { 'model.embed_tokens.weight': config.pad_token_id });
   return {
     config,
-    init: (key: PRNGKey) =>
-      initFromShapes(shapes, key, std, qwen2InitKind, padId === null ? {} : { 'model.embed_tokens.weight': padId }),
+    layers: config.num_hidden_layers,
+    maxPositions: Number.POSITIVE_INFINITY,
+    roles: { tokenEmbedding: 'model.embed_tokens.weight', lmHead: config.tie_word_embeddings ? null : 'lm_head.weight', positionEmbedding: null },
+    init: (key: PRNGKey) => initFromPlan(plan, key),
+    parameterInit: () => plan.map((p) => ({ ...p, shape: [...p.shape] })),
     apply: (params, inputIds, opts) => apply(config, params, inputIds, opts),
     parameterShapes: () => new Map(shapes),
     isIgnorable: (name) => IGNORED.test(name) && !shapes.has(name),

@@ -27,6 +27,13 @@ export interface ApplyOptions {
    * keeping them (HF `gradient_checkpointing`). Same values and gradients; training only (no cache).
    */
   gradientCheckpointing?: boolean;
+  /**
+   * Called with each block's output `[B, T, D]`; a returned tensor replaces the residual stream (how a bridge acts
+   * inside the model, as CALM's cross-attention after chosen blocks). Runs outside a checkpointed block.
+   */
+  afterBlock?: (layer: number, hidden: Tensor) => Tensor | undefined;
+  /** `[V', D]` used as the output head instead of the model's own (a composed model's new head over another vocabulary). */
+  lmHead?: Tensor | null;
 }
 
 export interface ApplyOutput {
@@ -46,6 +53,12 @@ export interface ApplyOutput {
  */
 export interface CausalLM<C extends ModelConfig = ModelConfig> {
   readonly config: C;
+  /** Number of decoder blocks. */
+  readonly layers: number;
+  /** Longest sequence it can take (learned positions: `max_position_embeddings`; RoPE: unbounded). */
+  readonly maxPositions: number;
+  /** Parameters with a role outside the blocks, for a caller that swaps them (a composed model feeds `inputsEmbeds` and its own head). */
+  readonly roles: ParameterRoles;
   /** Fresh parameters as Hugging Face initialises them (normal(0, initializer_range), zero biases, unit norms). */
   init(key: PRNGKey): Params;
   apply(params: Params, inputIds: Tensor | null, opts?: ApplyOptions): ApplyOutput;
@@ -53,8 +66,33 @@ export interface CausalLM<C extends ModelConfig = ModelConfig> {
   parameterShapes(): Map<string, number[]>;
   /** Whether a checkpoint tensor that is not a parameter may be ignored (tied `lm_head`, HF buffers). */
   isIgnorable(name: string): boolean;
+  /** Every parameter in definition order with how Hugging Face initialises it (what `init` draws, as a plan). */
+  parameterInit(): ParameterInit[];
   /** An empty KV cache for `batch` sequences (static when `capacity` is given). */
   createCache(batch: number, capacity?: number | null): KVCache;
+}
+
+/** Names of the parameters outside the decoder blocks. */
+export interface ParameterRoles {
+  /** The token embedding (unused when `inputsEmbeds` is given). */
+  tokenEmbedding: string;
+  /** The untied output head; null when the head is tied to the token embedding. */
+  lmHead: string | null;
+  /** Learned position embeddings (the released bridge code zeroes them); null for RoPE models. */
+  positionEmbedding: string | null;
+}
+
+export type InitKind = 'normal' | 'zeros' | 'ones';
+
+/** How one parameter is initialised: its shape, Hugging Face's `_init_weights` rule and, for an embedding with a `padding_idx`, the zeroed row. */
+export interface ParameterInit {
+  name: string;
+  shape: number[];
+  init: InitKind;
+  /** normal(0, std) for `init: 'normal'` (the config's `initializer_range`). */
+  std: number;
+  /** Row set to zero after the normal draw (Qwen2's `embed_tokens` when `pad_token_id` is set). */
+  zeroRow?: number;
 }
 
 export type GPTNeoModel = CausalLM<GPTNeoConfig>;
