@@ -7,7 +7,7 @@
  */
 import { add, arange, cast, exp, greaterEqual, log, matmul, maximum, mul, reshape, sigmoid, sub, where, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { layerNorm, linear } from '@llm-modules/transformer';
-import { defineBridge, layerNormInit, need, queryWindow, rows, torchLinear, type BridgeContext, type BridgeDims, type Params } from '@llm-modules/bridge';
+import { defineBridge, layerNormInit, need, queryWindow, rows, subKey, torchLinear, type BridgeContext, type BridgeDims, type Params } from '@llm-modules/bridge';
 
 export interface LowRankOptions {
   /** Width of the code each teacher state is squeezed to. */
@@ -44,9 +44,10 @@ export const lowRank = defineBridge<LowRankOptions>({
   init(dims: BridgeDims, o: LowRankOptions, key: PRNGKey): Params {
     return {
       ...layerNormInit('norm', dims.teacher),
-      ...torchLinear(key, 'down', dims.teacher, o.rank),
-      ...torchLinear(key, 'up', o.rank, dims.student),
-      ...torchLinear(key, 'skip', o.rank, dims.student),
+      // one key per module: a shared key would start `up` and `skip` bit-identical
+      ...torchLinear(subKey(key, 0), 'down', dims.teacher, o.rank),
+      ...torchLinear(subKey(key, 1), 'up', o.rank, dims.student),
+      ...torchLinear(subKey(key, 2), 'skip', o.rank, dims.student),
       theta: add(zeros([1]), Math.log(o.decay / (1 - o.decay))), // [1] logit(α)
     };
   },

@@ -2,7 +2,8 @@
  * @llm-modules/bridge/testing — `describeBridgeConformance(def)`: the suite every bridge variant passes
  * (for vitest): output shapes for several teacher/student widths, gradients against float64 finite differences
  * (`checkGrads`), the future-token leak probe and incremental decoding = full forward (unless the variant declares
- * itself non-causal), determinism under a fixed key, save/load round trip, and its parameter count.
+ * itself non-causal), determinism under a fixed key, distinct
+ * parameters of one shape starting apart, save/load round trip, and its parameter count.
  * The checks are also exported as plain async functions that throw on failure.
  *
  * @example
@@ -20,6 +21,7 @@ import {
   bridgeParameterCount,
   checkBridgeGradients,
   checkDeterminism,
+  checkDistinctInit,
   checkIncrementalDecoding,
   checkNoFutureLeak,
   checkRoundTrip,
@@ -30,6 +32,7 @@ export {
   bridgeParameterCount,
   checkBridgeGradients,
   checkDeterminism,
+  checkDistinctInit,
   checkIncrementalDecoding,
   checkNoFutureLeak,
   checkRoundTrip,
@@ -80,6 +83,7 @@ export function describeBridgeConformance<O extends object>(def: BridgeDefinitio
       it.skip(`declares itself non-causal: the leak probe and incremental = full do not apply`, () => {});
     }
     it('is deterministic under a fixed key (init, eval, and training with dropout)', on(() => checkDeterminism(def, overrides)));
+    it('distinct parameters of the same shape do not start equal (one key per module)', on(() => checkDistinctInit(def, overrides)));
     it('save / load round trip: bridge folder → identical parameters and outputs', on(() => checkRoundTrip(def, overrides)));
   });
 }

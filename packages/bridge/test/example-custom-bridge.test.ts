@@ -3,6 +3,7 @@
  * (its own one-line test file, `examples/custom-bridge/low-rank.test.ts`, runs with the repository's tests), composes
  * by name after `registerBridge`, and survives a save/load round trip through the registry.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { evaluate, prngKey, setBackend } from '@llm-modules/tensor';
 import { composeModel, getBridge, leakProbe, registerBridge } from '@llm-modules/bridge';
@@ -23,5 +24,12 @@ describe('examples/custom-bridge: low-rank decay bridge', () => {
     await evaluate(logits);
     expect(logits.shape).toEqual([1, 6, 23]);
     expect((await leakProbe(model, params, ids)).maxChange).toBe(0);
+  });
+
+  it("the README's test command selects the example's conformance test file (vitest filters by path substring)", () => {
+    const readme = readFileSync(new URL('../../../examples/custom-bridge/README.md', import.meta.url), 'utf8');
+    const commands = [...readme.matchAll(/(?:npx|pnpm) vitest run (\S+)/g)].map((m) => m[1]);
+    expect(commands.length).toBeGreaterThan(0);
+    for (const filter of commands) expect('examples/custom-bridge/low-rank.test.ts'.includes(filter)).toBe(true);
   });
 });

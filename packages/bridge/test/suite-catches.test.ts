@@ -1,12 +1,13 @@
 /**
  * The conformance checks fail on broken variants: a leak in a variant that claims to be causal, wrong gradients,
- * a non-deterministic init, a wrong output width, a memory that mixes positions.
+ * a non-deterministic init, a wrong output width, a memory that mixes positions, two modules drawn from one key.
  */
 import { describe, expect, it } from 'vitest';
 import { add, concat, mean, slice, stopGradient, tensor, type Tensor } from '@llm-modules/tensor';
 import { linear } from '@llm-modules/transformer';
 import { defineBridge, rows, queryWindow, torchLinear, type BridgeDefinition, type Params } from '../src/index.js';
-import { checkBridgeGradients, checkDeterminism, checkIncrementalDecoding, checkNoFutureLeak, checkShapes } from '../src/testing.js';
+import { checkBridgeGradients, checkDeterminism, checkDistinctInit, checkIncrementalDecoding, checkNoFutureLeak, checkShapes } from '../src/testing.js';
+import { lowRank } from '../../../examples/custom-bridge/low-rank.js';
 
 const base = {
   options: {},
@@ -46,5 +47,15 @@ describe('the conformance checks catch broken variants', () => {
       apply: (p, h, ctx) => window(ctx.memory?.m ?? add(proj(p, h), proj(p, slice(h, [0, 0, 0], [h.shape[0], 1, h.shape[2]]))), ctx),
     });
     await expect(checkIncrementalDecoding(mixing, {})).rejects.toThrow(/bridge "mixing": incremental decoding differs from the full forward by/);
+  });
+
+  it("one key for two modules of the same shape (the custom-bridge example before its fix: up and skip bit-identical)", async () => {
+    const oneKey = defineBridge({
+      ...lowRank,
+      name: 'low-rank-one-key',
+      init: (dims, o, key) => ({ ...lowRank.init(dims, o, key), ...torchLinear(key, 'down', dims.teacher, o.rank), ...torchLinear(key, 'up', o.rank, dims.student), ...torchLinear(key, 'skip', o.rank, dims.student) }),
+    });
+    await expect(checkDistinctInit(oneKey, { rank: 4 })).rejects.toThrow('bridge "low-rank-one-key": "up.weight" and "skip.weight" start bit-identical');
+    await expect(checkDistinctInit(lowRank, { rank: 4 })).resolves.toBeUndefined();
   });
 });

@@ -130,6 +130,26 @@ export async function checkDeterminism(def: Def, overrides: Overrides): Promise<
   }
 }
 
+/**
+ * Distinct parameters of the same shape must not start equal: two random draws that are bit-identical mean one
+ * key fed both (the released `torchLinear(key, …)` reused), so the two modules stay mirror images. Constant
+ * inits (norm weights of 1, zero gates) are exempt: equal by design.
+ */
+export async function checkDistinctInit(def: Def, overrides: Overrides): Promise<void> {
+  const model = world(def, overrides);
+  const values = await snapshot(model.bridgeParams(model.init(prngKey(13))));
+  const shapes = new Map([...values.keys()].map((n) => [n, model.trainableParams.get(model.names.bridge + n)!.join(',')]));
+  const names = [...values.keys()].filter((n) => values.get(n)!.some((x) => x !== values.get(n)![0])); // not constant
+  for (let i = 0; i < names.length; i++) {
+    for (let j = i + 1; j < names.length; j++) {
+      const [a, b] = [names[i], names[j]];
+      if (shapes.get(a) !== shapes.get(b)) continue;
+      const [x, y] = [values.get(a)!, values.get(b)!];
+      if (x.every((v, k) => Object.is(v, y[k]))) fail(def, `"${a}" and "${b}" start bit-identical: give each its own key (e.g. subKey(key, i))`);
+    }
+  }
+}
+
 /** Save a bridge folder and load it back: identical parameters (bitwise) and outputs. Registers the variant if needed. */
 export async function checkRoundTrip(def: Def, overrides: Overrides): Promise<void> {
   const known = listBridges().find((d) => d.name === def.name);
