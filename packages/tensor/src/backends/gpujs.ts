@@ -16,6 +16,7 @@ import { tryFastPath, tryProgramFast } from '../fast/index.js';
 import { recycle, wasmAddress } from '../fast/buffers.js';
 import { groupOutputs, groupRoot, membersFor, programBody, programOf, type Group } from '../fusion/program.js';
 import { elementwiseKernel } from '../primitives/elementwise-kernel.js';
+import { ensureOptionalPieces, optionalPiecesProblem } from './optional-pieces.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;
 type CompiledKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
@@ -40,6 +41,8 @@ export class GpuJsBackend implements Backend {
   private exactGpu: GpuInstance | undefined;
   private readonly kernels = new Map<string, CompiledKernel>();
   private readonly config: (typeof MODES)[string];
+  /** GPU modes: set once their optional packages (gl, webgpu) are known to be here */
+  private piecesChecked = false;
 
   /** CPU modes: groups with extra outputs (their results are host arrays, joined here when need be) */
   readonly multiOutputGroups: boolean;
@@ -167,6 +170,11 @@ export class GpuJsBackend implements Backend {
   private async runKernel(source: string, views: readonly View[], size: number): Promise<Storage> {
     // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.
     const exact = this.name !== 'cpu' && (size >= F32_INDEX_LIMIT || views.some((v) => v.storage.size >= F32_INDEX_LIMIT));
+    if (!this.piecesChecked && this.config.deviceMemory) {
+      // a missing `gl` / `webgpu` fails here with one line naming the package, not deep inside gpu.js
+      await ensureOptionalPieces(this.name);
+      this.piecesChecked = true;
+    }
     const kernel = this.kernelFor(source, size, views.map((v) => v.storage.size), exact);
     let out = kernel(...views.map((v) => this.argument(v.storage)));
     if (out instanceof Promise) out = await out;
@@ -202,6 +210,7 @@ export async function probeGpuJsMode(name: BackendName): Promise<boolean> {
   if (name === 'headlessgl' && !G.isHeadlessGLSupported) return false;
   if ((name === 'webgl' || name === 'webgl2') && !(name === 'webgl' ? G.isWebGLSupported : G.isWebGL2Supported)) return false;
   if ((name === 'webasm' || name === 'threads') && !G.isWebAssemblySupported) return false;
+  if (await optionalPiecesProblem(name)) return false;
   if (name === 'webgpu' && !(typeof G.isWebGPUAvailable === 'function' && (await (G.isWebGPUAvailable as () => Promise<boolean>)()))) return false;
   try {
     const gpu = new gpujs.GPU({ mode: config.mode as 'cpu' });

@@ -1,0 +1,72 @@
+/**
+ * gl (headlessgl) and webgpu (Dawn, for webgpu in Node) are optional peers, not dependencies: a default
+ * install stays light. Missing pieces must fail with one line naming the package to install.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import * as T from '@llm-modules/tensor';
+import { headlessGlProblem, webGpuProblem } from '../src/backends/optional-pieces.js';
+
+/** The error Node's own import('webgpu') gives where the package is not installed (an empty folder). */
+function missingWebGpuError(): Error {
+  const script = "import('webgpu').then(() => console.log('{}'), (e) => console.log(JSON.stringify({ code: e.code, message: e.message })))";
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: mkdtempSync(join(tmpdir(), 'no-webgpu-')), encoding: 'utf8' });
+  const { code, message } = JSON.parse(out) as { code: string; message: string };
+  return Object.assign(new Error(message), { code });
+}
+
+const g = globalThis as unknown as { navigator?: { gpu?: unknown }; GPUTestGlobal?: unknown };
+const hadNavigator = 'navigator' in globalThis;
+
+describe('optional pieces', () => {
+  afterEach(() => {
+    if (g.navigator && Object.getOwnPropertyDescriptor(g.navigator, 'gpu')?.configurable) delete g.navigator.gpu;
+    if (!hadNavigator) delete g.navigator;
+    delete g.GPUTestGlobal;
+  });
+
+  test('the package manifest pulls in no gpu.js, gl or webgpu; gl and webgpu are optional peers', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual([]);
+    expect(Object.keys(pkg.optionalDependencies ?? {})).toEqual([]);
+    expect(pkg.peerDependenciesMeta).toEqual({ gl: { optional: true }, webgpu: { optional: true } });
+  });
+
+  test('webgpu without the `webgpu` package names it, in one line', async () => {
+    const err = missingWebGpuError();
+    expect(err.message).toMatch(/Cannot find package 'webgpu'/);
+    const problem = await webGpuProblem(() => Promise.reject(err));
+    expect(problem).toBe('backend webgpu needs the optional package `webgpu` (Dawn): npm install webgpu');
+  });
+
+  test('a `webgpu` package that fails to load is reported in one line with its reason', async () => {
+    const problem = await webGpuProblem(() => Promise.reject(new Error("libstdc++.so.6: version `GLIBCXX_3.4.32' not found\n    at dlopen")));
+    expect(problem).toBe("backend webgpu: the optional package `webgpu` did not load: libstdc++.so.6: version `GLIBCXX_3.4.32' not found");
+  });
+
+  test('a loaded Dawn provides navigator.gpu and its WebGPU globals', async () => {
+    const gpu = { requestAdapter: async () => null };
+    const problem = await webGpuProblem(async () => ({ create: () => gpu, globals: { GPUTestGlobal: 7 } }));
+    expect(problem).toBeUndefined();
+    expect(g.navigator?.gpu).toBe(gpu);
+    expect(g.GPUTestGlobal).toBe(7);
+  });
+
+  test('headlessgl without `gl` names it; with a broken `gl` says what to check', async () => {
+    if (await T.isBackendAvailable('headlessgl')) return; // gl built and a display: nothing to report
+    expect(headlessGlProblem(false)).toBe('backend headlessgl needs the optional package `gl` (native; run under a display, e.g. xvfb-run -a): npm install gl');
+    expect(headlessGlProblem(true)).toMatch(/^backend headlessgl does not work here: the optional package `gl` did not load/);
+  });
+
+  test('evaluating on an unavailable GPU backend rejects with that one line, not a gpu.js error', async () => {
+    for (const name of ['headlessgl', 'webgpu'] as const) {
+      if (await T.isBackendAvailable(name)) continue;
+      const err = await T.withBackend(name, () => T.add(T.tensor([1, 2]), 1).data()).catch((e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(T.TensorError);
+      expect((err as Error).message).toMatch(new RegExp(`^evaluate: backend ${name}[^\\n]*\`(gl|webgpu)\``));
+    }
+  });
+});
