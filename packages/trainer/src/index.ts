@@ -14,6 +14,6 @@ export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions }
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
 export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
 export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
-export { shardName, shardRows, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
+export { shardName, shardRows, shardIsWhole, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
 export { dataReport, optimizerFor, plannedSteps, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

@@ -43,7 +43,7 @@ export const shardName = (shard: number, shards: number): string => `shard-${Str
 /**
  * The rows `[from, to)` of shard `shard` of `shards`: a contiguous run of whole batches of `cacheBatchPlan`, the
  * batches split as evenly as counts allow (a shard may be empty when there are fewer batches than shards).
- * @example `shardRows(3, 0, 10, 3, 4) // [4, 8]` (batches [0,3) [3,4) | [4,7) [7,8) | [8,10))
+ * @example `shardRows(3, 1, 10, 3, 4) // [3, 7]` (batches [0,3) | [3,4) [4,7) | [7,8) [8,10))
  */
 export function shardRows(shards: number, shard: number, examples: number, batchSize = 8, chunkSize = 256): [number, number] {
   const plan = cacheBatchPlan(examples, batchSize, chunkSize);
@@ -77,6 +77,16 @@ async function checkStates(dir: string, m: ShardManifest): Promise<string | unde
   if (size !== m.bytes) return `${path}: truncated or overlong (${size} bytes, its manifest says ${m.bytes})`;
   if ((await sha256File(path)) !== m.sha256) return `${path}: content hash differs from its manifest (corrupt file)`;
   return undefined;
+}
+
+/**
+ * Whether shard `shard` of `shards` is whole in `dir` for `fingerprint`: its manifest is there and agrees, its file
+ * has the size and content hash the manifest says.
+ * @example `if (!(await shardIsWhole('shards', 3, 10, fp))) enqueue(3)`
+ */
+export async function shardIsWhole(dir: string, shard: number, shards: number, fingerprint: CacheFingerprint): Promise<boolean> {
+  const m = await readManifest(join(dir, `${shardName(shard, shards)}.json`));
+  return !!m && m.shard === shard && m.shards === shards && JSON.stringify(m.fingerprint) === JSON.stringify(fingerprint) && !(await checkStates(dir, m));
 }
 
 export interface WriteShardOptions extends ComputeStatesOptions {
