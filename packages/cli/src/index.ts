@@ -3,7 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { LoaderError } from '@llm-modules/loaders';
 import { TeacherCacheError, TrainConfigError } from '@llm-modules/trainer';
 import { benchCommand } from './commands/bench.js';
-import { cacheTeacherCommand } from './commands/cache-teacher.js';
+import { registerCacheTeacherCommands } from './scale/register.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
@@ -17,7 +17,8 @@ export { benchCommand, type BenchOptions } from './commands/bench.js';
 export { demoCommand, demoTable, type DemoCommandOptions } from './commands/demo.js';
 export { runDemo, type DemoOptions, type DemoSummary, type VariantResult } from './demo/run.js';
 export * as bench from './bench/measure.js';
-export { cacheTeacherCommand, type CacheTeacherOptions } from './commands/cache-teacher.js';
+export { cacheTeacherCommand, cacheTeacherMergeCommand, type CacheTeacherOptions } from './commands/cache-teacher.js';
+export { workerCommand, type WorkerOptions } from './commands/worker.js';
 export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
@@ -124,18 +125,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .action(async (opts: { config: string; resume?: boolean; overwrite?: boolean; seed?: string; out?: string; maxSteps?: string; dryRun?: boolean; json?: boolean }) => {
       status.code = await trainCommand(opts, io);
     });
-  cli
-    .command('cache-teacher')
-    .description("run a frozen teacher once over a dataset and store its last hidden states (float16, fingerprinted) for training")
-    .requiredOption('--model <dir>', 'the teacher: a Hugging Face model folder')
-    .requiredOption('--data <file>', 'dataset file: .json, .jsonl or .parquet ({text}, {input_ids} or conversation rows)')
-    .requiredOption('--out <dir>', 'cache folder (new, empty, or an earlier cache, which is replaced)')
-    .option('--format <name>', 'prompt format of conversation rows: paper or chatml (default paper)')
-    .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
-    .option('--batch-size <n>', 'rows per teacher forward pass (default 8)')
-    .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
-    .option('--json', 'print {"out","examples","tokens","hidden_size","seconds"}')
-    .action((opts) => cacheTeacherCommand(opts, io));
+  registerCacheTeacherCommands(cli, io); // cache-teacher (+ merge, --shard, --queue) and worker
   cli
     .command('bench')
     .description('matmul GFLOPS (vs tfjs-wasm when installed), per-op overhead and a tiny GPT-Neo training step')

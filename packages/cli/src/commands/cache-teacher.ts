@@ -1,14 +1,18 @@
 /**
  * `llm-modules cache-teacher --model DIR --data FILE --out DIR`: run a frozen teacher once over a dataset and store
- * its last hidden states (float16 chunks + a fingerprinted msgpack index, the trainer's teacher-state cache).
+ * its last hidden states (float16 chunks + a fingerprinted msgpack index, the trainer's teacher-state cache) — in
+ * one process, as shard I of N (`--shard I/N`, or a scheduler's index), or as jobs on a queue (`--queue URL
+ * --enqueue`); `cache-teacher merge` turns finished shards into the cache.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRows, type Row } from '@llm-modules/loaders';
-import { cacheFingerprint, collate, formatExample, writeTeacherCache, type Example, type PromptFormat } from '@llm-modules/trainer';
+import { writeTeacherCache } from '@llm-modules/trainer';
 import { CliError, thousands, type CliIO } from '../io.js';
-import { intOption, loadModel, useBackend } from './model.js';
-import { cacheOrder } from '../train/cache-order.js';
+import { checkSpec, prepareTeacherJob } from '../scale/prepare.js';
+import { shardSpec } from '../scale/shard-spec.js';
+import { runShard } from '../scale/shard-run.js';
+import { enqueueCommand } from '../scale/enqueue.js';
+import { folderState, mergeShardsInto } from '../scale/merge.js';
 
 export interface CacheTeacherOptions {
   model: string;
@@ -19,18 +23,15 @@ export interface CacheTeacherOptions {
   batchSize?: string;
   backend?: string;
   json?: boolean;
-}
-
-const FORMATS = ['paper', 'chatml'];
-
-/** What a folder holds: 'missing', 'empty', 'cache' (only cache files) or 'other'. */
-async function folderState(dir: string): Promise<'missing' | 'empty' | 'cache' | 'other'> {
-  const info = await stat(dir).catch(() => null);
-  if (!info) return 'missing';
-  if (!info.isDirectory()) return 'other';
-  const files = await readdir(dir);
-  if (files.length === 0) return 'empty';
-  return files.every((f) => f === 'index.msgpack' || f.startsWith('chunk-') || f.includes('.tmp')) ? 'cache' : 'other';
+  /** `I/N`: compute shard I (0-based) of N into `out` (a shard folder) */
+  shard?: string;
+  /** N, with the index from JOB_COMPLETION_INDEX / SLURM_ARRAY_TASK_ID, or the job count for --enqueue */
+  shards?: string;
+  /** a BullMQ (Redis) URL: with `enqueue`, put one job per shard on it, follow them and merge */
+  queue?: string;
+  enqueue?: boolean;
+  /** with --enqueue: where the shards go (a path all workers see alike; default `<out>.shards`) */
+  shardDir?: string;
 }
 
 /**
@@ -47,37 +48,22 @@ async function folderState(dir: string): Promise<'missing' | 'empty' | 'cache' |
  * ```
  */
 export async function cacheTeacherCommand(opts: CacheTeacherOptions, io: CliIO): Promise<void> {
-  const format = (opts.format ?? 'paper') as PromptFormat;
-  if (!FORMATS.includes(format)) throw new CliError(`--format: expected one of ${FORMATS.join(', ')}, got "${opts.format}"`);
-  const batchSize = intOption(opts.batchSize, '--batch-size', 8, 1);
+  checkSpec(opts);
+  if (opts.queue !== undefined || opts.enqueue) {
+    if (!opts.queue || !opts.enqueue) throw new CliError('--queue URL and --enqueue go together here (workers run: llm-modules worker --queue URL)');
+    if (opts.shard !== undefined) throw new CliError('--shard I/N runs one shard; --enqueue puts all of them on the queue: pick one');
+    return enqueueCommand(opts as CacheTeacherOptions & { queue: string }, io);
+  }
+  const spec = shardSpec(opts, process.env);
+  if (spec) return shardCommand(opts, spec.shard, spec.shards, io);
   const state = await folderState(opts.out);
   if (state === 'other') throw new CliError(`${opts.out}: --out exists and holds files that are not a teacher cache; pick a new or empty folder`);
-  await useBackend(opts.backend);
-  const { model, params, tokenizer, config } = await loadModel(opts.model);
-  const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
-  const rows: Row[] = await loadRows(opts.data);
-  const inFileOrder: Example[] = rows.map((row, i) => {
-    if (row.kind !== 'ids' && !tokenizer) throw new CliError(`${opts.data}: row ${i}: a text row needs a tokenizer, and ${opts.model} has no tokenizer files`);
-    const ex = formatExample(row, tokenizer!, { format });
-    const bad = ex.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= config.vocab_size);
-    if (bad !== undefined) throw new CliError(`${opts.data}: row ${i}: token id ${bad} is outside the teacher's vocabulary [0, ${config.vocab_size})`);
-    return ex.inputIds.length > maxLength ? { inputIds: ex.inputIds.slice(0, maxLength), lossMask: ex.lossMask.slice(0, maxLength) } : ex;
-  });
-  if (inFileOrder.length === 0) throw new CliError(`${opts.data}: no rows`);
-  // the order `train` uses too (sorted by token ids), so a `train` config's teacherCache can read this cache
-  const examples = cacheOrder(inFileOrder).ordered;
+  const job = await prepareTeacherJob(opts);
   const began = performance.now();
-  const padId = tokenizer?.padTokenId ?? tokenizer?.eosTokenId ?? 0;
-  const fingerprint = await cacheFingerprint({ teacherConfig: config, teacherParams: params, examples, settings: { layer: -1 } });
   let tokens = 0;
   try {
     await writeTeacherCache(opts.out, {
-      examples,
-      fingerprint,
-      hiddenSize: config.hidden_size,
-      run: (b) => model.apply(params, b.inputIds, { attentionMask: b.attentionMask }).lastHiddenState,
-      collate: (ex) => collate(ex, padId),
-      batchSize,
+      ...job,
       onProgress: (done, total, t) => {
         tokens = t;
         if (!opts.json) io.stderr(`\rcached ${done}/${total} rows (${thousands(t)} tokens)`);
@@ -90,7 +76,29 @@ export async function cacheTeacherCommand(opts: CacheTeacherOptions, io: CliIO):
   }
   const seconds = (performance.now() - began) / 1000;
   if (!opts.json) io.stderr('\n');
-  const report = { out: opts.out, examples: examples.length, tokens, hidden_size: config.hidden_size, seconds: Number(seconds.toFixed(2)) };
+  const report = { out: opts.out, examples: job.examples.length, tokens, hidden_size: job.hiddenSize, seconds: Number(seconds.toFixed(2)) };
   if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
-  else io.stdout(`teacher states of ${thousands(examples.length)} rows (${thousands(tokens)} tokens, width ${config.hidden_size}) → ${join(opts.out, 'index.msgpack')} in ${seconds.toFixed(1)}s\n`);
+  else io.stdout(`teacher states of ${thousands(job.examples.length)} rows (${thousands(tokens)} tokens, width ${job.hiddenSize}) → ${join(opts.out, 'index.msgpack')} in ${seconds.toFixed(1)}s\n`);
+}
+
+/** One shard into the shard folder `opts.out`; a shard already whole there is kept (a retried index is a no-op). */
+async function shardCommand(opts: CacheTeacherOptions, shard: number, shards: number, io: CliIO): Promise<void> {
+  const onProgress = (rows: number, total: number, tokens: number) => {
+    if (!opts.json) io.stderr(`\rshard ${shard}/${shards}: ${rows}/${total} rows (${thousands(tokens)} tokens)`);
+  };
+  const { manifest, reused, seconds } = await runShard(opts, opts.out, shard, shards, { onProgress });
+  if (!opts.json && !reused) io.stderr('\n');
+  const report = { out: opts.out, shard, shards, rows: manifest.rows, tokens: manifest.tokens, bytes: manifest.bytes, reused, seconds: Number(seconds.toFixed(2)), tokens_per_second: reused || seconds === 0 ? null : Number((manifest.tokens / seconds).toFixed(1)) };
+  if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
+  else io.stdout(`shard ${shard}/${shards}: rows ${manifest.rows[0]}–${manifest.rows[1]} (${thousands(manifest.tokens)} tokens) ${reused ? 'already done, kept' : `in ${seconds.toFixed(1)}s`} → ${join(opts.out, manifest.file)}\n`);
+}
+
+/**
+ * `cache-teacher merge --from SHARDS --out CACHE`: check every shard and write the cache `train` reads.
+ * @example `await cacheTeacherMergeCommand({ from: 'shards', out: 'cache', json: true }, processIO) // {"out":"cache","rows":…}`
+ */
+export async function cacheTeacherMergeCommand(opts: { from: string; out: string; json?: boolean }, io: CliIO): Promise<void> {
+  const r = await mergeShardsInto(opts.from, opts.out);
+  if (opts.json) io.stdout(`${JSON.stringify({ out: opts.out, rows: r.rows, tokens: r.tokens, shards: r.shards, hidden_size: r.hiddenSize })}\n`);
+  else io.stdout(`merged ${r.shards} shards: ${thousands(r.rows)} rows (${thousands(r.tokens)} tokens, width ${r.hiddenSize}) → ${join(opts.out, 'index.msgpack')}\n`);
 }
