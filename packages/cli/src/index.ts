@@ -9,9 +9,10 @@ import { evalCommand } from './commands/eval.js';
 import { generateCommand } from './commands/generate.js';
 import { inspect } from './commands/inspect.js';
 import { newModelCommand, type NewModelOptions } from './commands/new-model.js';
-import { tokenize } from './commands/tokenize.js';
+import { decode, tokenize } from './commands/tokenize.js';
 import { trainCommand } from './commands/train.js';
-import { CliError, processIO, type CliIO } from './io.js';
+import { checkBackendEnv } from './commands/model.js';
+import { CliError, fsErrorLine, processIO, type CliIO } from './io.js';
 
 export { benchCommand, type BenchOptions } from './commands/bench.js';
 export { demoCommand, demoTable, type DemoCommandOptions } from './commands/demo.js';
@@ -23,7 +24,7 @@ export { evalCommand } from './commands/eval.js';
 export { generateCommand } from './commands/generate.js';
 export { inspect } from './commands/inspect.js';
 export { newModelCommand, type NewModelOptions, type NewModelSummary } from './commands/new-model.js';
-export { tokenize } from './commands/tokenize.js';
+export { decode, tokenize } from './commands/tokenize.js';
 export { trainCommand } from './commands/train.js';
 export { CliError, processIO, type CliIO } from './io.js';
 
@@ -49,18 +50,28 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .action((opts) => demoCommand(opts, io));
   cli
     .command('tokenize')
-    .description("token ids of TEXT with the model folder's tokenizer")
+    .description("token ids of a text with the model folder's tokenizer (--text, --file, or piped into stdin)")
     .requiredOption('--model <dir>', 'model or tokenizer folder (tokenizer.json, or vocab.json + merges.txt)')
-    .requiredOption('--text <text>', 'text to encode')
+    .option('--text <text>', 'text to encode')
+    .option('--file <file>', 'a UTF-8 text file to encode (- for stdin)')
     .option('--json', 'print {"ids":[...]}')
-    .action((opts: { model: string; text: string; json?: boolean }) => tokenize(opts, io));
+    .action((opts: { model: string; text?: string; file?: string; json?: boolean }) => tokenize(opts, io));
+  cli
+    .command('decode')
+    .description("the text of token ids with the model folder's tokenizer (the inverse of tokenize)")
+    .requiredOption('--model <dir>', 'model or tokenizer folder')
+    .requiredOption('--ids <ids>', 'token ids, e.g. 1,2,3')
+    .option('--keep-special', 'keep special tokens (<|endoftext|>, …) in the text')
+    .option('--json', 'print {"text":...}')
+    .action((opts: { model: string; ids: string; keepSpecial?: boolean; json?: boolean }) => decode(opts, io));
   cli
     .command('inspect')
     .description('model type, config, tensor and parameter counts, dtypes and bytes of a model folder')
     .argument('<dir>', 'Hugging Face model folder or checkpoint folder')
     .option('--json', 'print one JSON object')
     .option('--tensors', 'list every tensor')
-    .action((dir: string, opts: { json?: boolean; tensors?: boolean }) => inspect(dir, opts, io));
+    .option('--teacher <dir>', "a bridge folder's teacher, when it is no longer where the folder records it")
+    .action((dir: string, opts: { json?: boolean; tensors?: boolean; teacher?: string }) => inspect(dir, opts, io));
   cli
     .command('new-model')
     .description('write a randomly initialised Hugging Face model folder (config, safetensors or shards, tokenizer), one tensor at a time')
@@ -89,6 +100,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--batch-size <n>', 'rows per forward pass (default 8)')
     .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
     .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--teacher <dir>', "a bridge folder's teacher, when it is no longer where the folder records it")
     .option('--json', 'print {"loss","perplexity","tokens"}')
     .action((opts) => evalCommand(opts, io));
   cli
@@ -109,6 +121,10 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--ignore-eos', 'do not stop at the eos token')
     .option('--no-cache', 'recompute the whole sequence each step (no KV cache)')
     .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
+    .option('--chat', "wrap --prompt in the tokenizer's chat template as one user turn")
+    .option('--system <text>', 'with --chat: a system message first')
+    .option('--keep-special', 'keep special tokens (<|endoftext|>, …) in the text')
+    .option('--teacher <dir>', "a bridge folder's teacher, when it is no longer where the folder records it")
     .option('--json', 'print {"prompt_ids","generated_ids","text","finish_reason"} only')
     .action((opts) => generateCommand(opts, io));
   cli
@@ -148,6 +164,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   try {
     const status = { code: 0 };
+    await checkBackendEnv();
     await program(io, status).parseAsync(argv, { from: 'user' });
     return status.code;
   } catch (err) {
@@ -156,8 +173,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
     const known = err instanceof LoaderError || err instanceof CliError || err instanceof TrainConfigError || err instanceof TeacherCacheError;
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr(`llm-modules: ${known ? '' : 'internal error: '}${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    const fsLine = known ? null : fsErrorLine(err); // a full disk or a missing folder is the machine's state, not a bug
+    const message = fsLine ?? (err instanceof Error ? err.message : String(err));
+    io.stderr(`llm-modules: ${known || fsLine ? '' : 'internal error: '}${message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (process.env.LLM_MODULES_DEBUG && err instanceof Error && err.stack) io.stderr(`${err.stack}\n`);
     return 1;
   }

@@ -39,3 +39,61 @@ export function humanBytes(n: number): string {
   }
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
+
+/** File-system error codes in words (a user should never have to look up `EFBIG`). */
+const FS_PROBLEMS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EISDIR: 'is a folder, expected a file',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EEXIST: 'already exists',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EFBIG: 'the file grew past the largest size allowed here (file system or ulimit -f)',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  ENOTEMPTY: 'the folder is not empty',
+  EIO: 'an input/output error from the disk',
+};
+
+/**
+ * A Node file-system error as one line in words, naming its path when the error carries one (`where` otherwise);
+ * null for anything that is not a file-system error.
+ *
+ * @example
+ * ```ts
+ * fsErrorLine(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }), 'runs/a')
+ * // → 'runs/a: cannot write: the disk is full'
+ * ```
+ */
+export function fsErrorLine(err: unknown, where?: string): string | null {
+  const e = err as { code?: unknown; syscall?: unknown; path?: unknown } | null;
+  if (!e || typeof e.code !== 'string' || !(e.code in FS_PROBLEMS)) return null;
+  const path = typeof e.path === 'string' ? e.path : where;
+  const verb = typeof e.syscall === 'string' && /write|open|mkdir|rename|copy|append|close|fsync|ftruncate/.test(e.syscall) ? (e.syscall === 'open' ? 'cannot open' : 'cannot write') : 'cannot access';
+  return `${path ? `${path}: ` : ''}${verb}: ${FS_PROBLEMS[e.code]}`;
+}
+
+/**
+ * The closest of `known` to a mistyped `word` (edit distance at most a third of its length), for "did you mean".
+ * @example `closest('hedas', ['heads', 'layers']) // 'heads'`
+ */
+export function closest(word: string, known: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    return prev[b.length];
+  };
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = distance(word.toLowerCase(), k.toLowerCase());
+    if (!best || d < best.d) best = { k, d };
+  }
+  return best && best.d <= Math.max(1, Math.floor(word.length / 3)) ? best.k : undefined;
+}

@@ -36,7 +36,7 @@ describe('train, mode "bridge": bad input is one line before any kernel runs', (
 
   test('token ids outside the vocabulary name the file and row', async () => {
     const s = bridgeSetup({}, [{ input_ids: [1, 2, 3] }, { input_ids: [4, 400, 5] }, { input_ids: [6, 7] }]);
-    await refuses(s.file, s.dir, /traces\.jsonl: row \d: token id 400 is outside the vocabulary \[0, 347\)/);
+    await refuses(s.file, s.dir, /traces\.jsonl: row 2: token id 400 is outside the vocabulary \[0, 347\)/);
   });
 
   test('examples longer than the student positions', async () => {

@@ -76,8 +76,8 @@ describe('llm-modules eval', () => {
   it('bad input: one-line error naming the file and row, exit 1', async () => {
     const neo = model('gptneo');
     oneLineError(await run('eval', '--model', neo, '--data', '/nonexistent/rows.jsonl'), /\/nonexistent\/rows\.jsonl: cannot open/);
-    oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ input_ids: [1, 2] }, { text: 'hi' }])), /data\.jsonl: row 1: a text row needs a tokenizer/);
-    oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ input_ids: [1, 96, 2] }])), /row 0: token id 96 is outside the model's vocabulary \[0, 96\)/);
+    oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ input_ids: [1, 2] }, { text: 'hi' }])), /data\.jsonl: row 2: a text row needs a tokenizer/);
+    oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ input_ids: [1, 96, 2] }])), /row 1: token id 96 is outside the model's vocabulary \[0, 96\)/);
     oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ conversations: [{ from: 'user', value: 'x' }] }])), /conversation rows are not supported/);
     oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ input_ids: [1] }])), /no tokens to evaluate/);
     oneLineError(await run('eval', '--model', neo, '--data', await dataFile([{ nope: 1 }])), /line 1: row has none of/);
@@ -110,8 +110,11 @@ describe('llm-modules generate', () => {
     const json = lastJson((await run('generate', '--model', dir, '--prompt', 'Hello', '--max-new-tokens', '6', '--json')).out);
     expect(json.prompt_ids).toEqual([40, 69, 76, 76, 79]);
     expect(json.generated_ids).toHaveLength(json.finish_reason === 'length' ? 6 : json.generated_ids.length);
-    expect(json.text).toBe(String.fromCharCode(...json.generated_ids.filter((i: number) => i < 95).map((i: number) => i + 32)) + (json.generated_ids.includes(95) ? '<|endoftext|>' : ''));
-    expect(plain.out).toBe(`Hello${json.text}\n`);
+    // special tokens (<|endoftext|>, id 95) stay out of the text
+    expect(json.text).toBe(String.fromCharCode(...json.generated_ids.filter((i: number) => i < 95).map((i: number) => i + 32)));
+    // stdout is the continuation alone; the prompt is echoed apart, on stderr
+    expect(plain.out).toBe(`${json.text}\n`);
+    expect(plain.err).toBe('prompt: "Hello"\n');
     // ids without a tokenizer stream as numbers
     const ids = await run('generate', '--model', model('gptneo'), '--ids', '1,2,3', '--max-new-tokens', '3');
     expect(ids.out).toMatch(/^\d+ \d+ \d+\n$/);

@@ -39,13 +39,16 @@ export class TokenizerError extends LoaderError {}
 /** A checkpoint folder cannot be written or read back. */
 export class CheckpointError extends LoaderError {}
 
-/** A dataset file or one of its rows is malformed. `line` (JSONL, JSON) or `row` (0-based, all formats) locate it. */
+/**
+ * A dataset file or one of its rows is malformed. `line` (JSONL, JSON) or `row` (0-based, all formats) locate it;
+ * the message counts both from 1, as editors do (`row 1` is the first row).
+ */
 export class DatasetError extends LoaderError {
   readonly line?: number;
   readonly row?: number;
 
   constructor(file: string, problem: string, where: { line?: number; row?: number } = {}, options?: { cause?: unknown }) {
-    const loc = where.line !== undefined ? `line ${where.line}: ` : where.row !== undefined ? `row ${where.row}: ` : '';
+    const loc = where.line !== undefined ? `line ${where.line}: ` : where.row !== undefined ? `row ${where.row + 1}: ` : '';
     super(file, loc + problem, options);
     this.line = where.line;
     this.row = where.row;

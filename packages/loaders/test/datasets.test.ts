@@ -93,7 +93,7 @@ describe('datasets: loadRows / readRows', () => {
     const truncated = await file('cut.json', '[{"text": "a"}, {"text": "b');
     await expect(loadRows(truncated)).rejects.toThrow(/cut\.json: line 1: file ends inside the JSON array/);
     const pq = await file('bad.parquet', stratosParquet([stratos[0], { system: 'x', conversations: [] as never }]));
-    await expect(loadRows(pq)).rejects.toThrow(/bad\.parquet: row 1: "conversations" must be a non-empty list/);
+    await expect(loadRows(pq)).rejects.toThrow(/bad\.parquet: row 2: "conversations" must be a non-empty list/);
     const notPq = await file('fake.parquet', 'this is not parquet at all');
     await expect(loadRows(notPq)).rejects.toThrow(/fake\.parquet: not a valid Parquet file/);
     await expect(loadRows(await file('x.csv', 'a,b'))).rejects.toThrow(/unknown dataset format/);

@@ -2,7 +2,7 @@ import { readRows } from '@llm-modules/loaders';
 import { evaluate, reshape, slice, tensor, type Tensor } from '@llm-modules/tensor';
 import { crossEntropySum, labelsFromMask } from '@llm-modules/transformer';
 import { CliError, thousands, type CliIO } from '../io.js';
-import { checkIds, intOption, loadModel, useBackend } from './model.js';
+import { checkIds, intOption, loadModel, requireFolder, useBackend } from './model.js';
 import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
 
 export interface EvalOptions {
@@ -12,6 +12,8 @@ export interface EvalOptions {
   batchSize?: string;
   maxLength?: string;
   backend?: string;
+  /** teacher folder for a bridge folder (when its recorded teacher moved) */
+  teacher?: string;
 }
 
 /**
@@ -28,7 +30,9 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
   const batchSize = intOption(opts.batchSize, '--batch-size', 8, 1);
   await useBackend(opts.backend);
   // a bridge folder (train mode "bridge") or a Hugging Face model folder
-  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model) : null;
+  await requireFolder(opts.model, '--model');
+  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model, { teacher: opts.teacher }) : null;
+  if (opts.teacher !== undefined && !bridge) throw new CliError(`--teacher: ${opts.model} is not a bridge folder (only a bridge folder has a teacher)`);
   const plain = bridge ? null : await loadModel(opts.model);
   const tokenizer = bridge ? bridge.tokenizer : plain!.tokenizer;
   const config: { model_type: string; vocab_size: number; max_position_embeddings: number } = bridge ? bridge.config : plain!.config;
@@ -41,7 +45,7 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
   let truncated = 0;
   let index = 0;
   for await (const row of readRows(opts.data)) {
-    const where = `${opts.data}: row ${index++}`;
+    const where = `${opts.data}: row ${++index}`; // 1-based, as the dataset errors' line numbers
     let ids: number[];
     if (row.kind === 'ids') ids = row.input_ids;
     else if (row.kind === 'text') {

@@ -1,7 +1,7 @@
 import { generateComposed } from '@llm-modules/bridge';
 import { generate, type GenerateOptions } from '@llm-modules/transformer';
 import { CliError, type CliIO } from '../io.js';
-import { checkIds, generationConfig, intOption, loadModel, numberOption, useBackend } from './model.js';
+import { checkIds, generationConfig, intOption, loadModel, requireFolder, numberOption, useBackend } from './model.js';
 import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
 
 export interface GenerateCommandOptions {
@@ -21,20 +21,30 @@ export interface GenerateCommandOptions {
   cache?: boolean;
   json?: boolean;
   backend?: string;
+  /** wrap --prompt in the tokenizer's chat template as one user turn (with a generation prompt) */
+  chat?: boolean;
+  /** with --chat: a system message first */
+  system?: string;
+  /** keep special tokens (`<|endoftext|>`, …) in the printed and JSON `text` */
+  keepSpecial?: boolean;
+  /** teacher folder for a bridge folder (when its recorded teacher moved) */
+  teacher?: string;
 }
 
 const idList = (v: unknown): number[] => (Array.isArray(v) ? v : typeof v === 'number' ? [v] : []).filter((x): x is number => Number.isInteger(x));
 
-/** Parse `--ids 1,2,3`. */
-function parseIds(text: string): number[] {
+/** Parse `--ids 1,2,3` (commas or spaces). @example `parseIds('1, 2 3') // [1, 2, 3]` */
+export function parseIds(text: string): number[] {
   const parts = text.split(/[\s,]+/).filter(Boolean);
   if (parts.length === 0 || parts.some((p) => !/^\d+$/.test(p))) throw new CliError(`--ids: expected comma-separated token ids, got "${text}"`);
   return parts.map(Number);
 }
 
 /**
- * `llm-modules generate --model DIR (--prompt TEXT | --ids 1,2,3) [--max-new-tokens N] [--greedy] …`: continue a
- * prompt, streaming the text (or ids) as it is generated. Greedy unless sampling is asked for (`--sample`, a
+ * `llm-modules generate --model DIR (--prompt TEXT [--chat [--system TEXT]] | --ids 1,2,3) [--max-new-tokens N] [--greedy] …`:
+ * continue a prompt, streaming the continuation (text, or ids) to stdout as it is generated; the prompt is echoed on
+ * stderr as `prompt: "…"`, so the two never run together. Special tokens are left out of the text unless
+ * `--keep-special`; `--chat` wraps the prompt in the tokenizer's chat template as a user turn. Greedy unless sampling is asked for (`--sample`, a
  * sampling option, or `do_sample` in the folder's generation_config.json); `--greedy` forces greedy. Stops at
  * the model's eos (unless `--ignore-eos`) or a `--stop` string. `--json` prints only
  * `{"prompt_ids","generated_ids","text","finish_reason","seconds","first_token_seconds","decode_tokens_per_second"}` (the first
@@ -48,6 +58,8 @@ function parseIds(text: string): number[] {
 export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): Promise<void> {
   if ((opts.prompt === undefined) === (opts.ids === undefined)) throw new CliError('generate: pass exactly one of --prompt TEXT and --ids 1,2,3');
   if (opts.greedy && opts.sample) throw new CliError('generate: --greedy and --sample exclude each other');
+  if (opts.chat && opts.prompt === undefined) throw new CliError('generate: --chat needs --prompt TEXT (the user turn)');
+  if (opts.system !== undefined && !opts.chat) throw new CliError('generate: --system needs --chat');
   const maxNewTokens = intOption(opts.maxNewTokens, '--max-new-tokens', 32, 0);
   const temperature = numberOption(opts.temperature, '--temperature', 1e-6, 1e6);
   const topK = opts.topK === undefined ? undefined : intOption(opts.topK, '--top-k', 0, 0);
@@ -56,7 +68,9 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
   const seed = intOption(opts.seed, '--seed', 0, 0);
   await useBackend(opts.backend);
   // a bridge folder (train mode "bridge": frozen teacher → bridge → student) or a Hugging Face model folder
-  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model) : null;
+  await requireFolder(opts.model, '--model');
+  const bridge = (await isBridgeFolder(opts.model)) ? await loadBridgeModel(opts.model, { teacher: opts.teacher }) : null;
+  if (opts.teacher !== undefined && !bridge) throw new CliError(`--teacher: ${opts.model} is not a bridge folder (only a bridge folder has a teacher)`);
   const plain = bridge ? null : await loadModel(opts.model);
   const tokenizer = bridge ? bridge.tokenizer : plain!.tokenizer;
   const config: { model_type: string; vocab_size: number; max_position_embeddings: number; eos_token_id?: unknown } = bridge ? bridge.config : plain!.config;
@@ -64,7 +78,7 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
   let promptIds: number[];
   if (opts.prompt !== undefined) {
     if (!tokenizer) throw new CliError(`${opts.model}: no tokenizer files (tokenizer.json or vocab.json + merges.txt); pass --ids instead of --prompt`);
-    promptIds = tokenizer.encode(opts.prompt);
+    promptIds = opts.chat ? tokenizer.encodeChat([...(opts.system !== undefined ? [{ role: 'system', content: opts.system }] : []), { role: 'user', content: opts.prompt }], { addGenerationPrompt: true }) : tokenizer.encode(opts.prompt);
     if (promptIds.length === 0) throw new CliError('--prompt: the text encodes to no tokens');
   } else promptIds = parseIds(opts.ids!);
   checkIds(promptIds, config.vocab_size, opts.prompt !== undefined ? '--prompt' : '--ids');
@@ -90,16 +104,18 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
   if (options.stopStrings!.length && !tokenizer) throw new CliError(`--stop needs a tokenizer, and ${opts.model} has none`);
   const generated: number[] = [];
   let printed = '';
+  const textOf = (ids: number[]) => tokenizer!.decode(ids, { skipSpecialTokens: !opts.keepSpecial });
   if (!opts.json) {
+    // stdout is the continuation alone (what a script captures); the prompt is shown apart, on stderr
     options.onToken = ({ token }) => {
       generated.push(token);
       if (!tokenizer) return io.stdout(`${generated.length > 1 ? ' ' : ''}${token}`);
-      const text = tokenizer.decode(generated);
+      const text = textOf(generated);
       if (text.endsWith('\uFFFD')) return; // an incomplete UTF-8 character: wait for its next byte
       io.stdout(text.slice(printed.length));
       printed = text;
     };
-    if (tokenizer) io.stdout(opts.prompt ?? tokenizer.decode(promptIds));
+    io.stderr(`prompt: ${JSON.stringify(tokenizer ? tokenizer.decode(promptIds, { skipSpecialTokens: !opts.keepSpecial && !opts.chat }) : promptIds.join(' '))}\n`);
   }
   // timing: the first token includes the prompt's prefill; the rest is the incremental decoding speed
   const began = performance.now();
@@ -113,7 +129,7 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     ? await generateComposed(bridge.model, bridge.params, promptIds, { ...options, mode: options.useCache ? 'incremental' : 'full' })
     : await generate(plain!.model, plain!.params, promptIds, options);
   const ids = result.sequences[0];
-  const text = tokenizer ? tokenizer.decode(ids) : null;
+  const text = tokenizer ? textOf(ids) : null;
   if (opts.json) {
     const decode = stamps.length > 1 ? (stamps.length - 1) / ((stamps.at(-1)! - stamps[0]) / 1000) : null;
     const timing = { seconds: round((performance.now() - began) / 1000), first_token_seconds: stamps.length ? round((stamps[0] - began) / 1000) : null, decode_tokens_per_second: decode === null ? null : round(decode) };

@@ -1,5 +1,6 @@
 /** `llm-modules inspect DIR` on a bridge folder (`bridge_config.json` + `bridge.safetensors`): variant, options, parameter counts. */
-import { describeBridgeFolder, isBridgeFolder } from '@llm-modules/bridge';
+import { describeBridgeFolder, isBridgeFolder, readBridgeConfig } from '@llm-modules/bridge';
+import { findTeacher } from './bridge-model.js';
 import { humanBytes, humanCount, thousands, type CliIO } from '../io.js';
 
 export { isBridgeFolder };
@@ -15,10 +16,14 @@ const fmt = (v: unknown) => (Array.isArray(v) ? `[${v.join(',')}]` : String(v));
  * await inspectBridge('runs/bridge-01', { json: true }, processIO);
  * ```
  */
-export async function inspectBridge(dir: string, opts: { json?: boolean }, io: CliIO): Promise<void> {
+export async function inspectBridge(dir: string, opts: { json?: boolean; teacher?: string }, io: CliIO): Promise<void> {
   const s = await describeBridgeFolder(dir);
+  const folderConfig = await readBridgeConfig(dir);
+  // where its teacher is now (--teacher, the recorded relative path, or the absolute one), or why it is not found
+  const found = await findTeacher(dir, folderConfig, opts.teacher).then((path) => ({ path, problem: null }), (err: Error) => ({ path: null, problem: err.message }));
+  const teacherStatus = { teacher_folder: found.path, teacher_problem: found.problem, teacher_fingerprint: typeof folderConfig.extra.teacher_fingerprint === 'string' ? folderConfig.extra.teacher_fingerprint : null };
   if (opts.json) {
-    io.stdout(`${JSON.stringify({ kind: 'bridge', ...s })}\n`);
+    io.stdout(`${JSON.stringify({ kind: 'bridge', ...s, ...teacherStatus })}\n`);
     return;
   }
   const p = s.parameters;
@@ -29,6 +34,7 @@ export async function inspectBridge(dir: string, opts: { json?: boolean }, io: C
     `causal       ${s.causal ? 'yes (no future-token leak)' : 'no (padding-only mask: reads future teacher states)'}`,
     `options      ${Object.entries(s.options).map(([k, v]) => `${k}=${fmt(v)}`).join(' ') || '(none)'}`,
     `sizes        teacher ${s.teacher.model_type ?? '?'} ${s.dims.teacher}${s.teacher.path ? ` (${s.teacher.path})` : ''} → student ${s.student.model_type} ${s.dims.student} × ${s.student.layers} blocks → head ${s.head.vocab_size}`,
+    `teacher      ${found.path ?? `missing: ${found.problem}`}${teacherStatus.teacher_fingerprint ? ` (fingerprint ${teacherStatus.teacher_fingerprint.slice(0, 12)}…)` : ''}`,
     `parameters   bridge ${count(p.bridge)}; student ${count(p.student)}; head ${count(p.head)}${p.other ? `; other ${count(p.other)}` : ''}; total ${count(p.total)}`,
     `tensors      ${s.tensors.total} (bridge ${s.tensors.bridge}, student ${s.tensors.student}, head ${s.tensors.head}${s.tensors.other ? `, other ${s.tensors.other}` : ''})`,
     `dtypes       ${Object.entries(s.dtypes).map(([d, n]) => `${d} ${n}`).join('; ')}`,

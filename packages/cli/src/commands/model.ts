@@ -1,5 +1,5 @@
 /** Shared by the model commands: backend choice, loading a model folder, id checks. */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BACKEND_NAMES, initBackend, isBackendAvailable, setBackend, type BackendName } from '@llm-modules/tensor';
 import { loadPretrained, type Pretrained } from '@llm-modules/transformer';
@@ -14,8 +14,31 @@ export async function useBackend(name: string | undefined): Promise<BackendName>
   return name as BackendName;
 }
 
+/**
+ * `LLM_MODULES_BACKEND` names a backend that exists and works here (webgl/webgpu are browser backends): a wrong value
+ * is one line naming the variable, not a failure deep inside the first kernel.
+ * @example `await checkBackendEnv() // throws with LLM_MODULES_BACKEND=webgl under Node`
+ */
+export async function checkBackendEnv(env = process.env.LLM_MODULES_BACKEND): Promise<void> {
+  if (!env) return;
+  const where = `LLM_MODULES_BACKEND=${env}`;
+  if (!BACKEND_NAMES.includes(env as BackendName)) throw new CliError(`${where}: unknown backend (one of ${BACKEND_NAMES.join(', ')}); unset it to use the fastest that works`);
+  if (!(await isBackendAvailable(env as BackendName))) throw new CliError(`${where}: this backend does not work on this machine${/webg/.test(env) ? ' (it needs a browser)' : ''}; unset it to use the fastest that works`);
+}
+
+/**
+ * A model path that is a file (a config.json, a .safetensors) is a user's slip, said as such; a missing path is left
+ * to the loaders' own message.
+ * @example `await requireFolder('runs/a/config.json', '--model') // throws: …config.json: not a model folder (a file) …`
+ */
+export async function requireFolder(dir: string, flag: string): Promise<void> {
+  const s = await stat(dir).catch(() => null);
+  if (s && !s.isDirectory()) throw new CliError(`${dir}: not a model folder (a file): ${flag} takes the folder that holds config.json and the weights, or a bridge folder written by train`);
+}
+
 /** Load a Hugging Face model folder (errors are one-line LoaderErrors naming the file). */
 export async function loadModel(dir: string): Promise<Pretrained> {
+  await requireFolder(dir, '--model');
   return loadPretrained(dir);
 }
 

@@ -1,5 +1,5 @@
 import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError, type Observer } from '@llm-modules/trainer';
-import { CliError, humanBytes, type CliIO } from '../io.js';
+import { CliError, fsErrorLine, humanBytes, type CliIO } from '../io.js';
 import { intOption } from './model.js';
 import { runBridgeConfig } from '../train/bridge-run.js';
 import { clearRun, guardRunFolder, outputFolder } from '../train/run-folder.js';
@@ -73,7 +73,11 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
       open = done < total;
       if (!open) io.stderr('\n');
     };
-    const result = await run(config, { configFile: opts.config, resume: opts.resume, maxSteps, dryRun: opts.dryRun, log, progress, signal: abort.signal, observers: [...(opts.overwrite ? [clearOnStart(output)] : []), progressObserver({ stream: process.stderr })] });
+    const result = await run(config, { configFile: opts.config, resume: opts.resume, maxSteps, dryRun: opts.dryRun, log, progress, signal: abort.signal, observers: [...(opts.overwrite ? [clearOnStart(output)] : []), progressObserver({ stream: process.stderr })] }).catch((err: unknown) => {
+      // a write that fails without naming its file (EFBIG, ENOSPC on a stream) is blamed on the run folder
+      const fsLine = fsErrorLine(err, output);
+      throw fsLine ? new CliError(fsLine) : err;
+    });
     const summary = { output: result.output, steps: result.steps, stopped: result.reason, train_examples: result.trainExamples, validation_examples: result.validationExamples, dropped_examples: result.droppedExamples, best_validation_loss: result.finalValidationLoss, seconds: Number(result.seconds.toFixed(2)), parameters: result.parameters };
     if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
     else if (opts.dryRun) io.stdout(`dry run: ${config.output} would train on ${result.trainExamples} examples (${result.droppedExamples} dropped); nothing written\n`);

@@ -2,9 +2,42 @@
  * The checks a bridge-mode run makes before any kernel runs, so a wrong teacher, student, tokenizer, data file
  * or checkpoint ends in one line naming the file and the mismatch instead of an index error deep in a kernel.
  */
+import { listBridges } from '@llm-modules/bridge';
 import type { Tokenizer } from '@llm-modules/loaders';
 import type { Tensor } from '@llm-modules/tensor';
 import { TrainConfigError, type Example, type TrainConfig } from '@llm-modules/trainer';
+import { closest } from '../io.js';
+
+const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v);
+
+/**
+ * The bridge section against the registry, before anything is loaded: a known variant, known option names, and
+ * each option of its default's type (a `null` default takes a number). Mistakes name the config file and suggest
+ * the closest name.
+ * @example `checkBridgeSpec(cfg, 'paper.train.json') // throws: …paper.train.json: bridge.options: unknown option "hedas" (did you mean "heads"?)…`
+ */
+export function checkBridgeSpec(cfg: TrainConfig, file: string): void {
+  const spec = cfg.bridge;
+  if (!spec) return;
+  const variants = listBridges();
+  const def = variants.find((d) => d.name === spec.variant);
+  if (!def) {
+    const guess = closest(spec.variant, variants.map((d) => d.name));
+    throw new TrainConfigError(file, `bridge.variant: unknown variant "${spec.variant}"${guess ? ` (did you mean "${guess}"?)` : ''}; known: ${variants.map((d) => d.name).join(', ')}`);
+  }
+  const defaults = def.options as Record<string, unknown>;
+  for (const [key, value] of Object.entries(spec.options ?? {})) {
+    if (!(key in defaults)) {
+      const guess = closest(key, Object.keys(defaults));
+      throw new TrainConfigError(file, `bridge.options: unknown option "${key}" for variant "${def.name}"${guess ? ` (did you mean "${guess}"?)` : ''}; known: ${Object.keys(defaults).join(', ')}`);
+    }
+    const want = defaults[key] === null ? 'number' : kindOf(defaults[key]);
+    if (value !== null && kindOf(value) !== want) {
+      throw new TrainConfigError(file, `bridge.options.${key} must be a ${want}, got ${JSON.stringify(value)}`);
+    }
+    if (want === 'number' && typeof value === 'number' && (!Number.isFinite(value) || value < 0)) throw new TrainConfigError(file, `bridge.options.${key} must be a number ≥ 0, got ${value}`);
+  }
+}
 
 /**
  * The new head's rows: `head.vocabSize` as a number, the tokenizer's size (`"tokenizer"`, as released) or the
@@ -38,13 +71,14 @@ export function checkModels(cfg: TrainConfig, m: { teacherDir: string; teacherWi
 }
 
 /**
- * Every token id of `examples` must be below `limit` (rows given as `input_ids` bypass the tokenizer).
+ * Every token id of `examples` (in file order) must be below `limit` (rows given as `input_ids` bypass the
+ * tokenizer). Rows are named 1-based, as the dataset errors name lines.
  * @example `checkTokenIds(examples, 151646, 'data.jsonl')`
  */
 export function checkTokenIds(examples: readonly Example[], limit: number, source: string): void {
   examples.forEach((ex, row) => {
     const bad = ex.inputIds.find((id) => !Number.isInteger(id) || id < 0 || id >= limit);
-    if (bad !== undefined) throw new TrainConfigError(source, `row ${row}: token id ${bad} is outside the vocabulary [0, ${limit}) of the teacher and head`);
+    if (bad !== undefined) throw new TrainConfigError(source, `row ${row + 1}: token id ${bad} is outside the vocabulary [0, ${limit}) of the teacher and head`);
   });
 }
 

@@ -16,10 +16,20 @@ import {
   type Batch, type Example, type RunOptions, type RunResult, type TrainConfig, type TrainState,
 } from '@llm-modules/trainer';
 import { cacheOrder } from './cache-order.js';
-import { checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './bridge-checks.js';
+import { checkBridgeSpec, checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './bridge-checks.js';
 import { openTeacher } from './teacher.js';
+import { relocationFields, teacherFingerprint } from '../commands/bridge-model.js';
 
 const exists = (p: string) => stat(p).then(() => true, () => false);
+
+/** Composing checks the options against the widths (heads must divide the student width, …): a mistake there is the config's. */
+function composeWith<T>(file: string, compose: () => T): T {
+  try {
+    return compose();
+  } catch (err) {
+    throw new TrainConfigError(file, `bridge.options: ${(err as Error).message}`);
+  }
+}
 
 /**
  * Run a checked `mode: "bridge"` config end to end.
@@ -33,6 +43,7 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   if (t.backend) setBackend(t.backend as BackendName);
   const seed = t.seed ?? 0;
   const teacherDir = at(cfg.teacher!);
+  checkBridgeSpec(cfg, file);
   let began = performance.now();
   // with a cache the weights stay on disk unless the cache must be written
   const teacher = await openTeacher(teacherDir, { lazy: Boolean(cfg.teacherCache), onProgress: (done, total) => opts.progress?.('loading the teacher', done, total, 'bytes') });
@@ -45,7 +56,7 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const studentName = cfg.model.pretrained ? at(cfg.model.pretrained) : typeof cfg.model.config === 'string' ? at(cfg.model.config) : 'model.config';
   checkModels(cfg, { teacherDir, teacherWidth: teacher.model.config.hidden_size, teacherVocab: teacher.model.config.vocab_size, student: studentName, studentWidth: student.config.hidden_size }, tok, file);
   const vocabSize = headVocabSize(cfg, tok, teacher.model.config.vocab_size, file);
-  const model = composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: { vocabSize } });
+  const model = composeWith(file, () => composeModel({ teacher, bridge: { variant: cfg.bridge!.variant, options: cfg.bridge!.options ?? {} }, student: { model: student, pretrained: pretrained?.params ?? null }, head: { vocabSize } }));
 
   const d = cfg.data;
   const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, prependBos: d.prependBos, systemPrompt: d.systemPrompt };
@@ -53,11 +64,15 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   const maxLength = d.maxLength ?? Math.min(model.student.maxPositions, teacher.model.config.max_position_embeddings);
   const longest = Math.min(maxLength, d.cutTo ?? Infinity);
   if (longest > model.student.maxPositions) throw new TrainConfigError(file, `examples of up to ${longest} tokens (data.maxLength${d.cutTo ? ' / data.cutTo' : ''}) do not fit the student's ${model.student.maxPositions} positions (max_position_embeddings): set data.cutTo to ${model.student.maxPositions}, as released`);
-  const split = splitExamples(toExamples(await loadRows(at(d.train), { skipBadRows: d.skipBadRows })), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength, cutTo: d.cutTo });
-  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength: Math.min(maxLength, d.cutTo ?? Infinity), overLength: 'truncate' }).train : split.validation;
+  // ids are checked per file row (1-based, as the file's own order), before the split shuffles them
+  const limit = Math.min(vocabSize, teacher.model.config.vocab_size);
+  const trainExamples = toExamples(await loadRows(at(d.train), { skipBadRows: d.skipBadRows }));
+  checkTokenIds(trainExamples, limit, at(d.train));
+  const split = splitExamples(trainExamples, { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength, cutTo: d.cutTo });
+  const validationExamples = d.validation ? toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })) : [];
+  checkTokenIds(validationExamples, limit, at(d.validation ?? d.train));
+  const validation = d.validation ? splitExamples(validationExamples, { validation: 0, maxLength: Math.min(maxLength, d.cutTo ?? Infinity), overLength: 'truncate' }).train : split.validation;
   if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
-  checkTokenIds(split.train, Math.min(vocabSize, teacher.model.config.vocab_size), at(d.train));
-  checkTokenIds(validation, Math.min(vocabSize, teacher.model.config.vocab_size), at(d.validation ?? d.train));
   opts.log?.(dataReport(split, validation.length, maxLength, d.overLength));
   const counts = model.parameterCounts();
   const parameters = { ...counts };
@@ -72,11 +87,13 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
   // The frozen teacher's states: from a cache folder (written on first use) or computed in each step.
   const runTeacher = (b: Batch) => model.teacherStates(b.inputIds, { attentionMask: b.attentionMask }).states;
   let source = (examples: Example[], s: number): Iterable<Batch> | AsyncIterable<Batch> => bucketedBatches(examples, { batchSize, padId, seed: s });
+  let fingerprintOfTeacher: string | undefined; // kept in the bridge folder: its teacher must be this one
   if (cfg.teacherCache) {
     const cacheDir = at(cfg.teacherCache);
     // one example order with `cache-teacher` (sorted by token ids), so either may write the cache the other reads
     const { ordered: all, position } = cacheOrder([...split.train, ...validation]);
     const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherWeights: teacher.weights, examples: all, settings: { layer: -1 } });
+    fingerprintOfTeacher = fingerprint.teacher;
     const cache = await openTeacherCache(cacheDir, fingerprint).catch(async () => {
       if (await exists(join(cacheDir, 'index.msgpack'))) await openTeacherCache(cacheDir, fingerprint); // a mismatching cache: refuse (throws)
       began = performance.now();
@@ -130,6 +147,9 @@ export async function runBridgeConfig(cfg: TrainConfig, opts: RunOptions = {}): 
     validation: validation.length ? () => source(validation, 0) : undefined,
     run: { ...opts, maxSteps: t.maxSteps },
   });
-  await saveBridge(output, model, final.params as Params, { teacherPath: relative(output, teacherDir) || '.', extra: { steps: final.step, tokenizer: relative(output, at(cfg.tokenizer)) } });
+  fingerprintOfTeacher ??= await teacherFingerprint(teacher);
+  // relative paths (folder and teacher move together), absolute ones (the folder moves alone), the teacher's fingerprint
+  const extra = { steps: final.step, tokenizer: relative(output, at(cfg.tokenizer)), ...relocationFields(teacherDir, at(cfg.tokenizer), fingerprintOfTeacher) };
+  await saveBridge(output, model, final.params as Params, { teacherPath: relative(output, teacherDir) || '.', extra });
   return { output, steps: final.step, reason, trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: final.bestValidationLoss, seconds: (performance.now() - began) / 1000, parameters };
 }
