@@ -72,7 +72,7 @@ export function fsErrorLine(err: unknown, where?: string): string | null {
   const e = err as { code?: unknown; syscall?: unknown; path?: unknown } | null;
   if (!e || typeof e.code !== 'string' || !(e.code in FS_PROBLEMS)) return null;
   const path = typeof e.path === 'string' ? e.path : where;
-  const verb = typeof e.syscall === 'string' && /write|open|mkdir|rename|copy|append|close|fsync|ftruncate/.test(e.syscall) ? (e.syscall === 'open' ? 'cannot open' : 'cannot write') : 'cannot access';
+  const verb = typeof e.syscall === 'string' && /write|mkdir|rename|copy|append|fsync|ftruncate|unlink|rmdir/.test(e.syscall) ? 'cannot write' : 'cannot read';
   return `${path ? `${path}: ` : ''}${verb}: ${FS_PROBLEMS[e.code]}`;
 }
 
