@@ -4,7 +4,8 @@
  * `gptneo.new_lm_head.weight`); the teacher's parameters are held by the model, never in that tree.
  */
 import { prngKey, splitKey, stopGradient, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { chunkedCausalLMLoss, labelsFromMask, type CausalLM, type KVCache } from '@llm-modules/transformer';
+import { chunkedCausalLMLoss, labelsFromMask, type CausalLM, type Decodable, type KVCache } from '@llm-modules/transformer';
+import { composedDecoder, type ComposedCache } from './decode.js';
 import { isCausal, resolveOptions } from './define.js';
 import { getBridge } from './registry.js';
 import { prefixed, torchLinear } from './nn.js';
@@ -54,6 +55,8 @@ export interface ComposedApplyOptions {
   trace?: (name: string, value: Tensor) => void;
   /** int32 `[B|1, T]` positions for the teacher and the student (default 0…T−1; left padding: `cumsum(mask) − 1`). */
   positionIds?: Tensor | null;
+  /** Logits for the last N positions only (decoding); 0 or omitted: all. */
+  logitsToKeep?: number;
 }
 
 export interface ForwardOptions extends ComposedApplyOptions {
@@ -109,6 +112,8 @@ export interface ComposedModel {
   forward(params: Params, teacherStates: Tensor, opts?: ForwardOptions): Omit<ComposedOutput, 'teacherStates'>;
   /** The bridge's own parameters (local names). */
   bridgeParams(params: Params): Params;
+  /** The model as `generate` decodes it (teacher KV cache, bridge memory and student cache kept across steps). */
+  readonly decoding: Decodable<ComposedCache>;
   parameterCounts(): ParameterCounts;
 }
 
@@ -184,6 +189,7 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
     trace: opts.trace,
   });
 
+  let decoding: Decodable<ComposedCache> | null = null;
   const model: ComposedModel = {
     teacher,
     bridge: def,
@@ -222,7 +228,7 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
       const afterBlock = hookLayers.size ? (l: number, h: Tensor) => (hookLayers.has(l) ? def.student!.apply(bp, l, h, H, ctx) : undefined) : undefined;
       const head = params[names.head];
       if (!head) throw new Error(`composed model: missing parameter "${names.head}"`);
-      const out = student.apply(studentParams(params), studentInputs, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.studentCache, afterBlock, lmHead: head }); // logits [B, Tq, V]
+      const out = student.apply(studentParams(params), studentInputs, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.studentCache, afterBlock, lmHead: head, logitsToKeep: opts.logitsToKeep }); // logits [B, Tq, V]
       opts.trace?.('Z', out.lastHiddenState);
       return { logits: out.logits, studentInputs, lastHiddenState: out.lastHiddenState, studentCache: out.cache };
     },
@@ -236,6 +242,9 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
       return chunkedCausalLMLoss(lastHiddenState, params[names.head], opts.attentionMask ? labelsFromMask(inputIds, opts.attentionMask) : inputIds);
     },
     bridgeParams,
+    get decoding() {
+      return (decoding ??= composedDecoder(model));
+    },
     parameterCounts() {
       const sum = (m: Iterable<readonly number[]>) => [...m].reduce((a, s) => a + numel(s), 0);
       const bridge = sum(bridgeLocal.values());

@@ -42,5 +42,6 @@ export {
 } from './compose.js';
 export { leakProbe, probeFutureLeak, type LeakProbeResult, type ProbeOptions } from './probe.js';
 export { generateComposed, type ComposedGenerateOptions, type ComposedGenerateResult } from './generate.js';
+export { composedDecoder, type ComposedCache } from './decode.js';
 export { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, readBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
 export { describeBridgeFolder, isBridgeFolder, loadBridge, saveBridge, type BridgeFolderSummary, type LoadBridgeOptions, type SaveBridgeOptions } from './folder.js';

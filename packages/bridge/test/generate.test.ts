@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setBackend } from '@llm-modules/tensor';
+import { generate } from '@llm-modules/transformer';
 import { composeModel, generateComposed, type ComposedModel } from '../src/index.js';
 import { fixtureModel, fixtureParams } from './fixture.js';
 
@@ -35,6 +36,22 @@ describe('generation with the causal enhanced bridge of the fixture', () => {
     expect(inc.sequences).toEqual(full.sequences);
     expect(maxAbs(inc.logits!, full.logits!)).toBeLessThanOrEqual(1e-4);
     expect(inc.sequences[0]).toHaveLength(8);
+  });
+
+  it("is the transformer package's generate: static, dynamic and no cache agree on a composed model's decoding view", async () => {
+    const { model, calls } = counted(await fixtureModel(true));
+    const params = await fixtureParams();
+    const opts = { maxNewTokens: 5, stopTokens: [], outputLogits: true };
+    const viaWrapper = await generateComposed(model, params, PROMPT, opts);
+    calls.length = 0;
+    const results = [];
+    for (const mode of [{ cacheKind: 'static' }, { cacheKind: 'dynamic' }, { useCache: false }] as const) results.push(await generate(model.decoding, params, PROMPT, { ...opts, ...mode }));
+    expect(calls).toEqual([7, 1, 1, 1, 1, 7, 1, 1, 1, 1, 7, 8, 9, 10, 11]);
+    for (const r of results) {
+      expect(r.sequences).toEqual(viaWrapper.sequences);
+      expect(maxAbs(r.logits!, viaWrapper.logits!)).toBeLessThanOrEqual(1e-4);
+    }
+    await expect(generate(model.decoding, params, PROMPT, { maxNewTokens: model.student.maxPositions })).rejects.toThrow(/exceed the model's/);
   });
 
   it('a left-padded batch gives each prompt what it gets alone', async () => {

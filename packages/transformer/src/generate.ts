@@ -1,8 +1,9 @@
 /** Autoregressive generation with a KV cache, batched over prompts of different lengths (left padding). */
 import type { Tokenizer } from '@llm-modules/loaders';
 import { evaluate, foldIn, prngKey, randomBits, reshape, tensor, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { cacheTensors, disposeCache, type KVCache } from './cache.js';
-import type { CausalLM, Params } from './models/types.js';
+import type { BaseConfig } from '@llm-modules/loaders';
+import { cacheTensors, type KVCache } from './cache.js';
+import type { Params } from './models/types.js';
 import { chooseToken, type SamplingOptions } from './sampling.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -25,6 +26,26 @@ export interface GenerateOptions extends SamplingOptions {
   padTokenId?: number;
   /** Keep each step's raw logits (`[B·V]` per step) in the result. */
   outputLogits?: boolean;
+}
+
+/**
+ * What `generate` decodes: a {@link CausalLM} (cache `KVCache`), or any model that steps the same way — a
+ * composed teacher → bridge → student model keeps the teacher's KV cache and the bridge's memory in its cache.
+ */
+export interface Decodable<C = KVCache> {
+  /** The eos and pad ids used by default. */
+  readonly config: Pick<BaseConfig, 'eos_token_id' | 'pad_token_id'>;
+  /** Longest sequence it can take (prompt + new tokens); omitted: unbounded. */
+  readonly maxPositions?: number;
+  /** An empty cache for `batch` sequences: static (preallocated) when `capacity` is a number, growing when null. */
+  createCache(batch: number, capacity?: number | null): C;
+  /**
+   * Logits of `inputIds` `[B, T]` (the new positions, or everything without a cache) and the cache with them.
+   * `attentionMask` is `[B, capacity]` with a static cache, else `[B, past + T]`.
+   */
+  apply(params: Params, inputIds: Tensor, opts: { attentionMask: Tensor; positionIds: Tensor; cache: C | null; logitsToKeep: number }): { logits: Tensor; cache?: C };
+  /** Every tensor a cache holds, to evaluate with the logits and to free afterwards (default: a `KVCache`'s). */
+  cacheTensors?(cache: C): Tensor[];
 }
 
 export type FinishReason = 'stop_token' | 'stop_string' | 'length';
@@ -71,7 +92,7 @@ export function leftPad(prompts: readonly (readonly number[])[], padId: number):
  * console.log(sequences[0]); // [49, 49, 23, 1, 61, 61, 61, 94]
  * ```
  */
-export async function generate(model: CausalLM, params: Params, prompts: readonly number[] | readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult> {
+export async function generate<C = KVCache>(model: Decodable<C>, params: Params, prompts: readonly number[] | readonly (readonly number[])[], opts: GenerateOptions): Promise<GenerateResult> {
   const batch = (typeof prompts[0] === 'number' ? [prompts as readonly number[]] : (prompts as readonly (readonly number[])[])).map((p) => Array.from(p));
   if (batch.length === 0 || batch.some((p) => p.length === 0)) throw new Error('generate: every prompt needs at least one token');
   const { maxNewTokens } = opts;
@@ -83,6 +104,8 @@ export async function generate(model: CausalLM, params: Params, prompts: readonl
   const B = batch.length;
   const { ids, mask, length: L } = leftPad(batch, padId);
   const total = L + maxNewTokens;
+  if (model.maxPositions !== undefined && total > model.maxPositions) throw new Error(`generate: the prompt (${L}) + maxNewTokens (${maxNewTokens}) = ${total} positions exceed the model's ${model.maxPositions}`);
+  const tensorsOf = (c: C): Tensor[] => (model.cacheTensors ? model.cacheTensors(c) : cacheTensors(c as KVCache));
   const useCache = opts.useCache ?? true;
   const capacity = useCache && (opts.cacheKind ?? 'static') === 'static' ? total : null;
   // Host copies of the running sequences (ids and mask over `total` positions), left-padded.
@@ -97,7 +120,7 @@ export async function generate(model: CausalLM, params: Params, prompts: readonl
   const sequences: number[][] = batch.map(() => []);
   const finishReasons: (FinishReason | null)[] = batch.map(() => null);
   const stepLogits: Float32Array[] = [];
-  let cache: KVCache | null = useCache ? model.createCache(B, capacity) : null;
+  let cache: C | null = useCache ? model.createCache(B, capacity) : null;
   let len = 0; // positions fed so far
   try {
     for (let step = 0; step < maxNewTokens && finishReasons.some((r) => r === null); step++) {
@@ -123,8 +146,8 @@ export async function generate(model: CausalLM, params: Params, prompts: readonl
       const V = out.logits.shape[2];
       const last = reshape(out.logits, [B, V]); // [B, V]
       const newCache = out.cache ?? null;
-      await evaluate(last, ...(newCache ? cacheTensors(newCache) : []));
-      if (cache && newCache) disposeCache(cache);
+      await evaluate(last, ...(newCache ? tensorsOf(newCache) : []));
+      if (cache && newCache) for (const t of tensorsOf(cache)) t.dispose();
       cache = newCache;
       len = to;
       const logits = (await last.data()) as Float32Array;
@@ -149,7 +172,7 @@ export async function generate(model: CausalLM, params: Params, prompts: readonl
       }
     }
   } finally {
-    if (cache) disposeCache(cache);
+    if (cache) for (const t of tensorsOf(cache)) t.dispose();
   }
   const result: GenerateResult = { sequences, finishReasons: finishReasons.map((r) => r ?? 'length') };
   if (opts.outputLogits) result.logits = stepLogits;

@@ -39,5 +39,5 @@ export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models
 export { createModel, parameterInit } from './models/index.js';
 export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, InitKind, ParameterInit, ParameterRoles, Params, Qwen2Model } from './models/types.js';
 export { WeightsMismatchError, checkWeights, loadPretrained, type LoadOptions, type Pretrained } from './load.js';
-export { generate, leftPad, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';
+export { generate, leftPad, type Decodable, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';
 export { applyRepetitionPenalty, argmaxOf, chooseToken, warpedProbabilities, type SamplingOptions } from './sampling.js';

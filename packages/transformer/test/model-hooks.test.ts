@@ -23,7 +23,9 @@ const qwenConfig = {
 const maxDiff = async (a: Tensor, b: Tensor) => {
   const [x, y] = [await a.data(), await b.data()];
   expect(x.length).toBe(y.length);
-  return x.reduce((m, v, i) => Math.max(m, Math.abs(v - y[i])), 0);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
 };
 
 /** Every primitive's name in the lazy graph behind `t`. */

@@ -1,5 +1,4 @@
-import { generateComposed } from '@llm-modules/bridge';
-import { generate, type GenerateOptions } from '@llm-modules/transformer';
+import { generate, type Decodable, type GenerateOptions } from '@llm-modules/transformer';
 import { CliError, type CliIO } from '../io.js';
 import { checkIds, generationConfig, intOption, loadModel, requireFolder, numberOption, useBackend } from './model.js';
 import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
@@ -82,8 +81,11 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     if (promptIds.length === 0) throw new CliError('--prompt: the text encodes to no tokens');
   } else promptIds = parseIds(opts.ids!);
   checkIds(promptIds, config.vocab_size, opts.prompt !== undefined ? '--prompt' : '--ids');
-  if ((bridge || config.model_type === 'gpt_neo') && promptIds.length + maxNewTokens > config.max_position_embeddings) {
-    throw new CliError(`the prompt (${promptIds.length} tokens) + --max-new-tokens ${maxNewTokens} exceed max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
+  // one path for both folder kinds: a plain model and a composed model's decoding view are decoded alike
+  const decodable = (bridge ? bridge.model.decoding : plain!.model) as Decodable<unknown>;
+  const maxPositions = bridge ? config.max_position_embeddings : (decodable.maxPositions ?? Infinity); // RoPE models: unbounded
+  if (promptIds.length + maxNewTokens > maxPositions) {
+    throw new CliError(`the prompt (${promptIds.length} tokens) + --max-new-tokens ${maxNewTokens} exceed max_position_embeddings ${maxPositions} of ${opts.model}`);
   }
   const samplingAsked = opts.sample || temperature !== undefined || topK !== undefined || topP !== undefined || gen.do_sample === true;
   const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
@@ -125,9 +127,7 @@ export async function generateCommand(opts: GenerateCommandOptions, io: CliIO): 
     stamps.push(performance.now());
     print?.(e);
   };
-  const result = bridge
-    ? await generateComposed(bridge.model, bridge.params, promptIds, { ...options, mode: options.useCache ? 'incremental' : 'full' })
-    : await generate(plain!.model, plain!.params, promptIds, options);
+  const result = await generate(decodable, bridge ? bridge.params : plain!.params, promptIds, options);
   const ids = result.sequences[0];
   const text = tokenizer ? textOf(ids) : null;
   if (opts.json) {
