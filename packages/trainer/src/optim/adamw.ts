@@ -84,7 +84,7 @@ export function adamw({ lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01
           nv[i] = vv[k];
         });
       }
-      return [rebuild(def, next), { step: t, m: rebuild(def, nm), v: rebuild(def, nv) }];
+      return [rebuild(def, next) as typeof params, { step: t, m: rebuild(def, nm), v: rebuild(def, nv) }];
     },
   };
 }

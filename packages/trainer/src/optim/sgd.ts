@@ -36,7 +36,7 @@ export function sgd({ lr, momentum = 0, weightDecay = 0, groups = [] }: SgdOptio
         next.push(sub(p, mul(b, lrAt(group?.lr ?? lr, t))));
         nb.push(b);
       });
-      return [rebuild(def, next), { step: t, buf: rebuild(def, nb) }];
+      return [rebuild(def, next) as typeof params, { step: t, buf: rebuild(def, nb) }];
     },
   };
 }

@@ -9,7 +9,8 @@ export type LearningRate = number | ((step: number) => number);
  */
 export interface Optimizer<S = unknown> {
   init(params: PyTree): S;
-  update(grads: PyTree, state: S, params: PyTree): [PyTree, S];
+  /** New parameters of the same tree shape as `params` (typed as it, so callers need no cast), and the new state. */
+  update<P extends PyTree>(grads: PyTree, state: S, params: P): [P, S];
 }
 
 /** Parameters whose key matches get their own learning rate and weight decay (first match wins). */
