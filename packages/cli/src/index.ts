@@ -101,7 +101,9 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--max-length <n>', 'cut longer rows to n tokens (default: max_position_embeddings)')
     .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
     .option('--teacher <dir>', "a bridge folder's teacher, when it is no longer where the folder records it")
-    .option('--json', 'print {"loss","perplexity","tokens"}')
+    .option('--task <task>', 'loss (default), or answer: {"prompt","answer"} rows → greedy generation and teacher-forced accuracy (+ the leak probe for bridge folders)')
+    .option('--marker <text>', '--task answer with {"prompt","completion"} rows: the answer follows the last occurrence of this text')
+    .option('--json', 'print {"loss","perplexity","tokens"} (--task answer: {"task","rows","generation_accuracy","teacher_forced_accuracy",…})')
     .action((opts) => evalCommand(opts, io));
   cli
     .command('generate')

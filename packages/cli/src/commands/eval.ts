@@ -4,6 +4,8 @@ import { crossEntropySum, labelsFromMask } from '@llm-modules/transformer';
 import { CliError, thousands, type CliIO } from '../io.js';
 import { checkIds, intOption, loadModel, requireFolder, useBackend } from './model.js';
 import { isBridgeFolder, loadBridgeModel } from './bridge-model.js';
+import { readAnswerRows } from '../eval/answer.js';
+import { runAnswerTask, type AnswerModel, type AnswerReport } from '../eval/answer-run.js';
 
 export interface EvalOptions {
   model: string;
@@ -14,6 +16,10 @@ export interface EvalOptions {
   backend?: string;
   /** teacher folder for a bridge folder (when its recorded teacher moved) */
   teacher?: string;
+  /** `loss` (default) or `answer` (prompt/answer rows: generation and teacher-forced accuracy, the leak probe) */
+  task?: string;
+  /** --task answer: the answer is what follows the last occurrence of this in a row's completion */
+  marker?: string;
 }
 
 /**
@@ -28,6 +34,10 @@ export interface EvalOptions {
  */
 export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
   const batchSize = intOption(opts.batchSize, '--batch-size', 8, 1);
+  const task = opts.task ?? 'loss';
+  if (task !== 'loss' && task !== 'answer') throw new CliError(`--task: unknown task "${opts.task}" (loss or answer)`);
+  if (opts.marker !== undefined && task !== 'answer') throw new CliError('--marker needs --task answer');
+  if (opts.marker === '') throw new CliError('--marker: expected a text, got ""');
   await useBackend(opts.backend);
   // a bridge folder (train mode "bridge") or a Hugging Face model folder
   await requireFolder(opts.model, '--model');
@@ -37,6 +47,15 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
   const tokenizer = bridge ? bridge.tokenizer : plain!.tokenizer;
   const config: { model_type: string; vocab_size: number; max_position_embeddings: number } = bridge ? bridge.config : plain!.config;
   const logitsOf = bridge ? bridge.logits : (x: Tensor, attentionMask: Tensor) => plain!.model.apply(plain!.params, x, { attentionMask }).logits;
+  if (task === 'answer') {
+    const rows = await readAnswerRows(opts.data, opts.marker);
+    const eos = bridge ? bridge.config.eos_token_id : ((v: unknown) => (Array.isArray(v) ? v : typeof v === 'number' ? [v] : []))(plain!.config.eos_token_id);
+    const model: AnswerModel = { tokenizer, maxPositions: config.max_position_embeddings, logits: (x) => (bridge ? bridge.logits(x) : plain!.model.apply(plain!.params, x).logits), eos, ...(bridge ? { bridge: { model: bridge.model, params: bridge.params } } : { plain: { model: plain!.model, params: plain!.params } }) };
+    const report = await runAnswerTask(model, rows, { file: opts.data, marker: opts.marker }, io);
+    if (opts.json) io.stdout(`${JSON.stringify(report)}\n`);
+    else io.stdout(answerTable(opts.model, config.model_type, opts.data, report));
+    return;
+  }
   const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
   if ((bridge || config.model_type === 'gpt_neo') && maxLength > config.max_position_embeddings) {
     throw new CliError(`--max-length ${maxLength} exceeds max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
@@ -97,4 +116,17 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
       `perplexity  ${report.perplexity.toFixed(4)}`,
     ].join('\n') + '\n',
   );
+}
+
+/** The plain-text report of `--task answer`. */
+function answerTable(model: string, type: string, data: string, r: AnswerReport): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  const lines = [
+    `model                     ${model} (${type})`,
+    `data                      ${data}: ${thousands(r.rows)} rows`,
+    `generation accuracy       ${pct(r.generation_accuracy)} (greedy, the answer read from the generated text)`,
+    `teacher-forced accuracy   ${pct(r.teacher_forced_accuracy)} (every answer token right given the true prefix)`,
+  ];
+  if (r.leak) lines.push(`leak probe                first answer token ${pct(r.leak.first_token_accuracy)}, with later tokens scrambled ${pct(r.leak.first_token_accuracy_scrambled)}; largest logit change ${r.leak.max_logit_change.toPrecision(3)} (0 = causal)`);
+  return `${lines.join('\n')}\n`;
 }
