@@ -9,13 +9,15 @@ import { thousands, type CliIO } from '../io.js';
 import { intOption } from './model.js';
 import { runShard } from '../scale/shard-run.js';
 import { stageFault } from '../scale/faults.js';
-import { openQueueConnection, QUEUE_NAME, type ShardJobData, type ShardProgress } from '../scale/queue.js';
+import { openQueueConnection, queueName, type ShardJobData, type ShardProgress } from '../scale/queue.js';
+
+const IDLE_CHECKS = 5;
 
 export interface WorkerOptions {
   queue: string;
   /** seconds a job's lock lasts without renewal: the longest a dead worker's job waits before it is retried */
   lockSeconds?: string;
-  /** exit once the queue has no job waiting or running (batch schedulers: the machine is then given back) */
+  /** exit once the queue has had no job waiting or running for 5 s (batch schedulers: the machine is then given back) */
   exitWhenIdle?: boolean;
 }
 
@@ -26,7 +28,7 @@ export interface WorkerOptions {
  */
 export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<void> {
   const lockMs = intOption(opts.lockSeconds, '--lock-seconds', 120, 1) * 1000;
-  const connect = await openQueueConnection(opts.queue);
+  const redis = await openQueueConnection(opts.queue);
   const { Worker, Queue } = await import('bullmq');
   const tag = `worker ${process.pid}`;
   let completed = 0;
@@ -48,8 +50,8 @@ export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<voi
     stageFault('job-done'); // dies before the queue hears of it: the job is retried and finds the shard whole
     return { reused: r.reused, tokens: r.manifest.tokens };
   };
-  const worker = new Worker<ShardJobData>(QUEUE_NAME, processor, {
-    connection: connect(),
+  const worker = new Worker<ShardJobData>(queueName(), processor, {
+    connection: redis.connection(),
     concurrency: 1,
     lockDuration: lockMs,
     stalledInterval: Math.max(500, Math.floor(lockMs / 2)),
@@ -57,22 +59,27 @@ export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<voi
   });
   worker.on('failed', (job, err) => io.stderr(`${tag}: shard ${job?.data.shard}/${job?.data.shards} failed: ${err.message}\n`));
   worker.on('error', (err) => io.stderr(`${tag}: queue error: ${err.message}\n`));
-  io.stderr(`${tag}: waiting for jobs on ${opts.queue} (queue ${QUEUE_NAME}, lock ${lockMs / 1000}s)\n`);
+  io.stderr(`${tag}: waiting for jobs on ${opts.queue} (queue ${queueName()}, lock ${lockMs / 1000}s)\n`);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
       io.stderr(`${tag}: ${why}; finishing the running job, then stopping (${completed} jobs done)\n`);
       clearInterval(idle);
-      void worker.close().then(() => resolve());
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      void worker.close().then(() => probe.close()).then(() => redis.close()).then(() => resolve());
     };
-    process.once('SIGINT', () => stop('SIGINT')).once('SIGTERM', () => stop('SIGTERM'));
-    const probe = new Queue(QUEUE_NAME, { connection: connect() });
+    const onSignal = (sig: NodeJS.Signals) => stop(sig);
+    process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    const probe = new Queue(queueName(), { connection: redis.connection() });
+    // idle = nothing waiting or running for IDLE_CHECKS checks in a row (an enqueuer may still be adding jobs)
+    let idleChecks = 0;
     const idle = setInterval(async () => {
-      if (!opts.exitWhenIdle || worker.isRunning() === false) return;
+      if (!opts.exitWhenIdle || stopping) return;
       const counts = await probe.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children').catch(() => undefined);
-      if (counts && Object.values(counts).every((n) => n === 0)) {
-        await probe.close();
-        stop('the queue is empty');
-      }
+      idleChecks = counts && Object.values(counts).every((n) => n === 0) ? idleChecks + 1 : 0;
+      if (idleChecks >= IDLE_CHECKS) stop(`no job for ${IDLE_CHECKS}s`);
     }, 1000);
   });
 }

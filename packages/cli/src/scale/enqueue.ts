@@ -10,7 +10,7 @@ import { CliError, thousands, type CliIO } from '../io.js';
 import { intOption } from '../commands/model.js';
 import { prepareTeacherJob } from './prepare.js';
 import { mergeShardsInto } from './merge.js';
-import { openQueueConnection, QUEUE_NAME, shardJobId, type ShardJobData, type ShardProgress } from './queue.js';
+import { openQueueConnection, queueName, shardJobId, type ShardJobData, type ShardProgress } from './queue.js';
 
 export interface EnqueueOptions {
   model: string;
@@ -38,14 +38,14 @@ const clock = (s: number): string => (Number.isFinite(s) ? `${Math.floor(s / 360
 export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<void> {
   if (opts.shards === undefined) throw new CliError('--enqueue needs --shards N (how many jobs to split the rows into)');
   const shards = intOption(opts.shards, '--shards', 1, 1);
-  const connect = await openQueueConnection(opts.queue);
+  const redis = await openQueueConnection(opts.queue);
   const spec = { model: resolve(opts.model), data: resolve(opts.data), format: opts.format, maxLength: opts.maxLength, batchSize: opts.batchSize, backend: opts.backend };
   const shardDir = resolve(opts.shardDir ?? `${opts.out}.shards`);
   const job = await prepareTeacherJob(spec);
   const totalRows = job.examples.length;
   const runKey = createHash('sha256').update(JSON.stringify([job.fingerprint, shards, job.batchSize, shardDir])).digest('hex').slice(0, 16);
   const { Queue } = await import('bullmq');
-  const queue = new Queue<ShardJobData>(QUEUE_NAME, { connection: connect() });
+  const queue = new Queue<ShardJobData>(queueName(), { connection: redis.connection() });
   const began = performance.now();
   try {
     let added = 0;
@@ -65,7 +65,7 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
         added++;
       }
     }
-    if (!opts.json) io.stderr(`${shards} shards of ${thousands(totalRows)} rows: ${kept.size} already done, ${added} enqueued on ${opts.queue} (queue ${QUEUE_NAME}); shards → ${shardDir}\n`);
+    if (!opts.json) io.stderr(`${shards} shards of ${thousands(totalRows)} rows: ${kept.size} already done, ${added} enqueued on ${opts.queue} (queue ${queueName()}); shards → ${shardDir}\n`);
     // follow: rows of finished shards plus rows the workers report on running ones
     const rowsOf = (i: number) => (([a, b]) => b - a)(shardRows(shards, i, totalRows, job.batchSize));
     const rowsBefore = [...kept].reduce((sum, i) => sum + rowsOf(i), 0);
@@ -102,6 +102,7 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
     if (!opts.json) io.stderr('\n');
   } finally {
     await queue.close();
+    await redis.close();
   }
   const r = await mergeShardsInto(shardDir, opts.out, job.fingerprint);
   const seconds = (performance.now() - began) / 1000;

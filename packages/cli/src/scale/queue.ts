@@ -7,7 +7,8 @@ import type { CacheFingerprint } from '@llm-modules/trainer';
 import { CliError } from '../io.js';
 import type { TeacherJobSpec } from './prepare.js';
 
-export const QUEUE_NAME = 'llm-modules-cache-teacher';
+/** The BullMQ queue's name: `LLM_MODULES_QUEUE`, else `llm-modules-cache-teacher` (two runs can share one Redis). */
+export const queueName = (): string => process.env.LLM_MODULES_QUEUE || 'llm-modules-cache-teacher';
 
 /** A shard job's data. */
 export interface ShardJobData {
@@ -27,8 +28,8 @@ export interface ShardProgress {
 
 /**
  * Check that `url` is a Redis URL that answers within `timeoutMs`; otherwise one CliError line (ioredis alone would
- * retry forever). Resolves to a factory of BullMQ connections for it.
- * @example `const connect = await openQueueConnection('redis://127.0.0.1:6379'); new Queue(QUEUE_NAME, { connection: connect() })`
+ * retry forever). Resolves to a factory of BullMQ connections for it, and `close` for all it made.
+ * @example `const redis = await openQueueConnection('redis://127.0.0.1:6379'); new Queue(queueName(), { connection: redis.connection() })`
  */
 export async function openQueueConnection(url: string, timeoutMs = 3000) {
   if (!/^rediss?:\/\//.test(url)) throw new CliError(`--queue: expected a Redis URL (redis://host:port), got "${url}"`);
@@ -46,11 +47,17 @@ export async function openQueueConnection(url: string, timeoutMs = 3000) {
   } finally {
     probe.disconnect();
   }
-  // BullMQ's workers block on Redis and must never give up a command (maxRetriesPerRequest: null)
-  return () => {
-    const conn = new Redis(url, { maxRetriesPerRequest: null });
-    conn.on('error', () => {}); // ioredis reconnects by itself; BullMQ surfaces lasting failures
-    return conn;
+  // BullMQ's workers block on Redis and must never give up a command (maxRetriesPerRequest: null). BullMQ does
+  // not close connections it is handed, so `close` does, or they would keep the process alive.
+  const open: InstanceType<typeof Redis>[] = [];
+  return {
+    connection() {
+      const conn = new Redis(url, { maxRetriesPerRequest: null });
+      conn.on('error', () => {}); // ioredis reconnects by itself; BullMQ surfaces lasting failures
+      open.push(conn);
+      return conn;
+    },
+    close: async () => void (await Promise.all(open.splice(0).map((c) => c.quit().catch(() => c.disconnect())))),
   };
 }
 
