@@ -17,11 +17,16 @@ export function progressObserver({ stream = process.stderr, every = 10, label = 
   return (e) => {
     if (e.type === 'start') {
       total = e.totalSteps;
-      started = performance.now();
-      first = e.step;
+      started = 0;
       return;
     }
     if (e.type === 'step') {
+      // the clock starts with the first step itself, not at 'start': a resumed run first skips the batches its
+      // epoch already consumed (reading cached teacher states), which said nothing about the time per step
+      if (!started) {
+        started = performance.now() - e.seconds * 1000;
+        first = e.step - 1;
+      }
       tokens += e.tokens;
       const elapsed = (performance.now() - started) / 1000;
       const rate = (e.step - first) / Math.max(elapsed, 1e-9);
