@@ -1,11 +1,12 @@
 // Helpers of scripts/pack-check.mjs: packing, installing tarballs into empty folders, the README's first snippet,
 // the type-check configs, sizes. Kept apart so pack-check.mjs reads as the list of checks it makes.
 import { spawnSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-export const PNPM = ['npx', '--yes', 'pnpm@10.34.8'];
+/** The pinned pnpm, whatever is on PATH (scripts/pnpm.mjs); its `pack` rewrites `workspace:` ranges to versions. */
+export const PNPM = [process.execPath, join(ROOT, 'scripts/pnpm.mjs')];
 
 /**
  * Run a command; throws one line naming it and the tail of its output when it fails.
@@ -89,7 +90,7 @@ export function writeTsconfig(dir, name, resolution, files, optionalPeers = []) 
     skipLibCheck: false, allowJs: true, checkJs: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')],
     // optional peers (fast-check, vitest) that only a subpath such as /testing needs: the repository's copies stand in
     // for the ones a user of that subpath installs, so their entry points are checked too
-    paths: Object.fromEntries(optionalPeers.map((n) => [n, [peerTypes(n)]])),
+    paths: Object.fromEntries(optionalPeers.filter((n) => existsSync(join(ROOT, 'node_modules', n, 'package.json'))).map((n) => [n, [peerTypes(n)]])),
   };
   writeFileSync(join(dir, name), `${JSON.stringify({ compilerOptions, files }, null, 2)}\n`);
 }
