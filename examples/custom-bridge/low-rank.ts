@@ -6,8 +6,8 @@
  * student width. Causal by construction; about 2·rank·(Dt + Ds) parameters instead of the millions of `enhanced`.
  */
 import { add, arange, cast, exp, greaterEqual, log, matmul, maximum, mul, reshape, sigmoid, sub, where, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { layerNorm, linear } from '@llm-modules/transformer';
-import { defineBridge, layerNormInit, need, queryWindow, rows, subKey, torchLinear, type BridgeContext, type BridgeDims, type Params } from '@llm-modules/bridge';
+import { layerNorm } from '@llm-modules/transformer';
+import { defineBridge, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear, type BridgeContext, type BridgeDims, type Params } from '@llm-modules/bridge';
 
 export interface LowRankOptions {
   /** Width of the code each teacher state is squeezed to. */
@@ -16,7 +16,6 @@ export interface LowRankOptions {
   decay: number;
 }
 
-const lin = (p: Params, n: string, x: Tensor) => linear(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
 
 /** The moving-average weights `[B|1, Tq, Tk]`: (1 − α)·α^(i−j) for keys j ≤ query i (absolute i = q0 + row), pads 0. */
 function decayWeights(theta: Tensor, q0: number, Tq: number, Tk: number, mask: Tensor | null | undefined): Tensor {
@@ -51,12 +50,12 @@ export const lowRank = defineBridge<LowRankOptions>({
       theta: add(zeros([1]), Math.log(o.decay / (1 - o.decay))), // [1] logit(α)
     };
   },
-  memory: (p, H) => ({ code: lin(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))) }), // [B, T, r]
+  memory: (p, H) => ({ code: linearNamed(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))) }), // [B, T, r]
   apply(p: Params, H: Tensor, ctx: BridgeContext<LowRankOptions>): Tensor {
-    const code = ctx.memory?.code ?? lin(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))); // [B, Tk, r]
+    const code = ctx.memory?.code ?? linearNamed(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))); // [B, Tk, r]
     const Tk = H.shape[1];
     const { q0, Tq } = queryWindow(ctx, Tk);
     const mixed = matmul(decayWeights(need(p, 'theta'), q0, Tq, Tk, ctx.attentionMask), code); // [B, Tq, r]
-    return add(lin(p, 'up', mixed), lin(p, 'skip', rows(code, q0, Tq))); // [B, Tq, Ds]
+    return add(linearNamed(p, 'up', mixed), linearNamed(p, 'skip', rows(code, q0, Tq))); // [B, Tq, Ds]
   },
 });

@@ -26,7 +26,7 @@ export { flamingo, type FlamingoOptions } from './variants/flamingo.js';
 export { calm, calmLayers, type CalmOptions } from './variants/calm.js';
 export { plain, type PlainOptions } from './variants/plain.js';
 export { linearBridge, type LinearOptions } from './variants/linear.js';
-export { attend, crossMask, dropout, layerNormInit, need, prefixed, queryWindow, rows, subKey, torchLinear, type AttendOptions } from './nn.js';
+export { attend, crossMask, dropout, layerNormInit, linearNamed, need, prefixed, queryWindow, rows, subKey, torchLinear, type AttendOptions } from './nn.js';
 export { studentStack, type StudentApplyOptions, type StudentStack } from './student.js';
 export {
   RELEASED_NAMES,

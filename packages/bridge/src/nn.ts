@@ -1,14 +1,16 @@
 /** Pieces the built-in variants share: PyTorch-style init, masks, multi-head attention with dropout, slicing. */
 import { foldIn, full, greaterEqual, matmul, mul, permute, randomUniform, slice, softmax, where, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { andMasks, causalMask, mergeHeads, MASK_VALUE, paddingMask, scaledDotProductAttention, splitHeads } from '@llm-modules/transformer';
+import { andMasks, causalMask, linear, mergeHeads, MASK_VALUE, paddingMask, param, scaledDotProductAttention, splitHeads } from '@llm-modules/transformer';
 import type { BridgeContext, Params } from './types.js';
 
-/** `params[name]`, or an error naming the missing parameter. @example `need(p, 'proj.weight')` */
-export function need(params: Params, name: string): Tensor {
-  const t = params[name];
-  if (!t) throw new Error(`bridge: missing parameter "${name}"`);
-  return t;
-}
+/** `params[name]`, or an error naming the missing parameter (the transformer package's `param`). @example `need(p, 'proj.weight')` */
+export const need = param;
+
+/**
+ * The `nn.Linear` named `name` of a parameter tree applied to `x`: `x · W[name.weight]ᵀ + b[name.bias]`, the partner
+ * of {@link torchLinear}'s init. @example `linearNamed(p, 'out_proj', h) // [B, T, out]`
+ */
+export const linearNamed = (p: Params, name: string, x: Tensor): Tensor => linear(x, need(p, `${name}.weight`), need(p, `${name}.bias`));
 
 /**
  * Parameters of `nn.Linear(inF, outF)` with PyTorch's default init: weight and bias uniform in ±1/√inF

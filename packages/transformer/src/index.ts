@@ -37,6 +37,7 @@ export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape,
 export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
 export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
 export { createModel, parameterInit } from './models/index.js';
+export { param } from './models/common.js';
 export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, InitKind, ParameterInit, ParameterRoles, Params, Qwen2Model } from './models/types.js';
 export { WeightsMismatchError, checkWeights, loadPretrained, type LoadOptions, type Pretrained } from './load.js';
 export { generate, leftPad, type Decodable, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';

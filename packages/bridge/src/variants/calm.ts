@@ -3,9 +3,9 @@
  * student blocks into projected teacher states, added residually inside the student.
  */
 import { add, foldIn, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { layerNorm, linear } from '@llm-modules/transformer';
+import { layerNorm } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 
 export interface CalmOptions {
@@ -18,7 +18,6 @@ export interface CalmOptions {
   causal: boolean;
 }
 
-const lin = (p: Params, n: string, x: Tensor) => linear(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
 
 /**
  * The student blocks CALM cross-attends after: `options.layers`, else every `every`-th block — and the last
@@ -62,9 +61,9 @@ function memory(p: Params, H: Tensor): BridgeMemory {
   const mem: BridgeMemory = {};
   const hooked = new Set(Object.keys(p).map((k) => /^hooks\.(\d+)\.proj\.weight$/.exec(k)?.[1]).filter((x): x is string => x !== undefined));
   for (const l of hooked) {
-    const ctxStates = lin(p, `hooks.${l}.proj`, H); // [B, T, Ds]
-    mem[`k.${l}`] = lin(p, `hooks.${l}.attn.k_proj`, ctxStates); // [B, T, Ds]
-    mem[`v.${l}`] = lin(p, `hooks.${l}.attn.v_proj`, ctxStates); // [B, T, Ds]
+    const ctxStates = linearNamed(p, `hooks.${l}.proj`, H); // [B, T, Ds]
+    mem[`k.${l}`] = linearNamed(p, `hooks.${l}.attn.k_proj`, ctxStates); // [B, T, Ds]
+    mem[`v.${l}`] = linearNamed(p, `hooks.${l}.attn.v_proj`, ctxStates); // [B, T, Ds]
   }
   return mem;
 }
@@ -88,7 +87,7 @@ export const calm = defineBridge<CalmOptions>({
   memory: (p, H) => memory(p, H),
   apply(p: Params, H: Tensor, ctx: BridgeContext<CalmOptions>): Tensor {
     const { q0, Tq } = queryWindow(ctx, H.shape[1]);
-    return lin(p, 'input_proj', rows(H, q0, Tq)); // [B, Tq, Ds]
+    return linearNamed(p, 'input_proj', rows(H, q0, Tq)); // [B, Tq, Ds]
   },
   student: {
     layers: (o: CalmOptions, dims: BridgeDims) => calmLayers(o, dims.studentLayers),
@@ -99,10 +98,10 @@ export const calm = defineBridge<CalmOptions>({
       const { q0, Tq } = queryWindow(ctx, Tk);
       const n = `hooks.${layer}`;
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-      const q = lin(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
+      const q = linearNamed(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
       const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      return add(h, lin(p, `${n}.attn.out_proj`, a)); // [B, Tq, Ds]
+      return add(h, linearNamed(p, `${n}.attn.out_proj`, a)); // [B, Tq, Ds]
     },
   },
 });

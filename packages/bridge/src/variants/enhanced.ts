@@ -4,9 +4,9 @@
  * padding-only mask (the future-token leak) and hyper-parameters.
  */
 import { add, concat, foldIn, mul, sigmoid, sub, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { gelu, layerNorm, linear } from '@llm-modules/transformer';
+import { gelu, layerNorm } from '@llm-modules/transformer';
 import { defineBridge, presetBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 
 export interface EnhancedOptions {
@@ -58,17 +58,16 @@ function init(dims: BridgeDims, o: EnhancedOptions, key: PRNGKey): Params {
   return p;
 }
 
-const lin = (p: Params, name: string, x: Tensor) => linear(x, need(p, `${name}.weight`), need(p, `${name}.bias`));
 const ln = (p: Params, name: string, x: Tensor) => layerNorm(x, need(p, `${name}.weight`), need(p, `${name}.bias`), EPS);
 
 /** P = pre_proj(H) and, per layer, K and V of LN1(P): all position-wise, so decoding caches them. */
 function memory(p: Params, H: Tensor, ctx: BridgeContext<EnhancedOptions>): BridgeMemory {
-  const P = lin(p, 'pre_proj', H); // [B, T, Dt]
+  const P = linearNamed(p, 'pre_proj', H); // [B, T, Dt]
   const mem: BridgeMemory = { P };
   for (let l = 0; l < ctx.options.layers; l++) {
     const kin = ln(p, `${L(l)}.cross_attn.norm1`, P); // [B, T, Dt]
-    mem[`k.${l}`] = lin(p, `${L(l)}.cross_attn.k_proj`, kin); // [B, T, Ds]
-    mem[`v.${l}`] = lin(p, `${L(l)}.cross_attn.v_proj`, kin); // [B, T, Ds]
+    mem[`k.${l}`] = linearNamed(p, `${L(l)}.cross_attn.k_proj`, kin); // [B, T, Ds]
+    mem[`v.${l}`] = linearNamed(p, `${L(l)}.cross_attn.v_proj`, kin); // [B, T, Ds]
   }
   return mem;
 }
@@ -81,19 +80,19 @@ function apply(p: Params, H: Tensor, ctx: BridgeContext<EnhancedOptions>): Tenso
   ctx.trace?.('H', H);
   ctx.trace?.('P', mem.P);
   const P = rows(mem.P, q0, Tq); // [B, Tq, Dt]
-  const R = lin(p, 'proj', P); // [B, Tq, Ds] global skip
-  const hidden = gelu(ln(p, 'intermediate_layers.1', lin(p, 'intermediate_layers.0', P))); // [B, Tq, I]
-  let S = ln(p, 'intermediate_layers.4', lin(p, 'intermediate_layers.3', hidden)); // [B, Tq, Ds]
+  const R = linearNamed(p, 'proj', P); // [B, Tq, Ds] global skip
+  const hidden = gelu(ln(p, 'intermediate_layers.1', linearNamed(p, 'intermediate_layers.0', P))); // [B, Tq, I]
+  let S = ln(p, 'intermediate_layers.4', linearNamed(p, 'intermediate_layers.3', hidden)); // [B, Tq, Ds]
   ctx.trace?.('R', R);
   ctx.trace?.('S0', S);
   const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
   for (let l = 0; l < o.layers; l++) {
-    const q = lin(p, `${L(l)}.cross_attn.q_proj`, ln(p, `${L(l)}.cross_attn.norm2`, S)); // [B, Tq, Ds]
+    const q = linearNamed(p, `${L(l)}.cross_attn.q_proj`, ln(p, `${L(l)}.cross_attn.norm2`, S)); // [B, Tq, Ds]
     const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
     const heads = attend(q, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-    const A = lin(p, `${L(l)}.cross_attn.out_proj`, heads); // [B, Tq, Ds]
-    const adapted = add(A, ln(p, `${L(l)}.adapter.norm`, lin(p, `${L(l)}.adapter.fc2`, gelu(lin(p, `${L(l)}.adapter.fc1`, A))))); // [B, Tq, Ds]
-    const G = sigmoid(lin(p, `${L(l)}.gate`, concat([S, adapted], -1))); // [B, Tq, Ds]
+    const A = linearNamed(p, `${L(l)}.cross_attn.out_proj`, heads); // [B, Tq, Ds]
+    const adapted = add(A, ln(p, `${L(l)}.adapter.norm`, linearNamed(p, `${L(l)}.adapter.fc2`, gelu(linearNamed(p, `${L(l)}.adapter.fc1`, A))))); // [B, Tq, Ds]
+    const G = sigmoid(linearNamed(p, `${L(l)}.gate`, concat([S, adapted], -1))); // [B, Tq, Ds]
     const E = add(mul(G, adapted), mul(sub(1, G), S)); // [B, Tq, Ds] gated mix
     S = add(S, E); // [B, Tq, Ds] second residual
     ctx.trace?.(`S${l + 1}`, S);

@@ -1,8 +1,8 @@
 /** `flamingo`: tanh-gated cross-attention (Alayrac et al., 2022); the gates start at 0. */
 import { add, foldIn, mul, tanh, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { gelu, layerNorm, linear } from '@llm-modules/transformer';
+import { gelu, layerNorm } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 
 export interface FlamingoOptions {
@@ -14,7 +14,6 @@ export interface FlamingoOptions {
   ffnMult: number;
 }
 
-const lin = (p: Params, n: string, x: Tensor) => linear(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
 const ln = (p: Params, n: string, x: Tensor) => layerNorm(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
 
 function init(dims: BridgeDims, o: FlamingoOptions, key: PRNGKey): Params {
@@ -45,8 +44,8 @@ function init(dims: BridgeDims, o: FlamingoOptions, key: PRNGKey): Params {
 function memory(p: Params, H: Tensor, ctx: BridgeContext<FlamingoOptions>): BridgeMemory {
   const mem: BridgeMemory = {};
   for (let l = 0; l < ctx.options.layers; l++) {
-    mem[`k.${l}`] = lin(p, `layers.${l}.attn.k_proj`, H); // [B, T, Ds]
-    mem[`v.${l}`] = lin(p, `layers.${l}.attn.v_proj`, H); // [B, T, Ds]
+    mem[`k.${l}`] = linearNamed(p, `layers.${l}.attn.k_proj`, H); // [B, T, Ds]
+    mem[`v.${l}`] = linearNamed(p, `layers.${l}.attn.v_proj`, H); // [B, T, Ds]
   }
   return mem;
 }
@@ -76,13 +75,13 @@ export const flamingo = defineBridge<FlamingoOptions>({
     const Tk = H.shape[1];
     const { q0, Tq } = queryWindow(ctx, Tk);
     const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-    let X = lin(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
+    let X = linearNamed(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
     for (let l = 0; l < o.layers; l++) {
       const n = `layers.${l}`;
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      const a = attend(lin(p, `${n}.attn.q_proj`, ln(p, `${n}.norm`, X)), need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      X = add(X, mul(tanh(need(p, `${n}.attn_gate`)), lin(p, `${n}.attn.out_proj`, a))); // [B, Tq, Ds]
-      const f = lin(p, `${n}.ffn.fc2`, gelu(lin(p, `${n}.ffn.fc1`, ln(p, `${n}.ffn_norm`, X)))); // [B, Tq, Ds]
+      const a = attend(linearNamed(p, `${n}.attn.q_proj`, ln(p, `${n}.norm`, X)), need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      X = add(X, mul(tanh(need(p, `${n}.attn_gate`)), linearNamed(p, `${n}.attn.out_proj`, a))); // [B, Tq, Ds]
+      const f = linearNamed(p, `${n}.ffn.fc2`, gelu(linearNamed(p, `${n}.ffn.fc1`, ln(p, `${n}.ffn_norm`, X)))); // [B, Tq, Ds]
       X = add(X, mul(tanh(need(p, `${n}.ffn_gate`)), f)); // [B, Tq, Ds]
     }
     return X;

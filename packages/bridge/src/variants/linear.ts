@@ -1,8 +1,7 @@
 /** `linear`: a projection only — the baseline with no attention at all (causal by construction). */
 import type { PRNGKey, Tensor } from '@llm-modules/tensor';
-import { linear as dense } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { need, queryWindow, rows, torchLinear } from '../nn.js';
+import { linearNamed, queryWindow, rows, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, Params } from '../types.js';
 
 export type LinearOptions = Record<string, never>;
@@ -26,6 +25,6 @@ export const linearBridge = defineBridge<LinearOptions>({
   init: (dims: BridgeDims, _o: LinearOptions, key: PRNGKey): Params => torchLinear(key, 'proj', dims.teacher, dims.student),
   apply(p: Params, H: Tensor, ctx: BridgeContext<LinearOptions>): Tensor {
     const { q0, Tq } = queryWindow(ctx, H.shape[1]);
-    return dense(rows(H, q0, Tq), need(p, 'proj.weight'), need(p, 'proj.bias')); // [B, Tq, Ds]
+    return linearNamed(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
   },
 });

@@ -1,8 +1,8 @@
 /** `plain`: cross-attention layers with a residual, no adapter and no gate. */
 import { add, foldIn, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { layerNorm, linear } from '@llm-modules/transformer';
+import { layerNorm } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 
 export interface PlainOptions {
@@ -12,7 +12,6 @@ export interface PlainOptions {
   causal: boolean;
 }
 
-const lin = (p: Params, n: string, x: Tensor) => linear(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
 
 function init(dims: BridgeDims, o: PlainOptions, key: PRNGKey): Params {
   const { teacher: Dt, student: Ds } = dims;
@@ -35,8 +34,8 @@ function init(dims: BridgeDims, o: PlainOptions, key: PRNGKey): Params {
 function memory(p: Params, H: Tensor, ctx: BridgeContext<PlainOptions>): BridgeMemory {
   const mem: BridgeMemory = {};
   for (let l = 0; l < ctx.options.layers; l++) {
-    mem[`k.${l}`] = lin(p, `layers.${l}.attn.k_proj`, H); // [B, T, Ds]
-    mem[`v.${l}`] = lin(p, `layers.${l}.attn.v_proj`, H); // [B, T, Ds]
+    mem[`k.${l}`] = linearNamed(p, `layers.${l}.attn.k_proj`, H); // [B, T, Ds]
+    mem[`v.${l}`] = linearNamed(p, `layers.${l}.attn.v_proj`, H); // [B, T, Ds]
   }
   return mem;
 }
@@ -66,13 +65,13 @@ export const plain = defineBridge<PlainOptions>({
     const Tk = H.shape[1];
     const { q0, Tq } = queryWindow(ctx, Tk);
     const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-    let S = lin(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
+    let S = linearNamed(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
     for (let l = 0; l < o.layers; l++) {
       const n = need(p, `layers.${l}.norm.weight`);
-      const q = lin(p, `layers.${l}.attn.q_proj`, layerNorm(S, n, need(p, `layers.${l}.norm.bias`))); // [B, Tq, Ds]
+      const q = linearNamed(p, `layers.${l}.attn.q_proj`, layerNorm(S, n, need(p, `layers.${l}.norm.bias`))); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
       const a = attend(q, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      S = add(S, lin(p, `layers.${l}.attn.out_proj`, a)); // [B, Tq, Ds]
+      S = add(S, linearNamed(p, `layers.${l}.attn.out_proj`, a)); // [B, Tq, Ds]
     }
     return S;
   },

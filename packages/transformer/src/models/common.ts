@@ -5,7 +5,10 @@ import type { KVCache } from '../cache.js';
 import { linear } from '../nn/linear.js';
 import type { ApplyOptions, ApplyOutput, InitKind, ParameterInit, Params } from './types.js';
 
-/** `params[name]`, or an error naming the missing parameter. */
+/**
+ * `params[name]`, or an error naming the missing parameter (the one lookup models and bridge variants share).
+ * @example `param(params, 'transformer.ln_f.weight')`
+ */
 export function param(params: Params, name: string): Tensor {
   const t = params[name];
   if (!t) throw new Error(`missing parameter "${name}"`);
