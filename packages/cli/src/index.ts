@@ -36,7 +36,8 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .description('Compose language models: train bridges from a frozen teacher into a student, and inspect, tokenize, evaluate, generate and benchmark.')
     .version(VERSION, '-V, --version', 'print the version of llm-modules')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    // commander's own errors (unknown option or command) read like ours: one line, prefixed, the hint inline
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: (s, write) => write(`llm-modules: ${s.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) })
     .showSuggestionAfterError(true);
   cli
     .command('demo')

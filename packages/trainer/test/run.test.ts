@@ -63,7 +63,7 @@ describe('train configs', () => {
     expect(err({ ...base, model: {} })).toMatch(/needs exactly one of "config" or "pretrained"/);
     const { output: _o, ...noOutput } = base;
     expect(err(noOutput)).toBe('train.json: missing field "output" in (top level)');
-    await expect(readTrainConfig('/nonexistent/train.json')).rejects.toThrow(/^\/nonexistent\/train\.json: cannot read the config \(ENOENT\)$/);
+    await expect(readTrainConfig('/nonexistent/train.json')).rejects.toThrow(/^\/nonexistent\/train\.json: cannot read the config: no such file$/);
     const dir = mkdtempSync(join(tmpdir(), 'llm-modules-cfg-'));
     writeFileSync(join(dir, 'bad.json'), '{"mode": ');
     await expect(readTrainConfig(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json: invalid JSON/);

@@ -108,7 +108,9 @@ export async function readTrainConfig(file: string): Promise<TrainConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new TrainConfigError(file, `cannot read the config (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a .json file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+    throw new TrainConfigError(file, `cannot read the config: ${why}`);
   }
   let json: unknown;
   try {
