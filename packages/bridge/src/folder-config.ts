@@ -2,9 +2,8 @@
  * `bridge_config.json` of a bridge folder: ours (`format: "llm-modules-bridge/1"`) or the released LLM-Modules
  * layout (the fixture's: `num_cross_layers`, `gptneo_config`, …), read into one normalised shape.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, describeFsError } from '@llm-modules/loaders';
+import { ConfigError, readJsonFile } from '@llm-modules/loaders';
 import { RELEASED_NAMES, type ParamNames } from './compose.js';
 import type { BridgeDims } from './types.js';
 
@@ -98,18 +97,7 @@ function fromOurs(file: string, j: Json): BridgeFolderConfig {
  */
 export async function readBridgeConfig(dir: string): Promise<BridgeFolderConfig> {
   const file = join(dir, BRIDGE_CONFIG_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, `cannot read: ${describeFsError(err)}`, { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, `not valid JSON (${(err as Error).message})`, { cause: err });
-  }
+  const json = await readJsonFile(file, (f, problem, o) => new ConfigError(f, problem, o));
   if (!isObject(json)) throw new ConfigError(file, 'not a JSON object');
   if (json.format === BRIDGE_FORMAT) return fromOurs(file, json);
   if (json.format !== undefined) throw new ConfigError(file, `unknown format ${JSON.stringify(json.format)} (expected "${BRIDGE_FORMAT}")`);

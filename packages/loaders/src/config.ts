@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, describeFsError } from './errors.js';
+import { ConfigError } from './errors.js';
+import { readJsonFile } from './json-file.js';
 
 /** Fields every Hugging Face `config.json` may carry, beside the model-specific ones. */
 export interface BaseConfig {
@@ -229,19 +230,7 @@ export async function loadConfig(path: string): Promise<ModelConfig> {
   try {
     if ((await stat(path)).isDirectory()) file = join(path, 'config.json');
   } catch {
-    // fall through: readFile reports it
+    // fall through: readJsonFile reports it
   }
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, `cannot read: ${describeFsError(err)}`, { cause: err });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(file, `not valid JSON (${(err as Error).message})`);
-  }
-  return parseConfig(json, file);
+  return parseConfig(await readJsonFile(file, (f, problem, o) => new ConfigError(f, problem, o)), file);
 }

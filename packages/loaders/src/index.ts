@@ -4,6 +4,7 @@ export * from './safetensors/index.js';
 export { loadSafetensorsAsTensors, toTensor, toTensors } from './tensors.js';
 export type { Tensor } from './tensors.js';
 export * from './config.js';
+export { readJsonFile } from './json-file.js';
 export * from './tokenizer/index.js';
 export * from './datasets/index.js';
 export * from './checkpoint.js';
