@@ -109,3 +109,21 @@ describe('train --seed and --out', () => {
     expect(bad.err.join('')).toMatch(/--seed: expected an integer ≥ 0, got "-3"/);
   }, 60_000);
 });
+
+describe('demo --retrain-teacher still re-creates the teacher (the refusal is the command line\'s, not the demo\'s)', () => {
+  test('retrainTeacher replaces an existing teacher folder', async () => {
+    const { cpSync, writeFileSync } = await import('node:fs');
+    const { retrainTeacher } = await import('../src/demo/teacher.js');
+    const dir = join(mkdtempSync(join(tmpdir(), 'llm-modules-retrain-')), 'kt');
+    cpSync(defaultDemoDir(), dir, { recursive: true });
+    const cfgFile = join(dir, 'teacher.train.json');
+    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    cfg.training = { ...cfg.training, epochs: 1, maxSteps: 2, backend: 'cpu' }; // the shipped recipe, cut short
+    writeFileSync(cfgFile, JSON.stringify(cfg));
+    const before = hash(join(dir, 'teacher', 'model.safetensors'));
+    const result = await retrainTeacher(dir, { observers: [] });
+    expect(result.steps).toBe(2);
+    expect(hash(join(dir, 'teacher', 'model.safetensors'))).not.toBe(before);
+    expect(existsSync(join(dir, 'teacher', 'checkpoint'))).toBe(false);
+  }, 60_000);
+});
