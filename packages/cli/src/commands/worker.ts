@@ -11,13 +11,16 @@ import { runShard } from '../scale/shard-run.js';
 import { stageFault } from '../scale/faults.js';
 import { openQueueConnection, queueName, type ShardJobData, type ShardProgress } from '../scale/queue.js';
 
-const IDLE_CHECKS = 5;
+// --exit-when-idle: seconds with nothing waiting or running, after this worker's first job / before it has had one
+// (an enqueuer may still be loading the teacher before it adds jobs)
+const IDLE_AFTER_WORK = 5;
+const IDLE_BEFORE_WORK = 60;
 
 export interface WorkerOptions {
   queue: string;
   /** seconds a job's lock lasts without renewal: the longest a dead worker's job waits before it is retried */
   lockSeconds?: string;
-  /** exit once the queue has had no job waiting or running for 5 s (batch schedulers: the machine is then given back) */
+  /** exit once the queue has had no job waiting or running for 5 s (60 s before this worker's first job): batch schedulers then give the machine back */
   exitWhenIdle?: boolean;
 }
 
@@ -32,8 +35,10 @@ export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<voi
   const { Worker, Queue } = await import('bullmq');
   const tag = `worker ${process.pid}`;
   let completed = 0;
+  let taken = 0;
   const processor = async (job: Job<ShardJobData>) => {
     const { spec, shardDir, shard, shards, fingerprint } = job.data;
+    taken++;
     io.stderr(`${tag}: shard ${shard}/${shards} started (attempt ${job.attemptsMade + 1})\n`);
     let lastReport = 0;
     const onProgress = async (rows: number, totalRows: number, tokens: number) => {
@@ -73,13 +78,13 @@ export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<voi
     const onSignal = (sig: NodeJS.Signals) => stop(sig);
     process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
     const probe = new Queue(queueName(), { connection: redis.connection() });
-    // idle = nothing waiting or running for IDLE_CHECKS checks in a row (an enqueuer may still be adding jobs)
     let idleChecks = 0;
     const idle = setInterval(async () => {
       if (!opts.exitWhenIdle || stopping) return;
       const counts = await probe.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children').catch(() => undefined);
       idleChecks = counts && Object.values(counts).every((n) => n === 0) ? idleChecks + 1 : 0;
-      if (idleChecks >= IDLE_CHECKS) stop(`no job for ${IDLE_CHECKS}s`);
+      const limit = taken > 0 ? IDLE_AFTER_WORK : IDLE_BEFORE_WORK;
+      if (idleChecks >= limit) stop(`no job for ${limit}s`);
     }, 1000);
   });
 }

@@ -51,6 +51,6 @@ export function registerCacheTeacherCommands(cli: Command, io: CliIO): void {
     .description('take cache-teacher shard jobs from a BullMQ queue and write the shards (run any number, anywhere)')
     .requiredOption('--queue <url>', 'the Redis URL the jobs were enqueued on (redis://host:port)')
     .option('--lock-seconds <s>', "a job's lock; a dead worker's job is retried after it (default 120; must exceed one teacher batch)")
-    .option('--exit-when-idle', 'exit once no job has been waiting or running for 5 s')
+    .option('--exit-when-idle', 'exit once no job has been waiting or running for 5 s (60 s before the first job)')
     .action((opts: { queue: string; lockSeconds?: string; exitWhenIdle?: boolean }) => workerCommand(opts, io));
 }
