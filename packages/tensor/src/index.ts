@@ -25,7 +25,7 @@ export { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyRefere
 export { layerNorm, layerNormGrad, layerNormReference } from './primitives/layer-norm.js';
 export { geluTanh, geluTanhGrad } from './primitives/gelu.js';
 export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
-export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, type PRNGKey } from './random.js';
+export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, mulberry32, type PRNGKey } from './random.js';
 export { evaluate, readFloat64 } from './evaluate.js';
 export { profileReport, profiling, resetProfile, setProfiling } from './profile.js';
 export { liveStorageCount } from './memory.js';

@@ -109,3 +109,19 @@ export function randomNormal(key: PRNGKey, shape: Shape, { mean = 0, std = 1 } =
   }
   return fromHost(data, shp, 'float32');
 }
+
+/**
+ * A small seeded uniform generator on the host (mulberry32), for reproducible shuffles and test values where
+ * no tensor is wanted. Not the `prngKey` stream: use keys for tensors.
+ * @example `const rand = mulberry32(42); rand(); // a number in [0, 1), the same for the same seed`
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

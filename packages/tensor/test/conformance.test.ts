@@ -12,6 +12,7 @@ import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import * as N from './naive.js';
 import * as A from './arbitraries.js';
+import { mulberry32 as rng } from '../src/random.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 20);
 const SEED = Number(process.env.FC_SEED ?? 0x5eed2026);
@@ -678,17 +679,6 @@ function layerNormSuites(): void {
 // ---------------------------------------------------------------------------------------------------
 // deterministic numerics and graph tests
 
-/** mulberry32: a small deterministic PRNG for the fixed-size numeric tests. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randomF32 = (n: number, seed: number, lo = -1, hi = 1) => {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());

@@ -9,20 +9,11 @@ import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import * as N from './naive.js';
 import { matmulTuning } from '../src/fast/matmul.js';
+import { mulberry32 as rng } from '../src/random.js';
 
 const AVAILABLE = new Set(await T.listBackends());
 const CPU_BACKENDS = (['webasm', 'threads', 'cpu'] as BackendName[]).filter((b) => AVAILABLE.has(b));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const randoms = (n: number, seed: number, lo = -1, hi = 1) => {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());

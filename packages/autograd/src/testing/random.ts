@@ -1,14 +1,2 @@
-/**
- * A small seeded uniform generator (mulberry32) for tangents, cotangents and test values.
- * @example `const rand = mulberry32(42); rand(); // a number in [0, 1), the same for the same seed`
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded host generator of tangents, cotangents and test values: the tensor package's `mulberry32`. */
+export { mulberry32 } from '@llm-modules/tensor';

@@ -6,6 +6,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mulberry32 } from '@llm-modules/tensor';
 
 export interface Fact {
   a: number;
@@ -38,16 +39,7 @@ export function allFacts(): Fact[] {
 }
 
 /** A seeded generator (mulberry32): the world's splits and shuffles are reproducible. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function shuffled<T>(items: readonly T[], seed: number): T[] {
   const out = items.slice();
