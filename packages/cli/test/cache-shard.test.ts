@@ -18,10 +18,12 @@ function workspace(rows = 14): { dir: string; data: string } {
 }
 
 describe('shard index: flag or scheduler', () => {
-  test('--shard I/N, JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID (from the array\'s first index)', () => {
+  test('--shard I/N, JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID', () => {
     expect(shardSpec({ shard: '2/10' }, {})).toEqual({ shard: 2, shards: 10, source: '--shard' });
     expect(shardSpec({ shards: '4' }, { JOB_COMPLETION_INDEX: '3' })).toEqual({ shard: 3, shards: 4, source: 'JOB_COMPLETION_INDEX' });
-    expect(shardSpec({}, { SLURM_ARRAY_TASK_ID: '5', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '8' })).toEqual({ shard: 4, shards: 8, source: 'SLURM_ARRAY_TASK_ID' });
+    expect(shardSpec({}, { SLURM_ARRAY_TASK_ID: '5', SLURM_ARRAY_TASK_COUNT: '8' })).toEqual({ shard: 5, shards: 8, source: 'SLURM_ARRAY_TASK_ID' });
+    // a rerun of some tasks (--array=5,7: count 2) names the real shard count with --shards
+    expect(shardSpec({ shards: '8' }, { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '5', SLURM_ARRAY_TASK_COUNT: '2' })).toEqual({ shard: 7, shards: 8, source: 'SLURM_ARRAY_TASK_ID' });
     expect(shardSpec({ shard: '1/3' }, { JOB_COMPLETION_INDEX: '0' })?.shard).toBe(1); // the flag wins
     expect(shardSpec({}, {})).toBeUndefined();
   });
@@ -32,6 +34,7 @@ describe('shard index: flag or scheduler', () => {
     [{}, { JOB_COMPLETION_INDEX: '1' }, /pass --shards N/],
     [{ shards: '2' }, {}, /--shards N needs --shard/],
     [{ shard: '1/3', shards: '4' }, {}, /disagree/],
+    [{}, { SLURM_ARRAY_TASK_ID: '8', SLURM_ARRAY_TASK_COUNT: '8' }, /SLURM_ARRAY_TASK_ID: shard 8 is not below the shard count 8 \(indices are 0-based\)/],
   ])('%o %o is refused', (opts, env, msg) => {
     expect(() => shardSpec(opts, env)).toThrow(msg);
   });

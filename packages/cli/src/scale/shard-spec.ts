@@ -1,7 +1,7 @@
 /**
  * Which shard this process is: `--shard I/N` (0-based I), else the index a scheduler gives each copy of a job —
  * Kubernetes Indexed Jobs set `JOB_COMPLETION_INDEX`, Slurm job arrays `SLURM_ARRAY_TASK_ID` — with N from
- * `--shards N` or `SLURM_ARRAY_TASK_COUNT`.
+ * `--shards N` or `SLURM_ARRAY_TASK_COUNT`. Indices are 0-based: a Slurm array for N shards is `--array=0-(N-1)`.
  */
 import { CliError } from '../io.js';
 
@@ -48,9 +48,10 @@ export function shardSpec(opts: { shard?: string; shards?: string }, env: Record
   if (slurm !== undefined && slurm !== '') {
     const id = int(slurm);
     if (id === undefined) throw new CliError(`SLURM_ARRAY_TASK_ID: expected a whole number, got "${slurm}"`);
-    // arrays may start at 1 (--array=1-10): count from the array's first index
-    const min = int(env.SLURM_ARRAY_TASK_MIN) ?? 0;
-    return check(id - min, count(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
+    // the task id is the shard as is (--array=0-99 for 100 shards): a rerun of some tasks (--array=7,42) keeps its ids,
+    // where counting from SLURM_ARRAY_TASK_MIN would not. SLURM_ARRAY_TASK_COUNT is the count of that submission:
+    // pass --shards for reruns.
+    return check(id, count(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
   }
   if (opts.shards !== undefined) throw new CliError('--shards N needs --shard I/N, JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID to say which shard this is');
   return undefined;
