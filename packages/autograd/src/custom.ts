@@ -122,9 +122,12 @@ definePrimitive({
  * @example
  * ```ts
  * import { checkpoint, valueAndGrad } from '@llm-modules/autograd';
- * const block = checkpoint((p, h) => add(h, mlp(p, layerNorm(p, h))));
- * const loss = (params, x) => mean(params.layers.reduce((h, p) => block(p, h), x));
- * const [value, grads] = valueAndGrad(loss)(params, x);
+ * import { add, matmul, mean, tanh, tensor } from '@llm-modules/tensor';
+ * const block = checkpoint((w, h) => add(h, tanh(matmul(h, w)))); // its activations are recomputed in the backward pass
+ * const params = { layers: [tensor([[0.1, 0.2], [0.3, 0.4]]), tensor([[0.5, -0.1], [0.2, 0.1]])] };
+ * const loss = (p: typeof params, x: ReturnType<typeof tensor>) => mean(p.layers.reduce((h, w) => block(w, h), x));
+ * const [value, grads] = valueAndGrad(loss)(params, tensor([[1, 2]]));
+ * console.log((await grads.layers[0].array()).length); // 2: same gradients as without checkpoint
  * ```
  */
 export function checkpoint<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R {

@@ -33,8 +33,10 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> => {
  * @example
  * ```ts
  * import { treeFlatten, treeUnflatten } from '@llm-modules/autograd';
- * const { leaves, def } = treeFlatten({ w: x, layers: [a, b] }); // leaves = [x, a, b]
- * const same = treeUnflatten(def, leaves);
+ * import { tensor } from '@llm-modules/tensor';
+ * const [x, a, b] = [tensor([1]), tensor([2]), tensor([3])];
+ * const { leaves, def } = treeFlatten({ w: x, layers: [a, b], name: 'mlp' }); // 'mlp' is a static leaf
+ * console.log(leaves.length, treeUnflatten(def, leaves)); // 3 { w: x, layers: [a, b], name: 'mlp' }
  * ```
  */
 export function treeFlatten(tree: unknown): { leaves: Tensor[]; def: TreeDef } {
@@ -68,8 +70,10 @@ export function treeLeafCount(def: TreeDef): number {
  *
  * @example
  * ```ts
- * const { leaves, def } = treeFlatten(params);
- * const doubled = treeUnflatten(def, leaves.map((t) => mul(t, 2)));
+ * import { mul, tensor } from '@llm-modules/tensor';
+ * const { leaves, def } = treeFlatten({ w: tensor([1, 2]), b: tensor([3]) });
+ * const doubled = treeUnflatten<{ w: ReturnType<typeof tensor> }>(def, leaves.map((t) => mul(t, 2)));
+ * console.log(await doubled.w.array()); // [2, 4]
  * ```
  */
 export function treeUnflatten<T = PyTree>(def: TreeDef, leaves: readonly unknown[], options: { staticAs?: unknown } = {}): T {
@@ -100,8 +104,11 @@ export function treeUnflatten<T = PyTree>(def: TreeDef, leaves: readonly unknown
  * @example
  * ```ts
  * import { treeMap } from '@llm-modules/autograd';
- * import { sub, mul } from '@llm-modules/tensor';
- * const next = treeMap((p, g) => sub(p, mul(g, 0.01)), params, grads); // one SGD step
+ * import { sub, mul, tensor } from '@llm-modules/tensor';
+ * const params = { w: tensor([1, 2]) };
+ * const grads = { w: tensor([10, -10]) };
+ * const next = treeMap((p, g) => sub(p, mul(g, 0.01)), params, grads) as typeof params; // one SGD step
+ * console.log(await next.w.array()); // [0.9, 2.1]
  * ```
  */
 export function treeMap<T extends PyTree>(fn: (leaf: Tensor, ...rest: Tensor[]) => Tensor, tree: T, ...rest: PyTree[]): T {
@@ -114,7 +121,7 @@ export function treeMap<T extends PyTree>(fn: (leaf: Tensor, ...rest: Tensor[]) 
   return treeUnflatten<T>(def, leaves.map((l, i) => fn(l, ...others.map((o) => o[i]))));
 }
 
-/** The tensor leaves of a pytree, in order. @example `await evaluate(...treeLeaves(grads))` */
+/** The tensor leaves of a pytree, in order. @example-skip a fragment: `grads` comes from the caller's code @example `await evaluate(...treeLeaves(grads))` */
 export const treeLeaves = (tree: unknown): Tensor[] => treeFlatten(tree).leaves;
 
 /** Do two structures have the same containers, keys and leaf positions? (Static values and null leaves may differ.) */

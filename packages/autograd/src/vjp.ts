@@ -103,13 +103,16 @@ type GradsFor<A extends unknown[], N> = N extends number ? Grad<A[N]> : { -reado
  * @example
  * ```ts
  * import { valueAndGrad, treeLeaves } from '@llm-modules/autograd';
- * import { evaluate, matmul, mean, mul, sub } from '@llm-modules/tensor';
- * const loss = (params, batch) => {
- *   const err = sub(matmul(batch.x, params['lm_head.weight']), batch.y);
+ * import { evaluate, matmul, mean, mul, sub, tensor } from '@llm-modules/tensor';
+ * const params = { 'lm_head.weight': tensor([[0.5], [-0.5]]) };
+ * const batch = { x: tensor([[1, 2], [3, 4]]), y: tensor([[1], [0]]) };
+ * const loss = (p: typeof params, b: typeof batch) => {
+ *   const err = sub(matmul(b.x, p['lm_head.weight']), b.y);
  *   return mean(mul(err, err));
  * };
- * const [value, grads] = valueAndGrad(loss)(params, batch); // grads['lm_head.weight']
+ * const [value, grads] = valueAndGrad(loss)(params, batch); // gradients with respect to params
  * await evaluate(value, ...treeLeaves(grads));
+ * console.log(await value.data(), await grads['lm_head.weight'].array()); // [1.25] [[-3], [-5]]
  * ```
  */
 export function valueAndGrad<A extends unknown[], const N extends Argnums = 0>(

@@ -33,6 +33,7 @@ function writeRows(buffer: Tensor | undefined, x: Tensor, past: number, capacity
 
 /**
  * The decoding view of a composed model (its `decoding` property): pass it to the transformer package's `generate`.
+ * @example-skip a fragment: needs a composed model and its params (see generateComposed)
  * @example
  * ```ts
  * import { generate } from '@llm-modules/transformer';

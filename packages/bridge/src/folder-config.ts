@@ -93,6 +93,7 @@ function fromOurs(file: string, j: Json): BridgeFolderConfig {
 
 /**
  * Read a bridge folder's `bridge_config.json` (either layout). Errors name the file and the problem on one line.
+ * @example-skip reads a bridge folder (runs/bridge-01)
  * @example `const cfg = await readBridgeConfig('runs/bridge-01'); cfg.variant // 'enhanced'`
  */
 export async function readBridgeConfig(dir: string): Promise<BridgeFolderConfig> {

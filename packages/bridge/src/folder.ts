@@ -14,7 +14,7 @@ import type { Params } from './types.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-/** Whether `dir` holds a bridge folder (`bridge_config.json` and `bridge.safetensors`). @example `await isBridgeFolder('runs/b1')` */
+/** Whether `dir` holds a bridge folder (`bridge_config.json` and `bridge.safetensors`). @example-skip reads a folder (runs/b1) @example `await isBridgeFolder('runs/b1')` */
 export async function isBridgeFolder(dir: string): Promise<boolean> {
   return (await exists(join(dir, BRIDGE_CONFIG_FILE))) && (await exists(join(dir, BRIDGE_WEIGHTS_FILE)));
 }
@@ -30,6 +30,7 @@ export interface SaveBridgeOptions {
  * Write a bridge folder: every trainable parameter (bridge, student blocks, head) to `bridge.safetensors`, and
  * `bridge_config.json`. Both files are written to temp names and renamed into place.
  *
+ * @example-skip a fragment: needs a composed model and writes a folder
  * @example
  * ```ts
  * await saveBridge('runs/b1', model, params, { teacherPath: '../models/qwen2-1.5b' });
@@ -77,6 +78,7 @@ export interface LoadBridgeOptions {
  * Load a bridge folder (ours or the released layout) into a composed model and its trainable parameters.
  * Names and shapes are checked against the variant before any data is read; problems are listed by name.
  *
+ * @example-skip needs a teacher model and the repository's bridge fixture (the README's second snippet runs it)
  * @example
  * ```ts
  * const { model, params } = await loadBridge('packages/bridge/test/fixtures/bridge', { teacher });

@@ -23,9 +23,16 @@ export interface ComposedGenerateResult extends GenerateResult {
  *
  * @example
  * ```ts
- * import { generateComposed } from '@llm-modules/bridge';
+ * import { composeModel, generateComposed } from '@llm-modules/bridge';
+ * import { parseConfig } from '@llm-modules/loaders';
+ * import { prngKey } from '@llm-modules/tensor';
+ * import { createModel } from '@llm-modules/transformer';
+ * const qwen2 = createModel(parseConfig({ model_type: 'qwen2', vocab_size: 90, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 64, max_position_embeddings: 64 }));
+ * const gptNeo = createModel(parseConfig({ model_type: 'gpt_neo', vocab_size: 90, hidden_size: 32, num_layers: 1, num_heads: 4, intermediate_size: 64, max_position_embeddings: 32, attention_types: [[['global'], 1]] }));
+ * const model = composeModel({ teacher: { model: qwen2, params: qwen2.init(prngKey(1)) }, student: { model: gptNeo }, bridge: { variant: 'enhanced', options: { heads: 4, adapterDim: 16 } } });
+ * const params = model.init(prngKey(0));
  * const { sequences, teacherCalls } = await generateComposed(model, params, [6, 1, 40, 23], { maxNewTokens: 5, stopTokens: [] });
- * console.log(teacherCalls); // [4, 1, 1, 1, 1]: one teacher step per new token
+ * console.log(sequences[0].length, teacherCalls); // 5 [4, 1, 1, 1, 1]: the prompt, then one teacher step per new token
  * ```
  */
 export async function generateComposed(model: ComposedModel, params: Params, prompts: readonly number[] | readonly (readonly number[])[], opts: ComposedGenerateOptions): Promise<ComposedGenerateResult> {

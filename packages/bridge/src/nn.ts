@@ -3,11 +3,12 @@ import { foldIn, full, greaterEqual, matmul, mul, permute, randomUniform, slice,
 import { andMasks, causalMask, linear, mergeHeads, MASK_VALUE, paddingMask, param, scaledDotProductAttention, splitHeads } from '@llm-modules/transformer';
 import type { BridgeContext, Params } from './types.js';
 
-/** `params[name]`, or an error naming the missing parameter (the transformer package's `param`). @example `need(p, 'proj.weight')` */
+/** `params[name]`, or an error naming the missing parameter (the transformer package's `param`). @example-skip a fragment: `p` comes from the caller's code @example `need(p, 'proj.weight')` */
 export const need = param;
 
 /**
  * The `nn.Linear` named `name` of a parameter tree applied to `x`: `x · W[name.weight]ᵀ + b[name.bias]`, the partner
+ * @example-skip a fragment: `p` comes from the caller's code
  * of {@link torchLinear}'s init. @example `linearNamed(p, 'out_proj', h) // [B, T, out]`
  */
 export const linearNamed = (p: Params, name: string, x: Tensor): Tensor => linear(x, need(p, `${name}.weight`), need(p, `${name}.bias`));
@@ -15,6 +16,7 @@ export const linearNamed = (p: Params, name: string, x: Tensor): Tensor => linea
 /**
  * Parameters of `nn.Linear(inF, outF)` with PyTorch's default init: weight and bias uniform in ±1/√inF
  * (kaiming-uniform with a = √5). Entries are `${prefix}.weight` `[out, in]` and `${prefix}.bias` `[out]`.
+ * @example-skip a fragment: `key` comes from the caller's code
  * @example `torchLinear(key, 'proj', 1536, 768)` → `{ 'proj.weight': [768, 1536], 'proj.bias': [768] }`
  */
 export function torchLinear(key: PRNGKey, prefix: string, inF: number, outF: number, bias = true): Params {
@@ -29,6 +31,7 @@ export const layerNormInit = (prefix: string, d: number): Params => ({ [`${prefi
 
 /**
  * Inverted dropout: zero each element with probability `p`, scale the rest by 1/(1−p). Identity when p is 0.
+ * @example-skip a fragment: `probs` comes from the caller's code
  * @example `dropout(probs, 0.1, key)`
  */
 export function dropout(x: Tensor, p: number, key: PRNGKey): Tensor {
@@ -38,7 +41,7 @@ export function dropout(x: Tensor, p: number, key: PRNGKey): Tensor {
   return where(keep, mul(x, 1 / (1 - p)), 0);
 }
 
-/** The query window `[q0, q0 + Tq)` of a context over `Tk` teacher positions. @example `queryWindow(ctx, 11)` → `{ q0: 0, Tq: 11 }` */
+/** The query window `[q0, q0 + Tq)` of a context over `Tk` teacher positions. @example-skip a fragment: `ctx` comes from the caller's code @example `queryWindow(ctx, 11)` → `{ q0: 0, Tq: 11 }` */
 export function queryWindow(ctx: BridgeContext<unknown>, Tk: number): { q0: number; Tq: number } {
   const q0 = ctx.queryStart ?? 0;
   const Tq = ctx.queryLength ?? Tk - q0;
@@ -46,7 +49,7 @@ export function queryWindow(ctx: BridgeContext<unknown>, Tk: number): { q0: numb
   return { q0, Tq };
 }
 
-/** Positions `[q0, q0 + Tq)` of `[B, T, …]` (the tensor itself when that is everything). @example `rows(P, 3, 1)` */
+/** Positions `[q0, q0 + Tq)` of `[B, T, …]` (the tensor itself when that is everything). @example-skip a fragment: `P` comes from the caller's code @example `rows(P, 3, 1)` */
 export function rows(x: Tensor, q0: number, Tq: number): Tensor {
   if (q0 === 0 && Tq === x.shape[1]) return x;
   const end = x.shape.slice();
@@ -57,6 +60,7 @@ export function rows(x: Tensor, q0: number, Tq: number): Tensor {
 /**
  * The cross-attention mask `[B|1, 1, Tq, Tk]` (non-zero = may attend): padding keys hidden; with `causal`,
  * query i (absolute position q0 + i) also hides keys j > q0 + i. Null when nothing is hidden.
+ * @example-skip a fragment: `ctx` comes from the caller's code
  * @example `crossMask(ctx.attentionMask, 0, T, T, true)`
  */
 export function crossMask(attentionMask: Tensor | null | undefined, q0: number, Tq: number, Tk: number, causal: boolean): Tensor | null {
@@ -78,6 +82,7 @@ export interface AttendOptions {
  * Multi-head attention of projected queries `[B, Tq, D]` over projected keys and values `[B, Tk, D]`:
  * `softmax(q·kᵀ/√(D/heads) + mask)·v` per head (masked scores get float32's lowest value), heads merged →
  * `[B, Tq, D]` (apply `out_proj` after). Dropout on the probabilities when `key` is given and `dropout > 0`.
+ * @example-skip a fragment: `linear` comes from the caller's code
  * @example `attend(linear(x, wq, bq), k, v, { heads: 8, mask })`
  */
 export function attend(q: Tensor, k: Tensor, v: Tensor, { heads, mask, dropout: p = 0, key }: AttendOptions): Tensor {
@@ -92,12 +97,12 @@ export function attend(q: Tensor, k: Tensor, v: Tensor, { heads, mask, dropout: 
   return mergeHeads(matmul(probs, vh)); // [B, Tq, D]
 }
 
-/** Merge several parameter trees, prefixing each (`{ 'a.': tree }`). @example `prefixed('layers.0.', params)` */
+/** Merge several parameter trees, prefixing each (`{ 'a.': tree }`). @example-skip a fragment: `params` comes from the caller's code @example `prefixed('layers.0.', params)` */
 export function prefixed(prefix: string, params: Params): Params {
   const out: Params = {};
   for (const [k, v] of Object.entries(params)) out[prefix + k] = v;
   return out;
 }
 
-/** Independent key number `i` of `key` (for one sub-module's init). @example `torchLinear(subKey(key, 0), 'proj', 48, 32)` */
+/** Independent key number `i` of `key` (for one sub-module's init). @example-skip a fragment: `key` comes from the caller's code @example `torchLinear(subKey(key, 0), 'proj', 48, 32)` */
 export const subKey = (key: PRNGKey, i: number): PRNGKey => foldIn(key, i);

@@ -70,6 +70,7 @@ export async function probeFutureLeak(run: (input: Tensor) => Tensor, input: Ten
  * another id) and measure the change of the logits at positions ≤ i. Causal variants show exactly 0;
  * `paper-released` shows the leak.
  *
+ * @example-skip a fragment: needs a composed model, params, ids and a mask (the package README's first snippet runs it)
  * @example
  * ```ts
  * import { leakProbe } from '@llm-modules/bridge';

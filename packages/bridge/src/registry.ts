@@ -24,6 +24,7 @@ const registry = new Map<string, AnyBridge>(BUILTIN_BRIDGES.map((d) => [d.name, 
 /**
  * Add a variant to the registry (so `composeModel({ bridge: 'name' })`, saved folders and `inspect` find it).
  * Registering another variant under a taken name throws unless `replace` is set.
+ * @example-skip a fragment: needs a bridge definition (lowRank), see defineBridge
  * @example `registerBridge(lowRank)`
  */
 export function registerBridge(def: AnyBridge, { replace = false } = {}): void {
@@ -32,7 +33,7 @@ export function registerBridge(def: AnyBridge, { replace = false } = {}): void {
   registry.set(def.name, def);
 }
 
-/** Remove a run-time registration (built-ins stay). @example `unregisterBridge('low-rank')` */
+/** Remove a run-time registration (built-ins stay). @example-skip changes the process-wide bridge registry @example `unregisterBridge('low-rank')` */
 export function unregisterBridge(name: string): boolean {
   if (BUILTIN_BRIDGES.some((d) => d.name === name)) throw new Error(`unregisterBridge: "${name}" is built in`);
   return registry.delete(name);

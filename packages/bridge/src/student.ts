@@ -42,6 +42,7 @@ export interface StudentStack {
 /**
  * The student stack of any transformer-package model (from `createModel(config)` or `loadPretrained`).
  *
+ * @example-skip a fragment: needs a GPT-Neo config
  * @example
  * ```ts
  * import { studentStack } from '@llm-modules/bridge';

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { setBackend } from '@llm-modules/tensor';
 import type { BridgeDefinition } from '../src/index.js';
-import { checkBridgeGradients, checkDeterminism, checkIncrementalDecoding, checkNoFutureLeak, checkRoundTrip, checkShapes } from '../src/testing.js';
+import { checkBridgeGradients, checkDeterminism, checkDistinctInit, checkIncrementalDecoding, checkNoFutureLeak, checkRoundTrip, checkShapes } from '../src/testing.js';
 
 const guide = readFileSync(new URL('../../../CONTRIBUTING.md', import.meta.url), 'utf8');
 const src = (f: string) => fileURLToPath(new URL(`../src/${f}`, import.meta.url));
@@ -27,6 +27,7 @@ it("CONTRIBUTING.md's gated-linear variant passes every conformance check", asyn
     await checkNoFutureLeak(gatedLinear, {});
     await checkIncrementalDecoding(gatedLinear, {});
     await checkDeterminism(gatedLinear, {});
+    await checkDistinctInit(gatedLinear, {});
     await checkRoundTrip(gatedLinear, {});
   } finally {
     rmSync(dir, { recursive: true, force: true });

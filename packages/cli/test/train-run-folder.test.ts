@@ -127,3 +127,31 @@ describe('demo --retrain-teacher still re-creates the teacher (the refusal is th
     expect(existsSync(join(dir, 'teacher', 'checkpoint'))).toBe(false);
   }, 60_000);
 });
+
+describe('checkpoints are written atomically', () => {
+  test('read while training writes one every step, the checkpoint always loads; no temp files are left', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { loadTrainState } = await import('@llm-modules/trainer');
+    const file = lmSetup({ maxSteps: 12, checkpointEvery: 1 });
+    const ckpt = join(file, '..', 'out', 'checkpoint');
+    const failures: string[] = [];
+    let reads = 0;
+    let stop = false;
+    const reader = (async () => {
+      while (!stop) {
+        if (existsSync(join(ckpt, 'checkpoint.msgpack'))) {
+          await loadTrainState(ckpt).then(() => reads++, (err: Error) => failures.push(err.message));
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    const a = io();
+    expect(await main(['train', '--config', file, '--json'], a.io)).toBe(0);
+    stop = true;
+    await reader;
+    expect(failures).toEqual([]);
+    expect(reads).toBeGreaterThan(0);
+    expect(readdirSync(ckpt).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect((await loadTrainState(ckpt)).step).toBe(12);
+  }, 60_000);
+});

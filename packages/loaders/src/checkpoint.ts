@@ -51,6 +51,7 @@ function splitTensors(tree: unknown, file: 'params' | 'optimizer', dir: string):
  * replaced last by an atomic rename. Until then the previous checkpoint in `dir` stays complete and loadable;
  * files of older checkpoints are removed afterwards.
  *
+ * @example-skip a fragment: needs a training run's params, optimizer state, config and key
  * @example
  * ```ts
  * await saveCheckpoint('runs/ckpt', { params, optimizerState, step: 100, config, rng: key });
@@ -150,6 +151,7 @@ export interface LoadedCheckpoint<P = unknown, O = unknown> {
 /**
  * Read a checkpoint written by {@link saveCheckpoint}, with tensor records `{ name, dtype, shape, data }` at the leaves.
  *
+ * @example-skip reads a checkpoint folder (runs/ckpt)
  * @example
  * ```ts
  * const ck = await readCheckpoint('runs/ckpt');
@@ -179,6 +181,7 @@ export async function readCheckpoint<P = unknown, O = unknown>(dir: string): Pro
 /**
  * Load a checkpoint written by {@link saveCheckpoint}, with Tensors (`@llm-modules/tensor`) at the leaves.
  *
+ * @example-skip reads a checkpoint folder (runs/ckpt)
  * @example
  * ```ts
  * const { params, optimizerState, step, rng } = await loadCheckpoint('runs/ckpt');

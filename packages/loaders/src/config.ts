@@ -219,6 +219,7 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
 /**
  * Load `config.json` from a model folder (or a path to the file itself).
  *
+ * @example-skip reads a model folder (models/gptneo); parseConfig's example runs
  * @example
  * ```ts
  * const cfg = await loadConfig('models/gptneo');

@@ -24,8 +24,8 @@ export function toTensor(record: Omit<TensorRecord, 'name'>): Tensor {
  *
  * @example
  * ```ts
- * const params = toTensors(await loadSafetensors('models/gptneo'));
- * params['transformer.wte.weight'].shape; // [96, 32]
+ * const params = toTensors(new Map([['wte', { name: 'wte', dtype: 'float32' as const, shape: [2, 3], data: new Float32Array(6) }]]));
+ * console.log(params.wte.shape); // [2, 3]
  * ```
  */
 export function toTensors(records: Map<string, Omit<TensorRecord, 'name'>> | Iterable<TensorRecord>): Record<string, Tensor> {
@@ -41,8 +41,13 @@ export function toTensors(records: Map<string, Omit<TensorRecord, 'name'>> | Ite
  *
  * @example
  * ```ts
- * const params = await loadSafetensorsAsTensors('models/qwen2-tied');
- * await params['model.norm.weight'].data(); // Float32Array(48)
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * const file = join(mkdtempSync(join(tmpdir(), 'weights-')), 'model.safetensors');
+ * await writeSafetensors(file, { 'model.norm.weight': { dtype: 'float32', shape: [4], data: new Float32Array([1, 1, 1, 1]) } });
+ * const params = await loadSafetensorsAsTensors(file); // a file, a folder, or a sharded folder
+ * console.log(await params['model.norm.weight'].data()); // Float32Array(4) [1, 1, 1, 1]
  * ```
  */
 export async function loadSafetensorsAsTensors(path: string, opts: ReadOptions = {}): Promise<Record<string, Tensor>> {

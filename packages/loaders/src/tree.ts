@@ -40,7 +40,8 @@ export function mapValues<T>(tree: unknown, is: (x: unknown) => x is T, replace:
  *
  * @example
  * ```ts
- * flattenTree({ model: { norm: { weight: t } } }); // Map { 'model.norm.weight' => t }
+ * const t = { dtype: 'float32', shape: [1], data: new Float32Array([1]) };
+ * console.log([...flattenTree({ model: { norm: { weight: t } } }).keys()]); // ['model.norm.weight']
  * ```
  */
 export function flattenTree(tree: unknown): Map<string, TensorLeaf> {

@@ -43,7 +43,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return div(e, sum(e, ax, true));
 }
 
-/** log(softmax(x)) along `axis`, computed as x − logsumexp(x). @example `logSoftmax(logits, -1)` */
+/** log(softmax(x)) along `axis`, computed as x − logsumexp(x). @example-skip a fragment: `logits` comes from the caller's code @example `logSoftmax(logits, -1)` */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   const ax = normalizeAxis('logSoftmax', axis, x.shape);
   return sub(x, logsumexp(x, [ax], true));

@@ -29,6 +29,7 @@ export function profileKey(op: string, inputs: readonly { shape: readonly number
 
 /**
  * Start or stop profiling (the table is kept; `resetProfile()` clears it).
+ * @example-skip turns profiling on for the whole process
  * @example `setProfiling(true); await loss.data(); console.log(profileReport());`
  */
 export function setProfiling(on: boolean): void {

@@ -65,7 +65,7 @@ function asyncIterator<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator
   return Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
 }
 
-/** A fresh state for `params`. @example `let state = initialState(params, opt)` */
+/** A fresh state for `params`. @example-skip a fragment: `params` comes from the caller's code @example `let state = initialState(params, opt)` */
 export const initialState = (params: PyTree, optimizer: Optimizer<unknown>): TrainState => ({
   params,
   optState: optimizer.init(params),
@@ -119,6 +119,7 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
  * from any state (the batches already consumed in its epoch are skipped), so a run resumed from a
  * checkpoint gives the same result as an uninterrupted one.
  *
+ * @example-skip a fragment: needs a model, a tokenized dataset and an optimizer (the trainer's loop tests and the README's train config run it)
  * @example
  * ```ts
  * const final = await train(initialState(params, opt), {

@@ -72,6 +72,7 @@ export async function loadTrainState(dir: string): Promise<TrainState> {
 
 /**
  * Checkpoint every `every` optimizer steps and at the end of training.
+ * @example-skip a fragment of a train() call; writes checkpoints
  * @example `observers: [checkpointObserver({ dir: 'runs/a/checkpoint', every: 100 })]`
  */
 export function checkpointObserver({ dir, every, config }: { dir: string; every: number; config?: unknown }): Observer {

@@ -45,6 +45,7 @@ export interface TeacherWeightStream {
  * Fingerprint of a teacher (its config and a digest of its parameters), the token ids of the data, and
  * the cache settings. The parameters are loaded tensors (`teacherParams`) or a stream over its files
  * (`teacherWeights`); both give the same fingerprint.
+ * @example-skip a fragment: `config` comes from the caller's code
  * @example `const fp = await cacheFingerprint({ teacherConfig: config, teacherParams: params, examples, settings: { layer: -1 } })`
  */
 export async function cacheFingerprint(opts: { teacherConfig: unknown; teacherParams?: Record<string, Tensor>; teacherWeights?: TeacherWeightStream; examples: readonly Example[]; settings?: unknown }): Promise<CacheFingerprint> {
@@ -109,6 +110,7 @@ export interface ComputeStatesOptions {
 /**
  * Run the teacher over the batches `plan` (from `cacheBatchPlan`), yielding each example's float16 states
  * (`length × hiddenSize`) in order, one batch at a time.
+ * @example-skip a fragment of a loop, not a whole statement
  * @example `for await (const { states } of teacherStatesOf(cacheBatchPlan(n).slice(0, 2), opts, dir)) …`
  */
 export async function* teacherStatesOf(plan: readonly [number, number][], opts: ComputeStatesOptions, dir: string): AsyncGenerator<{ batch: number; states: Uint16Array[] }> {
@@ -128,6 +130,7 @@ export async function* teacherStatesOf(plan: readonly [number, number][], opts: 
  * Write a cache folder from every example's float16 states, in cache order (chunk files of `chunkSize`, then
  * the index last, so a crash leaves no cache that looks complete). `states` may be raw bytes (as read back from
  * a shard): the files are the same either way.
+ * @example-skip a fragment: `dir` comes from the caller's code
  * @example `await assembleTeacherCache(dir, { fingerprint, hiddenSize: 64, states: readShards() })`
  */
 export async function assembleTeacherCache(dir: string, opts: { fingerprint: CacheFingerprint; hiddenSize: number; chunkSize?: number; states: AsyncIterable<Uint16Array | Uint8Array> }): Promise<void> {
@@ -185,6 +188,7 @@ export interface TeacherCache {
 
 /**
  * Open a cache and check that it was made for `expected` (teacher, data and settings).
+ * @example-skip a fragment: `fp` comes from the caller's code
  * @example `const cache = await openTeacherCache('runs/cache', fp)`
  */
 export async function openTeacherCache(dir: string, expected: CacheFingerprint): Promise<TeacherCache> {

@@ -82,6 +82,7 @@ async function checkStates(dir: string, m: ShardManifest): Promise<string | unde
 /**
  * Whether shard `shard` of `shards` is whole in `dir` for `fingerprint`: its manifest is there and agrees, its file
  * has the size and content hash the manifest says.
+ * @example-skip reads a shards folder
  * @example `if (!(await shardIsWhole('shards', 3, 10, fp))) enqueue(3)`
  */
 export async function shardIsWhole(dir: string, shard: number, shards: number, fingerprint: CacheFingerprint): Promise<boolean> {
@@ -104,6 +105,7 @@ export interface WriteShardOptions extends ComputeStatesOptions {
 /**
  * Compute shard `shard` of `shards` into `dir` — or, when a whole shard with the same fingerprint and plan is
  * there already (a retried job), keep it (`reused: true`) without running the teacher.
+ * @example-skip a fragment: `opts` comes from the caller's code
  * @example `const { manifest, reused } = await writeTeacherShard('shards', { ...opts, shard: 2, shards: 10, fingerprint })`
  */
 export async function writeTeacherShard(dir: string, opts: WriteShardOptions): Promise<{ manifest: ShardManifest; reused: boolean }> {
@@ -145,6 +147,7 @@ export async function writeTeacherShard(dir: string, opts: WriteShardOptions): P
  * The finished shards in `dir`, checked against each other (and `expected`, when given): every index present
  * once, one teacher, one data set, one plan, every file whole. Throws `TeacherCacheError` naming the first
  * problem; otherwise the manifests in shard order.
+ * @example-skip reads a shards folder
  * @example `const manifests = await checkTeacherShards('shards')`
  */
 export async function checkTeacherShards(dir: string, expected?: CacheFingerprint): Promise<ShardManifest[]> {
@@ -199,6 +202,7 @@ export async function checkTeacherShards(dir: string, expected?: CacheFingerprin
 /**
  * Check every shard in `shardDir` (see `checkTeacherShards`) and write the cache `train` reads into `out` —
  * built in a temp folder beside it and renamed into place, so a failure leaves `out` as it was.
+ * @example-skip reads shard folders and writes a cache folder
  * @example `const { rows, tokens } = await mergeTeacherShards('shards', 'cache')`
  */
 export async function mergeTeacherShards(shardDir: string, out: string, expected?: CacheFingerprint): Promise<{ rows: number; tokens: number; shards: number; hiddenSize: number; fingerprint: CacheFingerprint }> {

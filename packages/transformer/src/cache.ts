@@ -39,11 +39,12 @@ export function createKVCache({ layers, batch, kvHeads, headDim, capacity = null
 
 /**
  * Every tensor of the cache, to evaluate together with the logits.
+ * @example-skip a fragment: `model` comes from the caller's code
  * @example `const out = model.apply(params, ids, { cache }); await evaluate(out.logits, ...cacheTensors(out.cache!));`
  */
 export const cacheTensors = (cache: KVCache): Tensor[] => [...cache.keys, ...cache.values];
 
-/** Release the cache's storage now (optional: the garbage collector does it otherwise). @example `disposeCache(oldCache)` */
+/** Release the cache's storage now (optional: the garbage collector does it otherwise). @example-skip a fragment: `oldCache` comes from the caller's code @example `disposeCache(oldCache)` */
 export function disposeCache(cache: KVCache): void {
   for (const t of cacheTensors(cache)) t.dispose();
 }
@@ -51,6 +52,7 @@ export function disposeCache(cache: KVCache): void {
 /**
  * Write `x` `[B, KV, T, hd]` at positions `past … past+T−1` of the buffer `[B, KV, C, hd]` (static) or append it
  * (dynamic). Returns the new buffer. Decoding steps of the same T reuse the same kernels: `past` is data.
+ * @example-skip a fragment: `cache` comes from the caller's code
  * @example `const keys = writeCache(cache.keys[0], k, cache.length, cache.capacity); // [B, KV, C, hd]`
  */
 export function writeCache(buffer: Tensor, x: Tensor, past: number, capacity: number | null): Tensor {

@@ -48,6 +48,7 @@ function list(kind: string, names: string[], limit = 8): string {
 /**
  * Compare a checkpoint's tensor names and shapes (headers only) with what the model expects.
  * Throws {@link WeightsMismatchError} listing every problem by name.
+ * @example-skip a fragment: `dir` comes from the caller's code
  * @example `checkWeights(dir, model, (await inspectSafetensors(dir)).tensors)`
  */
 export function checkWeights(dir: string, model: CausalLM, stored: ReadonlyArray<{ name: string; shape: readonly number[] }>): void {

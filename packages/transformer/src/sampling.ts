@@ -25,6 +25,7 @@ export function argmaxOf(row: ArrayLike<number>): number {
 
 /**
  * Apply the repetition penalty in place to `row` for every id in `previous`.
+ * @example-skip a fragment: `logits` comes from the caller's code
  * @example `applyRepetitionPenalty(logits, [5, 7], 1.2)`
  */
 export function applyRepetitionPenalty(row: Float32Array, previous: Iterable<number>, penalty: number): void {
@@ -38,6 +39,7 @@ export function applyRepetitionPenalty(row: Float32Array, previous: Iterable<num
 /**
  * Probabilities after temperature, top-k and top-p (Hugging Face's warpers, in that order): tokens removed by
  * top-k (strictly below the k-th value) or top-p get probability 0; at least one token is always kept.
+ * @example-skip a fragment: `logits` comes from the caller's code
  * @example `warpedProbabilities(logits, { temperature: 0.9, topK: 100, topP: 0.98 })`
  */
 export function warpedProbabilities(row: Float32Array, { temperature = 1, topK = 0, topP = 1 }: SamplingOptions): Float64Array {
@@ -73,6 +75,7 @@ export function warpedProbabilities(row: Float32Array, { temperature = 1, topK =
 
 /**
  * Choose the next token from one row of logits. `uniform` is a number in [0, 1) used when sampling.
+ * @example-skip a fragment: `logits` comes from the caller's code
  * @example `chooseToken(logits, { greedy: false, temperature: 0.9, topK: 100, topP: 0.98 }, [1, 2], 0.37)`
  */
 export function chooseToken(logits: Float32Array, opts: SamplingOptions, previous: readonly number[], uniform: number): number {

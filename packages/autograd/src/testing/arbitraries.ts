@@ -77,6 +77,7 @@ export interface ShapeConstraints {
 
 /**
  * Shapes: rank in [minRank, maxRank] (default 0–3), dims in [minDim, maxDim] (default 1–4).
+ * @example-skip a fragment: `fc` comes from the caller's code
  * @example `fc.assert(fc.property(arbShape({ maxRank: 2 }), (s) => s.length <= 2))`
  */
 export function arbShape({ minRank = 0, maxRank = 3, minDim = 1, maxDim = 4 }: ShapeConstraints = {}): fc.Arbitrary<number[]> {

@@ -73,6 +73,7 @@ function memory(p: Params, H: Tensor): BridgeMemory {
  * `h = h + out_proj(attention(q_proj(LN(h)), k/v of proj_l(H)))`. Causal by default. The hook runs inside the
  * student, so `composeModel` drives the student block by block.
  *
+ * @example-skip a fragment: needs a teacher and a student (see composeModel's example)
  * @example
  * ```ts
  * import { calm, composeModel } from '@llm-modules/bridge';

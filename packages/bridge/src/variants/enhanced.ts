@@ -129,6 +129,7 @@ export const enhanced = defineBridge<EnhancedOptions>({
 /**
  * `paper-released`: `enhanced` exactly as the released code trains it — padding-only mask (position i reads
  * teacher states of j > i: the future-token leak), 2 layers, 8 heads, adapter 256, dropout 0.1. For faithful
+ * @example-skip a fragment: `teacher` comes from the caller's code
  * reproduction only. @example `composeModel({ teacher, bridge: 'paper-released', student })`
  */
 export const paperReleased = presetBridge(

@@ -19,6 +19,7 @@ const gflops = (m: number, k: number, n: number, ms: number): number => Number((
  * measured in turns); the per-op overhead of the evaluator; and a tiny GPT-Neo training step (vocab
  * 512, d 64, 2 layers, 4 heads, seq 64, batch 8: forward, backward, AdamW).
  *
+ * @example-skip takes about 15 s (bench.test.ts runs it)
  * @example
  * ```ts
  * await benchCommand({ json: true }, processIO); // last line: {"matmul_1024_gflops":…,"tfjs_wasm_1024_gflops":…,"train_step_ms":…}

@@ -41,6 +41,7 @@ export interface CacheTeacherOptions {
  * `openTeacherCache` refuses it for anything else. An `--out` folder holding other files is refused; on failure
  * nothing is left behind.
  *
+ * @example-skip needs a dataset file (traces.jsonl) and writes a cache folder
  * @example
  * ```ts
  * await cacheTeacherCommand({ model: 'examples/knowledge-transfer/teacher', data: 'traces.jsonl', out: 'cache', json: true }, processIO);
@@ -95,6 +96,7 @@ async function shardCommand(opts: CacheTeacherOptions, shard: number, shards: nu
 
 /**
  * `cache-teacher merge --from SHARDS --out CACHE`: check every shard and write the cache `train` reads.
+ * @example-skip reads shard folders and writes a cache folder
  * @example `await cacheTeacherMergeCommand({ from: 'shards', out: 'cache', json: true }, processIO) // {"out":"cache","rows":…}`
  */
 export async function cacheTeacherMergeCommand(opts: { from: string; out: string; json?: boolean }, io: CliIO): Promise<void> {

@@ -45,6 +45,7 @@ export function demoTable(s: DemoSummary): string {
  * `llm-modules demo [--quick] [--all] [--json] [--retrain-teacher]`: the toy knowledge-transfer world end to end
  * (see examples/knowledge-transfer/README.md). Progress goes to stderr; `--json` prints the summary on the last line.
  *
+ * @example-skip trains three bridges (about 30 s; demo.test.ts and pack-check run it)
  * @example
  * ```ts
  * await demoCommand({ quick: true, json: true }, processIO);

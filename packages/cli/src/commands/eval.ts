@@ -27,6 +27,7 @@ export interface EvalOptions {
  * of the rows (`{text}`, tokenized with the model's tokenizer, or `{input_ids}`), and its perplexity. Rows
  * longer than `--max-length` (default: the model's max_position_embeddings) are cut to it.
  *
+ * @example-skip needs a model folder and a dataset file
  * @example
  * ```ts
  * await evalCommand({ model: 'models/gptneo', data: 'val.jsonl', json: true }, processIO); // {"loss":…,"perplexity":…,"tokens":…}

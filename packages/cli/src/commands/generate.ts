@@ -49,6 +49,7 @@ export function parseIds(text: string): number[] {
  * `{"prompt_ids","generated_ids","text","finish_reason","seconds","first_token_seconds","decode_tokens_per_second"}` (the first
  * token's time includes the prompt's prefill; the decoding speed counts the tokens after it).
  *
+ * @example-skip needs a model folder (the CLI README's first snippet makes one and runs generate)
  * @example
  * ```ts
  * await generateCommand({ model: 'models/gptneo', ids: '1,2,3', maxNewTokens: '8', greedy: true, json: true }, processIO);

@@ -43,6 +43,7 @@ export function notAParameter(name: string, names: ReadonlySet<string>, config: 
  * `llm-modules inspect DIR`: model type, config summary, tensor count, parameter count, dtypes and total bytes of a
  * Hugging Face model folder (single or sharded safetensors) or a checkpoint folder. Reads headers only.
  *
+ * @example-skip needs a model folder (the CLI README's first snippet makes one and runs inspect)
  * @example
  * ```ts
  * await inspect('models/qwen2-untied-bf16-sharded', { json: true }, processIO);

@@ -121,6 +121,7 @@ function streamTensors(config: ModelConfig, seed: number): StreamTensor[] {
  * Tensors are generated and written one chunk at a time (memory stays small at any size) into a temp folder that
  * is renamed to `--out` only when complete.
  *
+ * @example-skip writes a 500 MB model folder (new-model.test.ts runs small ones)
  * @example
  * ```ts
  * const summary = await newModelCommand({ config: 'examples/qwen2-gptneo/configs/gpt-neo-125m/config.json',

@@ -38,6 +38,7 @@ async function inputText(opts: TokenizeOptions, stdin: NodeJS.ReadStream): Promi
  * model's tokenizer (`--file -` reads stdin; with neither option a piped stdin is read). Plain output is the ids
  * separated by spaces; `--json` prints `{"ids":[...]}`.
  *
+ * @example-skip needs a tokenizer folder (models/qwen2)
  * @example
  * ```ts
  * await tokenize({ model: 'models/qwen2', text: 'Hello world', json: true }, processIO); // {"ids":[9707,1879]}
@@ -64,6 +65,7 @@ export interface DecodeOptions {
  * `llm-modules decode --model DIR --ids 1,2,3 [--keep-special] [--json]`: the text of token ids (the inverse of
  * `tokenize`). Special tokens are left out unless `--keep-special`; `--json` prints `{"text":...}`.
  *
+ * @example-skip needs a tokenizer folder (models/qwen2)
  * @example
  * ```ts
  * await decode({ model: 'models/qwen2', ids: '9707,1879', json: true }, processIO); // {"text":"Hello world"}

@@ -27,6 +27,7 @@ export interface TrainCommandOptions {
  * Ctrl-C or SIGTERM stops after the current step, saves a checkpoint and the model, and exits with code 130 (SIGINT)
  * or 143 (SIGTERM); resume with `--resume`.
  *
+ * @example-skip needs a train config, its data and tokenizer; writes a run folder (train.test.ts runs it)
  * @example
  * ```ts
  * await trainCommand({ config: 'examples/train-lm/train.json', json: true }, processIO);

@@ -27,6 +27,7 @@ export interface WorkerOptions {
 /**
  * Run a worker until SIGINT/SIGTERM (it finishes its running job first) or, with `exitWhenIdle`, until the queue is
  * empty.
+ * @example-skip connects to a Redis work queue
  * @example `await workerCommand({ queue: 'redis://10.0.0.5:6379', exitWhenIdle: true }, processIO)`
  */
 export async function workerCommand(opts: WorkerOptions, io: CliIO): Promise<void> {

@@ -111,6 +111,7 @@ const round = (x: number) => Number(x.toFixed(4));
 
 /**
  * Run the demo and return its summary (the object `llm-modules demo --json` prints).
+ * @example-skip trains three bridges (about 20 s; demo.test.ts runs it)
  * @example
  * ```ts
  * const summary = await runDemo({ dir: 'examples/knowledge-transfer', quick: true });

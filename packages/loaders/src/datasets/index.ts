@@ -73,6 +73,7 @@ async function* rawValues(path: string, format: DatasetFormat): AsyncGenerator<{
  * (`system` + `conversations: [{from, value}]`), `{text}` or `{input_ids}`. A malformed row throws a DatasetError
  * naming the file and its line (JSON, JSONL) or row (Parquet), unless `skipBadRows` is set.
  *
+ * @example-skip reads a dataset file (bespoke.jsonl)
  * @example
  * ```ts
  * for await (const row of readRows('bespoke.jsonl', { skipBadRows: true, onBadRow: (e) => console.warn(e.message) })) {
@@ -108,6 +109,7 @@ export async function* readRows(path: string, opts: RowOptions = {}): AsyncGener
 /**
  * Read all rows of a dataset file into memory (see {@link readRows} for streaming).
  *
+ * @example-skip reads a dataset file (train.parquet)
  * @example
  * ```ts
  * const rows = await loadRows('train.parquet');

@@ -70,6 +70,7 @@ async function readerFrom(src: ByteSource): Promise<SafetensorsReader> {
  * Open a safetensors file and validate its header; tensors are read later, one at a time, by offset.
  * Use this for checkpoints too large to hold twice: read, convert and drop each tensor in turn.
  *
+ * @example-skip reads a model.safetensors file in the working folder
  * @example
  * ```ts
  * const reader = await openSafetensors('model.safetensors');
@@ -113,6 +114,7 @@ async function readAll(reader: SafetensorsReader, opts: ReadOptions): Promise<Ma
  * Read the tensors of one safetensors file into records (F16/BF16 widened exactly to float32), in data order.
  * Each tensor is read straight from the file by offset: the file is never held in memory as a whole.
  *
+ * @example-skip reads a model.safetensors file in the working folder
  * @example
  * ```ts
  * const tensors = await readSafetensors('model.safetensors');

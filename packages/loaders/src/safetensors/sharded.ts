@@ -62,6 +62,7 @@ export async function readShardIndex(index: string): Promise<Map<string, string[
  * Find the weights of a model: a `.safetensors` file, an index file, or a folder holding `model.safetensors`
  * or `model.safetensors.index.json`.
  *
+ * @example-skip reads a sharded model folder
  * @example
  * ```ts
  * const where = await locateWeights('models/qwen2-untied-bf16-sharded');
@@ -112,6 +113,7 @@ async function withReaders<T>(where: WeightsLocation, fn: (readers: SafetensorsR
  * Load a model's tensors as records from a file, an index, or a model folder (single or sharded).
  * Tensors are read one at a time by offset; only the widened records stay in memory.
  *
+ * @example-skip reads a sharded model folder
  * @example
  * ```ts
  * const tensors = await loadSafetensors('models/qwen2-untied-bf16-sharded'); // bf16 → float32, exactly
@@ -152,6 +154,7 @@ export interface SafetensorsSummary {
 /**
  * Read and validate only the headers of a model's weights (single or sharded).
  *
+ * @example-skip reads a model folder (models/gptneo)
  * @example
  * ```ts
  * const s = await inspectSafetensors('models/gptneo');
@@ -180,6 +183,7 @@ export async function inspectSafetensors(path: string): Promise<SafetensorsSumma
  * Visit tensors of a model (file, index or folder) one at a time, in the order of `names`: each record is read,
  * handed to `fn`, and dropped before the next is read, so a model larger than memory can be hashed or converted.
  *
+ * @example-skip reads a model folder (models/qwen2-tied)
  * @example
  * ```ts
  * const h = createHash('sha256');

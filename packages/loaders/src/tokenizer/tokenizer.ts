@@ -57,6 +57,7 @@ export interface Tokenizer {
  * (or GPT-2's `encoder.json` + `vocab.bpe`), with special tokens and the chat template from
  * `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json`.
  *
+ * @example-skip reads a tokenizer folder (the README's first snippet builds one and runs it)
  * @example
  * ```ts
  * const tok = await loadTokenizer('fixtures/tokenizers/qwen2');

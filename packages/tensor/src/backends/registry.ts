@@ -45,6 +45,7 @@ export async function listBackends(): Promise<BackendName[]> {
 
 /**
  * Make `name` the active backend for later evaluations. Throws for an unknown name.
+ * @example-skip changes the backend of the whole process
  * @example `setBackend('webasm')`
  */
 export function setBackend(name: BackendName): void {

@@ -319,7 +319,9 @@ definePrimitive({
  *
  * @example
  * ```ts
- * const out = fusedAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(64) });
+ * const [q, k, v] = [1, 2, 3].map((seed) => randomNormal(prngKey(seed), [1, 2, 5, 8])); // [B, H, T, D]
+ * const out = fusedAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(8) });
+ * console.log(out.shape); // [1, 2, 5, 8]
  * ```
  */
 export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {

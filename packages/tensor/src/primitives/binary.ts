@@ -135,6 +135,7 @@ definePrimitive({
 
 /**
  * Select elementwise: `cond ? a : b` with broadcasting of all three. `cond` is any dtype (non-zero = true).
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `where(greater(x, 0), x, 0)` is ReLU
  */
 export function where(cond: TensorOrNumber, a: TensorOrNumber, b: TensorOrNumber): Tensor {

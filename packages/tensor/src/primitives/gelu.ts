@@ -85,6 +85,7 @@ export function geluTanh(x: Tensor): Tensor {
 /**
  * The backward of {@link geluTanh}: `g·φ'(x)` (shapes of x and g equal). Built by geluTanh's rule; public
  * for tests and custom rules.
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `geluTanhGrad(x, ones(x.shape))` → φ'(x)
  */
 export function geluTanhGrad(x: Tensor, g: Tensor): Tensor {

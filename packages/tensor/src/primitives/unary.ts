@@ -89,6 +89,7 @@ export const reciprocal = defineUnary('reciprocal', { body: (a) => `return 1.0 /
 
 /**
  * Identity whose gradient is zero: values flow forward, gradients stop here.
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `stopGradient(x)`
  */
 export const stopGradient = defineUnary('stopGradient', {

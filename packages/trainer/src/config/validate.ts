@@ -91,6 +91,7 @@ function describe(e: ErrorObject): string {
 
 /**
  * Check a parsed config against the schema; throws a `TrainConfigError` naming the field.
+ * @example-skip a fragment: `text` comes from the caller's code
  * @example `const config = checkTrainConfig(JSON.parse(text), 'train.json')`
  */
 export function checkTrainConfig(json: unknown, file = 'config'): TrainConfig {

@@ -54,6 +54,7 @@ export function collate(examples: readonly Example[], padId: number, indices?: n
 /**
  * Batches for one epoch: shuffle (seeded), cut into buckets of `bucketBatches` batches, sort each bucket
  * by length, cut into batches, shuffle the batch order.
+ * @example-skip a fragment of a loop, not a whole statement
  * @example `for (const batch of bucketedBatches(train, { batchSize: 8, padId: 0, seed: epoch })) …`
  */
 export function* bucketedBatches(examples: readonly Example[], opts: BatchOptions): Generator<Batch> {

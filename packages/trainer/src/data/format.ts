@@ -80,6 +80,7 @@ function chatmlSegments(row: Extract<Row, { kind: 'chat' }>, tok: Tokenizer, sys
  * Tokenize one row. Segments are tokenized separately so that the loss mask follows exact text
  * boundaries (byte-level BPE never merges across them here: each boundary is a newline or a special token).
  *
+ * @example-skip a fragment: needs a dataset row and a tokenizer folder (the trainer's data tests run it)
  * @example
  * ```ts
  * const ex = formatExample(row, tokenizer, { format: 'paper', lossOn: 'all' });

@@ -40,6 +40,7 @@ export interface Split<T> {
 
 /**
  * Shuffle (seeded), take a subset, apply the length rule, then split off the last `validation` share.
+ * @example-skip a fragment: `examples` comes from the caller's code
  * @example `const { train, validation } = splitExamples(examples, { seed: 0, subset: 0.3, validation: 0.1, maxLength: 4096 })`
  */
 export function splitExamples(examples: readonly Example[], opts: SplitOptions = {}): Split<Example> {

@@ -4,6 +4,7 @@ import { add, mul } from '@llm-modules/tensor';
 /**
  * Sum gradient trees of several micro-batches (gradient accumulation). Divide by their count with
  * `scaleTree` when the loss is a per-batch mean.
+ * @example-skip a fragment: `g1` comes from the caller's code
  * @example `const g = scaleTree(accumulate([g1, g2]), 0.5)`
  */
 export function accumulate<T extends PyTree>(trees: readonly T[]): T {

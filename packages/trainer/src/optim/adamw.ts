@@ -27,9 +27,13 @@ export interface AdamWState {
  * @example
  * ```ts
  * import { adamw } from '@llm-modules/trainer';
- * const opt = adamw({ lr: 1e-4, groups: [{ match: 'gptneo.', lr: 5e-5 }] });
+ * import { tensor } from '@llm-modules/tensor';
+ * let params = { 'qwen.proj.weight': tensor([1, 2]), 'gptneo.h.0.weight': tensor([3]) };
+ * const grads = { 'qwen.proj.weight': tensor([0.5, -0.5]), 'gptneo.h.0.weight': tensor([1]) };
+ * const opt = adamw({ lr: 1e-4, weightDecay: 0, groups: [{ match: 'gptneo.', lr: 5e-5 }] });
  * let state = opt.init(params);
  * [params, state] = opt.update(grads, state, params);
+ * console.log(await params['qwen.proj.weight'].array()); // [0.9999, 2.0001]: the first step moves each by lr
  * ```
  */
 export function adamw({ lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, groups = [] }: AdamWOptions): Optimizer<AdamWState> {

@@ -52,7 +52,7 @@ export interface RunResult {
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json', 'added_tokens.json', 'generation_config.json'];
 
-/** The optimizer and learning-rate schedule a config asks for. @example `const { opt, lr } = optimizerFor(cfg, 1000)` */
+/** The optimizer and learning-rate schedule a config asks for. @example-skip a fragment: `cfg` comes from the caller's code @example `const { opt, lr } = optimizerFor(cfg, 1000)` */
 export function optimizerFor(cfg: TrainConfig, totalSteps: number): { opt: Optimizer<unknown>; lr: (s: number) => number } {
   const o = cfg.optimizer ?? {};
   const peak = o.lr ?? 1e-3;
@@ -88,6 +88,7 @@ async function exists(path: string): Promise<boolean> {
 
 /**
  * Run a checked train config end to end.
+ * @example-skip reads a train config and trains (train.test.ts runs it)
  * @example `const result = await runTrainConfig(await readTrainConfig('train.json'), { configFile: 'train.json' })`
  */
 export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
@@ -172,6 +173,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
 /**
  * The train loop as a config's `training` section asks for it, with the run folder's observers (`metrics.jsonl`,
  * `checkpoint/` every `checkpointEvery` steps and at the end) after the caller's. Shared by both modes.
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `const { final, reason } = await trainWithConfig(cfg, { start, loss, optimizer, lr, totalSteps, perEpoch, output, batches })`
  */
 export async function trainWithConfig(
@@ -204,7 +206,7 @@ export async function trainWithConfig(
   return { final, reason };
 }
 
-/** The one line a run reports about its data before training. @example `dataReport(split, 10, 512)` */
+/** The one line a run reports about its data before training. @example-skip a fragment: `split` comes from the caller's code @example `dataReport(split, 10, 512)` */
 export function dataReport(split: { train: readonly unknown[]; dropped: number }, validation: number, maxLength: number, overLength: 'drop' | 'truncate' = 'drop'): string {
   const rule = overLength === 'drop' ? `${split.dropped} dropped as longer than ${maxLength} tokens` : `rows longer than ${maxLength} tokens truncated`;
   return `data: ${split.train.length} training and ${validation} validation examples; ${rule}`;

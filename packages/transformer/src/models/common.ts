@@ -7,6 +7,7 @@ import type { ApplyOptions, ApplyOutput, InitKind, ParameterInit, Params } from 
 
 /**
  * `params[name]`, or an error naming the missing parameter (the one lookup models and bridge variants share).
+ * @example-skip a fragment: `params` comes from the caller's code
  * @example `param(params, 'transformer.ln_f.weight')`
  */
 export function param(params: Params, name: string): Tensor {

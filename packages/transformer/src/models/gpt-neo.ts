@@ -16,6 +16,7 @@ import type { ApplyOptions, ApplyOutput, GPTNeoModel, InitKind, Params } from '.
 /**
  * Every parameter of a GPT-Neo config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
+ * @example-skip a fragment: `config` comes from the caller's code
  * @example `gptNeoParameterShapes(config).get('transformer.wte.weight')` → [vocab_size, hidden_size]
  */
 export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {
@@ -49,6 +50,7 @@ export type GPTNeoMask = Tensor | null | { causal: true; window?: number };
 /**
  * One GPT-Neo block (pre-LN): `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`. Returns the new residual stream and
  * this layer's keys/values (`[B, nh, Tk, hd]`, the cache's when one is given).
+ * @example-skip a fragment: `params` comes from the caller's code
  * @example `const { hidden } = gptNeoBlock(params, config, 0, x, causalMask({ queryLength: T, keyLength: T }));`
  */
 export function gptNeoBlock(

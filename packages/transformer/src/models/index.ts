@@ -17,8 +17,9 @@ const MODEL_FAMILIES: Record<string, (config: any) => CausalLM> = {
  * The model for a typed config (`model_type` `gpt_neo` or `qwen2`).
  * @example
  * ```ts
- * import { loadConfig } from '@llm-modules/loaders';
- * const model = createModel(await loadConfig('models/gptneo'));
+ * import { parseConfig } from '@llm-modules/loaders'; // loadConfig(dir) reads a folder's config.json
+ * const model = createModel(parseConfig({ model_type: 'gpt_neo', vocab_size: 96, hidden_size: 32, num_layers: 2, num_heads: 4, intermediate_size: 64, max_position_embeddings: 32, attention_types: [[['global', 'local'], 1]] }));
+ * console.log(model.parameterShapes().size); // 30 tensors
  * ```
  */
 export function createModel(config: GPTNeoConfig): GPTNeoModel;
@@ -35,8 +36,9 @@ export function createModel(config: ModelConfig): CausalLM {
  * a plan, so a caller can produce huge models one tensor at a time (`llm-modules new-model`).
  * @example
  * ```ts
- * const plan = parameterInit(await loadConfig('models/qwen2-tied'));
- * plan.find((p) => p.name === 'model.norm.weight')?.init; // 'ones'
+ * import { parseConfig } from '@llm-modules/loaders';
+ * const plan = parameterInit(parseConfig({ model_type: 'qwen2', vocab_size: 64, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 32, max_position_embeddings: 32 }));
+ * console.log(plan.find((p) => p.name === 'model.norm.weight')?.init); // 'ones'
  * ```
  */
 export function parameterInit(config: ModelConfig): ParameterInit[] {

@@ -17,6 +17,7 @@ import type { ApplyOptions, ApplyOutput, InitKind, Params, Qwen2Model } from './
 /**
  * Every parameter of a Qwen2 config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
+ * @example-skip a fragment: `config` comes from the caller's code
  * @example `qwen2ParameterShapes(config).get('model.layers.0.self_attn.k_proj.weight')` → [KV·hd, D]
  */
 export function qwen2ParameterShapes(c: Qwen2Config): Map<string, number[]> {
@@ -42,6 +43,7 @@ export function qwen2ParameterShapes(c: Qwen2Config): Map<string, number[]> {
 /**
  * One Qwen2 decoder layer: `x + o_proj(attn(rope(q), rope(k), v))` on `input_layernorm(x)`, then
  * `x + mlp(post_attention_layernorm(x))`. `rope` = the `{ cos, sin }` of {@link rotaryCosSin}.
+ * @example-skip a fragment: `params` comes from the caller's code
  * @example `qwen2Layer(params, config, 0, x, causalMask({ queryLength: T, keyLength: T }), rotaryCosSin(positions, hd, config.rope_theta)).hidden`
  */
 export function qwen2Layer(

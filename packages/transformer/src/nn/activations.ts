@@ -40,6 +40,7 @@ export const ACT2FN: Readonly<Record<string, (x: Tensor) => Tensor>> = {
 
 /**
  * Look up an activation by config name; an unknown name throws, naming the known ones.
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `activation('gelu_new')(x)`
  */
 export function activation(name: string): (x: Tensor) => Tensor {

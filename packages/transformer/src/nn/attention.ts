@@ -10,6 +10,7 @@ export const MASK_VALUE = -3.4028234663852886e38;
 
 /**
  * `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are.
+ * @example-skip a fragment: `attentionMask` comes from the caller's code
  * @example `andMasks(causalMask({ queryLength: 4, keyLength: 4 }), paddingMask(attentionMask))` → `[B, 1, 4, 4]`
  */
 export const andMasks = (a: Tensor, b: Tensor): Tensor => mul(a, b);
@@ -45,6 +46,7 @@ export function causalMask({ queryLength, keyLength, pastLength = 0, window }: C
 
 /**
  * Padding mask from an `attention_mask` `[B, Tk]` (1 = real token, 0 = pad): `[B, 1, 1, Tk]`, non-zero where
+ * @example-skip a fragment: `T` comes from the caller's code
  * the key is real. @example `andMasks(causalMask({ queryLength: T, keyLength: T }), paddingMask(mask))`
  */
 export function paddingMask(attentionMask: Tensor): Tensor {
@@ -95,7 +97,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
   return reshape(out, [B, H, Tq, d]); // [B, H, Tq, d]
 }
 
-/** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example `splitHeads(linear(x, w), 12)` */
+/** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example-skip a fragment: `x` comes from the caller's code @example `splitHeads(linear(x, w), 12)` */
 export function splitHeads(x: Tensor, heads: number): Tensor {
   const [B, T, D] = x.shape;
   return permute(reshape(x, [B, T, heads, D / heads]), [0, 2, 1, 3]); // [B, n, T, d]
@@ -105,6 +107,7 @@ export function splitHeads(x: Tensor, heads: number): Tensor {
  * `[B, T, parts·n·d]` (several projections side by side: q, k, v of one product) → `parts` views `[B, n, T, d]`.
  * The three gradients meet again in a `[parts, B, n, T, d]` block — the layout the fused attention backward
  * writes them in, so joining them costs no copy.
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `const [q, k, v] = splitJointHeads(linear(x, concat([wq, wk, wv])), 3, 12)`
  */
 export function splitJointHeads(x: Tensor, parts: number, heads: number): Tensor[] {
@@ -115,7 +118,7 @@ export function splitJointHeads(x: Tensor, parts: number, heads: number): Tensor
   return Array.from({ length: parts }, (_, i) => reshape(slice(h, [i], [i + 1]), [B, heads, T, d])); // [B, n, T, d]
 }
 
-/** `[B, n, T, d]` → `[B, T, n·d]`. @example `mergeHeads(scaledDotProductAttention(q, k, v))` */
+/** `[B, n, T, d]` → `[B, T, n·d]`. @example-skip a fragment: `q` comes from the caller's code @example `mergeHeads(scaledDotProductAttention(q, k, v))` */
 export function mergeHeads(x: Tensor): Tensor {
   const [B, n, T, d] = x.shape;
   return reshape(permute(x, [0, 2, 1, 3]), [B, T, n * d]); // [B, T, n·d]
@@ -144,6 +147,7 @@ export interface CrossAttentionOptions {
  * output `out_proj(attention)` `[B, Tq, D]` with D the `q_proj` width. `causal` hides context positions
  * after the query's own (no future-token leak when both streams are the same token sequence).
  *
+ * @example-skip a fragment: needs two hidden-state streams and q/k/v/out projection weights (the bridge variants call it)
  * @example
  * ```ts
  * const y = crossAttention(student, teacher, params, { heads: 8, contextMask: mask, causal: true });

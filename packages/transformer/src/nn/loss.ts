@@ -13,7 +13,11 @@ export const IGNORE_INDEX = -100;
  *
  * @example
  * ```ts
+ * import { tensor } from '@llm-modules/tensor';
+ * const logits2d = tensor([[0, 0], [0, 0]]); // [N, V]: two uniform guesses over 2 classes
+ * const labels1d = tensor(new Int32Array([1, -100]), [2]); // -100 is ignored
  * const { total, count } = crossEntropySum(logits2d, labels1d); // mean = total / count
+ * console.log(await total.data(), await count.data()); // [0.693…] (ln 2) [1] (one kept token)
  * ```
  */
 export function crossEntropySum(logits: Tensor, labels: Tensor): { total: Tensor; count: Tensor } {
@@ -45,8 +49,15 @@ export function crossEntropy(logits: Tensor, labels: Tensor): Tensor {
  *
  * @example
  * ```ts
+ * import { parseConfig } from '@llm-modules/loaders';
+ * import { prngKey, tensor } from '@llm-modules/tensor';
+ * const model = createModel(parseConfig({ model_type: 'gpt_neo', vocab_size: 96, hidden_size: 32, num_layers: 2, num_heads: 4, intermediate_size: 64, max_position_embeddings: 32, attention_types: [[['global', 'local'], 1]] }));
+ * const params = model.init(prngKey(0));
+ * const ids = tensor(new Int32Array([5, 6, 7, 0, 8, 9, 10, 11]), [2, 4]);
+ * const mask = tensor(new Int32Array([1, 1, 1, 0, 1, 1, 1, 1]), [2, 4]); // right padding
  * const { logits } = model.apply(params, ids, { attentionMask: mask });
  * const loss = causalLMLoss(logits, labelsFromMask(ids, mask));
+ * console.log(await loss.data()); // about ln 96 ≈ 4.56 for an untrained model
  * ```
  */
 export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
@@ -67,6 +78,7 @@ function shiftedLabels(labels: Tensor, B: number, T: number): Tensor {
  * logits never exist at once: with a 151,646-way head and T = 2,048 they would be 1.2 GB per copy. The same
  * value and gradients as the unchunked loss (up to float32 summation order).
  *
+ * @example-skip a fragment: needs a model with an untied lm_head, its params and labels (see causalLMLoss's example)
  * @example
  * ```ts
  * const { lastHiddenState } = model.apply(params, ids); // [B, T, D]
@@ -91,6 +103,7 @@ export function chunkedCausalLMLoss(hidden: Tensor, headWeight: Tensor, labels: 
 
 /**
  * Labels for a causal LM: `inputIds` where `attentionMask` is 1, {@link IGNORE_INDEX} where it is 0 (pads).
+ * @example-skip a fragment: `ids` comes from the caller's code
  * @example `labelsFromMask(ids, mask)` → int32 `[B, T]`
  */
 export function labelsFromMask(inputIds: Tensor, attentionMask: Tensor): Tensor {

@@ -13,6 +13,7 @@ export interface GPTNeoMLPParams {
 
 /**
  * GPT-Neo MLP: `c_proj(act(c_fc(x)))` with `act` = `gelu_new` by default (`activation_function`).
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `gptNeoMLP(x, { c_fc_weight, c_fc_bias, c_proj_weight, c_proj_bias })`
  */
 export function gptNeoMLP(x: Tensor, p: GPTNeoMLPParams, act = 'gelu_new'): Tensor {
@@ -29,6 +30,7 @@ export interface SwiGLUParams {
 
 /**
  * SwiGLU MLP (Qwen2MLP): `down(act(gate(x)) ⊙ up(x))`, `act` = SiLU unless `act` is given.
+ * @example-skip a fragment: `x` comes from the caller's code
  * @example `swiGLU(x, { gate_proj, up_proj, down_proj })`
  */
 export function swiGLU(x: Tensor, p: SwiGLUParams, act: (x: Tensor) => Tensor = silu): Tensor {

@@ -47,6 +47,7 @@ export function rotateHalf(x: Tensor): Tensor {
 
 /**
  * Rotate queries or keys `x` `[B, H, T, d]` by `cos`/`sin` `[B, 1, T, d]`: `x·cos + rotate_half(x)·sin`.
+ * @example-skip a fragment: `q` comes from the caller's code
  * @example `applyRotary(q, cos, sin)` with `{ cos, sin } = rotaryCosSin(positionIds, d, θ)`
  */
 export function applyRotary(x: Tensor, cosT: Tensor, sinT: Tensor): Tensor {
