@@ -37,7 +37,7 @@ export function toHost(dtype: DType, src: Float32Array): AnyTypedArray {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** bfloat16 bits → float32. Exact: bf16 is the top half of a float32. */
+/** bfloat16 bits → float32. Exact: bf16 is the top half of a float32. @example `decodeBFloat16(Uint16Array.of(0x3f80, 0xc000))` → Float32Array [1, -2] */
 export function decodeBFloat16(bits: Uint16Array): Float32Array {
   const out = new Float32Array(bits.length);
   const outBits = new Uint32Array(out.buffer);
@@ -45,7 +45,7 @@ export function decodeBFloat16(bits: Uint16Array): Float32Array {
   return out;
 }
 
-/** float32 → bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. */
+/** float32 → bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. @example `encodeBFloat16([1, -2])` → Uint16Array [0x3f80, 0xc000] */
 export function encodeBFloat16(values: Float32Array | ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) {

@@ -49,13 +49,23 @@ export function prngKey(seed: number): PRNGKey {
   return { kind: 'prng-key', words: [hi, seed >>> 0] };
 }
 
-/** Derive `n` (default 2) independent keys. */
+/**
+ * Derive `n` (default 2) independent keys.
+ * @example
+ * ```ts
+ * const [initKey, dropoutKey] = splitKey(prngKey(0));
+ * console.log(await randomUniform(initKey, [2]).array(), await randomUniform(dropoutKey, [2]).array()); // two different pairs
+ * ```
+ */
 export function splitKey(key: PRNGKey, n = 2): PRNGKey[] {
   checkKey('splitKey', key);
   return Array.from({ length: n }, (_, i) => ({ kind: 'prng-key', words: threefry(key.words[0], key.words[1], 0, i) }) as PRNGKey);
 }
 
-/** Fold an integer into a key (e.g. a step number) to get a fresh key. */
+/**
+ * Fold an integer into a key (e.g. a step number) to get a fresh key.
+ * @example `randomNormal(foldIn(prngKey(0), 17), [4])` (the noise of step 17, the same on every run)
+ */
 export function foldIn(key: PRNGKey, data: number): PRNGKey {
   checkKey('foldIn', key);
   return { kind: 'prng-key', words: threefry(key.words[0], key.words[1], 1, data >>> 0) };

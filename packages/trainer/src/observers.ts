@@ -57,13 +57,31 @@ interface LoopPosition {
   evalsWithoutImprovement: number;
 }
 
-/** Save the whole train state (atomically) to `dir`. */
+/**
+ * Save the whole train state (atomically) to `dir`.
+ * @example
+ * ```ts
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * const opt = adamw({ lr: 1e-3 });
+ * const state = initialState({ w: tensor([1, 2]) }, opt);
+ * const dir = join(mkdtempSync(join(tmpdir(), 'run-')), 'checkpoint');
+ * await saveTrainState(dir, state);
+ * const back = await loadTrainState(dir); // the same params, optimizer state and position
+ * console.log(back.step, await (back.params as { w: ReturnType<typeof tensor> }).w.array()); // 0 [1, 2]
+ * ```
+ */
 export async function saveTrainState(dir: string, state: TrainState, config?: unknown): Promise<void> {
   const position: LoopPosition = { epoch: state.epoch, batchInEpoch: state.batchInEpoch, bestValidationLoss: state.bestValidationLoss, evalsWithoutImprovement: state.evalsWithoutImprovement };
   await saveCheckpoint(dir, { params: state.params, optimizerState: state.optState, step: state.step, config, rng: position });
 }
 
-/** Load a train state saved by `saveTrainState` / `checkpointObserver`; training continues exactly where it stopped. */
+/**
+ * Load a train state saved by `saveTrainState` / `checkpointObserver`; training continues exactly where it stopped.
+ * @example-skip reads a checkpoint folder (saveTrainState's example writes one and loads it back)
+ * @example `const state = await loadTrainState('runs/a/checkpoint')`
+ */
 export async function loadTrainState(dir: string): Promise<TrainState> {
   const ck = await loadCheckpoint(dir);
   const pos = ck.rng as LoopPosition;

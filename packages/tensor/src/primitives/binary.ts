@@ -64,11 +64,11 @@ const negToInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float3
 
 /** a + b. @example `add(tensor([1, 2]), 10)` → [11, 12] */
 export const add = defineBinary('add', { body: (a, b) => `return ${a} + ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(g, b)] });
-/** a − b. */
+/** a − b (NumPy broadcasting; numbers are weakly typed). @example `sub(tensor([5, 7]), tensor([[1], [2]]))` → [[4, 6], [3, 5]] */
 export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), negToInput(g, b)] });
-/** a · b. */
+/** a · b, elementwise. @example `mul(tensor([1, 2, 3]), 0.5)` → [0.5, 1, 1.5] */
 export const mul = defineBinary('mul', { body: (a, b) => `return ${a} * ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(mul(g, b), a), toInput(mul(g, a), b)] });
-/** True division a / b (always float32). */
+/** True division a / b (always float32). @example `div(tensor(new Int32Array([1, 3]), [2]), 2)` → [0.5, 1.5] */
 export const div = defineBinary('div', {
   body: (a, b) => `return ${a} / ${b};`,
   dtype: () => 'float32',

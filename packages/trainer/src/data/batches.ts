@@ -30,7 +30,14 @@ export interface BatchOptions {
   bucketBatches?: number;
 }
 
-/** Pad a list of examples into one batch (right padding). */
+/**
+ * Pad a list of examples into one batch (right padding).
+ * @example
+ * ```ts
+ * const batch = collate([{ inputIds: [5, 6, 7], lossMask: [1, 1, 1] }, { inputIds: [8], lossMask: [1] }], 0);
+ * console.log(await batch.inputIds.array(), await batch.attentionMask.array()); // [[5, 6, 7], [8, 0, 0]] [[1, 1, 1], [1, 0, 0]]
+ * ```
+ */
 export function collate(examples: readonly Example[], padId: number, indices?: number[]): Batch {
   const T = Math.max(1, ...examples.map((e) => e.inputIds.length));
   const B = examples.length;
