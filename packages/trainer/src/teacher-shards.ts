@@ -37,7 +37,10 @@ export interface ShardManifest {
   sha256: string;
 }
 
-/** `shard-00002-of-00010` (0-based index). */
+/**
+ * The file stem of shard `shard` (0-based) of `shards`.
+ * @example `shardName(2, 10) // 'shard-00002-of-00010'`
+ */
 export const shardName = (shard: number, shards: number): string => `shard-${String(shard).padStart(5, '0')}-of-${String(shards).padStart(5, '0')}`;
 
 /**
