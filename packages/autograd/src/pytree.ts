@@ -121,7 +121,7 @@ export function treeMap<T extends PyTree>(fn: (leaf: Tensor, ...rest: Tensor[]) 
   return treeUnflatten<T>(def, leaves.map((l, i) => fn(l, ...others.map((o) => o[i]))));
 }
 
-/** The tensor leaves of a pytree, in order. @example-skip a fragment: `grads` comes from the caller's code @example `await evaluate(...treeLeaves(grads))` */
+/** The tensor leaves of a pytree, in order. @example `treeLeaves({ w: tensor([1]), layers: [tensor([2]), 'static'] }).length` → 2 */
 export const treeLeaves = (tree: unknown): Tensor[] => treeFlatten(tree).leaves;
 
 /** Do two structures have the same containers, keys and leaf positions? (Static values and null leaves may differ.) */

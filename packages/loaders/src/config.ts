@@ -219,11 +219,15 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
 /**
  * Load `config.json` from a model folder (or a path to the file itself).
  *
- * @example-skip reads a model folder (models/gptneo); parseConfig's example runs
  * @example
  * ```ts
- * const cfg = await loadConfig('models/gptneo');
- * if (cfg.model_type === 'gpt_neo') console.log(cfg.attention_layers); // ['global','local','global','local']
+ * import { mkdtempSync, writeFileSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * const dir = mkdtempSync(join(tmpdir(), 'model-'));
+ * writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt_neo', vocab_size: 96, hidden_size: 32, num_layers: 4, num_heads: 4, max_position_embeddings: 64, attention_types: [[['global', 'local'], 2]] }));
+ * const cfg = await loadConfig(dir);
+ * if (cfg.model_type === 'gpt_neo') console.log(cfg.attention_layers); // ['global', 'local', 'global', 'local']
  * ```
  */
 export async function loadConfig(path: string): Promise<ModelConfig> {

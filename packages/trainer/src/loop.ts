@@ -65,7 +65,7 @@ function asyncIterator<T>(source: Iterable<T> | AsyncIterable<T>): AsyncIterator
   return Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : (source as Iterable<T>)[Symbol.iterator]();
 }
 
-/** A fresh state for `params`. @example-skip a fragment: `params` comes from the caller's code @example `let state = initialState(params, opt)` */
+/** A fresh state for `params`. @example `initialState({ w: tensor([1, 2]) }, adamw({ lr: 1e-3 })).step` → 0 */
 export const initialState = (params: PyTree, optimizer: Optimizer<unknown>): TrainState => ({
   params,
   optState: optimizer.init(params),
@@ -119,14 +119,19 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
  * from any state (the batches already consumed in its epoch are skipped), so a run resumed from a
  * checkpoint gives the same result as an uninterrupted one.
  *
- * @example-skip a fragment: needs a model, a tokenized dataset and an optimizer (the trainer's loop tests and the README's train config run it)
  * @example
  * ```ts
- * const final = await train(initialState(params, opt), {
+ * import { parseConfig } from '@llm-modules/loaders';
+ * import { causalLMLoss, createModel } from '@llm-modules/transformer';
+ * const model = createModel(parseConfig({ model_type: 'gpt_neo', vocab_size: 16, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 8, attention_types: [[['global'], 1]] }));
+ * const examples = [{ inputIds: [1, 2, 3, 4], lossMask: [1, 1, 1, 1] }, { inputIds: [4, 3, 2, 1], lossMask: [1, 1, 1, 1] }];
+ * const opt = adamw({ lr: 1e-2 });
+ * const final = await train(initialState(model.init(prngKey(0)), opt), {
  *   loss: (p, batch) => causalLMLoss(model.apply(p, batch.inputIds).logits, batch.labels),
- *   optimizer: opt, batches: (epoch) => bucketedBatches(trainSet, { batchSize: 8, padId, seed: epoch }),
- *   epochs: 3, clipNorm: 1, observers: [progressObserver()],
+ *   optimizer: opt, batches: (epoch) => bucketedBatches(examples, { batchSize: 2, padId: 0, seed: epoch }),
+ *   epochs: 3, clipNorm: 1,
  * });
+ * console.log(final.step, final.epoch); // 3 steps (one batch per epoch)
  * ```
  */
 export async function train(start: TrainState, opts: TrainOptions): Promise<TrainState> {

@@ -113,11 +113,15 @@ async function withReaders<T>(where: WeightsLocation, fn: (readers: SafetensorsR
  * Load a model's tensors as records from a file, an index, or a model folder (single or sharded).
  * Tensors are read one at a time by offset; only the widened records stay in memory.
  *
- * @example-skip reads a sharded model folder
  * @example
  * ```ts
- * const tensors = await loadSafetensors('models/qwen2-untied-bf16-sharded'); // bf16 → float32, exactly
- * console.log(tensors.get('lm_head.weight')!.shape); // [96, 48]
+ * import { mkdtempSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * const dir = mkdtempSync(join(tmpdir(), 'model-'));
+ * await writeSafetensors(join(dir, 'model.safetensors'), { 'lm_head.weight': { dtype: 'float32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } }, { dtype: 'BF16' });
+ * const tensors = await loadSafetensors(dir); // bf16 → float32, exactly
+ * console.log(tensors.get('lm_head.weight')!.shape, tensors.get('lm_head.weight')!.data); // [2, 2] Float32Array [1, 2, 3, 4]
  * ```
  */
 export async function loadSafetensors(path: string, opts: ReadOptions = {}): Promise<Map<string, TensorRecord>> {

@@ -89,8 +89,7 @@ export const reciprocal = defineUnary('reciprocal', { body: (a) => `return 1.0 /
 
 /**
  * Identity whose gradient is zero: values flow forward, gradients stop here.
- * @example-skip a fragment: `x` comes from the caller's code
- * @example `stopGradient(x)`
+ * @example `stopGradient(tensor([1, 2]))` → [1, 2] (and a zero gradient)
  */
 export const stopGradient = defineUnary('stopGradient', {
   body: (a) => `return ${a};`,

@@ -103,8 +103,12 @@ export function chunkedCausalLMLoss(hidden: Tensor, headWeight: Tensor, labels: 
 
 /**
  * Labels for a causal LM: `inputIds` where `attentionMask` is 1, {@link IGNORE_INDEX} where it is 0 (pads).
- * @example-skip a fragment: `ids` comes from the caller's code
- * @example `labelsFromMask(ids, mask)` → int32 `[B, T]`
+ * @example
+ * ```ts
+ * const ids = tensor(new Int32Array([5, 6, 0, 7, 8, 9]), [2, 3]);
+ * const mask = tensor(new Int32Array([1, 1, 0, 1, 1, 1]), [2, 3]);
+ * console.log(await labelsFromMask(ids, mask).array()); // [[5, 6, -100], [7, 8, 9]]
+ * ```
  */
 export function labelsFromMask(inputIds: Tensor, attentionMask: Tensor): Tensor {
   return where(notEqual(attentionMask, 0), inputIds, IGNORE_INDEX);
