@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { defaultDemoDir } from '../src/commands/demo.js';
 import { shardSpec } from '../src/scale/shard-spec.js';
 import { lastJson, run } from './run.js';
@@ -118,5 +119,22 @@ describe('cache-teacher --shard and merge', () => {
     expect(w.err).toMatch(/the queue does not answer/);
     expect((await run('worker', '--queue', 'http://example')).err).toMatch(/expected a Redis URL/);
     expect(existsSync(join(dir, 'c'))).toBe(false);
+  }, 30_000);
+
+  test('--queue with a server that accepts but never answers: one line after the 3 s timeout, exit 1', async () => {
+    const { dir, data } = workspace(2);
+    const silent = createServer(() => {}); // takes the connection, says nothing (a stuck proxy, a wrong service)
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const url = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const began = Date.now();
+      const r = await run('cache-teacher', '--model', teacherDir, '--data', data, '--out', join(dir, 'c'), '--queue', url, '--enqueue', '--shards', '2');
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`^llm-modules: ${url}: the queue does not answer \\(no answer in 3s\\)[^\\n]*\\n$`));
+      expect(Date.now() - began).toBeLessThan(8_000);
+      expect(existsSync(join(dir, 'c'))).toBe(false);
+    } finally {
+      silent.close();
+    }
   }, 30_000);
 });
