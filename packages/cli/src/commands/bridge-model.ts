@@ -91,5 +91,8 @@ export async function loadBridgeModel(dir: string, opts: { teacher?: string } = 
   };
 }
 
-/** The fields `train` adds to a bridge folder so it can move: absolute paths and the teacher's fingerprint. */
+/**
+ * The fields `train` adds to a bridge folder so it can move: absolute paths and the teacher's fingerprint.
+ * @example `relocationFields('teacher', 'teacher', fp) // { teacher_absolute: '/…/teacher', tokenizer_absolute: '/…/teacher', teacher_fingerprint: fp }`
+ */
 export const relocationFields = (teacherDir: string, tokenizerDir: string, fingerprint: string) => ({ teacher_absolute: resolve(teacherDir), tokenizer_absolute: resolve(tokenizerDir), teacher_fingerprint: fingerprint });

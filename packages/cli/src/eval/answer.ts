@@ -73,7 +73,10 @@ export interface AnswerIds {
   answerLength: number;
 }
 
-/** @example `encodeAnswerRow(tok, row).sequence` */
+/**
+ * Encode one row (prompt, lead and answer separately, so the answer's tokens are exactly known).
+ * @example `encodeAnswerRow(tok, { where: 'line 1', prompt: '3+4=', lead: '', answer: '7' }, 'qa.jsonl').answerStart // the prompt's length`
+ */
 export function encodeAnswerRow(tok: Tokenizer, row: AnswerRow, file: string): AnswerIds {
   const enc = (s: string) => (s === '' ? [] : tok.encode(s, { addSpecialTokens: false }));
   const prompt = enc(row.prompt);

@@ -10,7 +10,10 @@ import { CliError } from '../io.js';
 /** Files whose presence makes a folder someone's run (or model) folder. */
 const RUN_FILES = ['model.safetensors', 'model.safetensors.index.json', 'bridge.safetensors', 'bridge_config.json', 'checkpoint', 'metrics.jsonl'];
 
-/** The absolute output folder: `--out` (against the working folder) or the config's `output` (against the config's folder). */
+/**
+ * The absolute output folder: `--out` (against the working folder) or the config's `output` (against the config's folder).
+ * @example `outputFolder('examples/kt/teacher.train.json', 'teacher') // '/…/examples/kt/teacher'`
+ */
 export function outputFolder(configFile: string, output: string, out?: string): string {
   if (out !== undefined) return resolve(out);
   return isAbsolute(output) ? output : join(dirname(resolve(configFile)), output);
