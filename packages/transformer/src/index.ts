@@ -34,8 +34,9 @@ export {
 } from './nn/attention.js';
 export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
-export { gptNeo, gptNeoBlock, gptNeoInitKind, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
-export { qwen2, qwen2InitKind, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
+export { gptNeo, gptNeoBlock, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
+export { qwen2, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';
+export { declaredParameters, layerNormVars, linearVars, readParameters, type InitRule, type VarBuilder } from './nn/var-builder.js';
 export { createModel, parameterInit } from './models/index.js';
 export { param } from './models/common.js';
 export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, InitKind, ParameterInit, ParameterRoles, Params, Qwen2Model } from './models/types.js';

@@ -3,7 +3,7 @@ import { add, arange, foldIn, pad, randomBits, reshape, full, slice, tensor, zer
 import { checkpoint } from '@llm-modules/autograd';
 import type { KVCache } from '../cache.js';
 import { linear } from '../nn/linear.js';
-import type { ApplyOptions, ApplyOutput, InitKind, ParameterInit, Params } from './types.js';
+import type { ApplyOptions, ApplyOutput, ParameterInit, Params } from './types.js';
 
 /**
  * `params[name]`, or an error naming the missing parameter (the one lookup models and bridge variants share).
@@ -52,19 +52,6 @@ export function normalData(key: PRNGKey, size: number, std: number): Float32Arra
     if (i + 1 < size) out[i + 1] = std * r * Math.sin(t);
   }
   return out;
-}
-
-/**
- * The init plan of a shape table: a rule per name (Hugging Face's `_init_weights`), normal(0, `std`) otherwise;
- * `zeroRows` zeroes an embedding row (an `nn.Embedding` `padding_idx`).
- */
-export function initPlan(shapes: Map<string, number[]>, std: number, kind: (name: string) => InitKind, zeroRows: Record<string, number | null> = {}): ParameterInit[] {
-  return [...shapes].map(([name, shape]) => {
-    const p: ParameterInit = { name, shape, init: kind(name), std };
-    const row = zeroRows[name];
-    if (p.init === 'normal' && row !== undefined && row !== null && row >= 0 && row < shape[0]) p.zeroRow = row;
-    return p;
-  });
 }
 
 /** Params drawn from an init plan: one key per tensor, folded in by its index in the plan. */

@@ -10,34 +10,51 @@ import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttentio
 import { embedding, linear } from '../nn/linear.js';
 import { gptNeoMLP } from '../nn/mlp.js';
 import { layerNorm } from '../nn/norms.js';
-import { defaultPositions, initFromPlan, initPlan, inputShape, keyLength, maskToKeys, param, runDecoder, type LayerCache } from './common.js';
-import type { ApplyOptions, ApplyOutput, GPTNeoModel, InitKind, Params } from './types.js';
+import { declaredParameters, layerNormVars, linearVars, readParameters, type InitRule, type VarBuilder } from '../nn/var-builder.js';
+import { defaultPositions, initFromPlan, inputShape, keyLength, maskToKeys, runDecoder, type LayerCache } from './common.js';
+import type { ApplyOptions, ApplyOutput, GPTNeoModel, Params } from './types.js';
+
+const normal = (c: GPTNeoConfig): InitRule => ({ kind: 'normal', std: c.initializer_range });
+const tokenTable = (vb: VarBuilder, c: GPTNeoConfig) => vb.get('transformer.wte.weight', [c.vocab_size, c.hidden_size], normal(c)); // [V, D]
+const positionTable = (vb: VarBuilder, c: GPTNeoConfig) => vb.get('transformer.wpe.weight', [c.max_position_embeddings, c.hidden_size], normal(c)); // [P, D]
+const finalNorm = (vb: VarBuilder, c: GPTNeoConfig) => layerNormVars(vb.pp('transformer.ln_f'), c.hidden_size);
+const headOf = (vb: VarBuilder, c: GPTNeoConfig) => (c.tie_word_embeddings ? tokenTable(vb, c) : vb.get('lm_head.weight', [c.vocab_size, c.hidden_size], normal(c))); // [V, D]
+
+/** One block's parameters, declared once (names as the safetensors keys, in Hugging Face's definition order). */
+function layerWeights(vb: VarBuilder, c: GPTNeoConfig, layer: number) {
+  const D = c.hidden_size;
+  const I = c.intermediate_size ?? 4 * D;
+  const h = vb.pp(`transformer.h.${layer}`);
+  const a = h.pp('attn.attention');
+  return {
+    ln1: layerNormVars(h.pp('ln_1'), D),
+    k: a.get('k_proj.weight', [D, D], normal(c)),
+    v: a.get('v_proj.weight', [D, D], normal(c)),
+    q: a.get('q_proj.weight', [D, D], normal(c)),
+    out: linearVars(a.pp('out_proj'), D, D, normal(c)),
+    ln2: layerNormVars(h.pp('ln_2'), D),
+    fc: linearVars(h.pp('mlp.c_fc'), D, I, normal(c)),
+    proj: linearVars(h.pp('mlp.c_proj'), I, D, normal(c)),
+  };
+}
+
+/** Every parameter in definition order with its init (`lm_head.weight` only when `tie_word_embeddings` is false). */
+const gptNeoPlan = (c: GPTNeoConfig) =>
+  declaredParameters((vb) => {
+    tokenTable(vb, c);
+    positionTable(vb, c);
+    for (let l = 0; l < c.num_layers; l++) layerWeights(vb, c, l);
+    finalNorm(vb, c);
+    headOf(vb, c);
+  }, c.initializer_range);
 
 /**
  * Every parameter of a GPT-Neo config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
- * @example-skip a fragment: `config` comes from the caller's code
  * @example `gptNeoParameterShapes(config).get('transformer.wte.weight')` → [vocab_size, hidden_size]
  */
 export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {
-  const D = c.hidden_size;
-  const I = c.intermediate_size ?? 4 * D;
-  const m = new Map<string, number[]>([
-    ['transformer.wte.weight', [c.vocab_size, D]],
-    ['transformer.wpe.weight', [c.max_position_embeddings, D]],
-  ]);
-  for (let l = 0; l < c.num_layers; l++) {
-    const p = `transformer.h.${l}`;
-    m.set(`${p}.ln_1.weight`, [D]).set(`${p}.ln_1.bias`, [D]);
-    for (const n of ['k_proj', 'v_proj', 'q_proj']) m.set(`${p}.attn.attention.${n}.weight`, [D, D]);
-    m.set(`${p}.attn.attention.out_proj.weight`, [D, D]).set(`${p}.attn.attention.out_proj.bias`, [D]);
-    m.set(`${p}.ln_2.weight`, [D]).set(`${p}.ln_2.bias`, [D]);
-    m.set(`${p}.mlp.c_fc.weight`, [I, D]).set(`${p}.mlp.c_fc.bias`, [I]);
-    m.set(`${p}.mlp.c_proj.weight`, [D, I]).set(`${p}.mlp.c_proj.bias`, [D]);
-  }
-  m.set('transformer.ln_f.weight', [D]).set('transformer.ln_f.bias', [D]);
-  if (!c.tie_word_embeddings) m.set('lm_head.weight', [c.vocab_size, D]);
-  return m;
+  return new Map(gptNeoPlan(c).map((p) => [p.name, p.shape]));
 }
 
 /**
@@ -61,11 +78,11 @@ export function gptNeoBlock(
   mask: GPTNeoMask,
   cache?: LayerCache,
 ): { hidden: Tensor; key: Tensor; value: Tensor } {
-  const p = (n: string) => param(params, `transformer.h.${layer}.${n}`);
+  const w = layerWeights(readParameters(params), c, layer);
   const eps = c.layer_norm_epsilon;
-  const h = layerNorm(x, p('ln_1.weight'), p('ln_1.bias'), eps); // [B, T, D]
+  const h = layerNorm(x, w.ln1.weight, w.ln1.bias, eps); // [B, T, D]
   // q, k and v in one product: three [D, D] projections are each too thin a GEMM to use the threads well
-  const qkv = linear(h, concat([p('attn.attention.q_proj.weight'), p('attn.attention.k_proj.weight'), p('attn.attention.v_proj.weight')], 0)); // [B, T, 3D]
+  const qkv = linear(h, concat([w.q, w.k, w.v], 0)); // [B, T, 3D]
   const [q, k0, v0] = splitJointHeads(qkv, 3, c.num_heads); // 3 × [B, nh, T, hd]
   let [k, v] = [k0, v0];
   if (cache) {
@@ -76,9 +93,9 @@ export function gptNeoBlock(
     mask && 'causal' in mask
       ? fusedAttention(q, k, v, { causal: true, scale: 1, window: mask.window }) // [B, nh, T, hd]
       : scaledDotProductAttention(q, k, v, { mask, scale: 1 }); // [B, nh, T, hd]
-  let y = add(x, linear(mergeHeads(o), p('attn.attention.out_proj.weight'), p('attn.attention.out_proj.bias'))); // [B, T, D]
-  const h2 = layerNorm(y, p('ln_2.weight'), p('ln_2.bias'), eps); // [B, T, D]
-  const mlp = { c_fc_weight: p('mlp.c_fc.weight'), c_fc_bias: p('mlp.c_fc.bias'), c_proj_weight: p('mlp.c_proj.weight'), c_proj_bias: p('mlp.c_proj.bias') };
+  let y = add(x, linear(mergeHeads(o), w.out.weight, w.out.bias)); // [B, T, D]
+  const h2 = layerNorm(y, w.ln2.weight, w.ln2.bias, eps); // [B, T, D]
+  const mlp = { c_fc_weight: w.fc.weight, c_fc_bias: w.fc.bias!, c_proj_weight: w.proj.weight, c_proj_bias: w.proj.bias! };
   y = add(y, gptNeoMLP(h2, mlp, c.activation_function)); // [B, T, D]
   return { hidden: y, key: k, value: v };
 }
@@ -89,8 +106,9 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   const past = cache?.length ?? 0;
   const Tk = keyLength(cache, T);
   const positions = opts.positionIds ?? defaultPositions(T, past); // [B|1, T]
-  const tokens = opts.inputsEmbeds ?? embedding(param(params, 'transformer.wte.weight'), inputIds!); // [B, T, D]
-  const x = add(tokens, embedding(param(params, 'transformer.wpe.weight'), positions)); // [B, T, D]
+  const vb = readParameters(params);
+  const tokens = opts.inputsEmbeds ?? embedding(tokenTable(vb, c), inputIds!); // [B, T, D]
+  const x = add(tokens, embedding(positionTable(vb, c), positions)); // [B, T, D]
   const keyMask = maskToKeys(opts.attentionMask, Tk); // [B, Tk]
   const pad = keyMask ? paddingMask(keyMask) : null; // [B, 1, 1, Tk]
   const masks: Record<string, Tensor> = {};
@@ -105,13 +123,13 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   return runDecoder(opts, x, {
     layers: c.num_layers,
     block: (l, h, layerCache) => gptNeoBlock(params, c, l, h, maskFor(c.attention_layers[l]), layerCache),
-    finalNorm: (h) => layerNorm(h, param(params, 'transformer.ln_f.weight'), param(params, 'transformer.ln_f.bias'), c.layer_norm_epsilon),
-    head: () => (c.tie_word_embeddings ? param(params, 'transformer.wte.weight') : param(params, 'lm_head.weight')),
+    finalNorm: (h) => {
+      const n = finalNorm(vb, c);
+      return layerNorm(h, n.weight, n.bias, c.layer_norm_epsilon);
+    },
+    head: () => headOf(vb, c),
   });
 }
-
-/** Hugging Face's `_init_weights` rule for a GPT-Neo parameter: LayerNorm weights 1, biases 0, the rest normal(0, initializer_range). */
-export const gptNeoInitKind = (name: string): InitKind => (/ln_(1|2|f)\.weight$/.test(name) ? 'ones' : name.endsWith('.bias') ? 'zeros' : 'normal');
 
 const IGNORED = /^(lm_head\.weight|transformer\.h\.\d+\.attn\.attention\.(bias|masked_bias))$/;
 
@@ -132,8 +150,8 @@ const IGNORED = /^(lm_head\.weight|transformer\.h\.\d+\.attn\.attention\.(bias|m
  */
 export function gptNeo(config: GPTNeoConfig): GPTNeoModel {
   if (config.model_type !== 'gpt_neo') throw new Error(`gptNeo: config has model_type "${config.model_type}"`);
-  const shapes = gptNeoParameterShapes(config);
-  const plan = initPlan(shapes, config.initializer_range, gptNeoInitKind);
+  const plan = gptNeoPlan(config);
+  const shapes = new Map(plan.map((p) => [p.name, p.shape]));
   const D = config.hidden_size;
   return {
     config,

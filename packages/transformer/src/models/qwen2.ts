@@ -11,33 +11,50 @@ import { embedding, linear } from '../nn/linear.js';
 import { swiGLU } from '../nn/mlp.js';
 import { rmsNorm } from '../nn/norms.js';
 import { applyRotary, rotaryCosSin } from '../nn/rope.js';
-import { defaultPositions, initFromPlan, initPlan, inputShape, keyLength, maskToKeys, param, runDecoder, type LayerCache } from './common.js';
-import type { ApplyOptions, ApplyOutput, InitKind, Params, Qwen2Model } from './types.js';
+import { declaredParameters, linearVars, readParameters, type InitRule, type VarBuilder } from '../nn/var-builder.js';
+import { defaultPositions, initFromPlan, inputShape, keyLength, maskToKeys, runDecoder, type LayerCache } from './common.js';
+import type { ApplyOptions, ApplyOutput, Params, Qwen2Model } from './types.js';
+
+const normal = (c: Qwen2Config): InitRule => ({ kind: 'normal', std: c.initializer_range });
+const tokenTable = (vb: VarBuilder, c: Qwen2Config) => vb.get('model.embed_tokens.weight', [c.vocab_size, c.hidden_size], { ...normal(c), zeroRow: c.pad_token_id }); // [V, D]
+const finalNorm = (vb: VarBuilder, c: Qwen2Config) => vb.get('model.norm.weight', [c.hidden_size], { kind: 'ones' }); // [D]
+const headOf = (vb: VarBuilder, c: Qwen2Config) => (c.tie_word_embeddings ? tokenTable(vb, c) : vb.get('lm_head.weight', [c.vocab_size, c.hidden_size], normal(c))); // [V, D]
+
+/** One decoder layer's parameters, declared once (names as the safetensors keys, in Hugging Face's definition order). */
+function layerWeights(vb: VarBuilder, c: Qwen2Config, layer: number) {
+  const D = c.hidden_size;
+  const hd = D / c.num_attention_heads;
+  const [Hq, Hkv, I] = [c.num_attention_heads * hd, c.num_key_value_heads * hd, c.intermediate_size];
+  const l = vb.pp(`model.layers.${layer}`);
+  return {
+    inputNorm: l.get('input_layernorm.weight', [D], { kind: 'ones' }),
+    q: linearVars(l.pp('self_attn.q_proj'), D, Hq, normal(c)),
+    k: linearVars(l.pp('self_attn.k_proj'), D, Hkv, normal(c)),
+    v: linearVars(l.pp('self_attn.v_proj'), D, Hkv, normal(c)),
+    o: linearVars(l.pp('self_attn.o_proj'), Hq, D, normal(c), false),
+    postNorm: l.get('post_attention_layernorm.weight', [D], { kind: 'ones' }),
+    gate: l.get('mlp.gate_proj.weight', [I, D], normal(c)),
+    up: l.get('mlp.up_proj.weight', [I, D], normal(c)),
+    down: l.get('mlp.down_proj.weight', [D, I], normal(c)),
+  };
+}
+
+/** Every parameter in definition order with its init (`lm_head.weight` only when `tie_word_embeddings` is false). */
+const qwen2Plan = (c: Qwen2Config) =>
+  declaredParameters((vb) => {
+    tokenTable(vb, c);
+    for (let l = 0; l < c.num_hidden_layers; l++) layerWeights(vb, c, l);
+    finalNorm(vb, c);
+    headOf(vb, c);
+  }, c.initializer_range);
 
 /**
  * Every parameter of a Qwen2 config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
- * @example-skip a fragment: `config` comes from the caller's code
  * @example `qwen2ParameterShapes(config).get('model.layers.0.self_attn.k_proj.weight')` → [KV·hd, D]
  */
 export function qwen2ParameterShapes(c: Qwen2Config): Map<string, number[]> {
-  const D = c.hidden_size;
-  const hd = D / c.num_attention_heads;
-  const [Hq, Hkv, I] = [c.num_attention_heads * hd, c.num_key_value_heads * hd, c.intermediate_size];
-  const m = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocab_size, D]]]);
-  for (let l = 0; l < c.num_hidden_layers; l++) {
-    const p = `model.layers.${l}`;
-    m.set(`${p}.input_layernorm.weight`, [D]);
-    m.set(`${p}.self_attn.q_proj.weight`, [Hq, D]).set(`${p}.self_attn.q_proj.bias`, [Hq]);
-    m.set(`${p}.self_attn.k_proj.weight`, [Hkv, D]).set(`${p}.self_attn.k_proj.bias`, [Hkv]);
-    m.set(`${p}.self_attn.v_proj.weight`, [Hkv, D]).set(`${p}.self_attn.v_proj.bias`, [Hkv]);
-    m.set(`${p}.self_attn.o_proj.weight`, [D, Hq]);
-    m.set(`${p}.post_attention_layernorm.weight`, [D]);
-    m.set(`${p}.mlp.gate_proj.weight`, [I, D]).set(`${p}.mlp.up_proj.weight`, [I, D]).set(`${p}.mlp.down_proj.weight`, [D, I]);
-  }
-  m.set('model.norm.weight', [D]);
-  if (!c.tie_word_embeddings) m.set('lm_head.weight', [c.vocab_size, D]);
-  return m;
+  return new Map(qwen2Plan(c).map((p) => [p.name, p.shape]));
 }
 
 /**
@@ -55,12 +72,12 @@ export function qwen2Layer(
   rope: { cos: Tensor; sin: Tensor },
   cache?: LayerCache,
 ): { hidden: Tensor; key: Tensor; value: Tensor } {
-  const p = (n: string) => param(params, `model.layers.${layer}.${n}`);
+  const w = layerWeights(readParameters(params), c, layer);
   const [H, KV] = [c.num_attention_heads, c.num_key_value_heads];
-  const h = rmsNorm(x, p('input_layernorm.weight'), c.rms_norm_eps); // [B, T, D]
-  let q = splitHeads(linear(h, p('self_attn.q_proj.weight'), p('self_attn.q_proj.bias')), H); // [B, H, T, hd]
-  let k = splitHeads(linear(h, p('self_attn.k_proj.weight'), p('self_attn.k_proj.bias')), KV); // [B, KV, T, hd]
-  let v = splitHeads(linear(h, p('self_attn.v_proj.weight'), p('self_attn.v_proj.bias')), KV); // [B, KV, T, hd]
+  const h = rmsNorm(x, w.inputNorm, c.rms_norm_eps); // [B, T, D]
+  let q = splitHeads(linear(h, w.q.weight, w.q.bias), H); // [B, H, T, hd]
+  let k = splitHeads(linear(h, w.k.weight, w.k.bias), KV); // [B, KV, T, hd]
+  let v = splitHeads(linear(h, w.v.weight, w.v.bias), KV); // [B, KV, T, hd]
   q = applyRotary(q, rope.cos, rope.sin); // [B, H, T, hd]
   k = applyRotary(k, rope.cos, rope.sin); // [B, KV, T, hd]
   if (cache) {
@@ -68,10 +85,9 @@ export function qwen2Layer(
     v = writeCache(cache.value, v, cache.past, cache.capacity); // [B, KV, Tk, hd]
   }
   const o = scaledDotProductAttention(q, k, v, { mask }); // [B, H, T, hd]
-  let y = add(x, linear(mergeHeads(o), p('self_attn.o_proj.weight'))); // [B, T, D]
-  const h2 = rmsNorm(y, p('post_attention_layernorm.weight'), c.rms_norm_eps); // [B, T, D]
-  const mlp = { gate_proj: p('mlp.gate_proj.weight'), up_proj: p('mlp.up_proj.weight'), down_proj: p('mlp.down_proj.weight') };
-  y = add(y, swiGLU(h2, mlp, activation(c.hidden_act))); // [B, T, D]
+  let y = add(x, linear(mergeHeads(o), w.o.weight)); // [B, T, D]
+  const h2 = rmsNorm(y, w.postNorm, c.rms_norm_eps); // [B, T, D]
+  y = add(y, swiGLU(h2, { gate_proj: w.gate, up_proj: w.up, down_proj: w.down }, activation(c.hidden_act))); // [B, T, D]
   return { hidden: y, key: k, value: v };
 }
 
@@ -83,20 +99,18 @@ function apply(c: Qwen2Config, params: Params, inputIds: Tensor | null, opts: Ap
   const hd = c.hidden_size / c.num_attention_heads;
   const positions = opts.positionIds ?? defaultPositions(T, past); // [B|1, T]
   const rope = rotaryCosSin(positions, hd, c.rope_theta); // [B|1, 1, T, hd]
-  const x = opts.inputsEmbeds ?? embedding(param(params, 'model.embed_tokens.weight'), inputIds!); // [B, T, D]
+  const vb = readParameters(params);
+  const x = opts.inputsEmbeds ?? embedding(tokenTable(vb, c), inputIds!); // [B, T, D]
   const keyMask = maskToKeys(opts.attentionMask, Tk); // [B, Tk]
   const causal = causalMask({ queryLength: T, keyLength: Tk, pastLength: past }); // [1, 1, T, Tk]
   const mask = keyMask ? andMasks(causal, paddingMask(keyMask)) : causal; // [B|1, 1, T, Tk]
   return runDecoder(opts, x, {
     layers: c.num_hidden_layers,
     block: (l, h, layerCache) => qwen2Layer(params, c, l, h, mask, rope, layerCache),
-    finalNorm: (h) => rmsNorm(h, param(params, 'model.norm.weight'), c.rms_norm_eps),
-    head: () => (c.tie_word_embeddings ? param(params, 'model.embed_tokens.weight') : param(params, 'lm_head.weight')),
+    finalNorm: (h) => rmsNorm(h, finalNorm(vb, c), c.rms_norm_eps),
+    head: () => headOf(vb, c),
   });
 }
-
-/** Hugging Face's `_init_weights` rule for a Qwen2 parameter: norm weights 1, biases 0, the rest normal(0, initializer_range). */
-export const qwen2InitKind = (name: string): InitKind => (/(layernorm|norm)\.weight$/.test(name) ? 'ones' : name.endsWith('.bias') ? 'zeros' : 'normal');
 
 const IGNORED = /^(lm_head\.weight|model\.layers\.\d+\.self_attn\.rotary_emb\.(inv_freq|cos_cached|sin_cached))$/;
 
@@ -116,8 +130,8 @@ const IGNORED = /^(lm_head\.weight|model\.layers\.\d+\.self_attn\.rotary_emb\.(i
  */
 export function qwen2(config: Qwen2Config): Qwen2Model {
   if (config.model_type !== 'qwen2') throw new Error(`qwen2: config has model_type "${config.model_type}"`);
-  const shapes = qwen2ParameterShapes(config);
-  const plan = initPlan(shapes, config.initializer_range, qwen2InitKind, { 'model.embed_tokens.weight': config.pad_token_id });
+  const plan = qwen2Plan(config);
+  const shapes = new Map(plan.map((p) => [p.name, p.shape]));
   return {
     config,
     layers: config.num_hidden_layers,
