@@ -148,13 +148,15 @@ export async function writeTeacherShard(dir: string, opts: WriteShardOptions): P
 
 /**
  * The finished shards in `dir`, checked against each other (and `expected`, when given): every index present
- * once, one teacher, one data set, one plan, every file whole. Throws `TeacherCacheError` naming the first
+ * once, one teacher, one data set, one plan, every file whole (only the `shards`-way split's files, when given). Throws `TeacherCacheError` naming the first
  * problem; otherwise the manifests in shard order.
  * @example-skip reads a shards folder
  * @example `const manifests = await checkTeacherShards('shards')`
  */
-export async function checkTeacherShards(dir: string, expected?: CacheFingerprint): Promise<ShardManifest[]> {
-  const files = (await readdir(dir).catch(() => { throw new TeacherCacheError(dir, 'no such shard folder'); })).filter((f) => /^shard-\d+-of-\d+\.json$/.test(f)).sort();
+export async function checkTeacherShards(dir: string, expected?: CacheFingerprint, shards?: number): Promise<ShardManifest[]> {
+  // with `shards` known (the enqueuer's run), manifests of another shard count in the folder (an earlier run) are not this run's
+  const ours = shards === undefined ? /^shard-\d+-of-\d+\.json$/ : new RegExp(`^shard-\\d+-of-${String(shards).padStart(5, '0')}\\.json$`);
+  const files = (await readdir(dir).catch(() => { throw new TeacherCacheError(dir, 'no such shard folder'); })).filter((f) => ours.test(f)).sort();
   if (files.length === 0) throw new TeacherCacheError(dir, 'no shard manifests (shard-*-of-*.json); run cache-teacher --shard I/N first');
   const manifests = new Map<string, ShardManifest>();
   for (const f of files) {
@@ -190,11 +192,11 @@ export async function checkTeacherShards(dir: string, expected?: CacheFingerprin
       throw new TeacherCacheError(path, `rows ${m.rows.join('–')} / ${m.lengths.length} lengths / ${m.bytes} bytes do not match shard ${m.shard}/${m.shards} of ${m.totalRows} rows`);
     }
   }
-  const shards = all[0].shards;
-  for (let i = 0; i < shards; i++) {
-    if (!byIndex.has(i)) throw new TeacherCacheError(join(dir, `${shardName(i, shards)}.json`), `shard ${i}/${shards} is missing (not finished); run cache-teacher --shard ${i}/${shards}`);
+  const count = all[0].shards;
+  for (let i = 0; i < count; i++) {
+    if (!byIndex.has(i)) throw new TeacherCacheError(join(dir, `${shardName(i, count)}.json`), `shard ${i}/${count} is missing (not finished); run cache-teacher --shard ${i}/${count}`);
   }
-  const ordered = [...Array(shards).keys()].map((i) => manifests.get(byIndex.get(i)!)!);
+  const ordered = [...Array(count).keys()].map((i) => manifests.get(byIndex.get(i)!)!);
   for (const m of ordered) {
     const bad = await checkStates(dir, m);
     if (bad) throw new TeacherCacheError(join(dir, `${shardName(m.shard, m.shards)}.json`), bad);
@@ -208,8 +210,8 @@ export async function checkTeacherShards(dir: string, expected?: CacheFingerprin
  * @example-skip reads shard folders and writes a cache folder
  * @example `const { rows, tokens } = await mergeTeacherShards('shards', 'cache')`
  */
-export async function mergeTeacherShards(shardDir: string, out: string, expected?: CacheFingerprint): Promise<{ rows: number; tokens: number; shards: number; hiddenSize: number; fingerprint: CacheFingerprint }> {
-  const manifests = await checkTeacherShards(shardDir, expected);
+export async function mergeTeacherShards(shardDir: string, out: string, expected?: CacheFingerprint, shards?: number): Promise<{ rows: number; tokens: number; shards: number; hiddenSize: number; fingerprint: CacheFingerprint }> {
+  const manifests = await checkTeacherShards(shardDir, expected, shards);
   const { hiddenSize, chunkSize, fingerprint } = manifests[0];
   async function* states(): AsyncGenerator<Uint8Array> {
     for (const m of manifests) {

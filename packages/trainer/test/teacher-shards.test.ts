@@ -102,6 +102,11 @@ describe('teacher-state cache in shards', () => {
     bytes[5] ^= 1;
     writeFileSync(f, bytes);
     await expectRefused(dir, /shard-00001-of-00003\.f16: content hash differs/);
+    // an earlier run's 2-way split in the same folder: refused as another plan, unless the merge knows its count
+    dir = await fresh();
+    await writeTeacherShard(dir, { ...opts, fingerprint: fp, shard: 0, shards: 2 });
+    await expectRefused(dir, /shard-00000-of-00002\.json: made for another plan \(2 shards/);
+    expect((await checkTeacherShards(dir, fp, 3)).map((m) => m.shard)).toEqual([0, 1, 2]);
     // against an expected fingerprint, a consistent set from another teacher is refused too
     dir = await fresh();
     await expect(checkTeacherShards(dir, { ...fp, teacher: 'y'.repeat(32) })).rejects.toThrow(/shard-00000-of-00003\.json: made from another teacher/);

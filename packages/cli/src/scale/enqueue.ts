@@ -104,7 +104,7 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
     await queue.close();
     await redis.close();
   }
-  const r = await mergeShardsInto(shardDir, opts.out, job.fingerprint);
+  const r = await mergeShardsInto(shardDir, opts.out, job.fingerprint, shards);
   const seconds = (performance.now() - began) / 1000;
   if (opts.json) io.stdout(`${JSON.stringify({ out: opts.out, shard_dir: shardDir, shards, examples: r.rows, tokens: r.tokens, hidden_size: r.hiddenSize, seconds: Number(seconds.toFixed(2)) })}\n`);
   else io.stdout(`merged ${shards} shards: ${thousands(r.rows)} rows (${thousands(r.tokens)} tokens, width ${r.hiddenSize}) → ${join(opts.out, 'index.msgpack')} in ${seconds.toFixed(1)}s\n`);

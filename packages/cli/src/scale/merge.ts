@@ -24,8 +24,8 @@ export async function folderState(dir: string): Promise<'missing' | 'empty' | 'c
  * only once the new one is whole). Any problem: one `TeacherCacheError` line naming the file, `out` untouched.
  * @example `const { rows } = await mergeShardsInto('shards', 'cache')`
  */
-export async function mergeShardsInto(from: string, out: string, expected?: CacheFingerprint) {
+export async function mergeShardsInto(from: string, out: string, expected?: CacheFingerprint, shards?: number) {
   if (resolve(from) === resolve(out)) throw new CliError(`${out}: --out must be another folder than the shards' (${from})`);
   if ((await folderState(out)) === 'other') throw new CliError(`${out}: --out exists and holds files that are not a teacher cache; pick a new or empty folder`);
-  return mergeTeacherShards(from, out, expected);
+  return mergeTeacherShards(from, out, expected, shards);
 }
