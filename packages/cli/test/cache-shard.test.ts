@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { defaultDemoDir } from '../src/commands/demo.js';
 import { shardSpec } from '../src/scale/shard-spec.js';
+import { runShard } from '../src/scale/shard-run.js';
 import { lastJson, run } from './run.js';
 
 const teacherDir = join(defaultDemoDir(), 'teacher');
@@ -106,6 +107,20 @@ describe('cache-teacher --shard and merge', () => {
     const busy = await run('cache-teacher', 'merge', '--from', shards, '--out', join(dir, 'busy'));
     expect(busy.err).toMatch(/busy: --out exists and holds files that are not a teacher cache/);
   }, 60_000);
+
+  test('a queued shard whose teacher here differs from the enqueuer\'s is refused before the teacher runs', async () => {
+    const { dir, data } = workspace(4);
+    const other = join(dir, 'other-teacher');
+    cpSync(teacherDir, other, { recursive: true });
+    const config = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8'));
+    writeFileSync(join(other, 'config.json'), JSON.stringify({ ...config, rms_norm_eps: 2e-6 }));
+    const shards = join(dir, 'shards');
+    // the fingerprint the enqueuer recorded: that of the real teacher
+    const first = await runShard({ model: teacherDir, data }, shards, 0, 2);
+    const err = await runShard({ model: other, data }, shards, 1, 2, { expected: first.manifest.fingerprint }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(new RegExp(`^teacher ${other.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: differs here from what the job was enqueued with`));
+    expect(existsSync(join(shards, 'shard-00001-of-00002.json'))).toBe(false);
+  }, 30_000);
 
   test('--queue with a URL that does not answer: one line, quickly, exit 1', async () => {
     const { dir, data } = workspace(2);
