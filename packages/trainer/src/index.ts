@@ -1,6 +1,7 @@
 /**
- * @llm-modules/trainer — pure optimizers, schedules, clipping and gradient accumulation over parameter
- * trees (the train loop, data pipeline and teacher cache come with the bridge).
+ * @llm-modules/trainer — pure optimizers, schedules, clipping and gradient accumulation over parameter trees;
+ * the train loop, data pipeline, teacher-state cache, and config-driven runs of both modes: `runTrainConfig`
+ * (a causal LM, or a bridge) and `trainBridge` (frozen teacher → bridge → student, from code).
  */
 export { adamw, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { sgd, type SgdOptions } from './optim/sgd.js';
@@ -16,4 +17,10 @@ export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, lo
 export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
 export { shardName, shardRows, shardIsWhole, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
 export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
+export { trainBridge } from './run/bridge.js';
+export { checkBridgeSpec, checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './run/bridge-checks.js';
+export { cacheOrder } from './run/cache-order.js';
+export { openTeacher, relocationFields, teacherFingerprint, type Teacher } from './run/teacher.js';
+export { loadSplit, runSettings, type RunSettings } from './run/prelude.js';
+export { closest } from './config/closest.js';
 export { dataReport, optimizerFor, plannedSteps, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

@@ -1,28 +1,30 @@
 /**
- * `mode: "lm"`: train a GPT-Neo or Qwen2 causal LM from a config (random init) or fine-tune a pretrained
- * folder. The run folder gets the trained model in Hugging Face layout (config.json, model.safetensors,
+ * Config-driven runs: `runTrainConfig` runs either mode (`mode: "bridge"` through `trainBridge`). `mode: "lm"`:
+ * train a causal LM of any registered family from a config (random init) or fine-tune a pretrained folder. The run folder gets the trained model in Hugging Face layout (config.json, model.safetensors,
  * tokenizer files), so `generate`, `eval` and `inspect` load it; plus checkpoint/ and metrics.jsonl.
  */
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { loadRows, loadTokenizer, parseConfig, writeFileAtomic, writeSafetensors, loadConfig, type Row } from '@llm-modules/loaders';
-import { prngKey, setBackend, type BackendName, type Tensor } from '@llm-modules/tensor';
+import { join } from 'node:path';
+import { loadTokenizer, parseConfig, writeFileAtomic, writeSafetensors, loadConfig } from '@llm-modules/loaders';
+import { prngKey, type Tensor } from '@llm-modules/tensor';
 import { causalLMLoss, createModel, loadPretrained, type CausalLM, type Params } from '@llm-modules/transformer';
 import type { PyTree } from '@llm-modules/autograd';
 import { adamw } from '../optim/adamw.js';
 import { sgd } from '../optim/sgd.js';
 import { constant, warmupCosine, warmupLinear } from '../schedules.js';
-import { formatExample, type Example } from '../data/format.js';
-import { splitExamples } from '../data/split.js';
 import { bucketedBatches, type Batch } from '../data/batches.js';
 import { initialState, train, type Observer, type TrainOptions, type TrainState } from '../loop.js';
 import { checkpointObserver, jsonlObserver, loadTrainState } from '../observers.js';
-import { TrainConfigError, type TrainConfig } from '../config/validate.js';
+import type { TrainConfig } from '../config/validate.js';
 import type { Optimizer } from '../optim/types.js';
+import { trainBridge } from './bridge.js';
+import { loadSplit, runSettings } from './prelude.js';
 
 export interface RunOptions {
   /** the config file (paths in it are relative to its folder) */
   configFile?: string;
+  /** the folder relative config paths start from (default: the config file's folder, else the working folder) */
+  baseDir?: string;
   observers?: Observer[];
   signal?: AbortSignal;
   /** continue from `output/checkpoint` when it exists */
@@ -87,18 +89,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Run a checked train config end to end.
+ * Run a checked train config end to end, either mode (`mode: "bridge"` is {@link trainBridge}).
  * @example-skip reads a train config and trains (train.test.ts runs it)
  * @example `const result = await runTrainConfig(await readTrainConfig('train.json'), { configFile: 'train.json' })`
  */
 export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): Promise<RunResult> {
-  if (cfg.mode !== 'lm') throw new TrainConfigError(opts.configFile ?? 'config', `mode "${cfg.mode}" is run by the llm-modules CLI (runBridgeConfig), not runTrainConfig`);
-  const file = opts.configFile ?? 'config';
-  const base = opts.configFile ? dirname(resolve(opts.configFile)) : process.cwd();
-  const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
-  const t = { ...cfg.training, ...(opts.maxSteps ? { maxSteps: opts.maxSteps } : {}) };
-  if (t.backend) setBackend(t.backend as BackendName);
-  const seed = t.seed ?? 0;
+  if (cfg.mode === 'bridge') return trainBridge(cfg, opts);
+  const settings = runSettings(cfg, opts);
+  const { file, at, seed, training: t } = settings;
 
   let model: CausalLM;
   let params: Params;
@@ -115,13 +113,8 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const tokDir = at(cfg.tokenizer);
   const tok = await loadTokenizer(tokDir);
   const d = cfg.data;
-  const fmt = { format: d.format, lossOn: d.lossOn, appendEos: d.appendEos, prependBos: d.prependBos, systemPrompt: d.systemPrompt };
-  const toExamples = (rows: Row[]): Example[] => rows.map((r) => formatExample(r, tok, fmt));
-  const trainRows = await loadRows(at(d.train), { skipBadRows: d.skipBadRows });
   const maxLength = d.maxLength ?? (modelConfig as { max_position_embeddings: number }).max_position_embeddings;
-  const split = splitExamples(toExamples(trainRows), { seed, subset: d.subset, validation: d.validation ? 0 : (d.validationFraction ?? 0.1), maxLength, overLength: d.overLength, cutTo: d.cutTo });
-  const validation = d.validation ? splitExamples(toExamples(await loadRows(at(d.validation), { skipBadRows: d.skipBadRows })), { validation: 0, maxLength: Math.min(maxLength, d.cutTo ?? Infinity), overLength: 'truncate' }).train : split.validation;
-  if (split.train.length === 0) throw new TrainConfigError(file, `no training examples left in ${d.train} after the length rule (maxLength ${maxLength})`);
+  const { split, validation } = await loadSplit(cfg, tok, settings, maxLength);
 
   opts.log?.(dataReport(split, validation.length, maxLength, d.overLength));
   const parameters = { trainable: Object.values(params).reduce((n, p) => n + p.size, 0) };
