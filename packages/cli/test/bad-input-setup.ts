@@ -72,6 +72,7 @@ export function badInputWorkspace(): string {
     missingTokenizer: lm({}, { tokenizer: 'no-tokenizer-here' }),
     badModelType: lm({}, { model: { config: { ...TINY_LM, model_type: 'bert' } } }),
     badSchedule: lm({}, { optimizer: { schedule: { kind: 'exponential' } } }),
+    webglBackend: lm({ backend: 'webgl' }),
   };
   for (const [name, cfg] of Object.entries(lmConfigs)) json(join(w, `lm-${name}.json`), cfg);
   json(join(w, 'lm-notjson.json'), '{"mode": "lm",\n  "model": \n');

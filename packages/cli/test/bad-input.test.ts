@@ -44,6 +44,7 @@ const CASES: Case[] = [
   { command: 'train', args: ['--config', '@/lm-badModelType.json'], message: /model_type.*bert|bert.*model_type/ },
   { command: 'train', args: ['--config', '@/lm-badSchedule.json'], message: /lm-badSchedule\.json: .*kind/ },
   { command: 'train', args: [], message: /required option '--config <file>' not specified/ },
+  { command: 'train', args: ['--config', '@/lm-webglBackend.json'], message: /lm-webglBackend\.json: training\.backend "webgl": this backend does not work on this machine \(it needs a browser\); remove it/ },
   // train: bridge options name the config file
   { command: 'train', args: ['--config', '@/bridge-headsWord.json'], message: /bridge-headsWord\.json: bridge\.options\.heads must be a number, got "four"/ },
   { command: 'train', args: ['--config', '@/bridge-hedas.json'], message: /bridge-hedas\.json: bridge\.options: unknown option "hedas" for variant "enhanced" \(did you mean "heads"\?\)/ },

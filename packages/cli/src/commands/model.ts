@@ -20,10 +20,16 @@ export async function useBackend(name: string | undefined): Promise<BackendName>
  * @example `await checkBackendEnv() // throws with LLM_MODULES_BACKEND=webgl under Node`
  */
 export async function checkBackendEnv(env = process.env.LLM_MODULES_BACKEND): Promise<void> {
-  if (!env) return;
-  const where = `LLM_MODULES_BACKEND=${env}`;
-  if (!BACKEND_NAMES.includes(env as BackendName)) throw new CliError(`${where}: unknown backend (one of ${BACKEND_NAMES.join(', ')}); unset it to use the fastest that works`);
-  if (!(await isBackendAvailable(env as BackendName))) throw new CliError(`${where}: this backend does not work on this machine${/webg/.test(env) ? ' (it needs a browser)' : ''}; unset it to use the fastest that works`);
+  if (env) await checkBackendWorks(env, `LLM_MODULES_BACKEND=${env}`, 'unset it');
+}
+
+/**
+ * A backend named by the user (`where` says where: the variable, a config field) exists and works here.
+ * @example `await checkBackendWorks('webgl', 'train.json: training.backend "webgl"', 'remove it') // throws under Node`
+ */
+export async function checkBackendWorks(name: string, where: string, fix: string): Promise<void> {
+  if (!BACKEND_NAMES.includes(name as BackendName)) throw new CliError(`${where}: unknown backend (one of ${BACKEND_NAMES.join(', ')}); ${fix} to use the fastest that works`);
+  if (!(await isBackendAvailable(name as BackendName))) throw new CliError(`${where}: this backend does not work on this machine${/webg/.test(name) ? ' (it needs a browser)' : ''}; ${fix} to use the fastest that works`);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError, type Observer } from '@llm-modules/trainer';
 import { CliError, fsErrorLine, humanBytes, type CliIO } from '../io.js';
-import { intOption } from './model.js';
+import { checkBackendWorks, intOption } from './model.js';
 import { runBridgeConfig } from '../train/bridge-run.js';
 import { clearRun, guardRunFolder, outputFolder } from '../train/run-folder.js';
 
@@ -44,6 +44,7 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
     if (err instanceof TrainConfigError) throw new CliError(err.message);
     throw err;
   }
+  if (config.training?.backend) await checkBackendWorks(config.training.backend, `${opts.config}: training.backend "${config.training.backend}"`, 'remove it');
   const output = outputFolder(opts.config, config.output, opts.out);
   config = { ...config, output, training: { ...config.training, ...(seed === undefined ? {} : { seed }) } };
   await guardRunFolder(output, { resume: opts.resume, overwrite: opts.overwrite });
