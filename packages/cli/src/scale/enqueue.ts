@@ -46,6 +46,8 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
   const runKey = createHash('sha256').update(JSON.stringify([job.fingerprint, shards, job.batchSize, shardDir])).digest('hex').slice(0, 16);
   const { Queue } = await import('bullmq');
   const queue = new Queue<ShardJobData>(queueName(), { connection: redis.connection() });
+  // attempts: a job that throws (a bad file on a worker) is retried twice before the run stops on it
+  const addJob = (i: number) => queue.add('shard', { spec, shardDir, shard: i, shards, fingerprint: job.fingerprint }, { jobId: shardJobId(runKey, i, shards), attempts: 3, removeOnComplete: false, removeOnFail: false });
   const began = performance.now();
   try {
     let added = 0;
@@ -61,7 +63,7 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
       if (state === 'failed') await old!.retry();
       else if (state === 'completed' || state === 'unknown') await old!.remove(); // done earlier but its files are gone: redo
       if (state === 'missing' || state === 'completed' || state === 'unknown') {
-        await queue.add('shard', { spec, shardDir, shard: i, shards, fingerprint: job.fingerprint }, { jobId: id, attempts: 3, removeOnComplete: false, removeOnFail: false });
+        await addJob(i);
         added++;
       }
     }
@@ -81,6 +83,12 @@ export async function enqueueCommand(opts: EnqueueOptions, io: CliIO): Promise<v
         }
         const j = await queue.getJob(shardJobId(runKey, i, shards));
         const state = j ? await j.getState() : 'missing';
+        if (state === 'missing' || state === 'unknown') {
+          // removed behind our back (someone cleaned the queue): put it back rather than wait forever
+          await j?.remove().catch(() => {});
+          await addJob(i);
+          continue;
+        }
         if (state === 'failed') throw new CliError(`shard ${i}/${shards} failed on the workers (${j!.attemptsMade} attempts): ${j!.failedReason}; fix that and run the same command again (whole shards are kept)`);
         if (state === 'completed') {
           done++;
