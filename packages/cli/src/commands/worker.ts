@@ -25,8 +25,8 @@ export interface WorkerOptions {
 }
 
 /**
- * Run a worker until SIGINT/SIGTERM (it finishes its running job first) or, with `exitWhenIdle`, until the queue is
- * empty.
+ * Run a worker until SIGINT/SIGTERM (it finishes its running job first) or, with `exitWhenIdle`, until the queue has
+ * had no job waiting or running for 5 s (60 s before this worker's first job).
  * @example-skip connects to a Redis work queue
  * @example `await workerCommand({ queue: 'redis://10.0.0.5:6379', exitWhenIdle: true }, processIO)`
  */
