@@ -3,19 +3,12 @@
  * `afterBlock` and `lmHead`), so it reaches the model's fused kernels and needs no copy of its decoder loop.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { prngKey, setBackend, type Tensor } from '@llm-modules/tensor';
+import { prngKey, setBackend } from '@llm-modules/tensor';
+import { graphOps } from '../../../test-utils/graph.js';
 import { fixtureModel, fixtureParams, golden, ints } from './fixture.js';
 
 beforeAll(() => setBackend('cpu'));
 
-/** Every primitive's name in the lazy graph behind `t`. */
-function ops(t: Tensor, seen = new Set<Tensor>(), out = new Set<string>()): Set<string> {
-  if (seen.has(t)) return out;
-  seen.add(t);
-  out.add(t.op);
-  for (const i of t.inputs) ops(i, seen, out);
-  return out;
-}
 
 describe('the composed model runs the student model', () => {
   it('without padding the student reaches GPT-Neo fused attention (the released teacher states in, no copied loop)', async () => {
@@ -24,7 +17,7 @@ describe('the composed model runs the student model', () => {
     const ids = ints(golden(true).input_ids);
     const H = model.teacherStates(ids).states;
     const { logits } = model.forward(params, H);
-    expect(ops(logits).has('attention')).toBe(true);
+    expect(graphOps(logits).has('attention')).toBe(true);
   });
 
   it("the student's output is the model's apply on the bridge's output with the new head", async () => {

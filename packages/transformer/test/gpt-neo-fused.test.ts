@@ -7,14 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { ones, prngKey, setBackend, tensor, type Tensor } from '@llm-modules/tensor';
 import { treeLeaves, valueAndGrad } from '@llm-modules/autograd';
 import { causalLMLoss, gptNeo } from '../src/index.js';
+import { tinyGptNeoConfig } from './tiny-gpt-neo.js';
 
-const config = {
-  model_type: 'gpt_neo', vocab_size: 40, hidden_size: 16, max_position_embeddings: 16, bos_token_id: null, eos_token_id: null,
-  pad_token_id: null, tie_word_embeddings: true, torch_dtype: null, initializer_range: 0.3, architectures: ['GPTNeoForCausalLM'],
-  num_layers: 2, num_heads: 2, intermediate_size: null, window_size: 3, attention_types: [[['global', 'local'], 1]],
-  attention_layers: ['global', 'local'], activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, embed_dropout: 0,
-  attention_dropout: 0, resid_dropout: 0,
-} as never;
+const config = tinyGptNeoConfig;
 
 const maxDiff = async (a: Tensor, b: Tensor) => {
   const [x, y] = [await a.data(), await b.data()];

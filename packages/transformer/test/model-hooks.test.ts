@@ -4,15 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { add, arange, prngKey, randomNormal, reshape, setBackend, type Tensor } from '@llm-modules/tensor';
+import { graphOps } from '../../../test-utils/graph.js';
+import { tinyGptNeoConfig } from './tiny-gpt-neo.js';
 import { causalMask, createModel, embedding, gptNeo, gptNeoBlock, layerNorm, linear, qwen2, type Params } from '../src/index.js';
 
-const neoConfig = {
-  model_type: 'gpt_neo', vocab_size: 40, hidden_size: 16, max_position_embeddings: 16, bos_token_id: null, eos_token_id: null,
-  pad_token_id: null, tie_word_embeddings: true, torch_dtype: null, initializer_range: 0.3, architectures: ['GPTNeoForCausalLM'],
-  num_layers: 2, num_heads: 2, intermediate_size: null, window_size: 3, attention_types: [[['global', 'local'], 1]],
-  attention_layers: ['global', 'local'], activation_function: 'gelu_new', layer_norm_epsilon: 1e-5, embed_dropout: 0,
-  attention_dropout: 0, resid_dropout: 0,
-} as never;
+const neoConfig = tinyGptNeoConfig;
 const qwenConfig = {
   model_type: 'qwen2', vocab_size: 40, hidden_size: 16, max_position_embeddings: 64, bos_token_id: null, eos_token_id: null,
   pad_token_id: 3, tie_word_embeddings: false, torch_dtype: null, initializer_range: 0.3, architectures: [], intermediate_size: 24,
@@ -28,14 +24,6 @@ const maxDiff = async (a: Tensor, b: Tensor) => {
   return m;
 };
 
-/** Every primitive's name in the lazy graph behind `t`. */
-function ops(t: Tensor, seen = new Set<Tensor>(), out = new Set<string>()): Set<string> {
-  if (seen.has(t)) return out;
-  seen.add(t);
-  out.add(t.op);
-  for (const i of t.inputs) ops(i, seen, out);
-  return out;
-}
 
 describe('model hooks for bridges', () => {
   it('afterBlock replaces the residual stream between blocks: equals the GPT-Neo blocks run by hand', async () => {
@@ -69,7 +57,7 @@ describe('model hooks for bridges', () => {
   it('with inputsEmbeds and no padding, GPT-Neo still reaches its fused attention kernel', () => {
     const model = gptNeo(neoConfig);
     const out = model.apply(model.init(prngKey(1)), null, { inputsEmbeds: randomNormal(prngKey(2), [1, 5, 16]), lmHead: randomNormal(prngKey(4), [7, 16]) });
-    expect(ops(out.logits).has('attention')).toBe(true);
+    expect(graphOps(out.logits).has('attention')).toBe(true);
   });
 
   it('roles, layers and maxPositions describe each family (what a composed model swaps)', () => {
