@@ -47,6 +47,21 @@ describe('optional pieces', () => {
     expect(problem).toBe("backend webgpu: the optional package `webgpu` did not load: libstdc++.so.6: version `GLIBCXX_3.4.32' not found");
   });
 
+  test('a missing module inside `webgpu` is not reported as `webgpu` missing', async () => {
+    const inner = Object.assign(new Error("Cannot find module 'bindings' imported from /app/node_modules/webgpu/index.js"), { code: 'ERR_MODULE_NOT_FOUND' });
+    expect(await webGpuProblem(() => Promise.reject(inner))).toBe("backend webgpu: the optional package `webgpu` did not load: Cannot find module 'bindings' imported from /app/node_modules/webgpu/index.js");
+  });
+
+  test('a Dawn that cannot start is one line, and leaves navigator.gpu alone', async () => {
+    const problem = await webGpuProblem(async () => ({
+      create: () => {
+        throw new Error('no Vulkan driver\n  at create');
+      },
+    }));
+    expect(problem).toBe('backend webgpu: the optional package `webgpu` did not start: no Vulkan driver');
+    expect(g.navigator?.gpu).toBeUndefined();
+  });
+
   test('a loaded Dawn provides navigator.gpu and its WebGPU globals', async () => {
     const gpu = { requestAdapter: async () => null };
     const problem = await webGpuProblem(async () => ({ create: () => gpu, globals: { GPUTestGlobal: 7 } }));

@@ -59,13 +59,19 @@ export async function webGpuProblem(load: () => Promise<unknown> = importDawn): 
     dawn = (await load()) as DawnModule;
   } catch (e) {
     const err = e as { code?: string; message?: string };
-    const missing = (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') && /webgpu/.test(err.message ?? '');
+    // the package itself is missing, not something it needs (that would name another module)
+    const missing = (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') && /Cannot find (package|module) 'webgpu'/.test(err.message ?? '');
     if (missing) return 'backend webgpu needs the optional package `webgpu` (Dawn): npm install webgpu';
     return `backend webgpu: the optional package \`webgpu\` did not load: ${String(err.message ?? e).split('\n')[0]}`;
   }
+  let gpu: unknown;
+  try {
+    gpu = dawn.create([]);
+  } catch (e) {
+    return `backend webgpu: the optional package \`webgpu\` did not start: ${String((e as Error)?.message ?? e).split('\n')[0]}`;
+  }
   const g = globalThis as unknown as { navigator?: object };
   if (dawn.globals) Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]);
   if (!g.navigator) g.navigator = {};
   Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
   return undefined;
