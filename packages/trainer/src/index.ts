@@ -23,4 +23,4 @@ export { cacheOrder } from './run/cache-order.js';
 export { openTeacher, relocationFields, teacherFingerprint, type Teacher } from './run/teacher.js';
 export { loadSplit, runSettings, type RunSettings } from './run/prelude.js';
 export { closest } from './config/closest.js';
-export { dataReport, optimizerFor, plannedSteps, runTrainConfig, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';
+export { dataReport, optimizerFor, plannedSteps, runTrainConfig, startState, stepPlan, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';

@@ -13,12 +13,10 @@ import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@
 import { TrainConfigError, type TrainConfig } from '../config/validate.js';
 import { collate, bucketedBatches, type Batch } from '../data/batches.js';
 import type { Example } from '../data/format.js';
-import { initialState, type TrainState } from '../loop.js';
-import { loadTrainState } from '../observers.js';
 import { cacheFingerprint, openTeacherCache, withTeacherStates, writeTeacherCache } from '../teacher-cache.js';
 import { checkBridgeSpec, checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './bridge-checks.js';
 import { cacheOrder } from './cache-order.js';
-import { dataReport, optimizerFor, plannedSteps, trainWithConfig, type RunOptions, type RunResult } from './lm.js';
+import { dataReport, startState, stepPlan, trainWithConfig, type RunOptions, type RunResult } from './lm.js';
 import { loadSplit, runSettings } from './prelude.js';
 import { openTeacher, relocationFields, teacherFingerprint } from './teacher.js';
 
@@ -109,9 +107,7 @@ export async function trainBridge(cfg: TrainConfig, opts: RunOptions = {}): Prom
     })(), cache);
   }
 
-  const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
-  const { totalSteps } = plannedSteps(t, perEpoch);
-  const { opt, lr } = optimizerFor(cfg, totalSteps);
+  const plan = stepPlan(cfg, t, split.train.length);
   // the head and its loss 512 positions at a time: [B, T, 151646] logits at once would not fit the fast paths
   // Training batches run in training mode (the bridge's dropout) with a key fixed by (epoch, batch index), so a
   // resumed run draws the same masks as an uninterrupted one; validation batches (unmarked) run in eval mode.
@@ -129,18 +125,12 @@ export async function trainBridge(cfg: TrainConfig, opts: RunOptions = {}): Prom
     const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates, training: key !== undefined, key: key ?? null });
     return chunkedCausalLMLoss(out.lastHiddenState, (p as Params)[model.names.head], b.labels);
   };
-  const ckptDir = join(output, 'checkpoint');
-  const resumed = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : null;
-  if (resumed) checkResumeParams(resumed.params as Record<string, Tensor>, model.trainableParams, ckptDir);
-  const start: TrainState = resumed ?? initialState(model.init(prngKey(seed)), opt);
+  const start = await startState(output, opts.resume, () => model.init(prngKey(seed)), plan.optimizer, (p, dir) => checkResumeParams(p, model.trainableParams, dir));
   began = performance.now();
   const { final, reason } = await trainWithConfig(cfg, {
+    ...plan,
     start,
     loss,
-    optimizer: opt,
-    lr,
-    totalSteps,
-    perEpoch,
     output,
     batches: (epoch) => withDropoutKeys(source(split.train, seed * 1000 + epoch), epoch),
     validation: validation.length ? () => source(validation, 0) : undefined,

@@ -81,6 +81,35 @@ export function plannedSteps(t: { epochs?: number; maxSteps?: number }, perEpoch
   return { epochs, totalSteps: Math.min(t.maxSteps ?? Infinity, perEpoch * epochs) };
 }
 
+/**
+ * The optimizer steps of a run over `trainCount` examples: batch size, steps per epoch and in all, the optimizer and
+ * its schedule. Shared by both modes.
+ * @example-skip a fragment: `cfg` comes from the caller's code
+ * @example `const plan = stepPlan(cfg, settings.training, split.train.length); plan.totalSteps`
+ */
+export function stepPlan(cfg: TrainConfig, t: { batchSize?: number; accumulate?: number; epochs?: number; maxSteps?: number }, trainCount: number) {
+  const batchSize = t.batchSize ?? 8;
+  const perEpoch = Math.ceil(trainCount / batchSize / (t.accumulate ?? 1));
+  const { totalSteps } = plannedSteps(t, perEpoch);
+  const { opt, lr } = optimizerFor(cfg, totalSteps);
+  return { batchSize, perEpoch, totalSteps, optimizer: opt, lr };
+}
+
+/**
+ * The state a run starts from: `output/checkpoint` when resuming and it exists (checked by `check`), else `fresh()`.
+ * @example-skip a fragment: `opt` comes from the caller's code
+ * @example `const start = await startState('runs/a', true, () => model.init(prngKey(0)), opt)`
+ */
+export async function startState(output: string, resume: boolean | undefined, fresh: () => Params, opt: Optimizer<unknown>, check?: (params: Params, dir: string) => void): Promise<TrainState> {
+  const dir = join(output, 'checkpoint');
+  if (resume && (await exists(join(dir, 'checkpoint.msgpack')))) {
+    const state = await loadTrainState(dir);
+    check?.(state.params as Params, dir);
+    return state;
+  }
+  return initialState(fresh(), opt);
+}
+
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
@@ -120,25 +149,19 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const parameters = { trainable: Object.values(params).reduce((n, p) => n + p.size, 0) };
   if (opts.dryRun) return { output: at(cfg.output), steps: 0, reason: 'dry-run', trainExamples: split.train.length, validationExamples: validation.length, droppedExamples: split.dropped, finalValidationLoss: null, seconds: 0, parameters };
 
-  const batchSize = t.batchSize ?? 8;
+  const plan = stepPlan(cfg, t, split.train.length);
+  const { batchSize } = plan;
   const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
-  const perEpoch = Math.ceil(split.train.length / batchSize / (t.accumulate ?? 1));
-  const { totalSteps } = plannedSteps(t, perEpoch);
-  const { opt, lr } = optimizerFor(cfg, totalSteps);
   const loss = (p: PyTree, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask }).logits, b.labels);
 
   const output = at(cfg.output);
   await mkdir(output, { recursive: true });
-  const ckptDir = join(output, 'checkpoint');
-  const start: TrainState = opts.resume && (await exists(join(ckptDir, 'checkpoint.msgpack'))) ? await loadTrainState(ckptDir) : initialState(params, opt);
+  const start = await startState(output, opts.resume, () => params, plan.optimizer);
   const began = performance.now();
   const { final, reason } = await trainWithConfig(cfg, {
+    ...plan,
     start,
     loss,
-    optimizer: opt,
-    lr,
-    totalSteps,
-    perEpoch,
     output,
     batches: (epoch) => bucketedBatches(split.train, { batchSize, padId, seed: seed * 1000 + epoch }),
     validation: validation.length ? () => bucketedBatches(validation, { batchSize, padId, seed: 0 }) : undefined,
