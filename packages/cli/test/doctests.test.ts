@@ -18,6 +18,26 @@ afterAll(() => {
   console.info(`doctests:\n${rows.join('\n')}`);
 });
 
+describe('the doctest runner', () => {
+  it('imports the entry point names an example uses without importing or declaring them, then the prelude', () => {
+    expect(withOwnImports('grad(f);', '@llm-modules/autograd', ['grad', 'vjp'])).toBe("import { grad } from '@llm-modules/autograd';\ngrad(f);");
+    expect(withOwnImports('const grad = 1; x.vjp(grad);', '@llm-modules/autograd', ['grad', 'vjp'])).toBe('const grad = 1; x.vjp(grad);');
+    expect(withOwnImports("import { tensor } from 'x';\ngrad(tensor([1]));", 'a', ['grad'], { b: ['tensor', 'add'] })).toBe("import { grad } from 'a';\nimport { tensor } from 'x';\ngrad(tensor([1]));");
+    expect(withOwnImports('[...treeLeaves(t)]', 'a', ['treeLeaves'])).toBe("import { treeLeaves } from 'a';\n[...treeLeaves(t)]");
+  });
+
+  it('finds re-exported symbols, their examples and their skip reasons', () => {
+    const autograd = docs.find((d) => d.name === '@llm-modules/autograd')!;
+    expect(autograd.exported).toEqual(expect.arrayContaining(['grad', 'valueAndGrad', 'checkGrads']));
+    expect(autograd.entries['@llm-modules/autograd/testing']).toContain('checkGrads');
+    const vg = autograd.examples.find((e) => e.symbol === 'valueAndGrad')!;
+    expect(vg).toMatchObject({ entry: '@llm-modules/autograd', file: 'packages/autograd/src/vjp.ts', inline: false, skip: null });
+    expect(vg.code).toContain('valueAndGrad(loss)(params, batch)');
+    const cli = docs.find((d) => d.name === 'llm-modules')!;
+    expect(cli.examples.find((e) => e.symbol === 'demoCommand')!.skip).toMatch(/trains three bridges/);
+  });
+});
+
 describe.each(docs.map((d, i) => [d.name, d, FOLDERS[i]] as const))('%s', (name, d, folder) => {
   const pkgDir = new URL(`../../${folder}/`, import.meta.url);
   // examples use the tensor package's `tensor`, `evaluate`, … freely: they are imported for them (a prelude)

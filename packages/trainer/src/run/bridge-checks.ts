@@ -15,6 +15,7 @@ const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'list' 
  * The bridge section against the registry, before anything is loaded: a known variant, known option names, and
  * each option of its default's type (a `null` default takes a number). Mistakes name the config file and suggest
  * the closest name.
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `checkBridgeSpec(cfg, 'paper.train.json') // throws: …paper.train.json: bridge.options: unknown option "hedas" (did you mean "heads"?)…`
  */
 export function checkBridgeSpec(cfg: TrainConfig, file: string): void {
@@ -43,6 +44,7 @@ export function checkBridgeSpec(cfg: TrainConfig, file: string): void {
 /**
  * The new head's rows: `head.vocabSize` as a number, the tokenizer's size (`"tokenizer"`, as released) or the
  * teacher's `vocab_size` (`"teacher"`, the default).
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `headVocabSize(cfg, tok, 151936, 'paper.train.json') // 151646 with "tokenizer"`
  */
 export function headVocabSize(cfg: TrainConfig, tok: Tokenizer, teacherVocab: number, file: string): number {
@@ -56,6 +58,7 @@ export function headVocabSize(cfg: TrainConfig, tok: Tokenizer, teacherVocab: nu
 
 /**
  * The teacher must embed every id the tokenizer makes, and the widths must be the ones `bridge.dims` names.
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `checkModels(cfg, { teacherDir, teacherWidth: 1536, teacherVocab: 151936, studentWidth: 768 }, tok, file)`
  */
 export function checkModels(cfg: TrainConfig, m: { teacherDir: string; teacherWidth: number; teacherVocab: number; student: string; studentWidth: number }, tok: Tokenizer, file: string): void {
@@ -74,6 +77,7 @@ export function checkModels(cfg: TrainConfig, m: { teacherDir: string; teacherWi
 /**
  * Every token id of `examples` (in file order) must be below `limit` (rows given as `input_ids` bypass the
  * tokenizer). Rows are named 1-based, as the dataset errors name lines.
+ * @example-skip a fragment: `examples` comes from the caller's code
  * @example `checkTokenIds(examples, 151646, 'data.jsonl')`
  */
 export function checkTokenIds(examples: readonly Example[], limit: number, source: string): void {
@@ -85,6 +89,7 @@ export function checkTokenIds(examples: readonly Example[], limit: number, sourc
 
 /**
  * A checkpoint to resume must hold exactly the run's trainable parameters, with the same shapes.
+ * @example-skip a fragment: `state` comes from the caller's code
  * @example `checkResumeParams(state.params, model.trainableParams, 'runs/paper/checkpoint')`
  */
 export function checkResumeParams(params: Record<string, Tensor>, expected: ReadonlyMap<string, readonly number[]>, dir: string): void {

@@ -34,6 +34,7 @@ function composeWith<T>(file: string, compose: () => T): T {
 /**
  * Train a bridge from a checked `mode: "bridge"` config, from code: no command line needed. Paths in the config are
  * relative to `opts.baseDir`, else the config file's folder, else the working folder.
+ * @example-skip reads the knowledge-transfer example data and trains a bridge (the demo and train tests run it)
  * @example
  * ```ts
  * import { checkTrainConfig, trainBridge } from '@llm-modules/trainer';

@@ -13,6 +13,7 @@ const compareIds = (a: readonly number[], b: readonly number[]): number => {
 
 /**
  * The cache's order of `examples` and, for every example given, its index in that order.
+ * @example-skip a fragment: `train` comes from the caller's code
  * @example `const { ordered, position } = cacheOrder([...train, ...validation]); position[0] // cache row of train[0]`
  */
 export function cacheOrder<E extends Example>(examples: readonly E[]): { ordered: E[]; position: number[] } {

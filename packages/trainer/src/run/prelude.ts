@@ -22,6 +22,7 @@ export interface RunSettings {
 
 /**
  * The run's paths and training settings; selects `training.backend` when the config names one.
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `const { at, training, seed } = runSettings(cfg, { configFile: 'runs/a.json' }); at('data.jsonl') // '/…/runs/data.jsonl'`
  */
 export function runSettings(cfg: TrainConfig, opts: RunOptions): RunSettings {
@@ -34,6 +35,7 @@ export function runSettings(cfg: TrainConfig, opts: RunOptions): RunSettings {
 /**
  * The config's examples, formatted with `tok`, checked by `check` in file order (before the split shuffles them),
  * split by the length rule; validation from `data.validation` when given, else a fraction of the training file.
+ * @example-skip a fragment: `cfg` comes from the caller's code
  * @example `const { split, validation } = await loadSplit(cfg, tok, settings, 512)`
  */
 export async function loadSplit(cfg: TrainConfig, tok: Tokenizer, s: RunSettings, maxLength: number, check?: (examples: Example[], source: string) => void): Promise<{ split: Split<Example>; validation: Example[] }> {

@@ -24,6 +24,7 @@ export interface Teacher {
 /**
  * Open the teacher folder `dir`: config and weight names and shapes are checked now; the weights are read now
  * unless `lazy`.
+ * @example-skip reads a teacher model folder (models/Qwen2-1.5B)
  * @example `const teacher = await openTeacher('models/Qwen2-1.5B', { lazy: true }); await teacher.load();`
  */
 export async function openTeacher(dir: string, opts: { lazy: boolean; onProgress?: (doneBytes: number, totalBytes: number) => void }): Promise<Teacher> {
@@ -53,6 +54,7 @@ export async function openTeacher(dir: string, opts: { lazy: boolean; onProgress
 /**
  * A teacher's content fingerprint: its config and every parameter's name, shape and values (the teacher part of the
  * teacher-cache fingerprint, so a run with a cache records it for free).
+ * @example-skip a fragment: needs a teacher loaded with loadPretrained
  * @example `const fp = await teacherFingerprint(await loadPretrained('teacher', { tokenizer: false })) // 32 hex digits`
  */
 export async function teacherFingerprint(teacher: Pick<Pretrained, 'model' | 'params'>): Promise<string> {
@@ -61,6 +63,7 @@ export async function teacherFingerprint(teacher: Pick<Pretrained, 'model' | 'pa
 
 /**
  * The fields `train` adds to a bridge folder so it can move: absolute paths and the teacher's fingerprint.
+ * @example-skip a fragment: `fp` comes from the caller's code
  * @example `relocationFields('teacher', 'teacher', fp) // { teacher_absolute: '/…/teacher', tokenizer_absolute: '/…/teacher', teacher_fingerprint: fp }`
  */
 export const relocationFields = (teacherDir: string, tokenizerDir: string, fingerprint: string) => ({ teacher_absolute: resolve(teacherDir), tokenizer_absolute: resolve(tokenizerDir), teacher_fingerprint: fingerprint });

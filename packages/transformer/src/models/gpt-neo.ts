@@ -51,6 +51,7 @@ const gptNeoPlan = (c: GPTNeoConfig) =>
 /**
  * Every parameter of a GPT-Neo config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
+ * @example-skip a fragment: `config` comes from the caller's code
  * @example `gptNeoParameterShapes(config).get('transformer.wte.weight')` → [vocab_size, hidden_size]
  */
 export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {

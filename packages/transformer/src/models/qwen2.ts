@@ -51,6 +51,7 @@ const qwen2Plan = (c: Qwen2Config) =>
 /**
  * Every parameter of a Qwen2 config with its shape, keyed by the safetensors name. `lm_head.weight` only
  * when `tie_word_embeddings` is false.
+ * @example-skip a fragment: `config` comes from the caller's code
  * @example `qwen2ParameterShapes(config).get('model.layers.0.self_attn.k_proj.weight')` → [KV·hd, D]
  */
 export function qwen2ParameterShapes(c: Qwen2Config): Map<string, number[]> {

@@ -58,6 +58,7 @@ export function declaredParameters(declare: (vb: VarBuilder) => unknown, default
 
 /**
  * A builder that reads `params`: the tensor of each name, or an error naming a missing or mis-shaped parameter.
+ * @example-skip a fragment: `params` comes from the caller's code
  * @example `const w = readParameters(params).pp('transformer.ln_f').get('weight', [768], { kind: 'ones' })`
  */
 export function readParameters(params: Params): VarBuilder {
@@ -70,13 +71,14 @@ export function readParameters(params: Params): VarBuilder {
 
 /**
  * An `nn.Linear(inF, outF)` declared under `vb`: `weight` `[outF, inF]` (drawn as `init` says), `bias` `[outF]` zeros
+ * @example-skip a fragment: `vb` comes from the caller's code
  * or none. @example `const o = linearVars(vb.pp('out_proj'), 768, 768, { kind: 'normal', std: 0.02 }); linear(x, o.weight, o.bias)`
  */
 export function linearVars(vb: VarBuilder, inF: number, outF: number, init: InitRule, bias = true): { weight: Tensor; bias: Tensor | null } {
   return { weight: vb.get('weight', [outF, inF], init), bias: bias ? vb.get('bias', [outF], { kind: 'zeros' }) : null };
 }
 
-/** An `nn.LayerNorm(d)` declared under `vb`: weight ones, bias zeros. @example `const n = layerNormVars(vb.pp('ln_1'), 768)` */
+/** An `nn.LayerNorm(d)` declared under `vb`: weight ones, bias zeros. @example-skip a fragment: `vb` comes from the caller's code @example `const n = layerNormVars(vb.pp('ln_1'), 768)` */
 export function layerNormVars(vb: VarBuilder, d: number): { weight: Tensor; bias: Tensor } {
   return { weight: vb.get('weight', [d], { kind: 'ones' }), bias: vb.get('bias', [d], { kind: 'zeros' }) };
 }
