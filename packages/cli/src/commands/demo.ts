@@ -17,19 +17,20 @@ export interface DemoCommandOptions {
 }
 
 /**
- * The demo's world: the copy the build ships next to this module (dist/knowledge-transfer, so an installed package
- * finds it), else the repository's examples/knowledge-transfer, found upwards from this module (running from src).
+ * The demo's world: the repository's examples/knowledge-transfer, found upwards from this module (src or dist, so
+ * `--retrain-teacher` in a clone rewrites the repository's teacher), else the copy the build ships next to this
+ * module (dist/knowledge-transfer: what an installed package has).
  */
 export function defaultDemoDir(): string {
-  let here = dirname(fileURLToPath(import.meta.url));
-  const shipped = join(here, 'knowledge-transfer');
-  if (existsSync(join(shipped, 'teacher.train.json'))) return shipped;
+  const moduleDir = dirname(fileURLToPath(import.meta.url));
+  let here = moduleDir;
   for (let i = 0; i < 6; i++) {
     const candidate = join(here, 'examples', 'knowledge-transfer');
     if (existsSync(join(candidate, 'teacher.train.json'))) return candidate;
     here = dirname(here);
   }
-  return resolve('examples/knowledge-transfer');
+  const shipped = join(moduleDir, 'knowledge-transfer');
+  return existsSync(join(shipped, 'teacher.train.json')) ? shipped : resolve('examples/knowledge-transfer');
 }
 
 const pct = (x: number) => x.toFixed(2).padStart(6);
