@@ -58,7 +58,7 @@ export async function evalCommand(opts: EvalOptions, io: CliIO): Promise<void> {
     return;
   }
   const maxLength = intOption(opts.maxLength, '--max-length', config.max_position_embeddings, 2);
-  if ((bridge || config.model_type === 'gpt_neo') && maxLength > config.max_position_embeddings) {
+  if (maxLength > (bridge ? config.max_position_embeddings : plain!.model.maxPositions)) { // RoPE models: unbounded
     throw new CliError(`--max-length ${maxLength} exceeds max_position_embeddings ${config.max_position_embeddings} of ${opts.model}`);
   }
   const rows: number[][] = [];

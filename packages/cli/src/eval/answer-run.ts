@@ -1,8 +1,8 @@
 /** Running `eval --task answer` over a loaded model (plain or bridge folder), with progress and an ETA on stderr. */
-import { generateComposed, leakProbe, type ComposedModel } from '@llm-modules/bridge';
+import { leakProbe, type ComposedModel } from '@llm-modules/bridge';
 import type { Tokenizer } from '@llm-modules/loaders';
 import { tensor, type Tensor } from '@llm-modules/tensor';
-import { generate, type CausalLM, type Params } from '@llm-modules/transformer';
+import { generate, type CausalLM, type Decodable, type Params } from '@llm-modules/transformer';
 import { CliError, type CliIO } from '../io.js';
 import { answerMatches, encodeAnswerRow, teacherForcedRight, type AnswerRow } from './answer.js';
 
@@ -67,7 +67,9 @@ export async function runAnswerTask(m: AnswerModel, rows: AnswerRow[], opts: { f
     const want = ids.sequence.length - ids.prompt.length + 4;
     const maxNewTokens = Math.min(want, m.maxPositions - ids.prompt.length);
     const gen = { maxNewTokens, greedy: true, stopTokens: m.eos, tokenizer: tok };
-    const result = m.bridge ? await generateComposed(m.bridge.model, m.bridge.params, ids.prompt, { ...gen, mode: 'incremental' }) : await generate(m.plain!.model, m.plain!.params, ids.prompt, { ...gen, useCache: true });
+    // one generate for both folder kinds: a bridge folder decodes through its composed model's decoding view
+    const decodable = (m.bridge ? m.bridge.model.decoding : m.plain!.model) as Decodable<unknown>;
+    const result = await generate(decodable, m.bridge ? m.bridge.params : m.plain!.params, ids.prompt, { ...gen, useCache: true });
     if (answerMatches(tok.decode(result.sequences[0], { skipSpecialTokens: true }), rows[i], opts.marker)) generated++;
     if (m.bridge) {
       const vocab = Math.min(m.bridge.model.vocabSize, m.bridge.model.teacher.model.config.vocab_size);
