@@ -165,7 +165,6 @@ export async function describeBridgeFolder(dir: string): Promise<BridgeFolderSum
     tensors.total++;
     dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
   }
-  const sc = config.student.config;
   const known = listBridges().find((d) => d.name === config.variant);
   return {
     path: dir,
@@ -176,7 +175,7 @@ export async function describeBridgeFolder(dir: string): Promise<BridgeFolderSum
     options: config.options,
     dims: config.dims,
     teacher: { model_type: config.teacher.model_type, path: config.teacher.path },
-    student: { model_type: config.student.model_type, layers: Number(sc.num_layers ?? sc.num_hidden_layers), hidden_size: Number(sc.hidden_size) },
+    student: { model_type: config.student.model_type, layers: config.dims.studentLayers, hidden_size: config.dims.student },
     head: { vocab_size: config.headVocabSize },
     parameters,
     tensors,
