@@ -41,7 +41,7 @@ describe('the doctest runner', () => {
 describe.each(docs.map((d, i) => [d.name, d, FOLDERS[i]] as const))('%s', (name, d, folder) => {
   const pkgDir = new URL(`../../${folder}/`, import.meta.url);
   // examples use the tensor package's `tensor`, `evaluate`, … freely: they are imported for them (a prelude)
-  const prelude = name === '@llm-modules/tensor' ? {} : { '@llm-modules/tensor': docs[0].entries['@llm-modules/tensor'] };
+  const prelude: Record<string, string[]> = name === '@llm-modules/tensor' ? {} : { '@llm-modules/tensor': docs[0].entries['@llm-modules/tensor'] };
 
   it('every example has code to run, or its declaration says why it cannot run (@example-skip)', () => {
     const bare = d.examples.filter((e) => e.code === null && !e.skip).map((e) => `${e.id} (${e.file}:${e.line})`);
