@@ -134,7 +134,12 @@ export async function checkDeterminism(def: Def, overrides: Overrides): Promise<
  * Distinct parameters of the same shape must not start equal: two random draws that are bit-identical mean one
  * key fed both (the released `torchLinear(key, …)` reused), so the two modules stay mirror images. Constant
  * inits (norm weights of 1, zero gates) are exempt: equal by design.
- * @example `await checkDistinctInit(myBridge, { heads: 2 }) // throws: bridge "my": "up.weight" and "skip.weight" start bit-identical…`
+ * @example
+ * ```ts
+ * import { enhanced } from '@llm-modules/bridge';
+ * import { checkDistinctInit } from '@llm-modules/bridge/testing';
+ * await checkDistinctInit(enhanced, { heads: 2, adapterDim: 4 }); // resolves: every module of enhanced has its own key
+ * ```
  */
 export async function checkDistinctInit(def: Def, overrides: Overrides): Promise<void> {
   const model = world(def, overrides);
