@@ -10,8 +10,7 @@ export const MASK_VALUE = -3.4028234663852886e38;
 
 /**
  * `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are.
- * @example-skip a fragment: `attentionMask` comes from the caller's code
- * @example `andMasks(causalMask({ queryLength: 4, keyLength: 4 }), paddingMask(attentionMask))` → `[B, 1, 4, 4]`
+ * @example `andMasks(causalMask({ queryLength: 4, keyLength: 4 }), paddingMask(tensor(new Int32Array([1, 1, 1, 0]), [1, 4]))).shape` → [1, 1, 4, 4]
  */
 export const andMasks = (a: Tensor, b: Tensor): Tensor => mul(a, b);
 
@@ -46,8 +45,7 @@ export function causalMask({ queryLength, keyLength, pastLength = 0, window }: C
 
 /**
  * Padding mask from an `attention_mask` `[B, Tk]` (1 = real token, 0 = pad): `[B, 1, 1, Tk]`, non-zero where
- * @example-skip a fragment: `T` comes from the caller's code
- * the key is real. @example `andMasks(causalMask({ queryLength: T, keyLength: T }), paddingMask(mask))`
+ * the key is real. @example `paddingMask(tensor(new Int32Array([1, 1, 0]), [1, 3])).shape` → [1, 1, 1, 3] (false at the pad)
  */
 export function paddingMask(attentionMask: Tensor): Tensor {
   const [B, S] = attentionMask.shape;
@@ -97,7 +95,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
   return reshape(out, [B, H, Tq, d]); // [B, H, Tq, d]
 }
 
-/** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example-skip a fragment: `x` comes from the caller's code @example `splitHeads(linear(x, w), 12)` */
+/** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example `splitHeads(zeros([2, 5, 64]), 4).shape` → [2, 4, 5, 16] */
 export function splitHeads(x: Tensor, heads: number): Tensor {
   const [B, T, D] = x.shape;
   return permute(reshape(x, [B, T, heads, D / heads]), [0, 2, 1, 3]); // [B, n, T, d]
@@ -118,7 +116,7 @@ export function splitJointHeads(x: Tensor, parts: number, heads: number): Tensor
   return Array.from({ length: parts }, (_, i) => reshape(slice(h, [i], [i + 1]), [B, heads, T, d])); // [B, n, T, d]
 }
 
-/** `[B, n, T, d]` → `[B, T, n·d]`. @example-skip a fragment: `q` comes from the caller's code @example `mergeHeads(scaledDotProductAttention(q, k, v))` */
+/** `[B, n, T, d]` → `[B, T, n·d]`. @example `mergeHeads(zeros([2, 4, 5, 16])).shape` → [2, 5, 64] */
 export function mergeHeads(x: Tensor): Tensor {
   const [B, n, T, d] = x.shape;
   return reshape(permute(x, [0, 2, 1, 3]), [B, T, n * d]); // [B, T, n·d]
