@@ -3,7 +3,7 @@
  * Parameters are one flat trainable tree named as the released `CombinedModel` (`qwen.*`, `gptneo.base_model.*`,
  * `gptneo.new_lm_head.weight`); the teacher's parameters are held by the model, never in that tree.
  */
-import { prngKey, splitKey, stopGradient, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { concat, prngKey, splitKey, stopGradient, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { chunkedCausalLMLoss, labelsFromMask, type CausalLM, type Decodable, type KVCache } from '@llm-modules/transformer';
 import { composedDecoder, type ComposedCache } from './decode.js';
 import { isCausal, resolveOptions } from './define.js';
@@ -65,6 +65,8 @@ export interface ForwardOptions extends ComposedApplyOptions {
   queryStart?: number;
   queryLength?: number;
   studentCache?: KVCache | null;
+  /** int32 `[B, Tq]` the token ids of the query positions (needed by a bridge with `studentTokens`; `apply` passes them). */
+  inputIds?: Tensor | null;
 }
 
 export interface ComposedOutput {
@@ -95,6 +97,10 @@ export interface ComposedModel {
   readonly causal: boolean;
   readonly student: StudentStack;
   readonly dims: BridgeDims;
+  /** The teacher hidden states the bridge reads (indices 0…L, see `BridgeDefinition.teacherLayers`); null: the last. */
+  readonly teacherLayers: readonly number[] | null;
+  /** Width of `teacherStates(...)` (and of a teacher cache for this model): `dims.teacher` × the number of states read. */
+  readonly teacherWidth: number;
   readonly names: ParamNames;
   readonly vocabSize: number;
   /** Every trainable parameter's name and shape (bridge, student blocks, head). The teacher is never in it. */
@@ -104,7 +110,7 @@ export interface ComposedModel {
   apply(params: Params, inputIds: Tensor, opts?: ComposedApplyOptions): ComposedOutput;
   /** Mean next-token cross-entropy over every non-pad token (pads ignored), as released. */
   loss(params: Params, inputIds: Tensor, opts?: ComposedApplyOptions): Tensor;
-  /** The frozen teacher's last hidden states (and its cache). */
+  /** The frozen teacher's states the bridge reads (the last hidden states, or the bridge's `teacherLayers` concatenated: `[B, T, k·Dt]`), and its cache. */
   teacherStates(inputIds: Tensor, opts?: { attentionMask?: Tensor | null; positionIds?: Tensor | null; cache?: KVCache | null }): { states: Tensor; cache?: KVCache };
   /** The bridge's memory of teacher states (position-wise; `{}` for variants without one). */
   memory(params: Params, teacherStates: Tensor): BridgeMemory;
@@ -118,6 +124,17 @@ export interface ComposedModel {
 }
 
 const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** A bridge's teacher layers as indices 0…L of the teacher's hidden states (negative: from the end), or null. */
+function resolveTeacherLayers(layers: number[] | null, L: number, name: string): number[] | null {
+  if (!layers) return null;
+  if (!layers.length) throw new Error(`bridge "${name}": teacherLayers is empty (null reads the last hidden state)`);
+  return layers.map((l) => {
+    const i = l < 0 ? L + 1 + l : l;
+    if (!Number.isInteger(l) || i < 0 || i > L) throw new Error(`bridge "${name}": teacher layer ${l} is not one of the teacher's hidden states 0…${L} (or −1…−${L + 1})`);
+    return i;
+  });
+}
 
 function resolveBridge(spec: BridgeSpec): { def: AnyBridge; options: Options } {
   if (typeof spec === 'string') return { def: getBridge(spec), options: {} };
@@ -178,7 +195,9 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
     }
     return out;
   };
-  const ctxFor = (opts: ForwardOptions, memory: BridgeMemory | undefined): BridgeContext<Options> => ({
+  // Hidden-state indices of the teacher the bridge reads (null: the last hidden state alone, the usual path).
+  const teacherLayers = resolveTeacherLayers(def.teacherLayers?.(options) ?? null, teacher.model.layers, def.name);
+  const ctxFor = (opts: ForwardOptions, memory: BridgeMemory | undefined, params?: Params): BridgeContext<Options> => ({
     options,
     attentionMask: opts.attentionMask ?? null,
     training: opts.training ?? false,
@@ -187,6 +206,8 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
     queryLength: opts.queryLength,
     memory,
     trace: opts.trace,
+    inputIds: opts.inputIds ?? null,
+    tokenEmbedding: params?.[names.head] ?? null,
   });
 
   let decoding: Decodable<ComposedCache> | null = null;
@@ -197,6 +218,8 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
     causal: isCausal(def, options),
     student,
     dims,
+    teacherLayers,
+    teacherWidth: dims.teacher * (teacherLayers?.length ?? 1),
     names,
     vocabSize,
     trainableParams: shapes,
@@ -210,15 +233,18 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
       };
     },
     teacherStates(inputIds, opts = {}) {
-      const out = teacher.model.apply(teacher.params, inputIds, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.cache, logitsToKeep: 1 });
-      return { states: stopGradient(out.lastHiddenState), cache: out.cache }; // [B, T, Dt], frozen
+      const out = teacher.model.apply(teacher.params, inputIds, { attentionMask: opts.attentionMask, positionIds: opts.positionIds, cache: opts.cache, logitsToKeep: 1, outputHiddenStates: teacherLayers !== null });
+      if (!teacherLayers) return { states: stopGradient(out.lastHiddenState), cache: out.cache }; // [B, T, Dt], frozen
+      const picked = teacherLayers.map((l) => out.hiddenStates![l]); // each [B, T, Dt]
+      return { states: stopGradient(picked.length === 1 ? picked[0] : concat(picked, -1)), cache: out.cache }; // [B, T, k·Dt], frozen
     },
     memory(params, H) {
       return def.memory ? def.memory(bridgeParams(params), H, ctxFor({}, undefined)) : {};
     },
     forward(params, H, opts = {}) {
       const bp = bridgeParams(params);
-      const ctx = ctxFor(opts, opts.memory ?? (def.memory ? def.memory(bp, H, ctxFor(opts, undefined)) : undefined));
+      if (def.studentTokens && !opts.inputIds) throw new Error(`bridge "${def.name}": the student reads its own tokens; pass inputIds to forward`);
+      const ctx = ctxFor(opts, opts.memory ?? (def.memory ? def.memory(bp, H, ctxFor(opts, undefined)) : undefined), params);
       const studentInputs = def.apply(bp, H, ctx); // [B, Tq, Ds]
       const T = opts.queryLength ?? H.shape[1] - (opts.queryStart ?? 0);
       const want = [H.shape[0], T, dims.student];
@@ -235,7 +261,7 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
     apply(params, inputIds, opts = {}) {
       const H = opts.teacherStates ? stopGradient(opts.teacherStates) : model.teacherStates(inputIds, { attentionMask: opts.attentionMask, positionIds: opts.positionIds }).states; // [B, T, Dt]
       if (H.shape[0] !== inputIds.shape[0] || H.shape[1] !== inputIds.shape[1]) throw new Error(`composed model: teacher states [${H.shape.join(', ')}] do not match the ids [${inputIds.shape.join(', ')}]`);
-      return { ...model.forward(params, H, opts), teacherStates: H };
+      return { ...model.forward(params, H, { ...opts, inputIds }), teacherStates: H };
     },
     loss(params, inputIds, opts = {}) {
       const { lastHiddenState } = model.apply(params, inputIds, opts); // its lazy logits are never evaluated

@@ -55,7 +55,7 @@ export function composedDecoder(model: ComposedModel): Decodable<ComposedCache> 
       const fresh = model.memory(params, t.states); // each [B, T, X]
       const states = writeRows(cache.states ?? undefined, t.states, from, cache.capacity); // [B, C, Dt]
       const memory = Object.fromEntries(Object.entries(fresh).map(([k, v]) => [k, writeRows(cache.memory[k], v, from, cache.capacity)])); // each [B, C, X]
-      const out = model.forward(params, states, { attentionMask, positionIds, memory, queryStart: from, queryLength: T, studentCache: cache.student, logitsToKeep });
+      const out = model.forward(params, states, { attentionMask, positionIds, memory, queryStart: from, queryLength: T, studentCache: cache.student, logitsToKeep, inputIds });
       return { logits: out.logits, cache: { teacher: t.cache!, student: out.studentCache!, states, memory, length: from + T, capacity: cache.capacity } };
     },
   };

@@ -27,7 +27,7 @@ export function defineBridge<O extends object>(def: BridgeDefinition<O>): Bridge
   if (typeof def.name !== 'string' || !NAME.test(def.name)) throw new TypeError(`defineBridge: name must match ${NAME} (lowercase, digits, dashes), got ${JSON.stringify(def.name)}`);
   if (typeof def.options !== 'object' || def.options === null || Array.isArray(def.options)) throw new TypeError(`defineBridge(${def.name}): options must be an object of defaults`);
   for (const fn of ['init', 'apply'] as const) if (typeof def[fn] !== 'function') throw new TypeError(`defineBridge(${def.name}): ${fn} must be a function`);
-  for (const fn of ['memory', 'causal'] as const) if (def[fn] !== undefined && typeof def[fn] !== 'function') throw new TypeError(`defineBridge(${def.name}): ${fn} must be a function when given`);
+  for (const fn of ['memory', 'causal', 'teacherLayers'] as const) if (def[fn] !== undefined && typeof def[fn] !== 'function') throw new TypeError(`defineBridge(${def.name}): ${fn} must be a function when given`);
   if (def.student && (typeof def.student.layers !== 'function' || typeof def.student.apply !== 'function')) {
     throw new TypeError(`defineBridge(${def.name}): student must have layers() and apply()`);
   }

@@ -24,6 +24,7 @@ export { BUILTIN_BRIDGES, getBridge, listBridges, registerBridge, unregisterBrid
 export { enhanced, paperReleased, type EnhancedOptions } from './variants/enhanced.js';
 export { flamingo, type FlamingoOptions } from './variants/flamingo.js';
 export { calm, calmLayers, type CalmOptions } from './variants/calm.js';
+export { gatedTokens, type GatedTokensOptions } from './variants/gated-tokens.js';
 export { plain, type PlainOptions } from './variants/plain.js';
 export { linearBridge, type LinearOptions } from './variants/linear.js';
 export { attend, crossMask, dropout, layerNormInit, linearNamed, need, prefixed, queryWindow, rows, subKey, torchLinear, type AttendOptions } from './nn.js';

@@ -3,6 +3,7 @@ import type { BridgeDefinition } from './types.js';
 import { calm } from './variants/calm.js';
 import { enhanced, paperReleased } from './variants/enhanced.js';
 import { flamingo } from './variants/flamingo.js';
+import { gatedTokens } from './variants/gated-tokens.js';
 import { linearBridge } from './variants/linear.js';
 import { plain } from './variants/plain.js';
 
@@ -15,6 +16,7 @@ export const BUILTIN_BRIDGES: readonly AnyBridge[] = [
   paperReleased,
   flamingo,
   calm,
+  gatedTokens,
   plain,
   linearBridge,
 ];

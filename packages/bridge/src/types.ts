@@ -38,6 +38,10 @@ export interface BridgeContext<O = Record<string, unknown>> {
   memory?: BridgeMemory;
   /** Debugging: called with named intermediates (`P`, `S0`, …) as they are built (lazy tensors). */
   trace?: (name: string, value: Tensor) => void;
+  /** int32 `[B, Tq]` the student's own token ids at the query positions (given to variants with {@link BridgeDefinition.studentTokens}). */
+  inputIds?: Tensor | null;
+  /** `[V, Ds]` the composed model's head, which such a variant uses as its token embedding table (tied). */
+  tokenEmbedding?: Tensor | null;
 }
 
 /**
@@ -80,4 +84,16 @@ export interface BridgeDefinition<O extends object = Record<string, unknown>> {
   apply(params: Params, teacherStates: Tensor, ctx: BridgeContext<O>): Tensor;
   /** Optional: act inside the student as well (see {@link StudentHook}). */
   readonly student?: StudentHook<O>;
+  /**
+   * The variant reads the student's own token ids (`ctx.inputIds`) and the head as a tied embedding table
+   * (`ctx.tokenEmbedding`), so the student keeps its own token stream (it can copy from the prompt); the composed
+   * model then needs the ids in `forward` (`inputIds`).
+   */
+  readonly studentTokens?: boolean;
+  /**
+   * Which teacher hidden states the variant reads (default: the last one only): indices of the teacher's hidden
+   * states, 0 = its embeddings, l = after block l, L (or −1) = after the final norm. The composed model then hands
+   * the bridge (and the teacher cache stores) the chosen states concatenated on the feature axis: `[B, T, k·Dt]`.
+   */
+  teacherLayers?(options: O): number[] | null;
 }

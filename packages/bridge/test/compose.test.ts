@@ -114,7 +114,7 @@ describe('errors', () => {
     const student = { model: tinyStudent(8) };
     expect(() => composeModel({ teacher, student, bridge: { variant: 'enhanced', options: { heads: 3 } } })).toThrow(/3 heads do not divide the student width 8/);
     expect(() => composeModel({ teacher, student, bridge: { variant: 'enhanced', options: { head: 2 } } })).toThrow(/unknown option head .*known: layers, heads/);
-    expect(() => composeModel({ teacher, student, bridge: 'nope' })).toThrow(/unknown bridge variant "nope" \(known: enhanced, paper-released, flamingo, calm, plain, linear/);
+    expect(() => composeModel({ teacher, student, bridge: 'nope' })).toThrow(/unknown bridge variant "nope" \(known: enhanced, paper-released, flamingo, calm, gated-tokens, plain, linear/);
   });
 });
 

@@ -92,7 +92,7 @@ describe('bad folders: one-line errors naming the file and the problem', () => {
     await expect(loadBridge(dir)).rejects.toThrow(`${cfg}: unknown format "other/2" (expected "${BRIDGE_FORMAT}")`);
     const ours = { format: BRIDGE_FORMAT, variant: 'nope', options: {}, dims: { teacher: 48, student: 32, studentLayers: 4 }, head: { vocab_size: 90 }, student: { config: { model_type: 'gpt_neo' } } };
     await writeFile(cfg, JSON.stringify(ours));
-    await expect(loadBridge(dir)).rejects.toThrow(`${cfg}: bridge variant "nope" is not registered (known: enhanced, paper-released, flamingo, calm, plain, linear`);
+    await expect(loadBridge(dir)).rejects.toThrow(`${cfg}: bridge variant "nope" is not registered (known: enhanced, paper-released, flamingo, calm, gated-tokens, plain, linear`);
     await writeFile(cfg, JSON.stringify({ ...ours, variant: 'enhanced' }));
     await expect(loadBridge(dir)).rejects.toThrow(`${dir}: the bridge config names no teacher folder: pass { teacher }`);
   });

@@ -39,8 +39,8 @@ describe('defineBridge', () => {
 });
 
 describe('the registry', () => {
-  it('holds the built-ins: enhanced, paper-released, flamingo, calm, plain, linear', () => {
-    expect(BUILTIN_BRIDGES.map((d) => d.name)).toEqual(['enhanced', 'paper-released', 'flamingo', 'calm', 'plain', 'linear']);
+  it('holds the built-ins: enhanced, paper-released, flamingo, calm, gated-tokens, plain, linear', () => {
+    expect(BUILTIN_BRIDGES.map((d) => d.name)).toEqual(['enhanced', 'paper-released', 'flamingo', 'calm', 'gated-tokens', 'plain', 'linear']);
     for (const d of BUILTIN_BRIDGES) expect(getBridge(d.name)).toBe(d);
   });
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkGrads } from '@llm-modules/autograd/testing';
-import { evaluate, prngKey, randomNormal, type Tensor } from '@llm-modules/tensor';
+import { evaluate, prngKey, randomNormal, slice, type Tensor } from '@llm-modules/tensor';
 import { resolveOptions } from '../define.js';
 import { loadBridge, saveBridge } from '../folder.js';
 import { generateComposed } from '../generate.js';
@@ -32,8 +32,10 @@ export async function checkShapes(def: Def, overrides: Overrides, Dt: number, Ds
   const params = model.init(prngKey(1));
   const { ids, mask } = batch();
   const out = model.apply(params, ids, { attentionMask: mask });
-  const alone = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask });
-  const window = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask, queryStart: 2, queryLength: 2 });
+  const tokenEmbedding = params[model.names.head]; // variants that keep the student's own tokens embed them with it
+  const alone = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask, inputIds: ids, tokenEmbedding });
+  const windowIds = slice(ids, [0, 2], [B, 4]); // [B, 2]
+  const window = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask, queryStart: 2, queryLength: 2, inputIds: windowIds, tokenEmbedding });
   await evaluate(out.logits, out.studentInputs, alone, window);
   const want: Array<[string, Tensor, number[]]> = [
     ['student inputs', out.studentInputs, [B, T, Ds]],
@@ -70,7 +72,7 @@ export async function checkBridgeGradients(def: Def, overrides: Overrides, tol: 
   const { ids, mask } = batch();
   const H = model.teacherStates(ids, { attentionMask: mask }).states;
   await evaluate(H, ...Object.values(params));
-  const f = (bp: Params) => model.forward({ ...params, ...prefixed(model.names.bridge, bp) }, H, { attentionMask: mask }).logits;
+  const f = (bp: Params) => model.forward({ ...params, ...prefixed(model.names.bridge, bp) }, H, { attentionMask: mask, inputIds: ids }).logits;
   await checkGrads(f, [model.bridgeParams(params)], { atol: tol.atol ?? 1e-6, rtol: tol.rtol ?? 1e-5 });
 }
 
@@ -83,8 +85,9 @@ export async function probeBridgeLeak(def: Def, overrides: Overrides): Promise<{
   const H = model.teacherStates(ids, { attentionMask: mask }).states;
   await evaluate(H);
   const other = randomNormal(prngKey(4), H.shape); // [B, T, Dt]
-  const bridge = await probeFutureLeak((h) => def.apply(model.bridgeParams(params), h, { options, attentionMask: mask }), H, other, { attentionMask: mask });
-  const composed = await probeFutureLeak((h) => model.forward(params, h, { attentionMask: mask }).logits, H, other, { attentionMask: mask });
+  const tokens = { inputIds: ids, tokenEmbedding: params[model.names.head] }; // read only by variants that keep the student's tokens
+  const bridge = await probeFutureLeak((h) => def.apply(model.bridgeParams(params), h, { options, attentionMask: mask, ...tokens }), H, other, { attentionMask: mask });
+  const composed = await probeFutureLeak((h) => model.forward(params, h, { attentionMask: mask, inputIds: ids }).logits, H, other, { attentionMask: mask });
   return { bridge, composed };
 }
 

@@ -1,0 +1,135 @@
+/**
+ * `gated-tokens`: the student keeps its own token stream. Every other variant feeds the student the bridge's
+ * output only, so the student never sees its own tokens and cannot copy a name from the prompt. Here the student
+ * embeds its own token ids with the new head's rows (tied: it already predicts over the teacher's vocabulary),
+ * and the teacher's states enter through causal cross-attention with a zero-initialised tanh gate after several
+ * student blocks — CALM's composition (Bansal et al., 2024) with Flamingo's gate (Alayrac et al., 2022), as
+ * Tandem transformers keep the small model's stream. At step 0 every gate is 0, so the composed model is
+ * exactly the student alone on its own tokens; training opens the gates. The name says both halves: gated
+ * cross-attention, the student's own tokens.
+ */
+import { add, concat, foldIn, mul, slice, tanh, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { embedding, layerNorm } from '@llm-modules/transformer';
+import { defineBridge } from '../define.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, subKey, torchLinear } from '../nn.js';
+import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
+import { calmLayers, type CalmOptions } from './calm.js';
+
+export interface GatedTokensOptions {
+  /** Cross-attend after every `every`-th student block (default 1: after each block). */
+  every: number;
+  /** Explicit student block indices instead of `every` (null: use `every`). */
+  layers: number[] | null;
+  heads: number;
+  /** Dropout on the cross-attention probabilities (training only). */
+  dropout: number;
+  causal: boolean;
+  /**
+   * Which teacher hidden states the cross-attention reads: 0 = embeddings, l = after block l, −1 = after the final
+   * norm (the last hidden state). null: the last one only. Several are normalised each and read together.
+   */
+  teacherLayers: number[] | null;
+}
+
+/** The student blocks with a gated cross-attention after them (CALM's rule with this variant's `every`). */
+const hookedBlocks = (o: GatedTokensOptions, studentLayers: number) => calmLayers({ every: o.every, layers: o.layers } as CalmOptions, studentLayers);
+/** How many teacher hidden states are read (the bridge sees them side by side: `[B, T, k·Dt]`). */
+const teacherCount = (o: GatedTokensOptions) => o.teacherLayers?.length ?? 1;
+
+function init(dims: BridgeDims, o: GatedTokensOptions, key: PRNGKey): Params {
+  const { teacher: Dt, student: Ds } = dims;
+  if (Ds % o.heads !== 0) throw new Error(`gated-tokens: ${o.heads} heads do not divide the student width ${Ds}`);
+  const k = teacherCount(o);
+  // intermediate teacher states are un-normalised residual streams of varying scale: one LayerNorm per state read
+  const p: Params = {};
+  for (let i = 0; i < k; i++) Object.assign(p, layerNormInit(`teacher_norms.${i}`, Dt));
+  for (const l of hookedBlocks(o, dims.studentLayers)) {
+    const kl = subKey(key, 100 + l);
+    const n = `hooks.${l}`;
+    Object.assign(
+      p,
+      layerNormInit(`${n}.norm`, Ds),
+      torchLinear(subKey(kl, 0), `${n}.attn.q_proj`, Ds, Ds),
+      torchLinear(subKey(kl, 1), `${n}.attn.k_proj`, k * Dt, Ds),
+      torchLinear(subKey(kl, 2), `${n}.attn.v_proj`, k * Dt, Ds),
+      torchLinear(subKey(kl, 3), `${n}.attn.out_proj`, Ds, Ds),
+      { [`${n}.gate`]: zeros([1]) }, // tanh(0) = 0: the student starts alone
+    );
+  }
+  return p;
+}
+
+/** The teacher states `[B, T, k·Dt]`, each of the k states layer-normalised on its own. */
+function normalisedTeacher(p: Params, H: Tensor, k: number): Tensor {
+  const [B, T, W] = H.shape;
+  const Dt = W / k;
+  const parts: Tensor[] = [];
+  for (let i = 0; i < k; i++) {
+    const part = k === 1 ? H : slice(H, [0, 0, i * Dt], [B, T, (i + 1) * Dt]); // [B, T, Dt]
+    parts.push(layerNorm(part, need(p, `teacher_norms.${i}.weight`), need(p, `teacher_norms.${i}.bias`)));
+  }
+  return k === 1 ? parts[0] : concat(parts, -1); // [B, T, k·Dt]
+}
+
+/** Per hooked block: keys and values of the normalised teacher states (position-wise, so decoding caches them). */
+function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): BridgeMemory {
+  const o = ctx.options;
+  const k = teacherCount(o);
+  if (H.shape[2] % k !== 0) throw new Error(`gated-tokens: teacher states of width ${H.shape[2]} are not ${k} states side by side`);
+  const X = normalisedTeacher(p, H, k); // [B, T, k·Dt]
+  const mem: BridgeMemory = {};
+  const hooked = Object.keys(p).map((n) => /^hooks\.(\d+)\.gate$/.exec(n)?.[1]).filter((x): x is string => x !== undefined);
+  for (const l of hooked) {
+    mem[`k.${l}`] = linearNamed(p, `hooks.${l}.attn.k_proj`, X); // [B, T, Ds]
+    mem[`v.${l}`] = linearNamed(p, `hooks.${l}.attn.v_proj`, X); // [B, T, Ds]
+  }
+  return mem;
+}
+
+/**
+ * `gated-tokens`: the student's inputs are its own tokens embedded with the head's rows (tied); after each hooked
+ * block, `h = h + tanh(g_l)·out_proj(attention(q_proj(LN(h)), k/v of LN(teacher states)))` with `g_l = 0` at init.
+ * Causal by default; `teacherLayers` picks one or several teacher hidden states.
+ *
+ * @example
+ * ```ts
+ * import { gatedTokens, resolveOptions } from '@llm-modules/bridge';
+ * import { prngKey, randomNormal, tensor } from '@llm-modules/tensor';
+ * const options = resolveOptions(gatedTokens, { heads: 2 });
+ * const p = gatedTokens.init({ teacher: 12, student: 8, studentLayers: 2 }, options, prngKey(0));
+ * const head = randomNormal(prngKey(1), [30, 8]); // the composed model's head [V, Ds], used as the token table
+ * const ids = tensor(new Int32Array([4, 9, 2]), [1, 3], 'int32');
+ * const x = gatedTokens.apply(p, randomNormal(prngKey(2), [1, 3, 12]), { options, inputIds: ids, tokenEmbedding: head }); // [1, 3, 8]
+ * ```
+ */
+export const gatedTokens = defineBridge<GatedTokensOptions>({
+  name: 'gated-tokens',
+  description: 'the student keeps its own tokens (tied to the head); teacher states through zero-gated causal cross-attention into several blocks',
+  options: { every: 1, layers: null, heads: 8, dropout: 0, causal: true, teacherLayers: null },
+  studentTokens: true,
+  teacherLayers: (o) => o.teacherLayers,
+  init,
+  memory,
+  apply(_p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
+    const { q0, Tq } = queryWindow(ctx, H.shape[1]);
+    const ids = ctx.inputIds;
+    if (!ids || !ctx.tokenEmbedding) throw new Error('gated-tokens: needs the student token ids (ctx.inputIds) and the head as its token table (ctx.tokenEmbedding)');
+    if (ids.shape[0] !== H.shape[0] || ids.shape[1] !== Tq) throw new Error(`gated-tokens: token ids [${ids.shape.join(', ')}] do not match the query window [${q0}, ${q0 + Tq}) of ${H.shape[0]} sequences`);
+    return embedding(ctx.tokenEmbedding, ids); // [B, Tq, Ds]
+  },
+  student: {
+    layers: (o: GatedTokensOptions, dims: BridgeDims) => hookedBlocks(o, dims.studentLayers),
+    apply(p: Params, layer: number, h: Tensor, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
+      const o = ctx.options;
+      const mem = ctx.memory ?? memory(p, H, ctx);
+      const Tk = H.shape[1];
+      const { q0, Tq } = queryWindow(ctx, Tk);
+      const n = `hooks.${layer}`;
+      const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
+      const q = linearNamed(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
+      const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
+      const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      return add(h, mul(tanh(need(p, `${n}.gate`)), linearNamed(p, `${n}.attn.out_proj`, a))); // [B, Tq, Ds]
+    },
+  },
+});
