@@ -4,11 +4,10 @@
  * Each shard does the whole of this (it needs the full data's order and fingerprint), then runs only its slice.
  */
 import { loadRows, type Row } from '@llm-modules/loaders';
-import { cacheFingerprint, collate, formatExample, type Batch, type CacheFingerprint, type Example, type PromptFormat } from '@llm-modules/trainer';
+import { cacheFingerprint, cacheOrder, collate, formatExample, type Batch, type CacheFingerprint, type Example, type PromptFormat } from '@llm-modules/trainer';
 import type { Tensor } from '@llm-modules/tensor';
 import { CliError } from '../io.js';
 import { intOption, loadModel, useBackend } from '../commands/model.js';
-import { cacheOrder } from '../train/cache-order.js';
 
 /** The settings a cache-teacher run is made of (the strings are the command line's). */
 export interface TeacherJobSpec {
