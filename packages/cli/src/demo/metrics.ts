@@ -9,8 +9,8 @@ import type { Params } from '@llm-modules/transformer';
 import { encode } from './teacher.js';
 import { completionText, promptText, rng, type Fact } from './world.js';
 
-export interface TraceSet {
-  facts: Fact[];
+export interface TraceSet<F = Fact> {
+  facts: F[];
   /** prompt + completion + EOS, one row per fact */
   sequences: number[][];
   promptLength: number;
@@ -55,7 +55,7 @@ async function chunked(rows: number[][], size: number, fn: (chunk: number[][]) =
  * replaced by a random one first (a causal model's prediction cannot change; a leaky one's can).
  * @example `const acc = await teacherForcedAccuracy(c.logits, params, set, { vocab: 347 })`
  */
-export async function teacherForcedAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet, opts: { vocab: number; scrambleSeed?: number; chunk?: number }): Promise<number> {
+export async function teacherForcedAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet<unknown>, opts: { vocab: number; scrambleSeed?: number; chunk?: number }): Promise<number> {
   const r = rng(opts.scrambleSeed ?? 0);
   const rows = set.sequences.map((s) => (opts.scrambleSeed === undefined ? s : s.map((id, t) => (t >= set.answerPosition ? Math.floor(r() * opts.vocab) : id))));
   const best = await chunked(rows, opts.chunk ?? 128, (c) => lastArgmax(logitsFn, params, c, set.answerPosition - 1));
@@ -67,7 +67,7 @@ export async function teacherForcedAccuracy(logitsFn: LogitsFn, params: Params, 
  * generates); the final answer is the token after `A:`.
  * @example `const { accuracy, samples } = await generationAccuracy(c.logits, params, set, tok)`
  */
-export async function generationAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet, tok: Tokenizer, opts: { chunk?: number } = {}): Promise<{ accuracy: number; samples: string[] }> {
+export async function generationAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet<unknown>, tok: Tokenizer, opts: { chunk?: number } = {}): Promise<{ accuracy: number; samples: string[] }> {
   const total = set.sequences[0].length;
   let rows = set.sequences.map((s) => s.slice(0, set.promptLength));
   for (let t = set.promptLength; t < total; t++) {

@@ -51,20 +51,20 @@ export function shuffled<T>(items: readonly T[], seed: number): T[] {
   return out;
 }
 
-export interface WorldSplit {
+export interface WorldSplit<F = Fact> {
   /** facts with a training trace (a quarter) */
-  train: Fact[];
+  train: F[];
   /** facts whose traces pick settings (a tenth) */
-  validation: Fact[];
+  validation: F[];
   /** facts never traced in training: the evaluation set */
-  heldout: Fact[];
+  heldout: F[];
 }
 
 /**
  * Split facts (seeded): traces for `trainFraction`, validation `validationFraction`, the rest held out.
  * @example `const { train, heldout } = splitWorld(allFacts(), { seed: 0 })`
  */
-export function splitWorld(facts: readonly Fact[], opts: { seed: number; trainFraction?: number; validationFraction?: number }): WorldSplit {
+export function splitWorld<F = Fact>(facts: readonly F[], opts: { seed: number; trainFraction?: number; validationFraction?: number }): WorldSplit<F> {
   const order = shuffled(facts, opts.seed);
   const nTrain = Math.round(order.length * (opts.trainFraction ?? 0.25));
   const nVal = Math.round(order.length * (opts.validationFraction ?? 0.1));
@@ -85,8 +85,8 @@ export function teacherRows(facts: readonly Fact[], opts: { copies: number; perR
   return rows;
 }
 
-/** GPT-2's reversible byte → printable-unicode map. */
-function bytesToUnicode(): Map<number, string> {
+/** GPT-2's reversible byte → printable-unicode map (both worlds' tokenizers). @example `bytesToUnicode().get(32) // 'Ġ'` */
+export function bytesToUnicode(): Map<number, string> {
   const bs: number[] = [];
   for (let c = 0x21; c <= 0x7e; c++) bs.push(c);
   for (let c = 0xa1; c <= 0xac; c++) bs.push(c);
