@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { runDemo, type DemoSummary } from '../demo/run.js';
 import { retrainTeacher } from '../demo/teacher.js';
 import { ALL_VARIANTS, DEFAULT_VARIANTS } from '../demo/variants.js';
+import { WORLD_NAMES, type WorldName } from '../demo/worlds.js';
 import { CliError, type CliIO } from '../io.js';
 
 export interface DemoCommandOptions {
@@ -11,6 +12,8 @@ export interface DemoCommandOptions {
   all?: boolean;
   json?: boolean;
   retrainTeacher?: boolean;
+  /** `arithmetic` (default) or `people` (a world that needs copying; its teacher is trained first) */
+  world?: string;
   /** the example folder (default: the repository's examples/knowledge-transfer) */
   dir?: string;
   steps?: string;
@@ -37,8 +40,10 @@ const pct = (x: number) => x.toFixed(2).padStart(6);
 
 /** The summary as a table (one row per contestant). */
 export function demoTable(s: DemoSummary): string {
-  const head = `${'variant'.padEnd(16)} ${'gen acc'.padStart(8)} ${'TF acc'.padStart(8)} ${'TF scr.'.padStart(8)} ${'train s'.padStart(8)} ${'params'.padStart(8)}`;
-  const rows = Object.entries(s.variants).map(([name, v]) => `${name.padEnd(16)} ${pct(v!.heldout_generation_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy_scrambled).padStart(8)} ${v!.train_seconds.toFixed(1).padStart(8)} ${String(v!.parameters).padStart(8)}`);
+  // worlds that need copying add the share of generations that restate the prompt's name
+  const copies = Object.values(s.variants).some((v) => v?.heldout_copy_rate !== undefined);
+  const head = `${'variant'.padEnd(16)} ${'gen acc'.padStart(8)} ${'TF acc'.padStart(8)} ${'TF scr.'.padStart(8)} ${'train s'.padStart(8)} ${'params'.padStart(8)}${copies ? ' copies'.padStart(8) : ''}`;
+  const rows = Object.entries(s.variants).map(([name, v]) => `${name.padEnd(16)} ${pct(v!.heldout_generation_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy).padStart(8)} ${pct(v!.heldout_teacher_forced_accuracy_scrambled).padStart(8)} ${v!.train_seconds.toFixed(1).padStart(8)} ${String(v!.parameters).padStart(8)}${copies ? pct(v!.heldout_copy_rate ?? 0).padStart(8) : ''}`);
   return [`held-out facts: ${s.facts.heldout} (teacher fact accuracy ${s.teacher_fact_accuracy.toFixed(3)})`, head, ...rows].join('\n');
 }
 
@@ -54,9 +59,14 @@ export function demoTable(s: DemoSummary): string {
  */
 export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<void> {
   const dir = resolve(opts.dir ?? defaultDemoDir());
+  const world = (opts.world ?? 'arithmetic') as WorldName;
+  if (!WORLD_NAMES.includes(world)) throw new CliError(`--world must be one of ${WORLD_NAMES.join(', ')}, got ${opts.world}`);
+  if (world === 'people') {
+    // the people world trains its own teacher in a temporary folder: the arithmetic example folder is not read
+    return printSummary(await runDemo({ dir, world, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps: parseSteps(opts.steps), log: (line) => io.stderr(`${line}\n`), progress: process.stderr }), opts, io);
+  }
   if (!existsSync(join(dir, 'teacher.train.json'))) throw new CliError(`${dir}: not a knowledge-transfer example folder (no teacher.train.json)`);
-  const steps = opts.steps === undefined ? undefined : Number(opts.steps);
-  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) throw new CliError(`--steps must be a positive integer, got ${opts.steps}`);
+  const steps = parseSteps(opts.steps);
   const log = (line: string) => io.stderr(`${line}\n`);
   if (opts.retrainTeacher) {
     log(`retraining the teacher with ${join(dir, 'teacher.train.json')} (llm-modules train) …`);
@@ -65,7 +75,16 @@ export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<
   } else if (!existsSync(join(dir, 'teacher', 'model.safetensors'))) {
     throw new CliError(`${join(dir, 'teacher')}: no trained teacher (model.safetensors); run llm-modules demo --retrain-teacher`);
   }
-  const summary = await runDemo({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr });
+  printSummary(await runDemo({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr }), opts, io);
+}
+
+function parseSteps(text: string | undefined): number | undefined {
+  const steps = text === undefined ? undefined : Number(text);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps > 0)) throw new CliError(`--steps must be a positive integer, got ${text}`);
+  return steps;
+}
+
+function printSummary(summary: DemoSummary, opts: DemoCommandOptions, io: CliIO): void {
   if (opts.json) io.stdout(`${JSON.stringify(summary)}\n`);
   else io.stdout(`${demoTable(summary)}\ntotal ${summary.seconds}s\n`);
 }

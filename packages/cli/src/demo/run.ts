@@ -2,22 +2,22 @@
  * The knowledge-transfer demo, end to end: load the shipped teacher, split the fact world, precompute the frozen
  * teacher's states once, train each contestant on the traces, and measure it on the held-out facts.
  */
-import { join } from 'node:path';
-import { loadTokenizer } from '@llm-modules/loaders';
 import { evaluate, foldIn, prngKey, tensor, type Tensor } from '@llm-modules/tensor';
-import { loadPretrained, type Params } from '@llm-modules/transformer';
+import type { Params } from '@llm-modules/transformer';
 import { adamw, bucketedBatches, initialState, progressObserver, train, warmupCosine, type Batch, type Example, type Observer } from '@llm-modules/trainer';
 import type { PyTree } from '@llm-modules/autograd';
-import { factAccuracy } from './teacher.js';
-import { generationAccuracy, teacherForcedAccuracy, traceSet, type TraceSet } from './metrics.js';
+import { generationAccuracy, teacherForcedAccuracy, type TraceSet } from './metrics.js';
 import { contestant, DEFAULT_VARIANTS, type BridgeTuning, type VariantName } from './variants.js';
-import { allFacts, shuffled, splitWorld } from './world.js';
+import { splitWorld } from './world.js';
+import { demoWorld, type DemoWorld, type LoadedTeacher, type WorldName } from './worlds.js';
 
 export interface DemoOptions {
   /** the example folder: `teacher/` (model + tokenizer) lives in it */
   dir: string;
   /** a smaller world and fewer steps (CI smoke) */
   quick?: boolean;
+  /** which fact world (default `arithmetic`; `people` trains its own teacher first) */
+  world?: WorldName;
   variants?: readonly VariantName[];
   /** optimizer steps per contestant (default 1400, quick 100) */
   steps?: number;
@@ -70,10 +70,13 @@ export interface VariantResult {
   best_validation_loss: number | null;
   validation_generation_accuracy: number;
   validation_teacher_forced_accuracy: number;
+  /** worlds that need copying: the share of held-out generations that restate the prompt's name */
+  heldout_copy_rate?: number;
   sample: string;
 }
 
 export interface DemoSummary {
+  world: WorldName;
   teacher_fact_accuracy: number;
   facts: { total: number; train: number; validation: number; heldout: number };
   variants: Partial<Record<VariantName, VariantResult>>;
@@ -81,7 +84,7 @@ export interface DemoSummary {
 }
 
 /** The frozen teacher's last hidden states for every sequence of a set, computed once: `[N, T, D]` on the host. */
-async function teacherStates(run: (ids: Tensor) => Tensor, set: TraceSet, chunk = 128): Promise<{ data: Float32Array; T: number; D: number }> {
+async function teacherStates(run: (ids: Tensor) => Tensor, set: TraceSet<unknown>, chunk = 128): Promise<{ data: Float32Array; T: number; D: number }> {
   const T = set.sequences[0].length;
   const parts: Float32Array[] = [];
   let D = 0;
@@ -105,7 +108,7 @@ function withStates(batch: Batch, states: { data: Float32Array; T: number; D: nu
   return { ...batch, teacherStates: tensor(out, [idx.length, T, D]) };
 }
 
-const examplesOf = (set: TraceSet, lossOn: 'completion' | 'all' = 'completion'): Example[] =>
+const examplesOf = (set: TraceSet<unknown>, lossOn: 'completion' | 'all' = 'completion'): Example[] =>
   set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (lossOn === 'all' || t >= set.promptLength ? 1 : 0)) }));
 const round = (x: number) => Number(x.toFixed(4));
 
@@ -123,16 +126,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const log = opts.log ?? (() => {});
   const seed = opts.seed ?? 0;
   const quick = opts.quick ?? false;
-  const teacherDir = join(opts.dir, 'teacher');
-  const teacher = await loadPretrained(teacherDir);
-  const tok = await loadTokenizer(teacherDir);
-  const world = allFacts();
-  const teacherAcc = await factAccuracy(teacher.model, teacher.params, tok, world);
-  log(`teacher (Qwen2, ${teacher.model.config.hidden_size}-wide, ${(teacher.model.config as { num_hidden_layers?: number }).num_hidden_layers ?? "?"} layers, frozen): fact accuracy ${teacherAcc.toFixed(3)} on ${world.length} facts`);
+  const world = demoWorld(opts.world ?? 'arithmetic');
+  const loaded = await world.loadTeacher({ dir: opts.dir, quick, progress: opts.progress, log });
+  try {
+    return await runOnWorld(opts, world, loaded, began);
+  } finally {
+    await loaded.dispose();
+  }
+}
 
-  const facts = quick ? shuffled(world, seed + 100).slice(0, 200) : world;
+/** The demo on one world, once its teacher is loaded. */
+async function runOnWorld(opts: DemoOptions, world: DemoWorld, loaded: LoadedTeacher, began: number): Promise<DemoSummary> {
+  const log = opts.log ?? (() => {});
+  const seed = opts.seed ?? 0;
+  const quick = opts.quick ?? false;
+  const { teacher, tok } = loaded;
+  const teacherAcc = await world.teacherAccuracy(teacher.model, teacher.params, tok, world.all(quick));
+  log(`world: ${world.name}; teacher ${loaded.origin}`);
+  log(`teacher (Qwen2, ${teacher.model.config.hidden_size}-wide, ${(teacher.model.config as { num_hidden_layers?: number }).num_hidden_layers ?? "?"} layers, frozen): fact accuracy ${teacherAcc.toFixed(3)} on ${world.all(quick).length} facts`);
+
+  const facts = world.used(quick, seed);
   const split = splitWorld(facts, { seed });
-  const sets = { train: traceSet(tok, split.train), validation: traceSet(tok, split.validation), heldout: traceSet(tok, split.heldout) };
+  const sets = { train: world.traces(tok, split.train), validation: world.traces(tok, split.validation), heldout: world.traces(tok, split.heldout) };
   log(`world: ${facts.length} facts; traces for ${split.train.length} (train), ${split.validation.length} validation, ${split.heldout.length} held out`);
   log(`  e.g. ${tok.decode(sets.train.sequences[0].slice(0, -1))}`);
   const runTeacher = (ids: Tensor) => teacher.model.apply(teacher.params, ids).lastHiddenState;
@@ -204,11 +219,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
       best_validation_loss: final.bestValidationLoss === null ? null : round(final.bestValidationLoss),
       validation_generation_accuracy: round(valGen.accuracy),
       validation_teacher_forced_accuracy: round(valTf),
+      ...(world.copyRate ? { heldout_copy_rate: round(world.copyRate(gen.samples, sets.heldout.facts)) } : {}),
       sample: gen.samples[0],
     };
-    log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);
+    const copied = variants[name]!.heldout_copy_rate === undefined ? '' : `, copies the name ${variants[name]!.heldout_copy_rate!.toFixed(3)}`;
+    log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}${copied}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);
   }
   return {
+    world: world.name,
     teacher_fact_accuracy: round(teacherAcc),
     facts: { total: facts.length, train: split.train.length, validation: split.validation.length, heldout: split.heldout.length },
     variants,

@@ -11,7 +11,7 @@ import type { Batch } from '@llm-modules/trainer';
 import { WORLD_EOS } from './world.js';
 
 export const DEFAULT_VARIANTS = ['enhanced', 'student-only', 'paper-released'] as const;
-export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'teacher-head'] as const;
+export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'gated-tokens', 'teacher-head'] as const;
 export type VariantName = (typeof ALL_VARIANTS)[number];
 
 export interface Contestant {
@@ -70,6 +70,8 @@ const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, 
   'paper-released': { variant: 'paper-released', options: {} },
   plain: { variant: 'plain', options: { heads: 4, layers: 1 } },
   flamingo: { variant: 'flamingo', options: { heads: 4, layers: 1 } },
+  // the student keeps its own tokens (it can copy a name from the prompt); gated cross-attention after each block
+  'gated-tokens': { variant: 'gated-tokens', options: { heads: 4, every: 1 } },
 };
 
 const count = (shapes: Iterable<readonly number[]>) => [...shapes].reduce((s, sh) => s + sh.reduce((a, b) => a * b, 1), 0);
