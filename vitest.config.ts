@@ -9,6 +9,8 @@ export default defineConfig({
     alias: [
       { find: /^@llm-modules\/([a-z-]+)\/([a-z-]+)$/, replacement: pkg('$1', '$2') },
       { find: /^@llm-modules\/([a-z-]+)$/, replacement: pkg('$1') },
+      // the CLI package is published as `llm-modules` (its doctests import it by that name)
+      { find: /^llm-modules$/, replacement: pkg('cli') },
     ],
   },
   test: {
