@@ -9,8 +9,8 @@ import { isAbsolute, resolve } from 'node:path';
 import { isBridgeFolder, loadBridge, readBridgeConfig, type BridgeFolderConfig, type ComposedModel } from '@llm-modules/bridge';
 import { loadTokenizer, type Tokenizer } from '@llm-modules/loaders';
 import type { Tensor } from '@llm-modules/tensor';
-import { cacheFingerprint } from '@llm-modules/trainer';
-import { loadPretrained, type Params, type Pretrained } from '@llm-modules/transformer';
+import { teacherFingerprint } from '@llm-modules/trainer';
+import { loadPretrained, type Params } from '@llm-modules/transformer';
 import { CliError } from '../io.js';
 
 export { isBridgeFolder };
@@ -31,14 +31,6 @@ const ids = (v: unknown): number[] => (Array.isArray(v) ? v : typeof v === 'numb
 const isFolder = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
-/**
- * A teacher's content fingerprint: its config and every parameter's name, shape and values (the teacher part of the
- * teacher-cache fingerprint, so a run with a cache records it for free).
- * @example `const fp = await teacherFingerprint(await loadPretrained('teacher', { tokenizer: false })) // 32 hex digits`
- */
-export async function teacherFingerprint(teacher: Pick<Pretrained, 'model' | 'params'>): Promise<string> {
-  return (await cacheFingerprint({ teacherConfig: teacher.model.config, teacherParams: teacher.params as Record<string, Tensor>, examples: [] })).teacher;
-}
 
 /**
  * Where a bridge folder's teacher is: `override` (`--teacher DIR`), else the recorded path against the folder, else
@@ -91,8 +83,3 @@ export async function loadBridgeModel(dir: string, opts: { teacher?: string } = 
   };
 }
 
-/**
- * The fields `train` adds to a bridge folder so it can move: absolute paths and the teacher's fingerprint.
- * @example `relocationFields('teacher', 'teacher', fp) // { teacher_absolute: '/…/teacher', tokenizer_absolute: '/…/teacher', teacher_fingerprint: fp }`
- */
-export const relocationFields = (teacherDir: string, tokenizerDir: string, fingerprint: string) => ({ teacher_absolute: resolve(teacherDir), tokenizer_absolute: resolve(tokenizerDir), teacher_fingerprint: fingerprint });

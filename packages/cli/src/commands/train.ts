@@ -1,7 +1,6 @@
 import { progressObserver, readTrainConfig, runTrainConfig, TrainConfigError, type Observer } from '@llm-modules/trainer';
 import { CliError, fsErrorLine, humanBytes, type CliIO } from '../io.js';
 import { checkBackendWorks, intOption } from './model.js';
-import { runBridgeConfig } from '../train/bridge-run.js';
 import { clearRun, guardRunFolder, outputFolder } from '../train/run-folder.js';
 
 export interface TrainCommandOptions {
@@ -62,7 +61,7 @@ export async function trainCommand(opts: TrainCommandOptions, io: CliIO): Promis
   const onSigterm = stopBy('SIGTERM');
   process.on('SIGINT', onSigint).on('SIGTERM', onSigterm);
   try {
-    const run = config.mode === 'bridge' ? runBridgeConfig : runTrainConfig;
+    const run = runTrainConfig; // both modes: lm, and bridge (the trainer's trainBridge)
     let open = false; // a progress line without its newline yet
     const log = (line: string) => {
       io.stderr(`${open ? '\n' : ''}${line}\n`);
