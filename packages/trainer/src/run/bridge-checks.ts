@@ -33,7 +33,8 @@ export function checkBridgeSpec(cfg: TrainConfig, file: string): void {
       const guess = closest(key, Object.keys(defaults));
       throw new TrainConfigError(file, `bridge.options: unknown option "${key}" for variant "${def.name}"${guess ? ` (did you mean "${guess}"?)` : ''}; known: ${Object.keys(defaults).join(', ')}`);
     }
-    const want = defaults[key] === null ? 'number' : kindOf(defaults[key]);
+    // a null default ("off") takes a number, or a list where the variant reads one (calm's layers, gated-tokens' teacherLayers)
+    const want = defaults[key] === null ? (Array.isArray(value) ? 'list' : 'number') : kindOf(defaults[key]);
     if (value !== null && kindOf(value) !== want) {
       throw new TrainConfigError(file, `bridge.options.${key} must be a ${want}, got ${JSON.stringify(value)}`);
     }

@@ -90,14 +90,14 @@ export async function trainBridge(cfg: TrainConfig, opts: RunOptions = {}): Prom
     const cacheDir = at(cfg.teacherCache);
     // one example order with `cache-teacher` (sorted by token ids), so either may write the cache the other reads
     const { ordered: all, position } = cacheOrder([...split.train, ...validation]);
-    const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherWeights: teacher.weights, examples: all, settings: { layer: -1 } });
+    const fingerprint = await cacheFingerprint({ teacherConfig: teacher.model.config, teacherWeights: teacher.weights, examples: all, settings: { layer: model.teacherLayers ?? -1 } }); // the states the bridge reads (default: the last)
     fingerprintOfTeacher = fingerprint.teacher;
     const cache = await openTeacherCache(cacheDir, fingerprint).catch(async () => {
       if (await exists(join(cacheDir, 'index.msgpack'))) await openTeacherCache(cacheDir, fingerprint); // a mismatching cache: refuse (throws)
       began = performance.now();
       await teacher.load();
       opts.log?.(`teacher: loaded in ${((performance.now() - began) / 1000).toFixed(1)}s to write the cache ${cacheDir}`);
-      await writeTeacherCache(cacheDir, { examples: all, fingerprint, hiddenSize: model.dims.teacher, run: runTeacher, collate: (ex) => collate(ex, padId), batchSize, onProgress: (done, total) => opts.progress?.('caching teacher states', done, total, 'rows') });
+      await writeTeacherCache(cacheDir, { examples: all, fingerprint, hiddenSize: model.teacherWidth, run: runTeacher, collate: (ex) => collate(ex, padId), batchSize, onProgress: (done, total) => opts.progress?.('caching teacher states', done, total, 'rows') });
       teacher.release();
       return openTeacherCache(cacheDir, fingerprint);
     });
