@@ -11,6 +11,7 @@ import { describeBridgeConformance, tinyTeacher } from '../src/testing.js';
 
 describeBridgeConformance(gatedTokens, { options: { heads: 2 } });
 describeBridgeConformance(gatedTokens, { options: { heads: 2, layers: [1], teacherLayers: [0, -1] } });
+describeBridgeConformance(gatedTokens, { options: { heads: 2, alignedInput: false } });
 
 beforeAll(() => setBackend('cpu'));
 
@@ -51,6 +52,7 @@ describe('gated-tokens', () => {
     expect(worst).toBeLessThan(1e-5);
 
     // a gate opened: the teacher now moves the logits (the equality above is not vacuous)
+    expect(await params[model.names.bridge + 'input_gate'].data()).toEqual(new Float32Array([0]));
     const gates = Object.keys(params).filter((n) => n.endsWith('.gate'));
     expect(gates.map((n) => n.slice(model.names.bridge.length))).toEqual(['hooks.0.gate', 'hooks.1.gate']);
     const opened = model.apply({ ...all, [gates[0]]: full([1], 0.5) }, ids, { attentionMask: mask }).logits;
@@ -75,7 +77,7 @@ describe('gated-tokens', () => {
         expect(got[p * 2 * Dt + Dt + d]).toBeCloseTo(last[p * Dt + d], 5);
       }
     });
-    expect(model.parameterCounts().bridge).toBe(composed({ teacherLayers: null }).parameterCounts().bridge + 2 * 2 * Dt * Ds + 2 * Dt);
+    expect(model.parameterCounts().bridge).toBe(composed({ teacherLayers: null }).parameterCounts().bridge + 2 * 2 * Dt * Ds + Dt * Ds + 2 * Dt); // k/v of 2 hooks and input_proj read 2·Dt; a second norm
   });
 
   it('names what is wrong: forward without the token ids, a teacher layer the teacher lacks', () => {

@@ -11,7 +11,7 @@
 import { add, concat, foldIn, mul, slice, tanh, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { embedding, layerNorm } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 import { calmLayers, type CalmOptions } from './calm.js';
 
@@ -29,6 +29,11 @@ export interface GatedTokensOptions {
    * norm (the last hidden state). null: the last one only. Several are normalised each and read together.
    */
   teacherLayers: number[] | null;
+  /**
+   * Also add the teacher's state at the same position to the token embedding, through its own zero-initialised tanh
+   * gate: `E[id] + tanh(g_in)·proj(LN(H_t))` — the position-aligned path the other variants feed (causal: position t only).
+   */
+  alignedInput: boolean;
 }
 
 /** The student blocks with a gated cross-attention after them (CALM's rule with this variant's `every`). */
@@ -43,6 +48,7 @@ function init(dims: BridgeDims, o: GatedTokensOptions, key: PRNGKey): Params {
   // intermediate teacher states are un-normalised residual streams of varying scale: one LayerNorm per state read
   const p: Params = {};
   for (let i = 0; i < k; i++) Object.assign(p, layerNormInit(`teacher_norms.${i}`, Dt));
+  if (o.alignedInput) Object.assign(p, torchLinear(subKey(key, 0), 'input_proj', k * Dt, Ds), { input_gate: zeros([1]) });
   for (const l of hookedBlocks(o, dims.studentLayers)) {
     const kl = subKey(key, 100 + l);
     const n = `hooks.${l}`;
@@ -87,7 +93,8 @@ function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): B
 }
 
 /**
- * `gated-tokens`: the student's inputs are its own tokens embedded with the head's rows (tied); after each hooked
+ * `gated-tokens`: the student's inputs are its own tokens embedded with the head's rows (tied), plus (with
+ * `alignedInput`) `tanh(g_in)·input_proj(LN(H_t))` of the same position; after each hooked
  * block, `h = h + tanh(g_l)·out_proj(attention(q_proj(LN(h)), k/v of LN(teacher states)))` with `g_l = 0` at init.
  * Causal by default; `teacherLayers` picks one or several teacher hidden states.
  *
@@ -104,18 +111,21 @@ function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): B
  */
 export const gatedTokens = defineBridge<GatedTokensOptions>({
   name: 'gated-tokens',
-  description: 'the student keeps its own tokens (tied to the head); teacher states through zero-gated causal cross-attention into several blocks',
-  options: { every: 1, layers: null, heads: 8, dropout: 0, causal: true, teacherLayers: null },
+  description: 'the student keeps its own tokens (tied to the head); teacher states through zero-gated causal cross-attention into several blocks (and a gated same-position input)',
+  options: { every: 1, layers: null, heads: 8, dropout: 0, causal: true, teacherLayers: null, alignedInput: true },
   studentTokens: true,
   teacherLayers: (o) => o.teacherLayers,
   init,
   memory,
-  apply(_p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
+  apply(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
     const { q0, Tq } = queryWindow(ctx, H.shape[1]);
     const ids = ctx.inputIds;
     if (!ids || !ctx.tokenEmbedding) throw new Error('gated-tokens: needs the student token ids (ctx.inputIds) and the head as its token table (ctx.tokenEmbedding)');
     if (ids.shape[0] !== H.shape[0] || ids.shape[1] !== Tq) throw new Error(`gated-tokens: token ids [${ids.shape.join(', ')}] do not match the query window [${q0}, ${q0 + Tq}) of ${H.shape[0]} sequences`);
-    return embedding(ctx.tokenEmbedding, ids); // [B, Tq, Ds]
+    const tokens = embedding(ctx.tokenEmbedding, ids); // [B, Tq, Ds]
+    if (!ctx.options.alignedInput) return tokens;
+    const aligned = linearNamed(p, 'input_proj', normalisedTeacher(p, rows(H, q0, Tq), teacherCount(ctx.options))); // [B, Tq, Ds]
+    return add(tokens, mul(tanh(need(p, 'input_gate')), aligned)); // [B, Tq, Ds]
   },
   student: {
     layers: (o: GatedTokensOptions, dims: BridgeDims) => hookedBlocks(o, dims.studentLayers),
