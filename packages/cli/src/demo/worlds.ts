@@ -56,7 +56,7 @@ const arithmetic: DemoWorld<Fact> = {
 /** People in the world (2 facts each); the world itself is fixed (seed 0), the run's seed splits it. */
 const PEOPLE = { quick: 40, full: 100 };
 /** Teacher epochs over 8 shuffled copies of every fact (4 to a row): enough to know ≥ 0.9 of them. */
-const PEOPLE_TEACHER_EPOCHS = { quick: 60, full: 60 };
+const PEOPLE_TEACHER_EPOCHS = { quick: 60, full: 100 };
 
 const people: DemoWorld<PersonFact> = {
   name: 'people',
