@@ -5,9 +5,8 @@
  * (weights (1−α)·α^(i−j), α = sigmoid(θ) learned), plus the code of position i itself, expanded back to the
  * student width. Causal by construction; about 2·rank·(Dt + Ds) parameters instead of the millions of `enhanced`.
  */
-import { add, arange, cast, exp, greaterEqual, log, matmul, maximum, mul, reshape, sigmoid, sub, where, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { layerNorm } from '@llm-modules/transformer';
-import { defineBridge, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear, type BridgeContext, type BridgeDims, type Params } from '@llm-modules/bridge';
+import { add, arange, cast, exp, full, greaterEqual, log, matmul, maximum, mul, reshape, sigmoid, sub, where, type Tensor } from '@llm-modules/tensor';
+import { applyLinear, applyNorm, declareVars, defineBridge, queryWindow, rows, torchLayerNormVars, torchLinearVars, type BridgeContext, type Params } from '@llm-modules/bridge';
 
 export interface LowRankOptions {
   /** Width of the code each teacher state is squeezed to. */
@@ -16,6 +15,18 @@ export interface LowRankOptions {
   decay: number;
 }
 
+/** Each parameter once: name, shape and how it starts (`vb.pp(name, i)`: the module draws from its own key). */
+const vars = declareVars((vb, dims, o: LowRankOptions) => ({
+  norm: torchLayerNormVars(vb.pp('norm'), dims.teacher),
+  // one key per module: a shared key would start `up` and `skip` bit-identical
+  down: torchLinearVars(vb.pp('down', 0), dims.teacher, o.rank),
+  up: torchLinearVars(vb.pp('up', 1), o.rank, dims.student),
+  skip: torchLinearVars(vb.pp('skip', 2), o.rank, dims.student),
+  theta: vb.get('theta', [1], (_key, shape) => full(shape, Math.log(o.decay / (1 - o.decay)))), // [1] logit(α)
+}));
+
+/** The code of each teacher state: `down(LN(H))` `[B, T, r]` (position-wise, so decoding caches it). */
+const code = (w: ReturnType<typeof vars.read>, H: Tensor): Tensor => applyLinear(w.down, applyNorm(w.norm, H)); // [B, T, r]
 
 /** The moving-average weights `[B|1, Tq, Tk]`: (1 − α)·α^(i−j) for keys j ≤ query i (absolute i = q0 + row), pads 0. */
 function decayWeights(theta: Tensor, q0: number, Tq: number, Tk: number, mask: Tensor | null | undefined): Tensor {
@@ -40,22 +51,14 @@ export const lowRank = defineBridge<LowRankOptions>({
   description: 'low-rank codes of the teacher states, mixed by a learned causal exponential moving average',
   options: { rank: 16, decay: 0.5 },
   causal: () => true,
-  init(dims: BridgeDims, o: LowRankOptions, key: PRNGKey): Params {
-    return {
-      ...layerNormInit('norm', dims.teacher),
-      // one key per module: a shared key would start `up` and `skip` bit-identical
-      ...torchLinear(subKey(key, 0), 'down', dims.teacher, o.rank),
-      ...torchLinear(subKey(key, 1), 'up', o.rank, dims.student),
-      ...torchLinear(subKey(key, 2), 'skip', o.rank, dims.student),
-      theta: add(zeros([1]), Math.log(o.decay / (1 - o.decay))), // [1] logit(α)
-    };
-  },
-  memory: (p, H) => ({ code: linearNamed(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))) }), // [B, T, r]
+  init: vars.init,
+  memory: (p, H, ctx) => ({ code: code(vars.read(p, ctx), H) }), // [B, T, r]
   apply(p: Params, H: Tensor, ctx: BridgeContext<LowRankOptions>): Tensor {
-    const code = ctx.memory?.code ?? linearNamed(p, 'down', layerNorm(H, need(p, 'norm.weight'), need(p, 'norm.bias'))); // [B, Tk, r]
+    const w = vars.read(p, ctx);
+    const codes = ctx.memory?.code ?? code(w, H); // [B, Tk, r]
     const Tk = H.shape[1];
     const { q0, Tq } = queryWindow(ctx, Tk);
-    const mixed = matmul(decayWeights(need(p, 'theta'), q0, Tq, Tk, ctx.attentionMask), code); // [B, Tq, r]
-    return add(linearNamed(p, 'up', mixed), linearNamed(p, 'skip', rows(code, q0, Tq))); // [B, Tq, Ds]
+    const mixed = matmul(decayWeights(w.theta, q0, Tq, Tk, ctx.attentionMask), codes); // [B, Tq, r]
+    return add(applyLinear(w.up, mixed), applyLinear(w.skip, rows(codes, q0, Tq))); // [B, Tq, Ds]
   },
 });

@@ -199,6 +199,7 @@ export function composeModel(spec: ComposeOptions): ComposedModel {
   const teacherLayers = resolveTeacherLayers(def.teacherLayers?.(options) ?? null, teacher.model.layers, def.name);
   const ctxFor = (opts: ForwardOptions, memory: BridgeMemory | undefined, params?: Params): BridgeContext<Options> => ({
     options,
+    dims,
     attentionMask: opts.attentionMask ?? null,
     training: opts.training ?? false,
     key: opts.key ?? null,

@@ -28,6 +28,22 @@ export { gatedTokens, type GatedTokensOptions } from './variants/gated-tokens.js
 export { plain, type PlainOptions } from './variants/plain.js';
 export { linearBridge, type LinearOptions } from './variants/linear.js';
 export { attend, crossMask, dropout, layerNormInit, linearNamed, need, prefixed, queryWindow, rows, subKey, torchLinear, type AttendOptions } from './nn.js';
+export {
+  ONES,
+  ZEROS,
+  applyLinear,
+  applyNorm,
+  declareVars,
+  initVars,
+  readVars,
+  torchLayerNormVars,
+  torchLinearVars,
+  type BridgeVars,
+  type DeclaredVars,
+  type LayerNormVars,
+  type LinearVars,
+  type VarInit,
+} from './vars.js';
 export { studentStack, type StudentApplyOptions, type StudentStack } from './student.js';
 export {
   RELEASED_NAMES,

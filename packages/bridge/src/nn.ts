@@ -2,6 +2,7 @@
 import { foldIn, full, greaterEqual, matmul, mul, permute, randomUniform, slice, softmax, where, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { andMasks, causalMask, linear, mergeHeads, MASK_VALUE, paddingMask, param, scaledDotProductAttention, splitHeads } from '@llm-modules/transformer';
 import type { BridgeContext, Params } from './types.js';
+import { initVars, torchLinearVars } from './vars.js';
 
 /** `params[name]`, or an error naming the missing parameter (the transformer package's `param`). @example-skip a fragment: `p` comes from the caller's code @example `need(p, 'proj.weight')` */
 export const need = param;
@@ -19,12 +20,7 @@ export const linearNamed = (p: Params, name: string, x: Tensor): Tensor => linea
  * @example-skip a fragment: `key` comes from the caller's code
  * @example `torchLinear(key, 'proj', 1536, 768)` → `{ 'proj.weight': [768, 1536], 'proj.bias': [768] }`
  */
-export function torchLinear(key: PRNGKey, prefix: string, inF: number, outF: number, bias = true): Params {
-  const bound = 1 / Math.sqrt(inF);
-  const out: Params = { [`${prefix}.weight`]: randomUniform(foldIn(key, 0), [outF, inF], { min: -bound, max: bound }) }; // [out, in]
-  if (bias) out[`${prefix}.bias`] = randomUniform(foldIn(key, 1), [outF], { min: -bound, max: bound }); // [out]
-  return out;
-}
+export const torchLinear = (key: PRNGKey, prefix: string, inF: number, outF: number, bias = true): Params => initVars(key, (vb) => torchLinearVars(vb.pp(prefix), inF, outF, bias));
 
 /** `nn.LayerNorm(d)` parameters: weight 1, bias 0. @example `layerNormInit('norm', 768)` */
 export const layerNormInit = (prefix: string, d: number): Params => ({ [`${prefix}.weight`]: full([d], 1), [`${prefix}.bias`]: zeros([d]) });

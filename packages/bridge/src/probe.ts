@@ -30,9 +30,10 @@ export interface ProbeOptions {
  * import { enhanced, probeFutureLeak, resolveOptions } from '@llm-modules/bridge';
  * import { prngKey, randomNormal } from '@llm-modules/tensor';
  * const options = resolveOptions(enhanced, { heads: 2, adapterDim: 4 });
- * const p = enhanced.init({ teacher: 12, student: 8, studentLayers: 2 }, options, prngKey(0));
+ * const dims = { teacher: 12, student: 8, studentLayers: 2 };
+ * const p = enhanced.init(dims, options, prngKey(0));
  * const states = randomNormal(prngKey(1), [1, 5, 12]);
- * const r = await probeFutureLeak((h) => enhanced.apply(p, h, { options }), states, randomNormal(prngKey(2), [1, 5, 12]));
+ * const r = await probeFutureLeak((h) => enhanced.apply(p, h, { options, dims }), states, randomNormal(prngKey(2), [1, 5, 12]));
  * console.log(r.maxChange); // 0: enhanced is causal by default
  * ```
  */

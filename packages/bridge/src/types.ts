@@ -21,6 +21,8 @@ export interface BridgeDims {
 export interface BridgeContext<O = Record<string, unknown>> {
   /** The variant's resolved options (defaults merged with the caller's). */
   options: O;
+  /** The sizes the bridge was built for (what `init` got): a variant's declared parameter shapes come from them. */
+  dims: BridgeDims;
   /** `[B, Tk]` 1 = real teacher token, 0 = pad, over every teacher position (the keys). */
   attentionMask?: Tensor | null;
   /** Training mode: dropout is active when `key` is given. */

@@ -14,7 +14,7 @@ it("CONTRIBUTING.md's gated-linear variant passes every conformance check", asyn
   setBackend('cpu');
   const blocks = [...guide.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
   expect(blocks).toHaveLength(1);
-  const code = blocks[0].replace(/'\.\.\/(define|nn|types)\.js'/g, (_, f: string) => JSON.stringify(src(`${f}.ts`)));
+  const code = blocks[0].replace(/'\.\.\/(define|nn|types|vars)\.js'/g, (_, f: string) => JSON.stringify(src(`${f}.ts`)));
   const cache = fileURLToPath(new URL('../node_modules/.readme-snippets', import.meta.url));
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'guide-'));

@@ -40,10 +40,11 @@ describe('nn', () => {
     expect(await b.data()).toEqual(await a.data());
     expect(await c.data()).not.toEqual(await a.data());
     const options = resolveOptions(enhanced, { heads: 2, adapterDim: 4, dropout: 0 });
-    const p = enhanced.init({ teacher: 12, student: 8, studentLayers: 2 }, options, prngKey(5));
+    const dims = { teacher: 12, student: 8, studentLayers: 2 };
+    const p = enhanced.init(dims, options, prngKey(5));
     const H = randomNormal(prngKey(6), [2, 4, 12]);
-    const [e, t] = [enhanced.apply(p, H, { options }), enhanced.apply(p, H, { options, training: true, key: prngKey(7) })];
-    const withDrop = enhanced.apply(p, H, { options: { ...options, dropout: 0.1 }, training: true, key: prngKey(7) });
+    const [e, t] = [enhanced.apply(p, H, { options, dims }), enhanced.apply(p, H, { options, dims, training: true, key: prngKey(7) })];
+    const withDrop = enhanced.apply(p, H, { options: { ...options, dropout: 0.1 }, dims, training: true, key: prngKey(7) });
     await evaluate(e, t, withDrop);
     expect(await t.data()).toEqual(await e.data());
     expect(await withDrop.data()).not.toEqual(await e.data());

@@ -55,7 +55,8 @@ describe('the registry', () => {
   });
 
   it('a registered variant works standalone: [B, T, Dt] → [B, T, Ds]', () => {
-    const p = tiny.init({ teacher: 6, student: 4, studentLayers: 1 }, tiny.options, prngKey(0));
-    expect(tiny.apply(p, randomNormal(prngKey(1), [2, 3, 6]), { options: tiny.options }).shape).toEqual([2, 3, 4]);
+    const dims = { teacher: 6, student: 4, studentLayers: 1 };
+    const p = tiny.init(dims, tiny.options, prngKey(0));
+    expect(tiny.apply(p, randomNormal(prngKey(1), [2, 3, 6]), { options: tiny.options, dims }).shape).toEqual([2, 3, 4]);
   });
 });

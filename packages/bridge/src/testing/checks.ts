@@ -33,9 +33,9 @@ export async function checkShapes(def: Def, overrides: Overrides, Dt: number, Ds
   const { ids, mask } = batch();
   const out = model.apply(params, ids, { attentionMask: mask });
   const tokenEmbedding = params[model.names.head]; // variants that keep the student's own tokens embed them with it
-  const alone = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask, inputIds: ids, tokenEmbedding });
+  const alone = def.apply(model.bridgeParams(params), out.teacherStates, { options, dims: model.dims, attentionMask: mask, inputIds: ids, tokenEmbedding });
   const windowIds = slice(ids, [0, 2], [B, 4]); // [B, 2]
-  const window = def.apply(model.bridgeParams(params), out.teacherStates, { options, attentionMask: mask, queryStart: 2, queryLength: 2, inputIds: windowIds, tokenEmbedding });
+  const window = def.apply(model.bridgeParams(params), out.teacherStates, { options, dims: model.dims, attentionMask: mask, queryStart: 2, queryLength: 2, inputIds: windowIds, tokenEmbedding });
   await evaluate(out.logits, out.studentInputs, alone, window);
   const want: Array<[string, Tensor, number[]]> = [
     ['student inputs', out.studentInputs, [B, T, Ds]],
@@ -86,7 +86,7 @@ export async function probeBridgeLeak(def: Def, overrides: Overrides): Promise<{
   await evaluate(H);
   const other = randomNormal(prngKey(4), H.shape); // [B, T, Dt]
   const tokens = { inputIds: ids, tokenEmbedding: params[model.names.head] }; // read only by variants that keep the student's tokens
-  const bridge = await probeFutureLeak((h) => def.apply(model.bridgeParams(params), h, { options, attentionMask: mask, ...tokens }), H, other, { attentionMask: mask });
+  const bridge = await probeFutureLeak((h) => def.apply(model.bridgeParams(params), h, { options, dims: model.dims, attentionMask: mask, ...tokens }), H, other, { attentionMask: mask });
   const composed = await probeFutureLeak((h) => model.forward(params, h, { attentionMask: mask, inputIds: ids }).logits, H, other, { attentionMask: mask });
   return { bridge, composed };
 }

@@ -2,11 +2,11 @@
  * `calm`: Composition to Augment Language Models (Bansal et al., ICLR 2024) — cross-attention from several
  * student blocks into projected teacher states, added residually inside the student.
  */
-import { add, foldIn, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { layerNorm } from '@llm-modules/transformer';
+import { add, foldIn, type Tensor } from '@llm-modules/tensor';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { attend, crossMask, need, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
+import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars } from '../vars.js';
 
 export interface CalmOptions {
   /** Cross-attend after every `every`-th student block (blocks every−1, 2·every−1, …; CALM: 4). */
@@ -17,7 +17,6 @@ export interface CalmOptions {
   dropout: number;
   causal: boolean;
 }
-
 
 /**
  * The student blocks CALM cross-attends after: `options.layers`, else every `every`-th block — and the last
@@ -36,34 +35,35 @@ export function calmLayers(o: CalmOptions, studentLayers: number): number[] {
   return out.length ? out : [studentLayers - 1];
 }
 
-function init(dims: BridgeDims, o: CalmOptions, key: PRNGKey): Params {
+/** Each parameter once: name, shape, init key. `hooks[l]` exists for each hooked block l. */
+const vars = declareVars((vb, dims: BridgeDims, o: CalmOptions) => {
   const { teacher: Dt, student: Ds } = dims;
   if (Ds % o.heads !== 0) throw new Error(`calm: ${o.heads} heads do not divide the student width ${Ds}`);
-  const p: Params = torchLinear(subKey(key, 0), 'input_proj', Dt, Ds);
-  for (const l of calmLayers(o, dims.studentLayers)) {
-    const k = subKey(key, 100 + l);
-    const n = `hooks.${l}`;
-    Object.assign(
-      p,
-      torchLinear(subKey(k, 0), `${n}.proj`, Dt, Ds),
-      layerNormInit(`${n}.norm`, Ds),
-      torchLinear(subKey(k, 1), `${n}.attn.q_proj`, Ds, Ds),
-      torchLinear(subKey(k, 2), `${n}.attn.k_proj`, Ds, Ds),
-      torchLinear(subKey(k, 3), `${n}.attn.v_proj`, Ds, Ds),
-      torchLinear(subKey(k, 4), `${n}.attn.out_proj`, Ds, Ds),
-    );
-  }
-  return p;
-}
+  const inputProj = torchLinearVars(vb.pp('input_proj', 0), Dt, Ds);
+  const hooks = new Map(
+    calmLayers(o, dims.studentLayers).map((l) => {
+      const hv = vb.pp(`hooks.${l}`, 100 + l);
+      const hook = {
+        proj: torchLinearVars(hv.pp('proj', 0), Dt, Ds),
+        norm: torchLayerNormVars(hv.pp('norm'), Ds),
+        q: torchLinearVars(hv.pp('attn.q_proj', 1), Ds, Ds),
+        k: torchLinearVars(hv.pp('attn.k_proj', 2), Ds, Ds),
+        v: torchLinearVars(hv.pp('attn.v_proj', 3), Ds, Ds),
+        out: torchLinearVars(hv.pp('attn.out_proj', 4), Ds, Ds),
+      };
+      return [l, hook] as const;
+    }),
+  );
+  return { inputProj, hooks };
+});
 
 /** Per hooked block: keys and values of that block's projection of the teacher states. */
-function memory(p: Params, H: Tensor): BridgeMemory {
+function memory(p: Params, H: Tensor, ctx: BridgeContext<CalmOptions>): BridgeMemory {
   const mem: BridgeMemory = {};
-  const hooked = new Set(Object.keys(p).map((k) => /^hooks\.(\d+)\.proj\.weight$/.exec(k)?.[1]).filter((x): x is string => x !== undefined));
-  for (const l of hooked) {
-    const ctxStates = linearNamed(p, `hooks.${l}.proj`, H); // [B, T, Ds]
-    mem[`k.${l}`] = linearNamed(p, `hooks.${l}.attn.k_proj`, ctxStates); // [B, T, Ds]
-    mem[`v.${l}`] = linearNamed(p, `hooks.${l}.attn.v_proj`, ctxStates); // [B, T, Ds]
+  for (const [l, w] of vars.read(p, ctx).hooks) {
+    const ctxStates = applyLinear(w.proj, H); // [B, T, Ds]
+    mem[`k.${l}`] = applyLinear(w.k, ctxStates); // [B, T, Ds]
+    mem[`v.${l}`] = applyLinear(w.v, ctxStates); // [B, T, Ds]
   }
   return mem;
 }
@@ -84,25 +84,26 @@ export const calm = defineBridge<CalmOptions>({
   name: 'calm',
   description: 'CALM: cross-attention from every few student blocks into projected teacher states, added residually',
   options: { every: 4, layers: null, heads: 8, dropout: 0, causal: true },
-  init,
-  memory: (p, H) => memory(p, H),
+  init: vars.init,
+  memory,
   apply(p: Params, H: Tensor, ctx: BridgeContext<CalmOptions>): Tensor {
     const { q0, Tq } = queryWindow(ctx, H.shape[1]);
-    return linearNamed(p, 'input_proj', rows(H, q0, Tq)); // [B, Tq, Ds]
+    return applyLinear(vars.read(p, ctx).inputProj, rows(H, q0, Tq)); // [B, Tq, Ds]
   },
   student: {
     layers: (o: CalmOptions, dims: BridgeDims) => calmLayers(o, dims.studentLayers),
     apply(p: Params, layer: number, h: Tensor, H: Tensor, ctx: BridgeContext<CalmOptions>): Tensor {
       const o = ctx.options;
-      const mem = ctx.memory ?? memory(p, H);
+      const w = vars.read(p, ctx).hooks.get(layer);
+      if (!w) throw new Error(`calm: student block ${layer} has no hook`);
+      const mem = ctx.memory ?? memory(p, H, ctx);
       const Tk = H.shape[1];
       const { q0, Tq } = queryWindow(ctx, Tk);
-      const n = `hooks.${layer}`;
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-      const q = linearNamed(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
+      const q = applyLinear(w.q, applyNorm(w.norm, h)); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
       const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      return add(h, linearNamed(p, `${n}.attn.out_proj`, a)); // [B, Tq, Ds]
+      return add(h, applyLinear(w.out, a)); // [B, Tq, Ds]
     },
   },
 });

@@ -1,9 +1,10 @@
 /** `flamingo`: tanh-gated cross-attention (Alayrac et al., 2022); the gates start at 0. */
-import { add, foldIn, mul, tanh, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { gelu, layerNorm } from '@llm-modules/transformer';
+import { add, foldIn, mul, tanh, type Tensor } from '@llm-modules/tensor';
+import { gelu } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
-import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
+import { attend, crossMask, need, queryWindow, rows } from '../nn.js';
+import type { BridgeContext, BridgeMemory, Params } from '../types.js';
+import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars, ZEROS } from '../vars.js';
 
 export interface FlamingoOptions {
   layers: number;
@@ -14,39 +15,36 @@ export interface FlamingoOptions {
   ffnMult: number;
 }
 
-const ln = (p: Params, n: string, x: Tensor) => layerNorm(x, need(p, `${n}.weight`), need(p, `${n}.bias`));
-
-function init(dims: BridgeDims, o: FlamingoOptions, key: PRNGKey): Params {
-  const { teacher: Dt, student: Ds } = dims;
+/** Each parameter once: name, shape, init key. */
+const vars = declareVars((vb, { teacher: Dt, student: Ds }, o: FlamingoOptions) => {
   if (Ds % o.heads !== 0) throw new Error(`flamingo: ${o.heads} heads do not divide the student width ${Ds}`);
   const F = Math.max(1, Math.round(o.ffnMult * Ds));
-  const p: Params = torchLinear(subKey(key, 0), 'proj', Dt, Ds);
-  for (let l = 0; l < o.layers; l++) {
-    const k = subKey(key, 100 + l);
-    const n = `layers.${l}`;
-    Object.assign(
-      p,
-      layerNormInit(`${n}.norm`, Ds),
-      torchLinear(subKey(k, 0), `${n}.attn.q_proj`, Ds, Ds),
-      torchLinear(subKey(k, 1), `${n}.attn.k_proj`, Dt, Ds),
-      torchLinear(subKey(k, 2), `${n}.attn.v_proj`, Dt, Ds),
-      torchLinear(subKey(k, 3), `${n}.attn.out_proj`, Ds, Ds),
-      { [`${n}.attn_gate`]: zeros([1]) }, // α = 0: tanh(α) = 0, the stream starts unchanged
-      layerNormInit(`${n}.ffn_norm`, Ds),
-      torchLinear(subKey(k, 4), `${n}.ffn.fc1`, Ds, F),
-      torchLinear(subKey(k, 5), `${n}.ffn.fc2`, F, Ds),
-      { [`${n}.ffn_gate`]: zeros([1]) },
-    );
-  }
-  return p;
-}
+  return {
+    proj: torchLinearVars(vb.pp('proj', 0), Dt, Ds),
+    layers: Array.from({ length: o.layers }, (_, l) => {
+      const lv = vb.pp(`layers.${l}`, 100 + l);
+      return {
+        norm: torchLayerNormVars(lv.pp('norm'), Ds),
+        q: torchLinearVars(lv.pp('attn.q_proj', 0), Ds, Ds),
+        k: torchLinearVars(lv.pp('attn.k_proj', 1), Dt, Ds),
+        v: torchLinearVars(lv.pp('attn.v_proj', 2), Dt, Ds),
+        out: torchLinearVars(lv.pp('attn.out_proj', 3), Ds, Ds),
+        attnGate: lv.get('attn_gate', [1], ZEROS), // α = 0: tanh(α) = 0, the stream starts unchanged
+        ffnNorm: torchLayerNormVars(lv.pp('ffn_norm'), Ds),
+        fc1: torchLinearVars(lv.pp('ffn.fc1', 4), Ds, F),
+        fc2: torchLinearVars(lv.pp('ffn.fc2', 5), F, Ds),
+        ffnGate: lv.get('ffn_gate', [1], ZEROS),
+      };
+    }),
+  };
+});
 
 function memory(p: Params, H: Tensor, ctx: BridgeContext<FlamingoOptions>): BridgeMemory {
   const mem: BridgeMemory = {};
-  for (let l = 0; l < ctx.options.layers; l++) {
-    mem[`k.${l}`] = linearNamed(p, `layers.${l}.attn.k_proj`, H); // [B, T, Ds]
-    mem[`v.${l}`] = linearNamed(p, `layers.${l}.attn.v_proj`, H); // [B, T, Ds]
-  }
+  vars.read(p, ctx).layers.forEach((w, l) => {
+    mem[`k.${l}`] = applyLinear(w.k, H); // [B, T, Ds]
+    mem[`v.${l}`] = applyLinear(w.v, H); // [B, T, Ds]
+  });
   return mem;
 }
 
@@ -59,31 +57,32 @@ function memory(p: Params, H: Tensor, ctx: BridgeContext<FlamingoOptions>): Brid
  * import { flamingo, resolveOptions } from '@llm-modules/bridge';
  * import { prngKey, randomNormal } from '@llm-modules/tensor';
  * const options = resolveOptions(flamingo, { heads: 2 });
- * const p = flamingo.init({ teacher: 12, student: 8, studentLayers: 2 }, options, prngKey(0));
- * const x = flamingo.apply(p, randomNormal(prngKey(1), [1, 5, 12]), { options }); // [1, 5, 8]
+ * const dims = { teacher: 12, student: 8, studentLayers: 2 };
+ * const p = flamingo.init(dims, options, prngKey(0));
+ * const x = flamingo.apply(p, randomNormal(prngKey(1), [1, 5, 12]), { options, dims }); // [1, 5, 8]
  * ```
  */
 export const flamingo = defineBridge<FlamingoOptions>({
   name: 'flamingo',
   description: 'tanh-gated cross-attention and feed-forward (Flamingo); gates start at 0',
   options: { layers: 1, heads: 8, dropout: 0, causal: true, ffnMult: 4 },
-  init,
+  init: vars.init,
   memory,
   apply(p: Params, H: Tensor, ctx: BridgeContext<FlamingoOptions>): Tensor {
     const o = ctx.options;
+    const w = vars.read(p, ctx);
     const mem = ctx.memory ?? memory(p, H, ctx);
     const Tk = H.shape[1];
     const { q0, Tq } = queryWindow(ctx, Tk);
     const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-    let X = linearNamed(p, 'proj', rows(H, q0, Tq)); // [B, Tq, Ds]
-    for (let l = 0; l < o.layers; l++) {
-      const n = `layers.${l}`;
+    let X = applyLinear(w.proj, rows(H, q0, Tq)); // [B, Tq, Ds]
+    w.layers.forEach((wl, l) => {
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      const a = attend(linearNamed(p, `${n}.attn.q_proj`, ln(p, `${n}.norm`, X)), need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      X = add(X, mul(tanh(need(p, `${n}.attn_gate`)), linearNamed(p, `${n}.attn.out_proj`, a))); // [B, Tq, Ds]
-      const f = linearNamed(p, `${n}.ffn.fc2`, gelu(linearNamed(p, `${n}.ffn.fc1`, ln(p, `${n}.ffn_norm`, X)))); // [B, Tq, Ds]
-      X = add(X, mul(tanh(need(p, `${n}.ffn_gate`)), f)); // [B, Tq, Ds]
-    }
+      const a = attend(applyLinear(wl.q, applyNorm(wl.norm, X)), need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      X = add(X, mul(tanh(wl.attnGate), applyLinear(wl.out, a))); // [B, Tq, Ds]
+      const f = applyLinear(wl.fc2, gelu(applyLinear(wl.fc1, applyNorm(wl.ffnNorm, X)))); // [B, Tq, Ds]
+      X = add(X, mul(tanh(wl.ffnGate), f)); // [B, Tq, Ds]
+    });
     return X;
   },
 });
