@@ -4,7 +4,11 @@
  */
 import { describe, expect, test } from 'vitest';
 import { main } from '../src/index.js';
-import { demoTable } from '../src/commands/demo.js';
+import { defaultDemoDir, demoTable } from '../src/commands/demo.js';
+import { contestant } from '../src/demo/variants.js';
+import { join } from 'node:path';
+import { loadPretrained } from '@llm-modules/transformer';
+import { tensor } from '@llm-modules/tensor';
 import { io, lastJson } from './bridge-setup.js';
 
 describe('llm-modules demo --world people', () => {
@@ -30,5 +34,13 @@ describe('llm-modules demo --world people', () => {
     expect(await main(['demo', '--world', 'moon', '--quick'], a.io)).toBe(1);
     expect(a.err.join('')).toMatch(/^llm-modules: --world must be one of arithmetic, people, got moon\n$/);
     expect(a.out.join('')).toBe('');
+  });
+
+  test('a gated-tokens contestant that reads two teacher layers brings its own teacher states (the demo caches them)', async () => {
+    const teacher = await loadPretrained(join(defaultDemoDir(), 'teacher'));
+    const ids = tensor(new Int32Array([52, 43, 49, 61]), [1, 4], 'int32');
+    const two = contestant('gated-tokens', teacher, { hidden: 16, layers: 2, heads: 2 }, 32, { bridge: { heads: 2, teacherLayers: [1, -1] } });
+    expect(two.teacherStates!(ids).shape).toEqual([1, 4, 2 * teacher.model.config.hidden_size]);
+    expect(contestant('gated-tokens', teacher, { hidden: 16, layers: 2, heads: 2 }, 32, { bridge: { heads: 2 } }).teacherStates).toBeUndefined(); // the shared last-layer cache
   });
 });

@@ -166,7 +166,9 @@ async function runOnWorld(opts: DemoOptions, world: DemoWorld, loaded: LoadedTea
     const c = contestant(name, teacher, { hidden: 48, layers: 2, heads: 4 }, 32, tune);
     const trainEx = examplesOf(sets.train, tune.lossOn);
     const valEx = examplesOf(sets.validation, tune.lossOn);
-    const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, cache[which]) : b);
+    // a bridge that reads other teacher layers than the last gets its own cache of them (computed once as well)
+    const own = c.teacherStates ? { train: await teacherStates(c.teacherStates, sets.train), validation: await teacherStates(c.teacherStates, sets.validation) } : cache;
+    const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, own[which]) : b);
     const lr = warmupCosine({ peak: tune.lr, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: tune.minLr });
     const opt = adamw({ lr, weightDecay: tune.weightDecay });
     // training batches get a fresh dropout key each; validation batches (marked) run in eval mode

@@ -18,6 +18,8 @@ export interface Contestant {
   name: VariantName;
   /** whether it reads the frozen teacher's states */
   usesTeacher: boolean;
+  /** the teacher states it reads, when not the last hidden state (a bridge with `teacherLayers`): `[B, T, k·Dt]` */
+  teacherStates?(ids: Tensor): Tensor;
   init(seed: number): Params;
   /**
    * mean cross-entropy over the batch's target tokens (teacher states from the batch when present); with `key`,
@@ -119,6 +121,7 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
   return {
     name,
     usesTeacher: true,
+    ...(model.teacherLayers ? { teacherStates: (ids: Tensor) => model.teacherStates(ids).states } : {}),
     init: (seed) => model.init(prngKey(seed)),
     loss: (p, b, key) =>
       causalLMLoss(model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: trainStates(b, key), training: key !== undefined, key: key ? foldIn(key, 2) : null }).logits, b.labels),
