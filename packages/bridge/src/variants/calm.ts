@@ -4,9 +4,10 @@
  */
 import { add, foldIn, type Tensor } from '@llm-modules/tensor';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, need, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
-import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars } from '../vars.js';
+import { applyLinear, declareVars, torchLinearVars } from '../vars.js';
 
 export interface CalmOptions {
   /** Cross-attend after every `every`-th student block (blocks every−1, 2·every−1, …; CALM: 4). */
@@ -43,15 +44,7 @@ const vars = declareVars((vb, dims: BridgeDims, o: CalmOptions) => {
   const hooks = new Map(
     calmLayers(o, dims.studentLayers).map((l) => {
       const hv = vb.pp(`hooks.${l}`, 100 + l);
-      const hook = {
-        proj: torchLinearVars(hv.pp('proj', 0), Dt, Ds),
-        norm: torchLayerNormVars(hv.pp('norm'), Ds),
-        q: torchLinearVars(hv.pp('attn.q_proj', 1), Ds, Ds),
-        k: torchLinearVars(hv.pp('attn.k_proj', 2), Ds, Ds),
-        v: torchLinearVars(hv.pp('attn.v_proj', 3), Ds, Ds),
-        out: torchLinearVars(hv.pp('attn.out_proj', 4), Ds, Ds),
-      };
-      return [l, hook] as const;
+      return [l, { proj: torchLinearVars(hv.pp('proj', 0), Dt, Ds), ...crossAttentionVars(hv, Ds, Ds, 1) }] as const;
     }),
   );
   return { inputProj, hooks };
@@ -100,10 +93,8 @@ export const calm = defineBridge<CalmOptions>({
       const Tk = H.shape[1];
       const { q0, Tq } = queryWindow(ctx, Tk);
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-      const q = applyLinear(w.q, applyNorm(w.norm, h)); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
-      const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      return add(h, applyLinear(w.out, a)); // [B, Tq, Ds]
+      return add(h, crossAttend(w, h, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
     },
   },
 });

@@ -2,7 +2,8 @@
 import { add, foldIn, mul, tanh, type Tensor } from '@llm-modules/tensor';
 import { gelu } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, need, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeMemory, Params } from '../types.js';
 import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars, ZEROS } from '../vars.js';
 
@@ -24,11 +25,7 @@ const vars = declareVars((vb, { teacher: Dt, student: Ds }, o: FlamingoOptions) 
     layers: Array.from({ length: o.layers }, (_, l) => {
       const lv = vb.pp(`layers.${l}`, 100 + l);
       return {
-        norm: torchLayerNormVars(lv.pp('norm'), Ds),
-        q: torchLinearVars(lv.pp('attn.q_proj', 0), Ds, Ds),
-        k: torchLinearVars(lv.pp('attn.k_proj', 1), Dt, Ds),
-        v: torchLinearVars(lv.pp('attn.v_proj', 2), Dt, Ds),
-        out: torchLinearVars(lv.pp('attn.out_proj', 3), Ds, Ds),
+        ...crossAttentionVars(lv, Ds, Dt),
         attnGate: lv.get('attn_gate', [1], ZEROS), // α = 0: tanh(α) = 0, the stream starts unchanged
         ffnNorm: torchLayerNormVars(lv.pp('ffn_norm'), Ds),
         fc1: torchLinearVars(lv.pp('ffn.fc1', 4), Ds, F),
@@ -78,8 +75,8 @@ export const flamingo = defineBridge<FlamingoOptions>({
     let X = applyLinear(w.proj, rows(H, q0, Tq)); // [B, Tq, Ds]
     w.layers.forEach((wl, l) => {
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      const a = attend(applyLinear(wl.q, applyNorm(wl.norm, X)), need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      X = add(X, mul(tanh(wl.attnGate), applyLinear(wl.out, a))); // [B, Tq, Ds]
+      const a = crossAttend(wl, X, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      X = add(X, mul(tanh(wl.attnGate), a)); // [B, Tq, Ds]
       const f = applyLinear(wl.fc2, gelu(applyLinear(wl.fc1, applyNorm(wl.ffnNorm, X)))); // [B, Tq, Ds]
       X = add(X, mul(tanh(wl.ffnGate), f)); // [B, Tq, Ds]
     });

@@ -8,11 +8,13 @@
  * exactly the student alone on its own tokens; training opens the gates. The name says both halves: gated
  * cross-attention, the student's own tokens.
  */
-import { add, concat, foldIn, mul, slice, tanh, zeros, type PRNGKey, type Tensor } from '@llm-modules/tensor';
-import { embedding, layerNorm } from '@llm-modules/transformer';
+import { add, concat, foldIn, mul, slice, tanh, type Tensor } from '@llm-modules/tensor';
+import { embedding } from '@llm-modules/transformer';
+import { crossAttend, crossAttentionVars } from '../cross-attention.js';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, layerNormInit, linearNamed, need, queryWindow, rows, subKey, torchLinear } from '../nn.js';
+import { crossMask, need, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
+import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars, ZEROS } from '../vars.js';
 import { calmLayers, type CalmOptions } from './calm.js';
 
 export interface GatedTokensOptions {
@@ -41,53 +43,43 @@ const hookedBlocks = (o: GatedTokensOptions, studentLayers: number) => calmLayer
 /** How many teacher hidden states are read (the bridge sees them side by side: `[B, T, k·Dt]`). */
 const teacherCount = (o: GatedTokensOptions) => o.teacherLayers?.length ?? 1;
 
-function init(dims: BridgeDims, o: GatedTokensOptions, key: PRNGKey): Params {
+/** Each parameter once: name, shape, init key. `hooks[l]` exists for each hooked block l. */
+const vars = declareVars((vb, dims: BridgeDims, o: GatedTokensOptions) => {
   const { teacher: Dt, student: Ds } = dims;
   if (Ds % o.heads !== 0) throw new Error(`gated-tokens: ${o.heads} heads do not divide the student width ${Ds}`);
   const k = teacherCount(o);
   // intermediate teacher states are un-normalised residual streams of varying scale: one LayerNorm per state read
-  const p: Params = {};
-  for (let i = 0; i < k; i++) Object.assign(p, layerNormInit(`teacher_norms.${i}`, Dt));
-  if (o.alignedInput) Object.assign(p, torchLinear(subKey(key, 0), 'input_proj', k * Dt, Ds), { input_gate: zeros([1]) });
-  for (const l of hookedBlocks(o, dims.studentLayers)) {
-    const kl = subKey(key, 100 + l);
-    const n = `hooks.${l}`;
-    Object.assign(
-      p,
-      layerNormInit(`${n}.norm`, Ds),
-      torchLinear(subKey(kl, 0), `${n}.attn.q_proj`, Ds, Ds),
-      torchLinear(subKey(kl, 1), `${n}.attn.k_proj`, k * Dt, Ds),
-      torchLinear(subKey(kl, 2), `${n}.attn.v_proj`, k * Dt, Ds),
-      torchLinear(subKey(kl, 3), `${n}.attn.out_proj`, Ds, Ds),
-      { [`${n}.gate`]: zeros([1]) }, // tanh(0) = 0: the student starts alone
-    );
-  }
-  return p;
-}
+  const teacherNorms = Array.from({ length: k }, (_, i) => torchLayerNormVars(vb.pp(`teacher_norms.${i}`), Dt));
+  const aligned = o.alignedInput ? { proj: torchLinearVars(vb.pp('input_proj', 0), k * Dt, Ds), gate: vb.get('input_gate', [1], ZEROS) } : null;
+  const hooks = new Map(
+    hookedBlocks(o, dims.studentLayers).map((l) => {
+      const hv = vb.pp(`hooks.${l}`, 100 + l);
+      return [l, { ...crossAttentionVars(hv, Ds, k * Dt), gate: hv.get('gate', [1], ZEROS) }] as const; // tanh(0) = 0: the student starts alone
+    }),
+  );
+  return { teacherNorms, aligned, hooks };
+});
+type GatedTokensVars = ReturnType<typeof vars.read>;
 
 /** The teacher states `[B, T, k·Dt]`, each of the k states layer-normalised on its own. */
-function normalisedTeacher(p: Params, H: Tensor, k: number): Tensor {
+function normalisedTeacher(w: GatedTokensVars, H: Tensor): Tensor {
+  const k = w.teacherNorms.length;
   const [B, T, W] = H.shape;
   const Dt = W / k;
-  const parts: Tensor[] = [];
-  for (let i = 0; i < k; i++) {
-    const part = k === 1 ? H : slice(H, [0, 0, i * Dt], [B, T, (i + 1) * Dt]); // [B, T, Dt]
-    parts.push(layerNorm(part, need(p, `teacher_norms.${i}.weight`), need(p, `teacher_norms.${i}.bias`)));
-  }
+  const parts = w.teacherNorms.map((n, i) => applyNorm(n, k === 1 ? H : slice(H, [0, 0, i * Dt], [B, T, (i + 1) * Dt]))); // each [B, T, Dt]
   return k === 1 ? parts[0] : concat(parts, -1); // [B, T, k·Dt]
 }
 
 /** Per hooked block: keys and values of the normalised teacher states (position-wise, so decoding caches them). */
 function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): BridgeMemory {
-  const o = ctx.options;
-  const k = teacherCount(o);
+  const k = teacherCount(ctx.options);
   if (H.shape[2] % k !== 0) throw new Error(`gated-tokens: teacher states of width ${H.shape[2]} are not ${k} states side by side`);
-  const X = normalisedTeacher(p, H, k); // [B, T, k·Dt]
+  const w = vars.read(p, ctx);
+  const X = normalisedTeacher(w, H); // [B, T, k·Dt]
   const mem: BridgeMemory = {};
-  const hooked = Object.keys(p).map((n) => /^hooks\.(\d+)\.gate$/.exec(n)?.[1]).filter((x): x is string => x !== undefined);
-  for (const l of hooked) {
-    mem[`k.${l}`] = linearNamed(p, `hooks.${l}.attn.k_proj`, X); // [B, T, Ds]
-    mem[`v.${l}`] = linearNamed(p, `hooks.${l}.attn.v_proj`, X); // [B, T, Ds]
+  for (const [l, wl] of w.hooks) {
+    mem[`k.${l}`] = applyLinear(wl.k, X); // [B, T, Ds]
+    mem[`v.${l}`] = applyLinear(wl.v, X); // [B, T, Ds]
   }
   return mem;
 }
@@ -103,10 +95,11 @@ function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): B
  * import { gatedTokens, resolveOptions } from '@llm-modules/bridge';
  * import { prngKey, randomNormal, tensor } from '@llm-modules/tensor';
  * const options = resolveOptions(gatedTokens, { heads: 2 });
- * const p = gatedTokens.init({ teacher: 12, student: 8, studentLayers: 2 }, options, prngKey(0));
+ * const dims = { teacher: 12, student: 8, studentLayers: 2 };
+ * const p = gatedTokens.init(dims, options, prngKey(0));
  * const head = randomNormal(prngKey(1), [30, 8]); // the composed model's head [V, Ds], used as the token table
  * const ids = tensor(new Int32Array([4, 9, 2]), [1, 3], 'int32');
- * const x = gatedTokens.apply(p, randomNormal(prngKey(2), [1, 3, 12]), { options, inputIds: ids, tokenEmbedding: head }); // [1, 3, 8]
+ * const x = gatedTokens.apply(p, randomNormal(prngKey(2), [1, 3, 12]), { options, dims, inputIds: ids, tokenEmbedding: head }); // [1, 3, 8]
  * ```
  */
 export const gatedTokens = defineBridge<GatedTokensOptions>({
@@ -115,7 +108,7 @@ export const gatedTokens = defineBridge<GatedTokensOptions>({
   options: { every: 1, layers: null, heads: 8, dropout: 0, causal: true, teacherLayers: null, alignedInput: true },
   studentTokens: true,
   teacherLayers: (o) => o.teacherLayers,
-  init,
+  init: vars.init,
   memory,
   apply(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
     const { q0, Tq } = queryWindow(ctx, H.shape[1]);
@@ -123,23 +116,24 @@ export const gatedTokens = defineBridge<GatedTokensOptions>({
     if (!ids || !ctx.tokenEmbedding) throw new Error('gated-tokens: needs the student token ids (ctx.inputIds) and the head as its token table (ctx.tokenEmbedding)');
     if (ids.shape[0] !== H.shape[0] || ids.shape[1] !== Tq) throw new Error(`gated-tokens: token ids [${ids.shape.join(', ')}] do not match the query window [${q0}, ${q0 + Tq}) of ${H.shape[0]} sequences`);
     const tokens = embedding(ctx.tokenEmbedding, ids); // [B, Tq, Ds]
-    if (!ctx.options.alignedInput) return tokens;
-    const aligned = linearNamed(p, 'input_proj', normalisedTeacher(p, rows(H, q0, Tq), teacherCount(ctx.options))); // [B, Tq, Ds]
-    return add(tokens, mul(tanh(need(p, 'input_gate')), aligned)); // [B, Tq, Ds]
+    const w = vars.read(p, ctx);
+    if (!w.aligned) return tokens;
+    const aligned = applyLinear(w.aligned.proj, normalisedTeacher(w, rows(H, q0, Tq))); // [B, Tq, Ds]
+    return add(tokens, mul(tanh(w.aligned.gate), aligned)); // [B, Tq, Ds]
   },
   student: {
     layers: (o: GatedTokensOptions, dims: BridgeDims) => hookedBlocks(o, dims.studentLayers),
     apply(p: Params, layer: number, h: Tensor, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): Tensor {
       const o = ctx.options;
+      const w = vars.read(p, ctx).hooks.get(layer);
+      if (!w) throw new Error(`gated-tokens: student block ${layer} has no hook`);
       const mem = ctx.memory ?? memory(p, H, ctx);
       const Tk = H.shape[1];
       const { q0, Tq } = queryWindow(ctx, Tk);
-      const n = `hooks.${layer}`;
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
-      const q = linearNamed(p, `${n}.attn.q_proj`, layerNorm(h, need(p, `${n}.norm.weight`), need(p, `${n}.norm.bias`))); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
-      const a = attend(q, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      return add(h, mul(tanh(need(p, `${n}.gate`)), linearNamed(p, `${n}.attn.out_proj`, a))); // [B, Tq, Ds]
+      const a = crossAttend(w, h, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      return add(h, mul(tanh(w.gate), a)); // [B, Tq, Ds]
     },
   },
 });

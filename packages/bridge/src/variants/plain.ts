@@ -1,9 +1,10 @@
 /** `plain`: cross-attention layers with a residual, no adapter and no gate. */
 import { add, foldIn, type Tensor } from '@llm-modules/tensor';
 import { defineBridge } from '../define.js';
-import { attend, crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, need, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeMemory, Params } from '../types.js';
-import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars } from '../vars.js';
+import { applyLinear, declareVars, torchLinearVars } from '../vars.js';
 
 export interface PlainOptions {
   layers: number;
@@ -17,16 +18,7 @@ const vars = declareVars((vb, { teacher: Dt, student: Ds }, o: PlainOptions) => 
   if (Ds % o.heads !== 0) throw new Error(`plain: ${o.heads} heads do not divide the student width ${Ds}`);
   return {
     proj: torchLinearVars(vb.pp('proj', 0), Dt, Ds),
-    layers: Array.from({ length: o.layers }, (_, l) => {
-      const lv = vb.pp(`layers.${l}`, 100 + l);
-      return {
-        norm: torchLayerNormVars(lv.pp('norm'), Ds),
-        q: torchLinearVars(lv.pp('attn.q_proj', 0), Ds, Ds),
-        k: torchLinearVars(lv.pp('attn.k_proj', 1), Dt, Ds),
-        v: torchLinearVars(lv.pp('attn.v_proj', 2), Dt, Ds),
-        out: torchLinearVars(lv.pp('attn.out_proj', 3), Ds, Ds),
-      };
-    }),
+    layers: Array.from({ length: o.layers }, (_, l) => crossAttentionVars(vb.pp(`layers.${l}`, 100 + l), Ds, Dt)),
   };
 });
 
@@ -68,10 +60,8 @@ export const plain = defineBridge<PlainOptions>({
     const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
     let S = applyLinear(w.proj, rows(H, q0, Tq)); // [B, Tq, Ds]
     w.layers.forEach((wl, l) => {
-      const q = applyLinear(wl.q, applyNorm(wl.norm, S)); // [B, Tq, Ds]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      const a = attend(q, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
-      S = add(S, applyLinear(wl.out, a)); // [B, Tq, Ds]
+      S = add(S, crossAttend(wl, S, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
     });
     return S;
   },
