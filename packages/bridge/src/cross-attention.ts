@@ -1,6 +1,7 @@
 /** The pre-norm cross-attention block plain, flamingo, calm and gated-tokens share: declared once, applied once. */
 import type { Tensor } from '@llm-modules/tensor';
-import { attend, type AttendOptions } from './nn.js';
+import { attend, need, type AttendOptions } from './nn.js';
+import type { BridgeMemory } from './types.js';
 import { applyLinear, applyNorm, torchLayerNormVars, torchLinearVars, type BridgeVars, type LayerNormVars, type LinearVars } from './vars.js';
 
 /** `norm` (LayerNorm of the queries' stream), `attn.q_proj`, `attn.k_proj`, `attn.v_proj`, `attn.out_proj`. */
@@ -29,8 +30,26 @@ export function crossAttentionVars(vb: BridgeVars, Dq: number, Dkv: number, firs
 }
 
 /**
- * `out_proj(attention(q_proj(LN(h)), k, v))` `[B, Tq, Dq]` for keys and values already projected (`k_proj`, `v_proj`).
- * @example-skip a fragment: `block` and `mem` come from the caller's code
- * @example `h = add(h, crossAttend(block, h, mem['k.0'], mem['v.0'], { heads: 8, mask }))`
+ * What decoding caches for such blocks: `k.<l>` and `v.<l>` `[B, T, Dq]`, block l's `k_proj` and `v_proj` of
+ * `states` (of `states(block)` when each block reads its own states, e.g. CALM's per-block projection).
+ * @example-skip a fragment: `w` and `H` come from the caller's code
+ * @example `crossAttentionMemory(w.layers.entries(), H) // { 'k.0': [B, T, Ds], 'v.0': [B, T, Ds], … }`
  */
-export const crossAttend = (w: CrossAttentionVars, h: Tensor, k: Tensor, v: Tensor, opts: AttendOptions): Tensor => applyLinear(w.out, attend(applyLinear(w.q, applyNorm(w.norm, h)), k, v, opts)); // [B, Tq, Dq]
+export function crossAttentionMemory<W extends CrossAttentionVars>(blocks: Iterable<readonly [number, W]>, states: Tensor | ((block: W) => Tensor)): BridgeMemory {
+  const mem: BridgeMemory = {};
+  for (const [l, w] of blocks) {
+    const X = typeof states === 'function' ? states(w) : states; // [B, T, Dkv]
+    mem[`k.${l}`] = applyLinear(w.k, X); // [B, T, Dq]
+    mem[`v.${l}`] = applyLinear(w.v, X); // [B, T, Dq]
+  }
+  return mem;
+}
+
+/**
+ * Block `l`'s `out_proj(attention(q_proj(LN(h)), k, v))` `[B, Tq, Dq]`, its keys and values from `mem`
+ * ({@link crossAttentionMemory}).
+ * @example-skip a fragment: `block` and `mem` come from the caller's code
+ * @example `h = add(h, crossAttend(block, h, mem, 0, { heads: 8, mask }))`
+ */
+export const crossAttend = (w: CrossAttentionVars, h: Tensor, mem: BridgeMemory, l: number, opts: AttendOptions): Tensor =>
+  applyLinear(w.out, attend(applyLinear(w.q, applyNorm(w.norm, h)), need(mem, `k.${l}`), need(mem, `v.${l}`), opts)); // [B, Tq, Dq]

@@ -44,7 +44,7 @@ export {
   type LinearVars,
   type VarInit,
 } from './vars.js';
-export { crossAttend, crossAttentionVars, type CrossAttentionVars } from './cross-attention.js';
+export { crossAttend, crossAttentionMemory, crossAttentionVars, type CrossAttentionVars } from './cross-attention.js';
 export { studentStack, type StudentApplyOptions, type StudentStack } from './student.js';
 export {
   RELEASED_NAMES,

@@ -4,8 +4,8 @@
  */
 import { add, foldIn, type Tensor } from '@llm-modules/tensor';
 import { defineBridge } from '../define.js';
-import { crossAttend, crossAttentionVars } from '../cross-attention.js';
-import { crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionMemory, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 import { applyLinear, declareVars, torchLinearVars } from '../vars.js';
 
@@ -52,13 +52,7 @@ const vars = declareVars((vb, dims: BridgeDims, o: CalmOptions) => {
 
 /** Per hooked block: keys and values of that block's projection of the teacher states. */
 function memory(p: Params, H: Tensor, ctx: BridgeContext<CalmOptions>): BridgeMemory {
-  const mem: BridgeMemory = {};
-  for (const [l, w] of vars.read(p, ctx).hooks) {
-    const ctxStates = applyLinear(w.proj, H); // [B, T, Ds]
-    mem[`k.${l}`] = applyLinear(w.k, ctxStates); // [B, T, Ds]
-    mem[`v.${l}`] = applyLinear(w.v, ctxStates); // [B, T, Ds]
-  }
-  return mem;
+  return crossAttentionMemory(vars.read(p, ctx).hooks, (w) => applyLinear(w.proj, H)); // each [B, T, Ds]
 }
 
 /**
@@ -94,7 +88,7 @@ export const calm = defineBridge<CalmOptions>({
       const { q0, Tq } = queryWindow(ctx, Tk);
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
-      return add(h, crossAttend(w, h, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
+      return add(h, crossAttend(w, h, mem, layer, { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
     },
   },
 });

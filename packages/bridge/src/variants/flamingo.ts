@@ -2,8 +2,8 @@
 import { add, foldIn, mul, tanh, type Tensor } from '@llm-modules/tensor';
 import { gelu } from '@llm-modules/transformer';
 import { defineBridge } from '../define.js';
-import { crossAttend, crossAttentionVars } from '../cross-attention.js';
-import { crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionMemory, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeMemory, Params } from '../types.js';
 import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars, ZEROS } from '../vars.js';
 
@@ -37,12 +37,7 @@ const vars = declareVars((vb, { teacher: Dt, student: Ds }, o: FlamingoOptions) 
 });
 
 function memory(p: Params, H: Tensor, ctx: BridgeContext<FlamingoOptions>): BridgeMemory {
-  const mem: BridgeMemory = {};
-  vars.read(p, ctx).layers.forEach((w, l) => {
-    mem[`k.${l}`] = applyLinear(w.k, H); // [B, T, Ds]
-    mem[`v.${l}`] = applyLinear(w.v, H); // [B, T, Ds]
-  });
-  return mem;
+  return crossAttentionMemory(vars.read(p, ctx).layers.entries(), H); // each [B, T, Ds]
 }
 
 /**
@@ -75,7 +70,7 @@ export const flamingo = defineBridge<FlamingoOptions>({
     let X = applyLinear(w.proj, rows(H, q0, Tq)); // [B, Tq, Ds]
     w.layers.forEach((wl, l) => {
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      const a = crossAttend(wl, X, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      const a = crossAttend(wl, X, mem, l, { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
       X = add(X, mul(tanh(wl.attnGate), a)); // [B, Tq, Ds]
       const f = applyLinear(wl.fc2, gelu(applyLinear(wl.fc1, applyNorm(wl.ffnNorm, X)))); // [B, Tq, Ds]
       X = add(X, mul(tanh(wl.ffnGate), f)); // [B, Tq, Ds]

@@ -10,9 +10,9 @@
  */
 import { add, concat, foldIn, mul, slice, tanh, type Tensor } from '@llm-modules/tensor';
 import { embedding } from '@llm-modules/transformer';
-import { crossAttend, crossAttentionVars } from '../cross-attention.js';
+import { crossAttend, crossAttentionMemory, crossAttentionVars } from '../cross-attention.js';
 import { defineBridge } from '../define.js';
-import { crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossMask, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeDims, BridgeMemory, Params } from '../types.js';
 import { applyLinear, applyNorm, declareVars, torchLayerNormVars, torchLinearVars, ZEROS } from '../vars.js';
 import { calmLayers, type CalmOptions } from './calm.js';
@@ -75,13 +75,7 @@ function memory(p: Params, H: Tensor, ctx: BridgeContext<GatedTokensOptions>): B
   const k = teacherCount(ctx.options);
   if (H.shape[2] % k !== 0) throw new Error(`gated-tokens: teacher states of width ${H.shape[2]} are not ${k} states side by side`);
   const w = vars.read(p, ctx);
-  const X = normalisedTeacher(w, H); // [B, T, k·Dt]
-  const mem: BridgeMemory = {};
-  for (const [l, wl] of w.hooks) {
-    mem[`k.${l}`] = applyLinear(wl.k, X); // [B, T, Ds]
-    mem[`v.${l}`] = applyLinear(wl.v, X); // [B, T, Ds]
-  }
-  return mem;
+  return crossAttentionMemory(w.hooks, normalisedTeacher(w, H)); // each [B, T, Ds]
 }
 
 /**
@@ -132,7 +126,7 @@ export const gatedTokens = defineBridge<GatedTokensOptions>({
       const { q0, Tq } = queryWindow(ctx, Tk);
       const mask = crossMask(ctx.attentionMask, q0, Tq, Tk, o.causal); // [B|1, 1, Tq, Tk]
       const key = ctx.training && ctx.key ? foldIn(ctx.key, 1000 + layer) : null;
-      const a = crossAttend(w, h, need(mem, `k.${layer}`), need(mem, `v.${layer}`), { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
+      const a = crossAttend(w, h, mem, layer, { heads: o.heads, mask, dropout: o.dropout, key }); // [B, Tq, Ds]
       return add(h, mul(tanh(w.gate), a)); // [B, Tq, Ds]
     },
   },

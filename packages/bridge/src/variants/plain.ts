@@ -1,8 +1,8 @@
 /** `plain`: cross-attention layers with a residual, no adapter and no gate. */
 import { add, foldIn, type Tensor } from '@llm-modules/tensor';
 import { defineBridge } from '../define.js';
-import { crossAttend, crossAttentionVars } from '../cross-attention.js';
-import { crossMask, need, queryWindow, rows } from '../nn.js';
+import { crossAttend, crossAttentionMemory, crossAttentionVars } from '../cross-attention.js';
+import { crossMask, queryWindow, rows } from '../nn.js';
 import type { BridgeContext, BridgeMemory, Params } from '../types.js';
 import { applyLinear, declareVars, torchLinearVars } from '../vars.js';
 
@@ -23,12 +23,7 @@ const vars = declareVars((vb, { teacher: Dt, student: Ds }, o: PlainOptions) => 
 });
 
 function memory(p: Params, H: Tensor, ctx: BridgeContext<PlainOptions>): BridgeMemory {
-  const mem: BridgeMemory = {};
-  vars.read(p, ctx).layers.forEach((w, l) => {
-    mem[`k.${l}`] = applyLinear(w.k, H); // [B, T, Ds]
-    mem[`v.${l}`] = applyLinear(w.v, H); // [B, T, Ds]
-  });
-  return mem;
+  return crossAttentionMemory(vars.read(p, ctx).layers.entries(), H); // each [B, T, Ds]
 }
 
 /**
@@ -61,7 +56,7 @@ export const plain = defineBridge<PlainOptions>({
     let S = applyLinear(w.proj, rows(H, q0, Tq)); // [B, Tq, Ds]
     w.layers.forEach((wl, l) => {
       const key = ctx.training && ctx.key ? foldIn(ctx.key, l) : null;
-      S = add(S, crossAttend(wl, S, need(mem, `k.${l}`), need(mem, `v.${l}`), { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
+      S = add(S, crossAttend(wl, S, mem, l, { heads: o.heads, mask, dropout: o.dropout, key })); // [B, Tq, Ds]
     });
     return S;
   },
