@@ -6,28 +6,15 @@ import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decode } from '@msgpack/msgpack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensorsAsTensors } from '@llm-modules/loaders';
 import { setBackend } from '@llm-modules/tensor';
-import { checkTrainConfig, trainBridge } from '../src/index.js';
+import { trainBridge } from '../src/index.js';
+import { example, tinyBridgeConfig } from './tiny-bridge-config.js';
 
-const example = fileURLToPath(new URL('../../../examples/knowledge-transfer/', import.meta.url));
 const TEACHER_WIDTH = 64; // examples/knowledge-transfer/teacher.train.json: hidden_size
-const config = (output: string, extra: object = {}) =>
-  checkTrainConfig({
-    mode: 'bridge',
-    teacher: 'teacher',
-    tokenizer: 'tokenizer',
-    bridge: { variant: 'gated-tokens', options: { heads: 2, teacherLayers: [1, -1] } },
-    model: { config: { model_type: 'gpt_neo', vocab_size: 347, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 48, attention_types: [[['global'], 1]] } },
-    data: { train: 'facts.jsonl', maxLength: 40, subset: 0.02, validationFraction: 0.25 },
-    optimizer: { lr: 0.003 },
-    training: { maxSteps: 3, batchSize: 4, seed: 1 },
-    output,
-    ...extra,
-  }, 'code');
+const config = (output: string, extra: object = {}) => tinyBridgeConfig(output, { variant: 'gated-tokens', options: { heads: 2, teacherLayers: [1, -1] } }, 3, extra);
 
 beforeAll(() => setBackend('cpu'));
 

@@ -6,28 +6,15 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadBridge } from '@llm-modules/bridge';
 import { loadSafetensorsAsTensors } from '@llm-modules/loaders';
 import { setBackend } from '@llm-modules/tensor';
 import { generate } from '@llm-modules/transformer';
-import { checkTrainConfig, runTrainConfig, trainBridge, TrainConfigError } from '../src/index.js';
+import { runTrainConfig, trainBridge, TrainConfigError } from '../src/index.js';
+import { example, tinyBridgeConfig } from './tiny-bridge-config.js';
 
-const example = fileURLToPath(new URL('../../../examples/knowledge-transfer/', import.meta.url));
-const config = (output: string, extra: object = {}) =>
-  checkTrainConfig({
-    mode: 'bridge',
-    teacher: 'teacher',
-    tokenizer: 'tokenizer',
-    bridge: { variant: 'enhanced', options: { layers: 1, heads: 2, adapterDim: 8 } },
-    model: { config: { model_type: 'gpt_neo', vocab_size: 347, hidden_size: 16, num_layers: 1, num_heads: 2, intermediate_size: 32, max_position_embeddings: 48, attention_types: [[['global'], 1]] } },
-    data: { train: 'facts.jsonl', maxLength: 40, subset: 0.02, validationFraction: 0.25 },
-    optimizer: { lr: 0.003 },
-    training: { maxSteps: 4, batchSize: 4, seed: 1 },
-    output,
-    ...extra,
-  }, 'code');
+const config = (output: string, extra: object = {}) => tinyBridgeConfig(output, { variant: 'enhanced', options: { layers: 1, heads: 2, adapterDim: 8 } }, 4, extra);
 
 beforeAll(() => setBackend('cpu'));
 
