@@ -17,6 +17,7 @@ import { CliError, fsErrorLine, processIO, type CliIO } from './io.js';
 export { benchCommand, type BenchOptions } from './commands/bench.js';
 export { demoCommand, demoTable, type DemoCommandOptions } from './commands/demo.js';
 export { runDemo, type DemoOptions, type DemoSummary, type VariantResult } from './demo/run.js';
+export { summarizeSeeds, type SeedsSummary, type SeedStat } from './demo/seeds.js';
 export * as bench from './bench/measure.js';
 export { cacheTeacherCommand, cacheTeacherMergeCommand, type CacheTeacherOptions } from './commands/cache-teacher.js';
 export { workerCommand, type WorkerOptions } from './commands/worker.js';
@@ -48,6 +49,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .option('--steps <n>', 'optimizer steps per variant (default 1400, quick 100)')
     .option('--dir <dir>', 'the example folder (default: examples/knowledge-transfer)')
     .option('--world <name>', 'arithmetic (default) or people: named people, traces restate the name (its teacher is trained first)')
+    .option('--seeds <list>', 'run once per seed (e.g. 0,1,2) and report mean ± sample sd (n − 1) per variant; --json adds the per-seed values (default: one run, seed 0)')
     .option('--json', 'print the summary object on the last line')
     .action((opts) => demoCommand(opts, io));
   cli

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runDemo, type DemoSummary } from '../demo/run.js';
+import { runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
+import { parseSeeds, seedsTable, summarizeSeeds } from '../demo/seeds.js';
 import { retrainTeacher } from '../demo/teacher.js';
 import { ALL_VARIANTS, DEFAULT_VARIANTS } from '../demo/variants.js';
 import { WORLD_NAMES, type WorldName } from '../demo/worlds.js';
@@ -17,6 +18,8 @@ export interface DemoCommandOptions {
   /** the example folder (default: the repository's examples/knowledge-transfer) */
   dir?: string;
   steps?: string;
+  /** `0,1,2`: run once per seed and report mean ± sample sd per variant (default: one run, seed 0) */
+  seeds?: string;
 }
 
 /**
@@ -48,7 +51,7 @@ export function demoTable(s: DemoSummary): string {
 }
 
 /**
- * `llm-modules demo [--quick] [--all] [--json] [--retrain-teacher]`: the toy knowledge-transfer world end to end
+ * `llm-modules demo [--quick] [--all] [--json] [--retrain-teacher] [--seeds 0,1,2]`: the toy knowledge-transfer world end to end
  * (see examples/knowledge-transfer/README.md). Progress goes to stderr; `--json` prints the summary on the last line.
  *
  * @example-skip trains three bridges (about 30 s; demo.test.ts and pack-check run it)
@@ -61,9 +64,10 @@ export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<
   const dir = resolve(opts.dir ?? defaultDemoDir());
   const world = (opts.world ?? 'arithmetic') as WorldName;
   if (!WORLD_NAMES.includes(world)) throw new CliError(`--world must be one of ${WORLD_NAMES.join(', ')}, got ${opts.world}`);
+  const seeds = opts.seeds === undefined ? undefined : seedsOf(opts.seeds);
   if (world === 'people') {
     // the people world trains its own teacher in a temporary folder: the arithmetic example folder is not read
-    return printSummary(await runDemo({ dir, world, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps: parseSteps(opts.steps), log: (line) => io.stderr(`${line}\n`), progress: process.stderr }), opts, io);
+    return report({ dir, world, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps: parseSteps(opts.steps), log: (line) => io.stderr(`${line}\n`), progress: process.stderr }, seeds, opts, io);
   }
   if (!existsSync(join(dir, 'teacher.train.json'))) throw new CliError(`${dir}: not a knowledge-transfer example folder (no teacher.train.json)`);
   const steps = parseSteps(opts.steps);
@@ -75,7 +79,28 @@ export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<
   } else if (!existsSync(join(dir, 'teacher', 'model.safetensors'))) {
     throw new CliError(`${join(dir, 'teacher')}: no trained teacher (model.safetensors); run llm-modules demo --retrain-teacher`);
   }
-  printSummary(await runDemo({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr }), opts, io);
+  await report({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr }, seeds, opts, io);
+}
+
+function seedsOf(text: string): number[] {
+  try {
+    return parseSeeds(text);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+/** One run (no `--seeds`: the summary as before), or one run per seed and their mean ± sample sd. */
+async function report(run: DemoOptions, seeds: number[] | undefined, opts: DemoCommandOptions, io: CliIO): Promise<void> {
+  if (seeds === undefined) return printSummary(await runDemo(run), opts, io);
+  const runs: { seed: number; summary: DemoSummary }[] = [];
+  for (const seed of seeds) {
+    run.log?.(`seed ${seed} (${runs.length + 1} of ${seeds.length})`);
+    runs.push({ seed, summary: await runDemo({ ...run, seed }) });
+  }
+  const s = summarizeSeeds(runs);
+  if (opts.json) io.stdout(`${JSON.stringify(s)}\n`);
+  else io.stdout(`${seedsTable(s)}\ntotal ${s.seconds}s\n`);
 }
 
 function parseSteps(text: string | undefined): number | undefined {
