@@ -76,5 +76,3 @@ export function fsErrorLine(err: unknown, where?: string): string | null {
   return `${path ? `${path}: ` : ''}${verb}: ${FS_PROBLEMS[e.code]}`;
 }
 
-/** "Did you mean": the trainer's `closest` (bridge config checks and the command line share it). */
-export { closest } from '@llm-modules/trainer';

@@ -7,7 +7,7 @@ import { loadPretrained } from '@llm-modules/transformer';
 import { cacheFingerprint, formatExample, openTeacherCache } from '@llm-modules/trainer';
 import { main } from '../src/index.js';
 import { defaultDemoDir } from '../src/commands/demo.js';
-import { cacheOrder } from '../src/train/cache-order.js';
+import { cacheOrder } from '@llm-modules/trainer';
 
 const io = () => {
   const out: string[] = [];
