@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import * as T from '@llm-modules/tensor';
-import { headlessGlProblem, webGpuProblem } from '../src/backends/optional-pieces.js';
+import { headlessGlProblem, webGpuProblem } from '../src/backends/gpujs/optional-pieces.js';
 
 /** The error Node's own import('webgpu') gives where the package is not installed (an empty folder). */
 function missingWebGpuError(): Error {

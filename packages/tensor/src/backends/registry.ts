@@ -5,7 +5,7 @@
  */
 import type { Backend, BackendName } from '../backend.js';
 import { TensorError } from '../errors.js';
-import { GpuJsBackend, probeGpuJsMode } from './gpujs.js';
+import { GpuJsBackend, probeGpuJsMode } from './gpujs/backend.js';
 import { ReferenceBackend } from './reference.js';
 
 export const BACKEND_NAMES: readonly BackendName[] = ['threads', 'webasm', 'cpu', 'headlessgl', 'webgl2', 'webgl', 'webgpu', 'reference'];

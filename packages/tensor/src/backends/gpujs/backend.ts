@@ -5,17 +5,17 @@
  * `webgl`, `webgl2` and `webgpu`.
  */
 import gpujs from 'gpu.js';
-import type { Backend, BackendName, Storage, View } from '../backend.js';
-import { kernelStats, newStorage } from '../backend.js';
-import { F32_INDEX_LIMIT } from '../kernels/codegen.js';
-import { PRIMITIVES } from '../primitives/registry.js';
-import { registerReleaser, release, retain } from '../memory.js';
-import type { Tensor } from '../tensor.js';
-import { TensorError } from '../errors.js';
-import { tryFastPath, tryProgramFast } from '../fast/index.js';
-import { recycle, wasmAddress } from '../fast/buffers.js';
-import { groupOutputs, groupRoot, membersFor, programBody, programOf, type Group } from '../fusion/program.js';
-import { elementwiseKernel } from '../primitives/elementwise-kernel.js';
+import type { Backend, BackendName, Storage, View } from '../../backend.js';
+import { kernelStats, newStorage } from '../../backend.js';
+import { F32_INDEX_LIMIT } from '../../kernels/codegen.js';
+import { PRIMITIVES } from '../../primitives/registry.js';
+import { registerReleaser, release, retain } from '../../memory.js';
+import type { Tensor } from '../../tensor.js';
+import { TensorError } from '../../errors.js';
+import { tryFastPath, tryProgramFast } from '../../fast/index.js';
+import { recycle, wasmAddress } from '../../fast/buffers.js';
+import { groupOutputs, groupRoot, membersFor, programBody, programOf, type Group } from '../../fusion/program.js';
+import { elementwiseKernel } from '../../primitives/elementwise-kernel.js';
 import { ensureOptionalPieces, optionalPiecesProblem } from './optional-pieces.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;

@@ -11,8 +11,8 @@
  * gpu.js's "A requested mode of … is not supported".
  */
 import gpujs from 'gpu.js';
-import type { BackendName } from '../backend.js';
-import { TensorError } from '../errors.js';
+import type { BackendName } from '../../backend.js';
+import { TensorError } from '../../errors.js';
 
 type NodeRequire = { resolve(id: string): string };
 type DawnModule = { create(flags: string[]): unknown; globals?: Record<string, unknown> };
