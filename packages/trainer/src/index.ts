@@ -24,3 +24,4 @@ export { openTeacher, relocationFields, teacherFingerprint, type Teacher } from 
 export { loadSplit, runSettings, type RunSettings } from './run/prelude.js';
 export { closest } from './config/closest.js';
 export { dataReport, optimizerFor, plannedSteps, runTrainConfig, startState, stepPlan, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';
+export { chunkedDistillationLoss, distillationLoss, distillationSum, type KdOptions } from './distill.js';

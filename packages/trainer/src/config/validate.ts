@@ -70,6 +70,8 @@ export interface TrainConfig {
     evalEvery?: number;
     checkpointEvery?: number;
     earlyStopping?: { patience: number; minDelta?: number };
+    /** knowledge distillation from the frozen teacher (bridge mode: `teacher`; lm mode: `kd.teacher`) */
+    kd?: { weight: number; temperature?: number; teacher?: string };
     seed?: number;
     backend?: string;
   };

@@ -1,14 +1,15 @@
 /**
  * `mode: "bridge"` train configs: frozen teacher folder → bridge variant → student (`model`: a config or a
  * pretrained folder) → a new head over the teacher's vocabulary. With `teacherCache`, the teacher runs once over
- * the data (float16 cache, fingerprinted) and epochs read its states. The output is a bridge folder
+ * the data (float16 cache, fingerprinted) and epochs read its states. With `training.kd` the loss adds the KL to the
+ * teacher's next-token distribution (the teacher then runs each step). The output is a bridge folder
  * (`bridge_config.json`, `bridge.safetensors`) that `generate`, `eval` and `inspect` load.
  */
 import { mkdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { composeModel, saveBridge } from '@llm-modules/bridge';
 import { loadConfig, loadTokenizer, parseConfig } from '@llm-modules/loaders';
-import { foldIn, prngKey, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { add, foldIn, mul, prngKey, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { chunkedCausalLMLoss, createModel, loadPretrained, type Params } from '@llm-modules/transformer';
 import { TrainConfigError, type TrainConfig } from '../config/validate.js';
 import { collate, bucketedBatches, type Batch } from '../data/batches.js';
@@ -16,6 +17,8 @@ import type { Example } from '../data/format.js';
 import { cacheFingerprint, openTeacherCache, withTeacherStates, writeTeacherCache } from '../teacher-cache.js';
 import { checkBridgeSpec, checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './bridge-checks.js';
 import { cacheOrder } from './cache-order.js';
+import { chunkedDistillationLoss } from '../distill.js';
+import { headOf, kdSettings } from './kd.js';
 import { dataReport, startState, stepPlan, trainWithConfig, type RunOptions, type RunResult } from './lm.js';
 import { loadSplit, runSettings } from './prelude.js';
 import { openTeacher, relocationFields, teacherFingerprint } from './teacher.js';
@@ -50,6 +53,7 @@ export async function trainBridge(cfg: TrainConfig, opts: RunOptions = {}): Prom
   const { file, at, seed, training: t } = settings;
   const teacherDir = at(cfg.teacher);
   checkBridgeSpec(cfg, file);
+  const kd = kdSettings(cfg, file);
   let began = performance.now();
   // with a cache the weights stay on disk unless the cache must be written
   const teacher = await openTeacher(teacherDir, { lazy: Boolean(cfg.teacherCache), onProgress: (done, total) => opts.progress?.('loading the teacher', done, total, 'bytes') });
@@ -123,8 +127,14 @@ export async function trainBridge(cfg: TrainConfig, opts: RunOptions = {}): Prom
   };
   const loss = (p: unknown, b: Batch): Tensor => {
     const key = dropoutKeys.get(b);
-    const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: b.teacherStates, training: key !== undefined, key: key ?? null });
-    return chunkedCausalLMLoss(out.lastHiddenState, (p as Params)[model.names.head], b.labels);
+    // distilling: the teacher runs once; its last state is also what a bridge without teacherLayers reads
+    const last = kd ? teacher.model.apply(teacher.params, b.inputIds, { attentionMask: b.attentionMask, logitsToKeep: 1 }).lastHiddenState : undefined; // [B, T, Dt]
+    const states = b.teacherStates ?? (model.teacherLayers ? undefined : last);
+    const out = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask, teacherStates: states, training: key !== undefined, key: key ?? null });
+    const head = (p as Params)[model.names.head];
+    const ce = chunkedCausalLMLoss(out.lastHiddenState, head, b.labels);
+    if (!kd) return ce;
+    return add(ce, mul(chunkedDistillationLoss(out.lastHiddenState, head, last!, headOf(teacher.model, teacher.params), b.labels, kd), kd.weight));
   };
   const start = await startState(output, opts.resume, () => model.init(prngKey(seed)), plan.optimizer, (p, dir) => checkResumeParams(p, model.trainableParams, dir));
   began = performance.now();

@@ -6,7 +6,7 @@
 import { copyFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadTokenizer, parseConfig, writeFileAtomic, writeSafetensors, loadConfig } from '@llm-modules/loaders';
-import { prngKey, type Tensor } from '@llm-modules/tensor';
+import { add, mul, prngKey, type Tensor } from '@llm-modules/tensor';
 import { causalLMLoss, createModel, loadPretrained, type CausalLM, type Params } from '@llm-modules/transformer';
 import type { PyTree } from '@llm-modules/autograd';
 import { adamw } from '../optim/adamw.js';
@@ -18,6 +18,8 @@ import { checkpointObserver, jsonlObserver, loadTrainState } from '../observers.
 import type { TrainConfig } from '../config/validate.js';
 import type { Optimizer } from '../optim/types.js';
 import { trainBridge } from './bridge.js';
+import { distillationLoss } from '../distill.js';
+import { distillingTeacher, kdSettings } from './kd.js';
 import { loadSplit, runSettings } from './prelude.js';
 
 export interface RunOptions {
@@ -126,6 +128,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   if (cfg.mode === 'bridge') return trainBridge(cfg, opts);
   const settings = runSettings(cfg, opts);
   const { file, at, seed, training: t } = settings;
+  const kd = kdSettings(cfg, file);
 
   let model: CausalLM;
   let params: Params;
@@ -144,6 +147,7 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const d = cfg.data;
   const maxLength = d.maxLength ?? (modelConfig as { max_position_embeddings: number }).max_position_embeddings;
   const { split, validation } = await loadSplit(cfg, tok, settings, maxLength);
+  const kdTeacher = kd ? await distillingTeacher(at(kd.teacher!), tok, file) : null;
 
   opts.log?.(dataReport(split, validation.length, maxLength, d.overLength));
   const parameters = { trainable: Object.values(params).reduce((n, p) => n + p.size, 0) };
@@ -152,7 +156,13 @@ export async function runTrainConfig(cfg: TrainConfig, opts: RunOptions = {}): P
   const plan = stepPlan(cfg, t, split.train.length);
   const { batchSize } = plan;
   const padId = tok.padTokenId ?? tok.eosTokenId ?? 0;
-  const loss = (p: PyTree, b: Batch): Tensor => causalLMLoss(model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask }).logits, b.labels);
+  const loss = (p: PyTree, b: Batch): Tensor => {
+    const logits = model.apply(p as Params, b.inputIds, { attentionMask: b.attentionMask }).logits; // [B, T, V]
+    const ce = causalLMLoss(logits, b.labels);
+    if (!kd || !kdTeacher) return ce;
+    const teacherLogits = kdTeacher.model.apply(kdTeacher.params, b.inputIds, { attentionMask: b.attentionMask }).logits; // [B, T, V']
+    return add(ce, mul(distillationLoss(logits, teacherLogits, b.labels, kd), kd.weight));
+  };
 
   const output = at(cfg.output);
   await mkdir(output, { recursive: true });
