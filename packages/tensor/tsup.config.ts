@@ -20,7 +20,7 @@ const banner = [
     " ?? (globalThis.process?.versions?.node ? (await import(/* @vite-ignore */ 'node:' + 'module')).createRequire(import.meta.url) : undefined);",
 ].join('\n');
 
-export default packageBuild(['src/index.ts'], {
+const nodeBuild = packageBuild(['src/index.ts'], {
   external: [/^@llm-modules\//, 'gl', 'webgpu'],
   noExternal: ['gpu.js', 'acorn', 'gpu-mock.js'],
   banner: { js: banner },
@@ -38,3 +38,38 @@ export default packageBuild(['src/index.ts'], {
     writeFileSync('dist/THIRD-PARTY-LICENSES.md', `# Bundled into dist/index.js\n\n${sections.join('\n')}`);
   },
 });
+
+/**
+ * dist/browser.js (the `browser` export condition): the same source with the platform seam
+ * (src/platform/worker.ts: worker_threads, node:os) swapped for its Web Worker version, and no Node
+ * `require` in the banner, so bundling it for a browser meets no Node built-in. gpu.js keeps its
+ * CommonJS source (`main`, as in the Node build); its guarded requires of os/worker_threads/gl stay
+ * runtime calls that throw and are caught there. Types are the Node build's dist/index.d.ts (the
+ * public API is the same and names no Node type).
+ */
+const browserSeam = {
+  name: 'browser-platform',
+  setup(build: { onResolve(o: { filter: RegExp }, cb: (a: { path: string; resolveDir: string }) => { path: string }): void }) {
+    build.onResolve({ filter: /\/platform\/worker(\.js)?$/ }, async (a) => {
+      const { resolve } = await import('node:path');
+      return { path: resolve(a.resolveDir, a.path.replace(/worker(\.js)?$/, 'worker.browser.ts')) };
+    });
+  },
+};
+const browserBuild = {
+  ...nodeBuild,
+  entry: { browser: 'src/index.ts' },
+  platform: 'browser' as const,
+  dts: false,
+  clean: false,
+  onSuccess: undefined,
+  banner: { js: banner.split('\n')[0] + '\nconst require = undefined;' },
+  external: [/^@llm-modules\//, 'gl', 'webgpu', 'os', 'worker_threads'],
+  esbuildPlugins: [browserSeam],
+  // gpu.js's `browser` field is a UMD bundle; keep the CommonJS source the Node build uses
+  esbuildOptions(o: { mainFields?: string[] }) {
+    o.mainFields = ['module', 'main'];
+  },
+};
+
+export default [nodeBuild, browserBuild];

@@ -9,6 +9,7 @@
  */
 import type { BackendName, View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
+import { cpuCores } from '../platform/worker.js';
 import { Pool, ScratchExhausted, getRuntime, wasmKernelsSupported, type Runtime } from '../wasm/runtime.js';
 
 export interface FastContext {
@@ -44,18 +45,8 @@ async function threadCount(): Promise<number> {
   const fromEnv = Number(env('LLM_MODULES_THREADS'));
   if (Number.isInteger(fromEnv) && fromEnv >= 1) return Math.min(fromEnv, 64);
   const hc = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  const cores = hc ?? (await nodeCores()) ?? 2;
+  const cores = hc ?? (await cpuCores()) ?? 2;
   return Math.max(1, Math.min(cores, 8));
-}
-
-async function nodeCores(): Promise<number | undefined> {
-  try {
-    if (typeof process === 'undefined' || !process.versions?.node) return undefined;
-    const os = (await import('node:os')) as unknown as { availableParallelism?: () => number; cpus: () => unknown[] };
-    return os.availableParallelism?.() ?? os.cpus().length;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The context for a backend; starts the thread pool on first use by `threads`. */

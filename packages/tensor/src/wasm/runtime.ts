@@ -13,6 +13,7 @@ import { gemmConfig, gemmFunctions, type GemmConfig } from './gemm.js';
 import { relaxedSimd } from './relaxed-simd.js';
 import { extraFunctions } from './kernels.js';
 import { Heap } from './heap.js';
+import { canBlock, spawnWorker, type PoolWorker } from '../platform/worker.js';
 
 /** Bytes reserved at address 0 for the thread pool's control block. */
 const CONTROL_BYTES = 65536;
@@ -217,12 +218,15 @@ const CLAIM_LOOP = `
     if ((v >>> 16) !== gen) break;
     const j = v & 0xffff;
     if (j >= count) break;
-    if (Atomics.compareExchange(I, ${NEXT}, v, v + 1) !== v) continue;
     const o = base + j * ${16};
+    // a job of a module this worker has not received yet: leave it and the rest to the other threads
+    // (the caller always drains the list); peeked before the claim, which checks v is unchanged
+    if ((J[o] & 0xff) === ${EXTRA_FN} && !haveExtra(J[o + 1])) break;
+    if (Atomics.compareExchange(I, ${NEXT}, v, v + 1) !== v) continue;
     const head = J[o], mask = head >>> 8, fid = head & 0xff;
     if (fid === ${EXTRA_FN}) {
       // a function of another module (an elementwise program): [module id, address of [n, args…]]
-      const g = extraFn(J[o + 1]);
+      const g = extra.get(J[o + 1]);
       const b = J[o + 2] >> 2;
       const args = [];
       for (let q = 1; q <= J[b]; q++) args.push(J[b + q]);
@@ -236,27 +240,35 @@ const CLAIM_LOOP = `
   }
 `;
 
-/** The worker's source: instantiate the module over the shared memory, then serve job lists. */
+/**
+ * The worker's source (run after the platform's WORKER_PRELUDE, which defines workerData, post,
+ * nextMessage and start): instantiate the module over the shared memory, then serve job lists. Between
+ * ops it sleeps in Atomics.wait where a worker's event loop is not needed (Node), else in
+ * Atomics.waitAsync so that posted messages (extra modules) arrive (browsers).
+ */
 const WORKER_SOURCE = `
-const { workerData, parentPort, receiveMessageOnPort } = require('node:worker_threads');
+start(async () => {
 const { module, memory, index, names, spin } = workerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const fns = names.map((n) => ex[n]);
 const extra = new Map();
-/** An extra module's function; its module was posted before the first job that uses it. */
-function extraFn(id) {
-  let f = extra.get(id);
-  while (!f) {
-    const m = receiveMessageOnPort(parentPort);
-    if (m) extra.set(m.message.id, new WebAssembly.Instance(m.message.module, { env: { memory } }).exports[m.message.name]);
-    f = extra.get(id);
-  }
-  return f;
+/** Has extra module \`id\` arrived? (instantiates the modules posted so far; never waits) */
+function haveExtra(id) {
+  for (let m; (m = nextMessage()) !== undefined; ) extra.set(m.id, new WebAssembly.Instance(m.module, { env: { memory } }).exports[m.name]);
+  return extra.has(id);
+}
+const inNode = typeof self === 'undefined';
+async function sleep(I, k, v) {
+  if (inNode) return Atomics.wait(I, k, v);
+  const r = Atomics.waitAsync?.(I, k, v);
+  if (r) return r.async ? await r.value : r.value;
+  Atomics.wait(I, k, v, 1);
+  await new Promise((res) => setTimeout(res, 0));
 }
 const I = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
 let J = new Int32Array(memory.buffer);
 let seen = Atomics.load(I, ${SEQ});
-parentPort.postMessage('ready');
+post('ready');
 for (;;) {
   let s = Atomics.load(I, ${SEQ});
   // spin a while before sleeping: ops of a training step come back to back, and waking from
@@ -267,7 +279,7 @@ for (;;) {
     if ((k & 1023) === 0 && performance.now() > until) break;
   }
   while (s === seen) {
-    Atomics.wait(I, ${SEQ}, seen);
+    await sleep(I, ${SEQ}, seen);
     s = Atomics.load(I, ${SEQ});
   }
   seen = s;
@@ -277,14 +289,9 @@ for (;;) {
   const base = Atomics.load(I, ${JOBS}) >> 2, count = Atomics.load(I, ${COUNT}), off = index * Atomics.load(I, ${STRIDE});
   ${'${CLAIM_LOOP}'}
 }
+if (!inNode) self.close();
+});
 `.replace('${CLAIM_LOOP}', CLAIM_LOOP);
-
-interface WorkerLike {
-  postMessage(message: unknown): void;
-  unref(): void;
-  terminate(): Promise<number>;
-  once(ev: string, fn: (...a: unknown[]) => void): void;
-}
 
 const bitsF = new Float32Array(1);
 const bitsI = new Int32Array(bitsF.buffer);
@@ -347,7 +354,7 @@ export class ExtraModules {
 }
 
 export class Pool {
-  private workers: WorkerLike[] = [];
+  private workers: PoolWorker[] = [];
   private readyPromise: Promise<boolean> | undefined;
   private ok = false;
 
@@ -372,32 +379,18 @@ export class Pool {
 
   private async spawn(): Promise<boolean> {
     if (this.threads <= 1) return true;
-    const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-    if (!isNode) return false;
-    const wt = (await import('node:worker_threads')) as unknown as {
-      Worker: new (src: string, opts: object) => WorkerLike;
-    };
     const { names } = this.rt.kernels;
     Atomics.store(this.rt.i32, EXIT, 0);
-    const started: Promise<void>[] = [];
+    const started: Promise<PoolWorker | undefined>[] = [];
     for (let t = 1; t < this.threads; t++) {
-      const w = new wt.Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: SPIN_MS },
-      });
-      // referenced until it is ready (an unreferenced worker would let the process exit mid-await)
-      started.push(
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => {
-            w.unref();
-            resolve();
-          });
-          w.once('error', (e) => reject(e));
-        }),
-      );
-      this.workers.push(w);
+      started.push(spawnWorker(WORKER_SOURCE, { module: this.rt.module, memory: this.rt.memory, index: t, names, spin: SPIN_MS }));
     }
-    await Promise.all(started);
+    const workers = await Promise.all(started);
+    this.workers = workers.filter((w): w is PoolWorker => !!w);
+    if (this.workers.length < workers.length) {
+      this.destroy(); // no worker support on this platform
+      return false;
+    }
     this.rt.extra.onAdd((m) => this.workers.forEach((w) => w.postMessage(m)));
     return true;
   }
@@ -448,10 +441,12 @@ export class Pool {
       else (fns[names[J[o] & 0xff]] as (...a: number[]) => void)(J[o + 1], J[o + 2], J[o + 3], J[o + 4], J[o + 5], J[o + 6], J[o + 7], J[o + 8], J[o + 9], J[o + 10], J[o + 11], J[o + 12], J[o + 13], J[o + 14], J[o + 15]);
       Atomics.add(I, FINISHED, 1);
     }
+    const blocks = canBlock();
     for (let k = 0; Atomics.load(I, FINISHED) < count; k++) {
       if (k > 4000) {
         const d = Atomics.load(I, FINISHED);
-        if (d < count) Atomics.wait(I, FINISHED, d, 2);
+        // a page's main thread may not block: it spins instead
+        if (d < count && blocks) Atomics.wait(I, FINISHED, d, 2);
       }
     }
   }
@@ -462,7 +457,7 @@ export class Pool {
     Atomics.store(I, EXIT, 1);
     Atomics.store(I, SEQ, (this.gen = (this.gen + 1) & 0x7fff));
     Atomics.notify(I, SEQ);
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.workers) w.terminate();
     this.workers = [];
   }
 }
