@@ -4,7 +4,9 @@
  * and values, often fed as non-contiguous views (permute / stepped or reversed slice / broadcast).
  *
  * FC_RUNS (default 20) sets the runs per property, FC_SEED (default fixed) the seed, FC_BACKENDS
- * (comma-separated) limits the backends. headlessgl runs only where the library reports it available.
+ * (comma-separated) limits the backends. headlessgl and webgpu run only where the library reports them
+ * available (webgpu in Node: the `webgpu` devDependency, Dawn, and an adapter), except that a backend
+ * FC_BACKENDS names must be available: a CI step that asks for webgpu cannot pass by skipping it.
  */
 import fc from 'fast-check';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,7 +18,7 @@ import { mulberry32 as rng } from '../src/random.js';
 
 const RUNS = Number(process.env.FC_RUNS ?? 20);
 const SEED = Number(process.env.FC_SEED ?? 0x5eed2026);
-const ALL_BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads', 'headlessgl'];
+const ALL_BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads', 'headlessgl', 'webgpu'];
 const ONLY = process.env.FC_BACKENDS?.split(',').map((s) => s.trim());
 const BACKENDS = ONLY ? ALL_BACKENDS.filter((b) => ONLY.includes(b)) : ALL_BACKENDS;
 const AVAILABLE = new Set(await T.listBackends());
@@ -501,12 +503,28 @@ const attentionArb = fc
     permutedQ: fc.boolean(),
     sharedKv: fc.boolean(),
     seed: fc.integer({ min: 1, max: 1000 }),
+    /** causal offset Tk − Tq − back (a static KV cache's unwritten slots) */
+    back: fc.integer({ min: 0, max: 3 }),
+    /** key padding: right (trainer batches), left (decoding), holes (the gpu.js kernel), none */
+    pad: fc.constantFrom('none', 'none', 'right', 'left', 'holes'),
   })
-  .map((c) => ({ ...c, tk: c.tq + c.extra, window: c.causal ? c.window : 0 }));
+  .map((c) => {
+    const tk = c.tq + c.extra;
+    const keys =
+      c.pad === 'none'
+        ? undefined
+        : Array.from({ length: c.b }, (_, b) =>
+            Array.from({ length: tk }, (_, j) => {
+              const cut = (c.seed * 7 + b * 3) % tk;
+              return +(c.pad === 'right' ? j <= cut : c.pad === 'left' ? j >= cut : (c.seed + j * (b + 2)) % 3 !== 0);
+            }),
+          );
+    return { ...c, tk, window: c.causal ? c.window : 0, offset: Math.max(0, c.extra - c.back), keys };
+  });
 
 function attentionSuites(): void {
   describe('fused attention', () => {
-    prop('fusedAttention forward and its gradient (attentionGrad) against naive float64', [attentionArb], async (c) => {
+    prop('fusedAttention (causal offset, window, key padding) and its gradient (attentionGrad) against naive float64', [attentionArb], async (c) => {
       const kvH = c.sharedKv ? 1 : c.h;
       const qv = randomF32(c.b * c.h * c.tq * c.d, c.seed);
       const kv = randomF32(c.b * kvH * c.tk * c.d, c.seed + 1);
@@ -517,10 +535,11 @@ function attentionSuites(): void {
       const q = c.permutedQ ? T.permute(T.tensor(qv, [c.b, c.tq, c.h, c.d]), [0, 2, 1, 3]) : T.tensor(qv, [c.b, c.h, c.tq, c.d]);
       const [kn, vn] = [N.nd(kv, [c.b, kvH, c.tk, c.d]), N.nd(vv, [c.b, kvH, c.tk, c.dv])];
       const [k, v] = [T.tensor(kv, [c.b, kvH, c.tk, c.d]), T.tensor(vv, [c.b, kvH, c.tk, c.dv])];
-      const spec = { causal: c.causal, scale: c.scale, window: c.window };
+      const spec = { causal: c.causal, scale: c.scale, window: c.window, offset: c.offset, keys: c.keys };
       const ref = N.attention(qn, kn, vn, spec);
       const ctx = JSON.stringify(c);
-      const out = T.fusedAttention(q, k, v, spec);
+      const keyMask = c.keys ? T.tensor(Int32Array.from(c.keys.flat()), [c.b, c.tk]) : null;
+      const out = T.fusedAttention(q, k, v, { ...spec, keyMask });
       const node = out.inputs[0]; // the 'attention' node behind the slice view
       expect(node.op).toBe('attention');
       const scoreBound = c.scale * c.d; // |q·k| ≤ d for values in [-1, 1]
@@ -805,6 +824,10 @@ function numericSuites(backend: BackendName): void {
 
 // ---------------------------------------------------------------------------------------------------
 // suites per backend
+
+it.runIf(ONLY)('every backend FC_BACKENDS names is available', () => {
+  expect(BACKENDS.filter((b) => !AVAILABLE.has(b))).toEqual([]);
+});
 
 describe.each(BACKENDS)('backend %s', (backend) => {
   const available = AVAILABLE.has(backend);

@@ -488,12 +488,22 @@ export function logSoftmax(x: NDArray, axis = -1): NDArray {
 export interface AttentionSpec {
   causal: boolean;
   scale: number;
-  /** with causal: also hide keys j ≤ i + Tk − Tq − window (0 = no window) */
+  /** with causal: also hide keys j ≤ i + offset − window (0 = no window) */
   window: number;
+  /** with causal: query i sees keys j ≤ i + offset (default Tk − Tq) */
+  offset?: number;
+  /** key padding per index of the first batch dim (or one row for all): 0 = hidden key */
+  keys?: number[][];
 }
 
-const visibleKey = (o: AttentionSpec, i: number, j: number, tq: number, tk: number): boolean =>
-  !o.causal || (j <= i + tk - tq && (o.window === 0 || j > i + tk - tq - o.window));
+/** The score of a hidden key in the composite: a row hiding every key is uniform over all of them. */
+const MASK_VALUE = -3.4028234663852886e38;
+
+const visibleKey = (o: AttentionSpec, bi: readonly number[], i: number, j: number, tq: number, tk: number): boolean => {
+  const off = o.offset ?? tk - tq;
+  if (o.causal && !(j <= i + off && (o.window === 0 || j > i + off - o.window))) return false;
+  return !o.keys || o.keys[o.keys.length === 1 ? 0 : bi[0]][j] !== 0;
+};
 
 /**
  * softmax(scale·q·kᵀ over visible keys)·v per batch item (k and v batch dims broadcast), and each
@@ -509,12 +519,13 @@ export function attention(q: NDArray, k: NDArray, v: NDArray, o: AttentionSpec):
     const js: number[] = [];
     const s: number[] = [];
     for (let j = 0; j < tk; j++) {
-      if (!visibleKey(o, i, j, tq, tk)) continue;
+      if (!visibleKey(o, bi, i, j, tq, tk)) continue;
       const terms: number[] = [];
       for (let t = 0; t < d; t++) terms.push(bget(q, [...bi, i, t]) * bget(k, [...bi, j, t]));
       js.push(j);
       s.push(o.scale * fsum(terms));
     }
+    if (!js.length) return { js: Array.from({ length: tk }, (_, j) => j), p: new Array<number>(tk).fill(1 / tk), lse: MASK_VALUE };
     const m = Math.max(...s);
     const l = fsum(s.map((x) => Math.exp(x - m)));
     return { js, p: s.map((x) => Math.exp(x - m) / l), lse: m + Math.log(l) };
@@ -547,15 +558,18 @@ export function attentionGrad(q: NDArray, k: NDArray, v: NDArray, gOut: NDArray,
       const js: number[] = [];
       const s: number[] = [];
       for (let j = 0; j < tk; j++) {
-        if (!visibleKey(o, i, j, tq, tk)) continue;
+        if (!visibleKey(o, bi, i, j, tq, tk)) continue;
         let dot = 0;
         for (let t = 0; t < d; t++) dot += bget(q, [...bi, i, t]) * bget(k, [...bi, j, t]);
         js.push(j);
         s.push(o.scale * dot);
       }
+      // a row hiding every key: equal (constant) scores over all keys, so no gradient to q or k
+      const empty = js.length === 0;
+      if (empty) for (let j = 0; j < tk; j++) js.push(j);
       const m = Math.max(...s);
       const l = s.reduce((a, x) => a + Math.exp(x - m), 0);
-      const p = s.map((x) => Math.exp(x - m) / l);
+      const p = empty ? js.map(() => 1 / tk) : s.map((x) => Math.exp(x - m) / l);
       // out_c = Σ_j p_j v_jc ; lse = log Σ exp s_j → ∂/∂s_j: p_j (v_jc − out_c) and p_j
       const gs = js.map((j, t) => {
         let g = bget(gLse, [...bi, i]) * p[t];
@@ -563,7 +577,7 @@ export function attentionGrad(q: NDArray, k: NDArray, v: NDArray, gOut: NDArray,
           const outc = js.reduce((a, jj, tt) => a + p[tt] * bget(v, [...bi, jj, c]), 0);
           g += bget(gOut, [...bi, i, c]) * p[t] * (bget(v, [...bi, j, c]) - outc);
         }
-        return g * o.scale;
+        return empty ? 0 : g * o.scale;
       });
       js.forEach((j, t) => {
         for (let e = 0; e < d; e++) {

@@ -5,14 +5,15 @@
  * [12, 512, 64] (one of its five GEMMs; the blocks of the causal triangle, 7.5 MB), measured.
  *
  * An entry is keyed by the forward's output array (the backward gets it back as its `fwd` input) and
- * records the inputs: the same q, k, v storages seen through the same views with the same attributes
+ * records the inputs: the same q, k, v (and key mask) storages seen through the same views with the same attributes
  * give the same P, so a hit is exact whatever became of the array in between (a recycled array that
  * another forward wrote replaced the entry; a different op's output never reaches attentionGrad).
  * Entries hold at most CAP bytes in all, oldest evicted first; a backward frees the entry it used (a
  * second backward recomputes), and an entry whose output array was collected is freed with it.
  *
- * Only a forward whose backward node has been built keeps P (`backwardPending`, marked by the rule of
- * `attention` when autodiff runs it, before evaluation). Inference never pays for it, not even right
+ * Only a forward built for differentiation keeps P (its attribute `keep`, set when the node is built
+ * from inputs autodiff traces: primitives/attention-attrs.ts `differentiated`), an explicit property of
+ * the graph, not state a kernel reads. Inference never pays for it, not even right
  * after training steps: writing P to a fresh block (page faults on first touch, cache misses after)
  * made a 60-call forward loop 2× slower. (An earlier rule, "a backward ran within the last 64
  * forwards", charged that to the forwards of an evaluation or generation between training steps.)
@@ -57,7 +58,7 @@ function drop(e: Entry): void {
 
 function signature(views: readonly View[], attrs: AttentionAttrs, ldt: number): string {
   const v = views.map((x) => `${x.offset}/${x.shape.join(',')}/${x.strides.join(',')}`).join('|');
-  return `${v}|${attrs.causal}|${attrs.scale}|${attrs.window}|${ldt}`;
+  return `${v}|${attrs.causal}|${attrs.scale}|${attrs.window}|${attrs.offset}|${ldt}`;
 }
 
 /**

@@ -4,10 +4,14 @@
  * kernels of wasm/attention-small.ts (whole score matrices per head, see useSmall), long ones the
  * blocked kernels of wasm/attention.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
  * In training both keep P from the forward for the backward (attention-cache.ts).
+ *
+ * A key mask (padding) whose real keys form one run per head [ks, ke) (left or right padding: every
+ * caller's) costs nothing: the head's K and V start at row ks, it has ke − ks keys, and the causal
+ * offset moves by −ks. Other masks, and heads with a query row that sees no key, take the gpu.js kernel.
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
-import { attentionDims, backwardPending, type AttentionAttrs } from '../primitives/attention.js';
+import { attentionDims, type AttentionAttrs } from '../primitives/attention.js';
 import type { Tensor } from '../tensor.js';
 import { PARAM, blockLd, keptFloats } from '../wasm/attention.js';
 import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
@@ -55,7 +59,7 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
 
 /**
  * For tests and benchmarks: `small` forces the small-shape path on or off (undefined: by shape);
- * `keep` lets a forward whose backward has been built keep P for it (attention-cache.ts).
+ * `keep` lets a forward built for differentiation (attribute `keep`) keep P for its backward (attention-cache.ts).
  */
 export const attentionTuning: { small: boolean | undefined; keep: boolean } = { small: undefined, keep: true };
 
@@ -147,7 +151,7 @@ function template(words: number, { tq, tk, d, dv, a }: Dims, rest: (t: Int32Arra
   t[PARAM.dvDim] = dv;
   t[PARAM.scale] = f32Bits(a.scale);
   t[PARAM.window] = a.causal ? a.window : 0;
-  t[PARAM.off] = a.causal ? tk - tq : tk;
+  t[PARAM.off] = a.causal ? a.offset : tk;
   rest(t);
   return t;
 }
@@ -209,12 +213,72 @@ function smallParams(dims: Dims, backward: boolean, kept: boolean): { floats: nu
   return { floats, words };
 }
 
-export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonly View[]): Float32Array | undefined {
+/** Each head's run of real keys [ks, ke) and its causal offset, or undefined when the kernels cannot take it. */
+interface Runs {
+  ks: Int32Array;
+  ke: Int32Array;
+}
+
+/**
+ * The key mask's run per head (flattened batch index), when every head's real keys are one run and
+ * every query row sees at least one of them; else undefined (the gpu.js kernel handles the rest).
+ */
+function keyRuns(km: View | undefined, batch: readonly number[], tq: number, tk: number, a: AttentionAttrs): Runs | undefined | null {
+  if (!km) return null;
+  const data = km.storage.data;
+  if (!data) return undefined;
+  const bv = broadcastView(km, [...batch, tk]);
+  const r = bv.shape.length;
+  const sj = bv.strides[r - 1];
+  const nb = batch.reduce((x, y) => x * y, 1);
+  const ks = new Int32Array(nb);
+  const ke = new Int32Array(nb);
+  const idx = new Array<number>(batch.length).fill(0);
+  for (let b = 0; b < nb; b++) {
+    let off = bv.offset;
+    for (let k = 0; k < batch.length; k++) off += idx[k] * bv.strides[k];
+    let j = 0;
+    while (j < tk && data[off + j * sj] === 0) j++;
+    const s = j;
+    while (j < tk && data[off + j * sj] !== 0) j++;
+    const e = j;
+    while (j < tk && data[off + j * sj] === 0) j++;
+    if (j < tk || e === s) return undefined; // a second run, or no real key
+    // rows [0, Tq) must each see a real key: the first row reaches ks, the last row's window start stays below ke
+    if (a.causal && (a.offset < s || (a.window > 0 && tq + a.offset - a.window >= e))) return undefined;
+    ks[b] = s;
+    ke[b] = e;
+    for (let k = batch.length - 1; k >= 0; k--) {
+      if (++idx[k] < batch[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return { ks, ke };
+}
+
+/** Per head with a key run: K, V (and dK, dV) from row ks, ke − ks keys, the causal offset moved by −ks. */
+function shiftKeys(w: Int32Array, at: number, runs: Runs | null, b: number, a: AttentionAttrs, K: Operand, V: Operand, d: number, dv: number, grads?: { dk: number; dv: number }): void {
+  if (!runs) return;
+  const [s, e] = [runs.ks[b], runs.ke[b]];
+  w[at + PARAM.k] = K.at(b) + 4 * s * K.rs;
+  w[at + PARAM.v] = V.at(b) + 4 * s * V.rs;
+  w[at + PARAM.tk] = e - s;
+  w[at + PARAM.off] = a.causal ? a.offset - s : e - s;
+  if (grads) {
+    w[at + PARAM.dk] = grads.dk + 4 * s * d;
+    w[at + PARAM.dv] = grads.dv + 4 * s * dv;
+  }
+}
+
+export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v, km]: readonly View[]): Float32Array | undefined {
   const rt = ctx.rt;
   if (!rt) return undefined;
   const a = node.attrs as AttentionAttrs;
   const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
   const nb = batch.reduce((x, y) => x * y, 1);
+  const runs = keyRuns(km, batch, tq, tk, a);
+  if (runs === undefined) return undefined;
+  const views = km ? [q, k, v, km] : [q, k, v];
   rt.reset();
   const Q = operand(rt, q, batch, tq, d);
   const K = operand(rt, k, batch, tk, d);
@@ -225,36 +289,41 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v]: readonl
   const out = o.at;
   const dims: Dims = { tq, tk, d, dv, a };
   const flops = 2 * nb * tq * tk * (d + dv);
-  const keep = attentionTuning.keep && backwardPending.has(node);
+  const keep = attentionTuning.keep && a.keep;
   if (useSmall(tq, tk, d, dv)) {
     const ldt = smallLdt(tk);
-    const pc = keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * tq * ldt, ldt) : 0;
+    const pc = keep ? keepProbabilities(rt, o.out, views, a, nb * tq * ldt, ldt) : 0;
     const { floats, words } = smallParams(dims, false, false);
     run(ctx, rt, 'attn_sfwd', SMALL.WORDS, nb, floats, (w, b, at) => {
       inputs(w, at, b, words, Q, K, V);
+      shiftKeys(w, at, runs, b, a, K, V, d, dv);
       w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
       w[at + SMALL.pc] = pc && pc + 4 * b * tq * ldt;
     }, flops);
     return finishOutput(rt, o);
   }
   const { words, lay } = blockedWords(rt, dims, false);
-  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window);
+  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window, a.offset);
   // keyed by −bq: never a small-path ldt, so neither path reads the other's P
-  const pk = keep ? keepProbabilities(rt, o.out, [q, k, v], a, nb * per, -lay.bq) : 0;
+  const pk = keep ? keepProbabilities(rt, o.out, views, a, nb * per, -lay.bq) : 0;
   run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
+    shiftKeys(w, at, runs, b, a, K, V, d, dv);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
     w[at + PARAM.pk] = pk && pk + 4 * b * per;
   }, flops);
   return finishOutput(rt, o);
 }
 
-export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd, g]: readonly View[]): Float32Array | undefined {
+export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd, g, km]: readonly View[]): Float32Array | undefined {
   const rt = ctx.rt;
   if (!rt) return undefined;
   const a = node.attrs as AttentionAttrs;
   const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
   const nb = batch.reduce((x, y) => x * y, 1);
+  const runs = keyRuns(km, batch, tq, tk, a);
+  if (runs === undefined) return undefined;
+  const views = km ? [q, k, v, km] : [q, k, v];
   rt.reset();
   const Q = operand(rt, q, batch, tq, d);
   const K = operand(rt, k, batch, tk, d);
@@ -266,6 +335,8 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
   const o = kernelOutput(rt, node.size);
   if (!o) return undefined;
   const out = o.at;
+  // dK, dV rows of keys outside a head's run get no write
+  if (runs) rt.f32.fill(0, out >> 2, (out >> 2) + node.size);
   const dims: Dims = { tq, tk, d, dv, a };
   const [nq, nk] = [nb * tq * d, nb * tk * d];
   const outputs = (w: Int32Array, b: number, at: number): void => {
@@ -274,11 +345,12 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     w[at + PARAM.dq] = out + 4 * b * tq * d;
     w[at + PARAM.dk] = out + 4 * (nq + b * tk * d);
     w[at + PARAM.dv] = out + 4 * (nq + nk + b * tk * dv);
+    shiftKeys(w, at, runs, b, a, K, V, d, dv, { dk: w[at + PARAM.dk], dv: w[at + PARAM.dv] });
   };
   const flops = 4 * nb * tq * tk * (d + dv);
   if (useSmall(tq, tk, d, dv)) {
     const ldt = smallLdt(tk);
-    const kept = attentionTuning.keep ? keptProbabilities(fwd, [q, k, v], a, ldt) : undefined;
+    const kept = attentionTuning.keep ? keptProbabilities(fwd, views, a, ldt) : undefined;
     const { floats, words } = smallParams(dims, true, !!kept);
     run(ctx, rt, 'attn_sbwd', SMALL.WORDS, nb, floats, (w, b, at) => {
       inputs(w, at, b, words, Q, K, V);
@@ -289,8 +361,8 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     return finishOutput(rt, o);
   }
   const { words, lay } = blockedWords(rt, dims, true);
-  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window);
-  const kept = attentionTuning.keep ? keptProbabilities(fwd, [q, k, v], a, -lay.bq) : undefined;
+  const per = keptFloats(tq, tk, lay.bq, a.causal, a.window, a.offset);
+  const kept = attentionTuning.keep ? keptProbabilities(fwd, views, a, -lay.bq) : undefined;
   run(ctx, rt, 'attn_bwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
     outputs(w, b, at);

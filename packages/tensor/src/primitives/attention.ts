@@ -1,194 +1,57 @@
 /**
- * Fused scaled-dot-product attention, `softmax(scale·q·kᵀ + mask)·v` with a causal (optionally
- * sliding-window) mask, as two primitives with their own gradient rules:
+ * Fused scaled-dot-product attention, `softmax(scale·q·kᵀ + mask)·v`, as two primitives with their own
+ * gradient rules. The mask is what real callers have: causal with an offset (a KV cache: the queries are
+ * the keys from `offset` on), GPT-Neo's local window, and a key mask (padding: `[..batch, Tk]`, non-zero
+ * = real key), the optional fourth input.
  *
- * - `attention(q, k, v)` → `[..., Tq, Dv + 1]`: the output rows and, in the last column, each row's
- *   logsumexp L (what the backward pass needs instead of the [Tq, Tk] probabilities). The public
+ * - `attention(q, k, v[, keys])` → `[..., Tq, Dv + 1]`: the output rows and, in the last column, each
+ *   row's logsumexp L (what the backward pass needs instead of the [Tq, Tk] probabilities). The public
  *   `fusedAttention` returns the first Dv columns (a view).
- * - `attentionGrad(q, k, v, fwd, g)` → one flat vector `[dq | dk | dv]` over all batch items.
+ * - `attentionGrad(q, k, v, fwd, g[, keys])` → one flat vector `[dq | dk | dv]` over all batch items.
  *
- * Each has one gpu.js kernel (any backend); the CPU backends run the WebAssembly SIMD kernels of
- * wasm/attention*.ts: past T ≈ 384 they hold at most one block of scores per head; shorter sequences
- * run whole heads four query rows at a time (fast/attention.ts), and in training the forward may keep
- * P for the backward (fast/attention-cache.ts, bounded). The rule of `attentionGrad`
- * (second-order gradients) differentiates the composite backward (exact, not fused).
+ * A row that sees no key at all (a pad query of a left-padded batch) gets what the composite
+ * `softmax(where(mask, s, MASK_VALUE))·v` gives: every score equal, so v averaged over all Tk keys,
+ * L = MASK_VALUE, and no gradient to q or k.
+ *
+ * Each has one gpu.js kernel (attention-kernels.ts, any backend); the CPU backends run the WebAssembly
+ * SIMD kernels of wasm/attention*.ts (fast/attention.ts): past T ≈ 384 they hold at most one block of
+ * scores per head; shorter sequences run whole heads four query rows at a time, and a forward built
+ * for differentiation (attribute `keep`) may keep P for the backward (fast/attention-cache.ts,
+ * bounded). The rule of `attentionGrad` (second-order gradients) differentiates the composite backward
+ * (exact, not fused).
  */
 import { TensorError, fmtShape } from '../errors.js';
-import { broadcastShapes, shapesEqual, sizeOf, type Shape } from '../shape.js';
-import type { View } from '../backend.js';
+import { shapesEqual, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { broadcastView, kernelFn, lit, names, offsetOf, decompose, splitIndex, type GpuKernel } from '../kernels/codegen.js';
 import { PRIMITIVES, definePrimitive, node } from './registry.js';
-import { add, div, greater, lessEqual, mul, sub, where } from './binary.js';
+import { add, cast, div, greater, lessEqual, mul, notEqual, sub, where } from './binary.js';
 import { exp, log, stopGradient } from './unary.js';
 import { max, sum, sumToShape } from './reduce.js';
 import { concat, reshape, slice, transpose, broadcastTo } from './movement.js';
 import { matmul } from './matmul.js';
 import { arange } from '../creation.js';
+import { attentionDims, differentiated, MASK_VALUE, type AttentionAttrs } from './attention-attrs.js';
+import { forwardKernel, gradKernel } from './attention-kernels.js';
+
+export { attentionDims, MASK_VALUE, type AttentionAttrs } from './attention-attrs.js';
 
 export interface AttentionOptions {
-  /** mask key j for query i unless j ≤ i + Tk − Tq (default true; requires Tk ≥ Tq) */
+  /** mask key j for query i unless j ≤ i + offset (default true) */
   readonly causal?: boolean;
+  /**
+   * with `causal`: the index of the first query among the keys (default Tk − Tq; a static KV cache
+   * passes the filled length). Needs 0 ≤ offset ≤ Tk − Tq.
+   */
+  readonly offset?: number;
   /** multiplies the scores (default 1/√D; GPT-Neo uses 1) */
   readonly scale?: number;
   /** with `causal`, also mask keys more than `window − 1` positions behind the query (local attention) */
   readonly window?: number;
-}
-
-export interface AttentionAttrs {
-  readonly causal: boolean;
-  readonly scale: number;
-  readonly window: number;
-  readonly [k: string]: unknown;
-}
-
-/** Dims of an attention node: batch shape, Tq, Tk, D, Dv. */
-export function attentionDims(q: { shape: Shape }, k: { shape: Shape }, v: { shape: Shape }): { batch: number[]; tq: number; tk: number; d: number; dv: number } {
-  const r = q.shape.length;
-  return {
-    batch: broadcastShapes('fusedAttention', q.shape.slice(0, -2), k.shape.slice(0, -2), v.shape.slice(0, -2)),
-    tq: q.shape[r - 2],
-    tk: k.shape[k.shape.length - 2],
-    d: q.shape[r - 1],
-    dv: v.shape[v.shape.length - 1],
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// gpu.js kernels
-
-/** `if (<key j visible from query i>)` as a gpu.js condition (i, j are names). */
-function visible(a: AttentionAttrs, off: number, i: string, j: string): string {
-  if (!a.causal) return 'true';
-  const c = [`${j} <= ${i} + ${lit(off)}`];
-  if (a.window > 0) c.push(`${j} > ${i} + ${lit(off - a.window)}`);
-  return c.join(' && ');
-}
-
-/** `let <name> = scale · Σ_d q[b, i, d] k[b, j, d];` (loop variable `<name>d`) */
-function score(name: string, qv: View, kv: View, b: string[], i: string, j: string, d: number, scale: number): string {
-  const dd = `${name}d`;
-  return [
-    `let ${name} = 0.0;`,
-    `for (let ${dd} = 0; ${dd} < ${d}; ${dd}++) {`,
-    `  ${name} = ${name} + x0[${offsetOf(qv, [...b, i, dd])}] * x1[${offsetOf(kv, [...b, j, dd])}];`,
-    '}',
-    `${name} = ${name} * ${lit(scale)};`,
-  ].join('\n  ');
-}
-
-function forwardKernel(n: Tensor, [q, k, v]: readonly View[]): GpuKernel {
-  const a = n.attrs as AttentionAttrs;
-  const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
-  const qv = broadcastView(q, [...batch, tq, d]);
-  const kv = broadcastView(k, [...batch, tk, d]);
-  const vv = broadcastView(v, [...batch, tk, dv]);
-  const r = n.rank;
-  const idx = names('i', r);
-  const b = idx.slice(0, r - 2);
-  const [i, c] = [idx[r - 2], idx[r - 1]];
-  const off = tk - tq;
-  const body = [
-    decompose(n.shape),
-    `let m = ${lit(-Infinity)};`,
-    `for (let j = 0; j < ${tk}; j++) {`,
-    `  if (${visible(a, off, i, 'j')}) {`,
-    `  ${score('s1', qv, kv, b, i, 'j', d, a.scale)}`,
-    '    if (s1 > m) {\n      m = s1;\n    }',
-    '  }',
-    '}',
-    'let l = 0.0;',
-    'let acc = 0.0;',
-    `const cv = Math.min(${c}, ${lit(dv - 1)});`,
-    `for (let j2 = 0; j2 < ${tk}; j2++) {`,
-    `  if (${visible(a, off, i, 'j2')}) {`,
-    `  ${score('s2', qv, kv, b, i, 'j2', d, a.scale)}`,
-    '    const p = Math.exp(s2 - m);',
-    '    l = l + p;',
-    `    acc = acc + p * x2[${offsetOf(vv, [...b, 'j2', 'cv'])}];`,
-    '  }',
-    '}',
-    `if (${c} > ${lit(dv - 0.5)}) {\n    return m + Math.log(l);\n  }`,
-    'return acc / l;',
-  ];
-  return { source: kernelFn(3, body.join('\n  ')), inputs: [qv, kv, vv] };
-}
-
-function gradKernel(n: Tensor, [q, k, v, fwd, g]: readonly View[]): GpuKernel {
-  const a = n.attrs as AttentionAttrs;
-  const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
-  const nb = sizeOf(batch);
-  const qv = broadcastView(q, [...batch, tq, d]);
-  const kv = broadcastView(k, [...batch, tk, d]);
-  const vv = broadcastView(v, [...batch, tk, dv]);
-  const ov = broadcastView(fwd, [...batch, tq, dv + 1]);
-  const gv = broadcastView(g, [...batch, tq, dv + 1]);
-  const b = names('b', batch.length);
-  const off = tk - tq;
-  const [nq, nk] = [nb * tq * d, nb * tk * d];
-  void PRIMITIVES;
-  /** statements defining, for query row `i` and key `j`: p<x> (prob) and ds<x> (scale·P·(dP − Δ + dL)) */
-  const probAndGrad = (x: string, i: string, j: string, withGrad: boolean): string[] => [
-    score(`s${x}`, qv, kv, b, i, j, d, a.scale),
-    `const p${x} = Math.exp(s${x} - x3[${offsetOf(ov, [...b, i, String(lit(dv))])}]);`,
-    ...(withGrad
-      ? [
-          `let dp${x} = 0.0;`,
-          `let delta${x} = 0.0;`,
-          `for (let c${x} = 0; c${x} < ${dv}; c${x}++) {`,
-          `  const gc${x} = x4[${offsetOf(gv, [...b, i, `c${x}`])}];`,
-          `  dp${x} = dp${x} + gc${x} * x2[${offsetOf(vv, [...b, j, `c${x}`])}];`,
-          `  delta${x} = delta${x} + gc${x} * x3[${offsetOf(ov, [...b, i, `c${x}`])}];`,
-          '}',
-          `const ds${x} = ${lit(a.scale)} * p${x} * (dp${x} - delta${x} + x4[${offsetOf(gv, [...b, i, String(lit(dv))])}]);`,
-        ]
-      : []),
-  ];
-  const region = (x: string, base: number, rowLen: number, rows: number, rowName: string, colName: string): string[] => [
-    `const t${x} = this.thread.x - ${lit(base)};`,
-    `const bf${x} = Math.floor((t${x} + 0.5) / ${lit(rows * rowLen)});`,
-    `const rr${x} = t${x} - bf${x} * ${lit(rows * rowLen)};`,
-    `const ${rowName} = Math.floor((rr${x} + 0.5) / ${lit(rowLen)});`,
-    `const ${colName} = rr${x} - ${rowName} * ${lit(rowLen)};`,
-    ...splitIndex(`bf${x}`, batch, `b${x}`),
-  ];
-  const bq = names('bq', batch.length);
-  const bk = names('bk', batch.length);
-  const bv = names('bv', batch.length);
-  const body = [
-    `if (this.thread.x < ${lit(nq)}) {`,
-    ...region('q', 0, d, tq, 'qi', 'qd'),
-    '  let accq = 0.0;',
-    `  for (let jq = 0; jq < ${tk}; jq++) {`,
-    `    if (${visible(a, off, 'qi', 'jq')}) {`,
-    ...probAndGrad('q', 'qi', 'jq', true).map((l) => l.replace(/\bb(\d)/g, 'bq$1')),
-    `      accq = accq + dsq * x1[${offsetOf(kv, [...bq, 'jq', 'qd'])}];`,
-    '    }',
-    '  }',
-    '  return accq;',
-    '}',
-    `if (this.thread.x < ${lit(nq + nk)}) {`,
-    ...region('k', nq, d, tk, 'kj', 'kd'),
-    '  let acck = 0.0;',
-    `  for (let ik = 0; ik < ${tq}; ik++) {`,
-    `    if (${visible(a, off, 'ik', 'kj')}) {`,
-    ...probAndGrad('k', 'ik', 'kj', true).map((l) => l.replace(/\bb(\d)/g, 'bk$1')),
-    `      acck = acck + dsk * x0[${offsetOf(qv, [...bk, 'ik', 'kd'])}];`,
-    '    }',
-    '  }',
-    '  return acck;',
-    '}',
-    ...region('v', nq + nk, dv, tk, 'vj', 'vc'),
-    'let accv = 0.0;',
-    `for (let iv = 0; iv < ${tq}; iv++) {`,
-    `  if (${visible(a, off, 'iv', 'vj')}) {`,
-    ...probAndGrad('v', 'iv', 'vj', false).map((l) => l.replace(/\bb(\d)/g, 'bv$1')),
-    `    accv = accv + pv * x4[${offsetOf(gv, [...bv, 'iv', 'vc'])}];`,
-    '  }',
-    '}',
-    'return accv;',
-  ];
-  return { source: kernelFn(5, body.join('\n  ')), inputs: [qv, kv, vv, ov, gv] };
+  /**
+   * key padding: `[B, Tk]` (B = q's first dim, or 1), non-zero = a real key (an `attention_mask`,
+   * any dtype). The CPU kernels exploit rows whose real keys are one run (left or right padding).
+   */
+  readonly keyMask?: Tensor | null;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -196,20 +59,28 @@ function gradKernel(n: Tensor, [q, k, v, fwd, g]: readonly View[]): GpuKernel {
 
 const swapLast = (x: Tensor): Tensor => transpose(x, [...x.shape.slice(0, -2).map((_, k) => k), x.rank - 1, x.rank - 2]);
 
-/** The mask as a bool [Tq, Tk] tensor (true = visible). */
-function maskOf(a: AttentionAttrs, tq: number, tk: number): Tensor {
-  const i = reshape(arange(tq), [tq, 1]);
-  const j = reshape(arange(tk), [1, tk]);
-  let m = lessEqual(j, add(i, tk - tq));
-  if (a.window > 0) m = mul(m, greater(j, add(i, tk - tq - a.window)));
+/** The mask as a bool [..., Tq, Tk] tensor (true = visible), or null when every key is visible. */
+function maskOf(a: AttentionAttrs, tq: number, tk: number, keys: Tensor | undefined): Tensor | null {
+  let m: Tensor | null = null;
+  if (a.causal) {
+    const i = reshape(arange(tq), [tq, 1]);
+    const j = reshape(arange(tk), [1, tk]);
+    m = lessEqual(j, add(i, a.offset));
+    if (a.window > 0) m = mul(m, greater(j, add(i, a.offset - a.window)));
+  }
+  if (keys) {
+    const real = notEqual(reshape(keys, [...keys.shape.slice(0, -1), 1, tk]), 0); // [..batch, 1, Tk]
+    m = m ? mul(m, real) : real;
+  }
   return m;
 }
 
 /** The unfused forward in primitives: [O | L] (the reference meaning of `attention`). */
-export function attentionComposite(q: Tensor, k: Tensor, v: Tensor, a: AttentionAttrs): Tensor {
+export function attentionComposite(q: Tensor, k: Tensor, v: Tensor, a: AttentionAttrs, keys?: Tensor): Tensor {
   const { tq, tk } = attentionDims(q, k, v);
   let s = mul(matmul(q, swapLast(k)), a.scale);
-  if (a.causal) s = where(maskOf(a, tq, tk), s, -Infinity);
+  const mask = maskOf(a, tq, tk, keys);
+  if (mask) s = where(mask, s, MASK_VALUE); // finite: a row hiding every key is uniform, as documented above
   const m = stopGradient(max(s, -1, true)); // a shift: softmax and logsumexp do not depend on it
   const p = exp(sub(s, m));
   const l = sum(p, -1, true);
@@ -263,21 +134,14 @@ function localVjp(outputs: readonly Tensor[], seeds: readonly Tensor[], leaves: 
   return leaves.map((l) => ct.get(l) ?? null);
 }
 
-/**
- * Forward nodes whose backward node exists: autodiff built it from the rule below, before anything was
- * evaluated. The CPU fast paths keep P of exactly these for the backward (fast/attention-cache.ts), so
- * a forward with no backward to come (inference, evaluation between training steps) never pays for it.
- */
-export const backwardPending = new WeakSet<Tensor>();
-
 definePrimitive({
   name: 'attention',
   gpujs: forwardKernel,
-  vjp: (g, out, [q, k, v]) => {
-    backwardPending.add(out);
+  vjp: (g, out, [q, k, v, keys]) => {
     const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
-    const flat = node('attentionGrad', [sizeOf(batch) * (tq * d + tk * d + tk * dv)], 'float32', [q, k, v, out, g], out.attrs);
-    return splitGrad(flat, q, k, v);
+    const ins = keys ? [q, k, v, out, g, keys] : [q, k, v, out, g];
+    const flat = node('attentionGrad', [sizeOf(batch) * (tq * d + tk * d + tk * dv)], 'float32', ins, out.attrs);
+    return [...splitGrad(flat, q, k, v), null];
   },
 });
 
@@ -286,9 +150,9 @@ definePrimitive({
   gpujs: gradKernel,
   // second order: differentiate the composite backward (q, k, v, g → dq, dk, dv); `fwd` is a function
   // of q, k, v already accounted for by the composite, so it gets no cotangent of its own.
-  vjp: (u, n, [q, k, v, , g]) => {
+  vjp: (u, n, [q, k, v, , g, keys]) => {
     const a = n.attrs as AttentionAttrs;
-    const f = attentionComposite(q, k, v, a);
+    const f = attentionComposite(q, k, v, a, keys);
     const [dq, dk, dv] = localVjp([f], [g], [q, k, v]);
     const { batch, tq, tk, d, dv: dvDim } = attentionDims(q, k, v);
     const [uq, uk, uv] = splitGrad(u, broadcastTo(q, [...batch, tq, d]), broadcastTo(k, [...batch, tk, d]), broadcastTo(v, [...batch, tk, dvDim]));
@@ -305,23 +169,25 @@ definePrimitive({
       }
     }
     const [gq, gk, gv, gg] = localVjp(outs, seeds, [q, k, v, g]);
-    return [gq, gk, gv, null, gg];
+    return [gq, gk, gv, null, gg, null];
   },
 });
 
 /**
- * Fused attention: `softmax(scale·q·kᵀ + mask)·v` with a causal (optionally sliding-window) mask, in
- * one kernel that does not need the [Tq, Tk] probabilities for the backward pass (the CPU paths keep
- * them for short sequences while training, bounded, to save recomputing); its gradient is fused too. q `[..., Tq, D]`, k `[..., Tk, D]`, v `[..., Tk, Dv]` (batch dims
- * broadcast, e.g. shared key/value heads); result `[..., Tq, Dv]`. Equal to the composite
- * `matmul(softmax(where(mask, scale·q·kᵀ, −∞)), v)` (tested), which remains the way to apply padding
- * masks.
+ * Fused attention: `softmax(scale·q·kᵀ + mask)·v` in one kernel that does not need the [Tq, Tk]
+ * probabilities for the backward pass (the CPU paths keep them for short sequences while training,
+ * bounded, to save recomputing); its gradient is fused too. The mask is any conjunction of causal (with
+ * an offset for a KV cache), a local window and a key padding mask. q `[..., Tq, D]`, k `[..., Tk, D]`,
+ * v `[..., Tk, Dv]` (batch dims broadcast: grouped key/value heads are read in place, never repeated);
+ * result `[..., Tq, Dv]`. Equal to the composite `matmul(softmax(where(mask, scale·q·kᵀ, MASK_VALUE)), v)`
+ * (tested), including rows that hide every key (v averaged over all keys).
  *
  * @example
  * ```ts
- * const [q, k, v] = [1, 2, 3].map((seed) => randomNormal(prngKey(seed), [1, 2, 5, 8])); // [B, H, T, D]
- * const out = fusedAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(8) });
- * console.log(out.shape); // [1, 2, 5, 8]
+ * const [q, k, v] = [1, 2, 3].map((seed) => randomNormal(prngKey(seed), [2, 2, 5, 8])); // [B, H, T, D]
+ * const keyMask = tensor(new Int32Array([1, 1, 1, 1, 1, 1, 1, 1, 0, 0]), [2, 5]); // [B, Tk]: row 1 right-padded
+ * const out = fusedAttention(q, k, v, { causal: true, scale: 1 / Math.sqrt(8), keyMask });
+ * console.log(out.shape); // [2, 2, 5, 8]
  * ```
  */
 export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
@@ -341,13 +207,28 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, options: Attenti
   }
   const causal = options.causal ?? true;
   const window = options.window ?? 0;
+  const offset = options.offset ?? tk - tq;
   if (!Number.isInteger(window) || window < 0) throw new TensorError('fusedAttention', `window must be a non-negative integer, got ${window}`);
   if (causal && tk < tq) throw new TensorError('fusedAttention', `a causal mask needs at least as many keys as queries, got Tq = ${tq}, Tk = ${tk}`);
+  if (causal && !(Number.isInteger(offset) && offset >= 0 && offset <= tk - tq)) {
+    throw new TensorError('fusedAttention', `offset must be an integer in [0, Tk − Tq] = [0, ${tk - tq}], got ${offset}`);
+  }
   if (tk === 0) throw new TensorError('fusedAttention', 'needs at least one key');
+  const keys = keyInput(options.keyMask, batch, tk);
   const scale = options.scale ?? 1 / Math.sqrt(d);
-  const attrs: AttentionAttrs = { causal, scale, window: causal ? window : 0 };
-  const full = node('attention', [...batch, tq, dv + 1], 'float32', [q, k, v], attrs);
+  const keep = differentiated([q, k, v]);
+  const attrs: AttentionAttrs = { causal, scale, window: causal ? window : 0, offset: causal ? offset : 0, keep };
+  const full = node('attention', [...batch, tq, dv + 1], 'float32', keys ? [q, k, v, keys] : [q, k, v], attrs);
   return slice(full, [...batch.map(() => 0), 0, 0], [...batch, tq, dv]);
+}
+
+/** The key mask as the primitive's input: float32 `[B|1, 1, …, Tk]` (rank of the batch dims + 1). */
+function keyInput(mask: Tensor | null | undefined, batch: readonly number[], tk: number): Tensor | undefined {
+  if (!mask) return undefined;
+  const ok = batch.length > 0 && mask.rank === 2 && mask.shape[1] === tk && (mask.shape[0] === batch[0] || mask.shape[0] === 1);
+  if (!ok) throw new TensorError('fusedAttention', `keyMask must be [${batch.length ? `${batch[0]} or 1` : 'B'}, ${tk}] (batch, keys), got ${fmtShape(mask.shape)}`);
+  const f = mask.dtype === 'float32' ? mask : cast(mask, 'float32');
+  return reshape(f, [mask.shape[0], ...batch.slice(1).map(() => 1), tk]); // [B|1, 1…, Tk]
 }
 
 /**
@@ -355,8 +236,9 @@ export function fusedAttention(q: Tensor, k: Tensor, v: Tensor, options: Attenti
  * the reference the fused kernels are tested against, and the unfused baseline of the benchmark.
  */
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  const { tq, dv, d } = attentionDims(q, k, v);
+  const { batch, tq, tk, dv, d } = attentionDims(q, k, v);
   const causal = options.causal ?? true;
-  const f = attentionComposite(q, k, v, { causal, scale: options.scale ?? 1 / Math.sqrt(d), window: causal ? (options.window ?? 0) : 0 });
+  const a: AttentionAttrs = { causal, scale: options.scale ?? 1 / Math.sqrt(d), window: causal ? (options.window ?? 0) : 0, offset: causal ? (options.offset ?? tk - tq) : 0, keep: false };
+  const f = attentionComposite(q, k, v, a, keyInput(options.keyMask, batch, tk));
   return slice(f, [...f.shape.slice(0, -2).map(() => 0), 0, 0], [...f.shape.slice(0, -2), tq, dv]);
 }

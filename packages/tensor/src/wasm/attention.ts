@@ -10,7 +10,8 @@
  * so at most one [BQ, Tk] block of scores (and one of dP) exists per head at a time, unless P is kept
  * (training: fast/attention-cache.ts). The GEMMs are the module's in-place ones behind the causal
  * drivers of attention-gemm.ts, which skip the masked half of each block's diagonal part. Query row
- * i (of Tq) sees key j (of Tk) when j ≤ i + Tk − Tq and, with a window w > 0, j > i + Tk − Tq − w.
+ * i (of Tq) sees key j (of Tk) when j ≤ i + off (PARAM.off: Tk − Tq by default, any offset ≤ that
+ * with a KV cache, the padded key run's shifted one: fast/attention.ts) and, with a window w > 0, j > i + off − w.
  *
  * Arguments come in a parameter block (int32 words, scale as float32 bits): see PARAM.
  */
@@ -73,8 +74,8 @@ export const blockLd = (tk: number): number => ((tk + 15) & -16) | 16;
  * Floats of kept P per head: the blocks of the kernels' loop, each `rows` rows of blockLd(nc) floats
  * (the causal triangle, not [Tq, Tk]: 7.5 MB for 12 heads at T = 512).
  */
-export function keptFloats(tq: number, tk: number, bq: number, causal: boolean, window: number): number {
-  const off = causal ? tk - tq : tk;
+export function keptFloats(tq: number, tk: number, bq: number, causal: boolean, window: number, offset = tk - tq): number {
+  const off = causal ? offset : tk;
   let n = 0;
   for (let i0 = 0; i0 < tq; i0 += bq) {
     const rows = Math.min(bq, tq - i0);
