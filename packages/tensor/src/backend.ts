@@ -3,11 +3,16 @@ import type { Tensor } from './tensor.js';
 import type { Group } from './fusion/program.js';
 import { contiguousStrides } from './shape.js';
 
-export type BackendName = 'cpu' | 'webasm' | 'threads' | 'headlessgl' | 'webgl' | 'webgl2' | 'webgpu' | 'reference';
+/** The backends built in (backends/registry.ts); `registerBackend` adds others under any name. */
+export type BuiltinBackendName = 'cpu' | 'webasm' | 'threads' | 'headlessgl' | 'webgl' | 'webgl2' | 'webgpu' | 'reference';
+// `string & {}` keeps the built-in names as editor suggestions while a plugged-in backend may use its own
+export type BackendName = BuiltinBackendName | (string & {});
 
 /**
- * A block of backend memory holding float values (float32 on gpu.js backends, float64 on the reference
- * backend). `data` is set when the values live in host memory; `handle` holds a device object otherwise.
+ * A block of backend memory holding float values (float32 on the gpu.js and CPU backends, float64 on the
+ * reference backend). `data` is set when the values live in host memory (a plain array or one in the
+ * WebAssembly heap); `handle` holds a device object otherwise (a texture, a GPU buffer), which stays on
+ * the device from kernel to kernel: only `Backend.read` (what `data()` calls) brings it back, async.
  * Storage is reference counted: every realized tensor and every in-flight intermediate holds one count.
  */
 export interface Storage {
@@ -27,6 +32,13 @@ export interface View {
   readonly offset: number;
 }
 
+/**
+ * A backend: where storage lives and how each primitive runs there. Each lives in one folder under
+ * backends/ and is plugged in with one `registerBackend` line (backends/registry.ts). It runs a node
+ * with its own kernel for the node's primitive (its kernel table) or, where it has none, the
+ * primitive's gpu.js kernel (every kernel primitive has one: the universal fallback, see
+ * backends/gpujs/). docs/DESIGN.md "Backends" has the vocabulary and the recipe.
+ */
 export interface Backend {
   readonly name: BackendName;
   /** Run the kernel of a (non-view) primitive node over its input views; returns fresh storage of node.size values. */
@@ -48,7 +60,24 @@ export interface Backend {
   release(storage: Storage): void;
   /** Number of compiled kernels currently cached (for tests and benchmarks). */
   kernelCount(): number;
+  /**
+   * The lowering of fused ops (ops/): for an op name (`layerNorm`, `softmaxCrossEntropy`), whether the
+   * op builder makes the fused primitive here or its composite of simpler primitives. Absent: fused.
+   */
+  lowering?(op: FusedOp): 'fused' | 'composite';
 }
+
+/** Ops that exist both as fused primitives and as composites; the backend's `lowering` picks one. */
+export type FusedOp = 'layerNorm' | 'softmaxCrossEntropy';
+
+/**
+ * A kernel: one backend's code for one primitive, in that backend's kernel table. It returns the node's
+ * values, or undefined to decline (too big for its scratch memory, an unsupported layout): the
+ * backend's fallback (the primitive's gpu.js kernel) runs instead.
+ */
+export type Kernel<Ctx, Out = Float32Array> = (ctx: Ctx, node: Tensor, inputs: readonly View[]) => Out | undefined;
+/** A backend's kernels by primitive name; a primitive without an entry runs its gpu.js kernel. */
+export type KernelTable<Ctx, Out = Float32Array> = Readonly<Record<string, Kernel<Ctx, Out>>>;
 
 export const contiguousView = (storage: Storage, shape: Shape): View => ({ storage, shape, strides: contiguousStrides(shape), offset: 0 });
 
@@ -64,9 +93,16 @@ export function isContiguous(v: View): boolean {
 
 /**
  * Kernel accounting of the backends that run kernels: `launches` counts kernels run (a fused group is
- * one), `fusedNodes` the graph nodes computed inside fused groups without a storage of their own.
+ * one), `fusedNodes` the graph nodes computed inside fused groups without a storage of their own, and
+ * `byPath` the nodes and groups each way of running them took (`cpu:table`, `cpu:program`,
+ * `cpu:js-loop`, `gpujs`: see DESIGN.md "Backends").
  */
-export const kernelStats = { launches: 0, fusedNodes: 0 };
+export const kernelStats = { launches: 0, fusedNodes: 0, byPath: {} as Record<string, number> };
+
+/** Count one node or group run by `path` (kernelStats.byPath). */
+export const countPath = (path: string): void => {
+  kernelStats.byPath[path] = (kernelStats.byPath[path] ?? 0) + 1;
+};
 
 /** Live-storage accounting: the memory rule's observable side. */
 export const memoryStats = { liveStorages: 0, allocated: 0, released: 0 };

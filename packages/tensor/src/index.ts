@@ -29,10 +29,10 @@ export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, mul
 export { evaluate, readFloat64 } from './evaluate.js';
 export { profileReport, profiling, resetProfile, setProfiling } from './profile.js';
 export { liveStorageCount } from './memory.js';
-export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, BACKEND_NAMES } from './backends/registry.js';
-export type { Backend, BackendName, Storage, View } from './backend.js';
+export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, registerBackend, BACKEND_NAMES } from './backends/registry.js';
+export type { Backend, BackendName, BuiltinBackendName, FusedOp, Kernel, KernelTable, Storage, View } from './backend.js';
 export { PRIMITIVES, definePrimitive, node, type Primitive, type VjpRule } from './primitives/registry.js';
 export { memoryStats, kernelStats } from './backend.js';
 export { setFusion } from './fusion/plan.js';
-export { setFastPaths, shutdownThreads } from './fast/index.js';
+export { setFastPaths, shutdownThreads } from './fast/context.js';
 export { simdPeakGflops } from './fast/peak.js';

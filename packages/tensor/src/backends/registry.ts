@@ -1,26 +1,63 @@
 /**
- * Backend selection. `setBackend(name)` or the `LLM_MODULES_BACKEND` environment variable choose one;
- * otherwise the first that works in the order below (measured fastest first on a CPU-only Node
- * machine; browsers with WebGPU/WebGL try those first).
+ * Backend selection and the plug-in point. Each backend is one `registerBackend` line below (or in a
+ * package of its own): a name, a factory called on first use, and a probe saying whether it works here.
+ * `setBackend(name)` or the `LLM_MODULES_BACKEND` environment variable choose one; otherwise the first
+ * that works in the default order (measured fastest first on a CPU-only Node machine; browsers with
+ * WebGPU/WebGL try those first).
  */
 import type { Backend, BackendName } from '../backend.js';
 import { TensorError } from '../errors.js';
+import { CpuBackend } from './cpu/backend.js';
 import { GpuJsBackend, probeGpuJsMode } from './gpujs/backend.js';
 import { ReferenceBackend } from './reference.js';
 
-export const BACKEND_NAMES: readonly BackendName[] = ['threads', 'webasm', 'cpu', 'headlessgl', 'webgl2', 'webgl', 'webgpu', 'reference'];
+interface Registration {
+  readonly factory: () => Backend;
+  readonly probe: () => Promise<boolean>;
+}
+
+const registrations = new Map<BackendName, Registration>();
+const instances = new Map<BackendName, Backend>();
+const availability = new Map<BackendName, Promise<boolean>>();
+let active: Backend | undefined;
+/** The registered backends' names, in registration order (the built-ins first). */
+export const BACKEND_NAMES: readonly BackendName[] = [];
+
+/**
+ * Plug in a backend: `factory` makes its one instance on first use, `probe` says (once, never
+ * throwing) whether it works on this machine. Registering a name again replaces it.
+ *
+ * @example
+ * ```ts
+ * import { registerBackend, listBackends } from '@llm-modules/tensor';
+ * // a backend whose probe finds nothing to run on: listed as registered, never as available
+ * registerBackend('not-here', () => { throw new Error('no device'); }, async () => false);
+ * console.log((await listBackends()).includes('not-here')); // false
+ * ```
+ */
+export function registerBackend(name: BackendName, factory: () => Backend, probe: () => Promise<boolean> = async () => true): void {
+  if (!registrations.has(name)) (BACKEND_NAMES as BackendName[]).push(name);
+  registrations.set(name, { factory, probe });
+  instances.delete(name);
+  availability.delete(name);
+}
+
+registerBackend('threads', () => new CpuBackend('threads'), () => probeGpuJsMode('threads'));
+registerBackend('webasm', () => new CpuBackend('webasm'), () => probeGpuJsMode('webasm'));
+registerBackend('cpu', () => new CpuBackend('cpu'), () => probeGpuJsMode('cpu'));
+for (const mode of ['headlessgl', 'webgl2', 'webgl', 'webgpu'] as const) registerBackend(mode, () => new GpuJsBackend(mode), () => probeGpuJsMode(mode));
+registerBackend('reference', () => new ReferenceBackend());
 
 const isBrowser = typeof (globalThis as { window?: unknown }).window !== 'undefined';
 const DEFAULT_ORDER: readonly BackendName[] = isBrowser ? ['webgpu', 'webgl2', 'webgl', 'threads', 'webasm', 'cpu'] : ['threads', 'webasm', 'cpu'];
 
-const instances = new Map<BackendName, Backend>();
-const availability = new Map<BackendName, Promise<boolean>>();
-let active: Backend | undefined;
 
 function instance(name: BackendName): Backend {
   let b = instances.get(name);
   if (!b) {
-    b = name === 'reference' ? new ReferenceBackend() : new GpuJsBackend(name);
+    const reg = registrations.get(name);
+    if (!reg) throw new TensorError('setBackend', `unknown backend "${name}" (expected one of ${BACKEND_NAMES.join(', ')})`);
+    b = reg.factory();
     instances.set(name, b);
   }
   return b;
@@ -28,10 +65,11 @@ function instance(name: BackendName): Backend {
 
 /** Does this backend work on this machine? (probed once with a tiny kernel) */
 export function isBackendAvailable(name: BackendName): Promise<boolean> {
-  if (!BACKEND_NAMES.includes(name)) return Promise.resolve(false);
+  const reg = registrations.get(name);
+  if (!reg) return Promise.resolve(false);
   let p = availability.get(name);
   if (!p) {
-    p = name === 'reference' ? Promise.resolve(true) : probeGpuJsMode(name);
+    p = reg.probe().catch(() => false);
     availability.set(name, p);
   }
   return p;

@@ -1,20 +1,26 @@
-/** The table of hand-tuned CPU paths by primitive name (see context.ts for the rules). */
-import type { BackendName, View } from '../backend.js';
-import type { Shape } from '../shape.js';
-import { Tensor } from '../tensor.js';
-import { PRIMITIVES } from '../primitives/registry.js';
-import { programOf, type Program } from '../fusion/program.js';
-import { fastContext, type FastKernel } from './context.js';
-import { ScratchExhausted } from '../wasm/runtime.js';
-import { runProgram } from './elementwise.js';
-import { runJsKernel } from './jskernel.js';
-import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from './host.js';
-import { matmulFast } from './matmul.js';
-import { attentionFast, attentionGradFast } from './attention.js';
-import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from './cross-entropy.js';
-import { layerNormFast, layerNormGradFast } from './layer-norm.js';
+/**
+ * The CPU backend's kernel table: its kernel for each primitive it runs itself (host drivers in fast/,
+ * WebAssembly from wasm/ on webasm / threads, JavaScript on cpu), then two generic kernels: elementwise
+ * nodes as a one-member program (fast/elementwise.ts) and any other primitive's gpu.js source run as a
+ * JavaScript loop (fast/jskernel.ts). `undefined` from all of them means "run the gpu.js kernel".
+ */
+import type { BackendName, KernelTable, View } from '../../backend.js';
+import { countPath } from '../../backend.js';
+import type { Shape } from '../../shape.js';
+import { Tensor } from '../../tensor.js';
+import { PRIMITIVES } from '../../primitives/registry.js';
+import { programOf, type Program } from '../../fusion/program.js';
+import { fastContext, type FastContext } from '../../fast/context.js';
+import { ScratchExhausted } from '../../wasm/runtime.js';
+import { runProgram } from '../../fast/elementwise.js';
+import { runJsKernel } from '../../fast/jskernel.js';
+import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from '../../fast/host.js';
+import { matmulFast } from '../../fast/matmul.js';
+import { attentionFast, attentionGradFast } from '../../fast/attention.js';
+import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from '../../fast/cross-entropy.js';
+import { layerNormFast, layerNormGradFast } from '../../fast/layer-norm.js';
 
-const FAST_PATHS: Record<string, FastKernel> = {
+export const CPU_KERNELS: KernelTable<FastContext> = {
   copy: copyFast,
   gather: gatherFast,
   scatterAdd: scatterAddFast,
@@ -32,53 +38,64 @@ const FAST_PATHS: Record<string, FastKernel> = {
   layerNormGrad: layerNormGradFast,
 };
 
-/** Run the fast path of `node` on `backend` when there is one; undefined means "use the gpu.js kernel". */
-export async function tryFastPath(backend: BackendName, node: Tensor, inputs: readonly View[]): Promise<Float32Array | undefined> {
-  const fast = FAST_PATHS[node.op];
-  if (fast) {
-    const ctx = await fastContext(backend);
-    try {
-      return ctx && fast(ctx, node, inputs);
-    } catch (e) {
-      if (e instanceof ScratchExhausted) return undefined; // too big for the scratch memory: gpu.js kernel
-      throw e;
-    }
-  }
-  if (PRIMITIVES.get(node.op)?.elementwise) {
-    // a single elementwise node: its inputs in order, as a one-member program
-    let member = node;
-    if (node.inputs.length !== inputs.length) {
-      // a synthetic node without graph inputs (the evaluator's copy of a view)
-      if (inputs.length !== 1) return undefined;
-      member = new Tensor(node.shape, node.dtype, node.op, [new Tensor(inputs[0].shape, node.dtype, 'const', [], {})], node.attrs);
-    }
-    const externals: Tensor[] = [];
-    const views: View[] = [];
-    member.inputs.forEach((t, k) => {
-      if (!externals.includes(t)) {
-        externals.push(t);
-        views.push(inputs[k]);
-      }
-    });
-    const p = programOf({ members: [member], externals });
-    const out = p ? await tryProgramFast(backend, p, node.shape, views) : undefined;
-    if (out) return out;
-  }
-  // any other kernel: its gpu.js source as a JS loop (CPU backends)
-  const prim = PRIMITIVES.get(node.op);
-  if (!prim?.gpujs || !(await fastContext(backend))) return undefined;
-  return runJsKernel(prim.gpujs(node, inputs), node.size);
-}
-
-/** Run an elementwise program on a CPU backend; undefined means "use the gpu.js kernel". */
-export async function tryProgramFast(backend: BackendName, p: Program, shape: Shape, views: readonly View[]): Promise<Float32Array | undefined> {
-  const ctx = await fastContext(backend);
+/** Run `kernel`, declining (undefined) when its scratch memory would pass the cap. */
+function declineWhenExhausted<T>(run: () => T | undefined): T | undefined {
   try {
-    return ctx && runProgram(ctx, p, shape, views);
+    return run();
   } catch (e) {
     if (e instanceof ScratchExhausted) return undefined;
     throw e;
   }
 }
 
-export { setFastPaths, fastPathsEnabled, shutdownThreads } from './context.js';
+/**
+ * The node's values by the CPU backend's own kernels (table entry, one-member program, JS loop of the
+ * gpu.js source), counted in kernelStats.byPath; undefined means "run the gpu.js kernel".
+ */
+export async function runCpuKernel(backend: BackendName, node: Tensor, inputs: readonly View[]): Promise<Float32Array | undefined> {
+  const ctx = await fastContext(backend);
+  if (!ctx) return undefined; // fast paths switched off: every node runs its gpu.js kernel
+  const kernel = CPU_KERNELS[node.op];
+  if (kernel) {
+    const out = declineWhenExhausted(() => kernel(ctx, node, inputs));
+    if (out) countPath('cpu:table');
+    return out;
+  }
+  if (PRIMITIVES.get(node.op)?.elementwise) {
+    const out = await runOneMember(backend, node, inputs);
+    if (out) return out;
+  }
+  const prim = PRIMITIVES.get(node.op);
+  if (!prim?.gpujs) return undefined;
+  const out = runJsKernel(prim.gpujs(node, inputs), node.size);
+  if (out) countPath('cpu:js-loop');
+  return out;
+}
+
+/** A single elementwise node: its inputs in order, as a one-member program. */
+async function runOneMember(backend: BackendName, node: Tensor, inputs: readonly View[]): Promise<Float32Array | undefined> {
+  let member = node;
+  if (node.inputs.length !== inputs.length) {
+    // a synthetic node without graph inputs (the evaluator's copy of a view)
+    if (inputs.length !== 1) return undefined;
+    member = new Tensor(node.shape, node.dtype, node.op, [new Tensor(inputs[0].shape, node.dtype, 'const', [], {})], node.attrs);
+  }
+  const externals: Tensor[] = [];
+  const views: View[] = [];
+  member.inputs.forEach((t, k) => {
+    if (!externals.includes(t)) {
+      externals.push(t);
+      views.push(inputs[k]);
+    }
+  });
+  const p = programOf({ members: [member], externals });
+  return p ? runCpuProgram(backend, p, node.shape, views) : undefined;
+}
+
+/** Run an elementwise program (a fused group) on the CPU backend; undefined means "use the gpu.js kernel". */
+export async function runCpuProgram(backend: BackendName, p: Program, shape: Shape, views: readonly View[]): Promise<Float32Array | undefined> {
+  const ctx = await fastContext(backend);
+  const out = ctx && declineWhenExhausted(() => runProgram(ctx, p, shape, views));
+  if (out) countPath('cpu:program');
+  return out;
+}

@@ -1,20 +1,21 @@
 /**
- * gpu.js backends. Every primitive's single gpu.js source is compiled here, once per distinct source and
- * output size, for the backend's mode: `cpu` (transpiled JS), `webasm` (WebAssembly + f32x4 SIMD),
- * `threads` (webasm under the async contract: big kernels split over a worker pool), `headlessgl`,
- * `webgl`, `webgl2` and `webgpu`.
+ * The gpu.js backend. Every kernel primitive's gpu.js source is compiled here, once per distinct source
+ * and output size, for the backend's mode: `headlessgl`, `webgl`, `webgl2` and `webgpu` (the backends
+ * of those names), and `cpu` (transpiled JS), `webasm` (WebAssembly + f32x4 SIMD), `threads` (webasm
+ * under the async contract) as the fallback of the CPU backend (backends/cpu/) for primitives without
+ * a CPU kernel. It has no kernel table of its own: the primitives' gpu.js kernels are its kernels.
  */
 import gpujs from 'gpu.js';
 import type { Backend, BackendName, Storage, View } from '../../backend.js';
-import { kernelStats, newStorage } from '../../backend.js';
+import { countPath, kernelStats, newStorage } from '../../backend.js';
 import { F32_INDEX_LIMIT } from '../../kernels/codegen.js';
 import { PRIMITIVES } from '../../primitives/registry.js';
-import { registerReleaser, release, retain } from '../../memory.js';
+import { registerReleaser } from '../../memory.js';
 import type { Tensor } from '../../tensor.js';
 import { TensorError } from '../../errors.js';
-import { tryFastPath, tryProgramFast } from '../../fast/index.js';
 import { recycle, wasmAddress } from '../../fast/buffers.js';
-import { groupOutputs, groupRoot, membersFor, programBody, programOf, type Group } from '../../fusion/program.js';
+import { groupRoot, programBody, programOf, type Group } from '../../fusion/program.js';
+import { executeEachOutput } from '../group-outputs.js';
 import { elementwiseKernel } from '../../primitives/elementwise-kernel.js';
 import { ensureOptionalPieces, optionalPiecesProblem } from './optional-pieces.js';
 
@@ -105,66 +106,34 @@ export class GpuJsBackend implements Backend {
 
   execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     kernelStats.launches++;
-    return this.executeNode(node, inputs);
+    return this.runPrimitive(node, inputs);
   }
 
-  private async executeNode(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+  /** The node's primitive's gpu.js kernel (no launch counted: the caller did). Also the CPU backend's fallback. */
+  runPrimitive(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     const prim = PRIMITIVES.get(node.op);
     if (!prim?.gpujs) throw new TensorError(node.op, `no gpu.js kernel for primitive ${node.op}`);
-    if (!this.config.deviceMemory) {
-      const fast = await tryFastPath(this.name, node, inputs);
-      if (fast) return newStorage(this.name, node.size, fast);
-    }
+    countPath('gpujs');
     const { source, inputs: views } = prim.gpujs(node, inputs);
     return this.runKernel(source, views, node.size);
   }
 
   /**
-   * Run a fused group of elementwise nodes as one kernel: the hand-tuned CPU path where enabled, else
-   * one gpu.js kernel whose body computes every member (a single member runs its own kernel).
+   * Run a fused group of elementwise nodes as one gpu.js kernel whose body computes every member (a
+   * single member runs its own kernel); a group with extra outputs as one group per output.
    */
   async executeGroup(group: Group, inputs: readonly View[]): Promise<Storage> {
-    if (group.extra?.length) return this.executeOutputs(group, inputs);
+    if (group.extra?.length) return executeEachOutput(this, group, inputs);
     const root = groupRoot(group);
     const program = programOf(group);
     kernelStats.launches++;
     kernelStats.fusedNodes += group.members.length - 1;
-    if (program && !this.config.deviceMemory) {
-      const fast = await tryProgramFast(this.name, program, root.shape, inputs);
-      if (fast) return newStorage(this.name, root.size, fast);
-    }
     if (group.members.length === 1 || !program) {
-      return this.executeNode(root, root.inputs.map((i) => inputs[group.externals.indexOf(i)]));
+      return this.runPrimitive(root, root.inputs.map((i) => inputs[group.externals.indexOf(i)]));
     }
+    countPath('gpujs');
     const { source, inputs: views } = elementwiseKernel(root.shape, inputs, (v) => programBody(program, v));
     return this.runKernel(source, views, root.size);
-  }
-
-  /**
-   * A group with extra outputs: one kernel writing all of them (the CPU paths), else each output as the
-   * group of the members it needs, joined into one array (root first, as the evaluator reads them).
-   */
-  private async executeOutputs(group: Group, inputs: readonly View[]): Promise<Storage> {
-    const outputs = groupOutputs(group);
-    const n = groupRoot(group).size;
-    const program = programOf(group);
-    if (program) {
-      const fast = await tryProgramFast(this.name, program, groupRoot(group).shape, inputs);
-      if (fast) {
-        kernelStats.launches++;
-        kernelStats.fusedNodes += group.members.length - outputs.length;
-        return newStorage(this.name, n * outputs.length, fast);
-      }
-    }
-    const joined = new Float32Array(n * outputs.length);
-    for (const [k, o] of outputs.entries()) {
-      const sub = membersFor(group, o);
-      const s = await this.executeGroup(sub, sub.externals.map((e) => inputs[group.externals.indexOf(e)]));
-      retain(s);
-      joined.set((s.data ?? (await this.read(s))).subarray(0, n), k * n);
-      release(s);
-    }
-    return newStorage(this.name, n * outputs.length, joined);
   }
 
   private async runKernel(source: string, views: readonly View[], size: number): Promise<Storage> {

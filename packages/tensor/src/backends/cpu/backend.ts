@@ -1,0 +1,87 @@
+/**
+ * The CPU backend: `threads` (WebAssembly SIMD kernels, big ones split over a worker pool), `webasm`
+ * (the same kernels on one thread) and `cpu` (their JavaScript versions). Storage is host memory:
+ * arrays in the WebAssembly heap where the kernels made them (fast/buffers.ts), plain arrays otherwise.
+ * Each node runs the CPU kernel table (kernels.ts); a primitive without an entry there, or a kernel that
+ * declines, runs its gpu.js kernel in the matching gpu.js mode (the documented fallback, backends/gpujs/).
+ * `setFastPaths(false)` sends every node to that fallback (how fastpaths.test.ts checks each kernel).
+ */
+import type { Backend, BuiltinBackendName, FusedOp, Storage, View } from '../../backend.js';
+import { kernelStats, newStorage } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { groupOutputs, groupRoot, programOf, type Group } from '../../fusion/program.js';
+import { recycle } from '../../fast/buffers.js';
+import { registerReleaser } from '../../memory.js';
+import { GpuJsBackend } from '../gpujs/backend.js';
+import { executeEachOutput } from '../group-outputs.js';
+import { runCpuKernel, runCpuProgram } from './kernels.js';
+
+export type CpuBackendName = Extract<BuiltinBackendName, 'cpu' | 'webasm' | 'threads'>;
+
+export class CpuBackend implements Backend {
+  /** groups with extra outputs run as one kernel writing all of them */
+  readonly multiOutputGroups = true;
+  /** the primitives' gpu.js kernels, for what the table lacks (created on first use) */
+  private gpujs: GpuJsBackend | undefined;
+
+  constructor(readonly name: CpuBackendName) {
+    // arrays made by the kernels go back to their free list (fast/buffers.ts)
+    registerReleaser(name, (s) => recycle(s.data));
+  }
+
+  private get fallback(): GpuJsBackend {
+    return (this.gpujs ??= new GpuJsBackend(this.name));
+  }
+
+  execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+    kernelStats.launches++;
+    return this.run(node, inputs);
+  }
+
+  private async run(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+    const out = await runCpuKernel(this.name, node, inputs);
+    return out ? newStorage(this.name, node.size, out) : this.fallback.runPrimitive(node, inputs);
+  }
+
+  /** A fused group as one elementwise program (all its outputs at once), else as gpu.js does it. */
+  async executeGroup(group: Group, inputs: readonly View[]): Promise<Storage> {
+    const root = groupRoot(group);
+    const outputs = group.extra?.length ? groupOutputs(group).length : 1;
+    const program = programOf(group);
+    const out = program && (await runCpuProgram(this.name, program, root.shape, inputs));
+    if (out) {
+      kernelStats.launches++;
+      kernelStats.fusedNodes += group.members.length - outputs;
+      return newStorage(this.name, root.size * outputs, out);
+    }
+    if (outputs > 1) return executeEachOutput(this, group, inputs);
+    if (group.members.length === 1 || !program) {
+      kernelStats.launches++;
+      return this.run(root, root.inputs.map((i) => inputs[group.externals.indexOf(i)]));
+    }
+    return this.fallback.executeGroup(group, inputs);
+  }
+
+  /** LayerNorm is composite on `cpu` (its models' numerics as before the CPU backend had fused kernels). */
+  lowering(op: FusedOp): 'fused' | 'composite' {
+    return op === 'layerNorm' && this.name === 'cpu' ? 'composite' : 'fused';
+  }
+
+  async read(storage: Storage): Promise<Float32Array> {
+    return storage.data ? (storage.data instanceof Float32Array ? storage.data : Float32Array.from(storage.data)) : this.fallback.read(storage);
+  }
+
+  release(): void {
+    // host memory: the releaser recycles it
+  }
+
+  kernelCount(): number {
+    return this.gpujs?.kernelCount() ?? 0;
+  }
+
+  /** Free the gpu.js fallback's compiled kernels. */
+  destroy(): void {
+    this.gpujs?.destroy();
+    this.gpujs = undefined;
+  }
+}
