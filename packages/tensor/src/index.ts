@@ -21,8 +21,8 @@ export { reshape, permute, transpose, broadcastTo, slice, pad, concat, expandDim
 export { gather, scatterAdd } from './primitives/indexing.js';
 export { matmul } from './primitives/matmul.js';
 export { fusedAttention, attentionReference, type AttentionOptions } from './primitives/attention.js';
-export { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyReference } from './primitives/cross-entropy.js';
-export { layerNorm, layerNormGrad, layerNormReference } from './primitives/layer-norm.js';
+export { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyReference } from './ops/softmax-cross-entropy/primitive.js';
+export { layerNorm, layerNormGrad, layerNormReference } from './ops/layer-norm/primitive.js';
 export { geluTanh, geluTanhGrad } from './primitives/gelu.js';
 export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
 export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, mulberry32, type PRNGKey } from './random.js';

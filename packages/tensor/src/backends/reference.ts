@@ -9,8 +9,8 @@ import { sizeOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { TensorError } from '../errors.js';
 import { referenceAttention, referenceAttentionGrad } from './reference-attention.js';
-import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from './reference-cross-entropy.js';
-import { referenceLayerNorm, referenceLayerNormGrad } from './reference-layer-norm.js';
+import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from '../ops/softmax-cross-entropy/reference.js';
+import { referenceLayerNorm, referenceLayerNormGrad } from '../ops/layer-norm/reference.js';
 
 /** Logical values of a view in C order, as float64. */
 function dense(v: View): Float64Array {

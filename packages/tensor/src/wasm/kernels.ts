@@ -6,7 +6,7 @@ import { attentionFunctions } from './attention.js';
 import { reduceFunctions } from './reduce.js';
 import { copyFunctions } from './copy.js';
 import { smallAttentionFunctions } from './attention-small.js';
-import { layerNormFunctions } from './layer-norm.js';
+import { layerNormFunctions } from '../ops/layer-norm/wasm.js';
 
 /**
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident

@@ -1,14 +1,11 @@
 /** Normalisation layers over the last axis. */
-import { add, getBackend, layerNorm as fusedLayerNorm, mean, mul, rsqrt, sub, type Tensor } from '@llm-modules/tensor';
-
-/** Backends whose fused LayerNorm kernels are fast (the gpu.js kernel of its gradient loops over every row per weight element). */
-const FUSED_BACKENDS = new Set(['webasm', 'threads']);
+import { add, layerNorm as tensorLayerNorm, mean, mul, rsqrt, type Tensor } from '@llm-modules/tensor';
 
 /**
  * LayerNorm over the last axis, as `nn.LayerNorm`: `(x − μ)/√(σ² + eps)·weight + bias` with the biased
- * variance. `bias` may be omitted (no affine shift). On the webasm / threads backends (and for a float32
- * x with weight and bias of shape [C]) it is the fused primitive of the tensor package: one kernel
- * forward and one backward instead of a dozen; elsewhere the composite below.
+ * variance. `bias` may be omitted (no affine shift). The tensor package's `layerNorm`: the active
+ * backend's lowering makes it the fused primitive (one kernel forward and one backward instead of a
+ * dozen: CPU and reference backends) or the composite (gpu.js backend).
  *
  * @example
  * ```ts
@@ -18,15 +15,7 @@ const FUSED_BACKENDS = new Set(['webasm', 'threads']);
  * ```
  */
 export function layerNorm(x: Tensor, weight: Tensor, bias?: Tensor | null, eps = 1e-5): Tensor {
-  const C = x.shape[x.rank - 1];
-  const isVector = (t: Tensor | null | undefined) => !t || (t.dtype === 'float32' && t.rank === 1 && t.shape[0] === C);
-  if (FUSED_BACKENDS.has(getBackend().name) && x.dtype === 'float32' && x.rank >= 1 && C >= 1 && eps >= 0 && Number.isFinite(eps) && isVector(weight) && isVector(bias)) {
-    return fusedLayerNorm(x, weight, bias, eps);
-  }
-  const centered = sub(x, mean(x, -1, true)); // [..., D]
-  const variance = mean(mul(centered, centered), -1, true); // [..., 1]
-  const y = mul(mul(centered, rsqrt(add(variance, eps))), weight);
-  return bias ? add(y, bias) : y;
+  return tensorLayerNorm(x, weight, bias, eps);
 }
 
 /**

@@ -5,8 +5,9 @@
  * Each node runs the CPU kernel table (kernels.ts); a primitive without an entry there, or a kernel that
  * declines, runs its gpu.js kernel in the matching gpu.js mode (the documented fallback, backends/gpujs/).
  * `setFastPaths(false)` sends every node to that fallback (how fastpaths.test.ts checks each kernel).
+ * No `lowering`: every fused op (ops/) runs fused here, its kernels in the table.
  */
-import type { Backend, BuiltinBackendName, FusedOp, Storage, View } from '../../backend.js';
+import type { Backend, BuiltinBackendName, Storage, View } from '../../backend.js';
 import { kernelStats, newStorage } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { groupOutputs, groupRoot, programOf, type Group } from '../../fusion/program.js';
@@ -60,11 +61,6 @@ export class CpuBackend implements Backend {
       return this.run(root, root.inputs.map((i) => inputs[group.externals.indexOf(i)]));
     }
     return this.fallback.executeGroup(group, inputs);
-  }
-
-  /** LayerNorm is composite on `cpu` (its models' numerics as before the CPU backend had fused kernels). */
-  lowering(op: FusedOp): 'fused' | 'composite' {
-    return op === 'layerNorm' && this.name === 'cpu' ? 'composite' : 'fused';
   }
 
   async read(storage: Storage): Promise<Float32Array> {

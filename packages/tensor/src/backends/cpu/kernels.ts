@@ -17,8 +17,8 @@ import { runJsKernel } from '../../fast/jskernel.js';
 import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from '../../fast/host.js';
 import { matmulFast } from '../../fast/matmul.js';
 import { attentionFast, attentionGradFast } from '../../fast/attention.js';
-import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from '../../fast/cross-entropy.js';
-import { layerNormFast, layerNormGradFast } from '../../fast/layer-norm.js';
+import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from '../../ops/softmax-cross-entropy/cpu.js';
+import { layerNormFast, layerNormGradFast } from '../../ops/layer-norm/cpu.js';
 
 export const CPU_KERNELS: KernelTable<FastContext> = {
   copy: copyFast,

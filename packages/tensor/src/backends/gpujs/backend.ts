@@ -6,7 +6,7 @@
  * a CPU kernel. It has no kernel table of its own: the primitives' gpu.js kernels are its kernels.
  */
 import gpujs from 'gpu.js';
-import type { Backend, BackendName, Storage, View } from '../../backend.js';
+import type { Backend, BackendName, FusedOp, Storage, View } from '../../backend.js';
 import { countPath, kernelStats, newStorage } from '../../backend.js';
 import { F32_INDEX_LIMIT } from '../../kernels/codegen.js';
 import { PRIMITIVES } from '../../primitives/registry.js';
@@ -149,6 +149,14 @@ export class GpuJsBackend implements Backend {
     if (out instanceof Promise) out = await out;
     if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);
     return newStorage(this.name, size, undefined, out);
+  }
+
+  /**
+   * LayerNorm as its composite: the gpu.js kernel of its gradient loops over every row for each weight
+   * element, slow on GPUs; cross-entropy fused (one pass per element either way).
+   */
+  lowering(op: FusedOp): 'fused' | 'composite' {
+    return op === 'layerNorm' ? 'composite' : 'fused';
   }
 
   async read(storage: Storage): Promise<Float32Array> {

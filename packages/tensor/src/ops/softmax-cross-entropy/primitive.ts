@@ -8,77 +8,24 @@
  *   zero rows where the label is ignored or out of range. `fwd` is the forward's output: a row's
  *   logsumexp is `fwd[n] + row[label]`, so the kernel needs one pass per element instead of three.
  *
- * Each has one gpu.js kernel (any backend); the CPU backends run fast/cross-entropy.ts (WebAssembly SIMD
- * on webasm / threads, JavaScript on cpu; sums folded in float64). The rule of `softmaxCrossEntropyGrad`
- * (second-order gradients) is written in primitives from the softmax (exact, not fused).
+ * The op's files (docs/DESIGN.md "Fused ops"): attrs.ts (attributes, checks), gpujs.ts (the gpu.js
+ * kernels, every backend's fallback), cpu.ts (the CPU backend's kernels: WebAssembly SIMD from wasm.ts
+ * on webasm / threads, JavaScript on cpu; sums folded in float64), reference.ts (float64 loops). The
+ * rule of `softmaxCrossEntropyGrad` (second-order gradients) is written in primitives from the softmax
+ * (exact, not fused). `softmaxCrossEntropy` asks the active backend's lowering whether to build the
+ * fused primitive or the composite (every built-in backend: fused).
  */
-import { TensorError, fmtShape } from '../errors.js';
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { decompose, kernelFn, lit, offsetOf, type GpuKernel } from '../kernels/codegen.js';
-import { definePrimitive, node } from './registry.js';
-import { abs, exp, log, stopGradient } from './unary.js';
-import { add, cast, equal, greaterEqual, less, mul, notEqual, sub, where, div } from './binary.js';
-import { max, sum } from './reduce.js';
-import { reshape } from './movement.js';
-import { arange } from '../creation.js';
-
-export interface CrossEntropyAttrs {
-  /** label value whose rows are ignored (loss and gradient 0) */
-  readonly ignoreIndex: number;
-  readonly [k: string]: unknown;
-}
-
-/** Is `label` a class index of a row that counts (not `ignoreIndex`, inside `[0, C)`)? Labels are exact integers. */
-export const countsLabel = (label: number, C: number, ignoreIndex: number): boolean => label !== ignoreIndex && label >= 0 && label < C;
-
-// ---------------------------------------------------------------------------------------------------
-// gpu.js kernels
-
-/** `return 0.0` unless the float `lab` is a counted class index (labels are exact floats in kernels). */
-const skipUncounted = (lab: string, C: number, ignoreIndex: number): string[] => [
-  `if (Math.abs(${lab} - ${lit(ignoreIndex)}) < 0.5) {\n    return 0.0;\n  }`,
-  `if (${lab} < -0.5) {\n    return 0.0;\n  }`,
-  `if (${lab} > ${lit(C - 0.5)}) {\n    return 0.0;\n  }`,
-];
-
-function forwardKernel(n: Tensor, [x, labels]: readonly View[]): GpuKernel {
-  const { ignoreIndex } = n.attrs as CrossEntropyAttrs;
-  const C = x.shape[1];
-  const at = (j: string) => `x0[${offsetOf(x, ['i0', j])}]`;
-  const body = [
-    decompose(n.shape),
-    `const lab = x1[${offsetOf(labels, ['i0'])}];`,
-    ...skipUncounted('lab', C, ignoreIndex),
-    `let m = ${lit(-Infinity)};`,
-    `for (let j = 0; j < ${C}; j++) {`,
-    `  const v = ${at('j')};`,
-    '  if (v > m) {\n      m = v;\n    }',
-    '}',
-    'let s = 0.0;',
-    `for (let j2 = 0; j2 < ${C}; j2++) {`,
-    `  s = s + Math.exp(${at('j2')} - m);`,
-    '}',
-    `return (m - ${at('lab')}) + Math.log(s);`,
-  ];
-  return { source: kernelFn(2, body.join('\n  ')), inputs: [x, labels] };
-}
-
-function gradKernel(n: Tensor, [x, labels, fwd, g]: readonly View[]): GpuKernel {
-  const { ignoreIndex } = n.attrs as CrossEntropyAttrs;
-  const C = x.shape[1];
-  const body = [
-    decompose(n.shape),
-    `const lab = x1[${offsetOf(labels, ['i0'])}];`,
-    ...skipUncounted('lab', C, ignoreIndex),
-    // p = exp(x − logsumexp) with logsumexp = fwd + x[label]; x − x[label] first (exact for close values)
-    `const p = Math.exp((x0[${offsetOf(x, ['i0', 'i1'])}] - x0[${offsetOf(x, ['i0', 'lab'])}]) - x2[${offsetOf(fwd, ['i0'])}]);`,
-    `const gn = x3[${offsetOf(g, ['i0'])}];`,
-    'if (Math.abs(i1 - lab) < 0.5) {\n    return gn * (p - 1.0);\n  }',
-    'return gn * p;',
-  ];
-  return { source: kernelFn(4, body.join('\n  ')), inputs: [x, labels, fwd, g] };
-}
+import { TensorError, fmtShape } from '../../errors.js';
+import type { Tensor } from '../../tensor.js';
+import { definePrimitive, node } from '../../primitives/registry.js';
+import { abs, exp, log, stopGradient } from '../../primitives/unary.js';
+import { add, cast, equal, greaterEqual, less, mul, notEqual, sub, where, div } from '../../primitives/binary.js';
+import { max, sum } from '../../primitives/reduce.js';
+import { reshape } from '../../primitives/movement.js';
+import { arange } from '../../creation.js';
+import { getBackend } from '../../backends/registry.js';
+import { checkInputs, type CrossEntropyAttrs } from './attrs.js';
+import { softmaxCrossEntropyGradKernel, softmaxCrossEntropyKernel } from './gpujs.js';
 
 // ---------------------------------------------------------------------------------------------------
 // gradients
@@ -102,13 +49,13 @@ function softmaxRows(x: Tensor): Tensor {
 
 definePrimitive({
   name: 'softmaxCrossEntropy',
-  gpujs: forwardKernel,
+  gpujs: softmaxCrossEntropyKernel,
   vjp: (g, out, [logits, labels]) => [node('softmaxCrossEntropyGrad', logits.shape, 'float32', [logits, labels, out, g], out.attrs), null],
 });
 
 definePrimitive({
   name: 'softmaxCrossEntropyGrad',
-  gpujs: gradKernel,
+  gpujs: softmaxCrossEntropyGradKernel,
   // second order: G = g·(p − onehot) on counted rows. ∂/∂g = Σ_c u·(p − onehot); ∂/∂x = g·p·(u − Σ_c p·u).
   // `fwd` is a function of the logits already accounted for through p: no cotangent of its own.
   vjp: (u, n, [x, labels, , g]) => {
@@ -122,14 +69,6 @@ definePrimitive({
     return [dx, null, null, reshape(dg, [N])];
   },
 });
-
-function checkInputs(op: string, logits: Tensor, labels: Tensor, ignoreIndex: number): void {
-  if (logits.rank !== 2 || logits.dtype !== 'float32') throw new TensorError(op, `logits must be float32 [N, C], got ${logits.dtype} ${fmtShape(logits.shape)}`);
-  if (labels.rank !== 1 || labels.dtype !== 'int32') throw new TensorError(op, `labels must be int32 [N], got ${labels.dtype} ${fmtShape(labels.shape)}`);
-  if (labels.shape[0] !== logits.shape[0]) throw new TensorError(op, `logits ${fmtShape(logits.shape)} and labels ${fmtShape(labels.shape)} differ in N`);
-  if (logits.shape[1] === 0) throw new TensorError(op, `needs at least one class, got logits ${fmtShape(logits.shape)}`);
-  if (!Number.isInteger(ignoreIndex)) throw new TensorError(op, `ignoreIndex must be an integer, got ${ignoreIndex}`);
-}
 
 /**
  * Fused softmax cross-entropy: for logits `[N, C]` (float32) and int32 labels `[N]`, the per-row loss
@@ -151,6 +90,7 @@ function checkInputs(op: string, logits: Tensor, labels: Tensor, ignoreIndex: nu
  */
 export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   checkInputs('softmaxCrossEntropy', logits, labels, ignoreIndex);
+  if (getBackend().lowering?.('softmaxCrossEntropy') === 'composite') return composite(logits, labels, ignoreIndex);
   const attrs: CrossEntropyAttrs = { ignoreIndex };
   return node('softmaxCrossEntropy', [logits.shape[0]], 'float32', [logits, labels], attrs);
 }
@@ -184,6 +124,11 @@ export function softmaxCrossEntropyGrad(logits: Tensor, labels: Tensor, g: Tenso
  */
 export function softmaxCrossEntropyReference(logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   checkInputs('softmaxCrossEntropyReference', logits, labels, ignoreIndex);
+  return composite(logits, labels, ignoreIndex);
+}
+
+/** The per-row loss of max, exp, sum, log, a one-hot mask and where (the lowering of backends without a fused kernel). */
+function composite(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor {
   const [N, C] = logits.shape;
   const m = stopGradient(max(logits, [1], true));
   const shift = where(less(abs(m), Infinity), m, 0);

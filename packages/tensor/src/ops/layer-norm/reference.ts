@@ -1,7 +1,7 @@
-/** float64 reference loops of the fused LayerNorm primitives (see primitives/layer-norm.ts). */
-import type { Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { layerNormDims, type LayerNormAttrs } from '../primitives/layer-norm.js';
+/** float64 reference loops of the fused LayerNorm primitives (see primitive.ts). */
+import type { Shape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { layerNormDims, type LayerNormAttrs } from './attrs.js';
 
 type Dense = { shape: Shape; data: Float64Array };
 

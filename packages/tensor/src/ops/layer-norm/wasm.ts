@@ -1,6 +1,6 @@
 /**
  * LayerNorm over the rows of a dense `[R, C]` block in WebAssembly SIMD, one row at a time (f32x4 over
- * C, a scalar tail for C mod 4), for the fused primitives of primitives/layer-norm.ts:
+ * C, a scalar tail for C mod 4), for the fused primitives of ops/layer-norm/primitive.ts:
  *
  * - `ln_fwd(x, w, b, y, R, C, epsBits)`: `y = (x − μ)·r·w + b`, r = 1/√(σ² + eps).
  * - `ln_bwd(x, w, g, dx, acc, R, C, epsBits, wb)`: dx = r·(a − mean(a) − x̂·mean(a·x̂)) per row
@@ -13,7 +13,7 @@
  * into two floats (x − μ_hi is exact where x is near μ: the cancelling case). eps comes as the bits of
  * a float32 (every argument is an i32, as in a job list).
  */
-import { Fn, floatAt as at, widthLoops, type Local } from './emit.js';
+import { Fn, floatAt as at, widthLoops, type Local } from '../../wasm/emit.js';
 
 /** Push the byte address of float64 element j of the array at byte address `base`. */
 const at64 = (f: Fn, base: Local, j: Local): Fn => f.get(base).get(j).i32(3).i32Shl().i32Add();

@@ -12,13 +12,13 @@
  *   128 or the first value is not finite. Same results as the gpu.js kernel (max-shifted) up to rounding.
  * - gradient: one pass per row, `g·e^(x − lse)` with `lse = x[label] + fwd`, then `−g` at the label.
  */
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { countsLabel, type CrossEntropyAttrs } from '../primitives/cross-entropy.js';
-import { tryWasm, type FastContext } from './context.js';
-import { outputBuffer } from './buffers.js';
-import { dense } from './host.js';
-import { backwardWasm, forwardWasm } from './cross-entropy-wasm.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { countsLabel, type CrossEntropyAttrs } from './attrs.js';
+import { tryWasm, type FastContext } from '../../fast/context.js';
+import { outputBuffer } from '../../fast/buffers.js';
+import { dense } from '../../fast/host.js';
+import { backwardWasm, forwardWasm } from './wasm.js';
 
 /**
  * `TABLE[ZERO + k] = e^(k·ln2/32)` for |k| ≤ ZERO (|k·ln2/32| ≤ 128.06); entry 0 is 0 (e^d for d below −128).

@@ -13,14 +13,14 @@
  * count); see emitExp. The backward gives 0 below e^−86.6 ≈ 2.4e-38, where the forward's sum cannot tell.
  * Rows with a non-finite max or logsumexp (NaN, ±∞) are the caller's: their results are NaN.
  */
-import type { View } from '../backend.js';
-import { Fn, encodeModule, floatAt as at, widthLoops, type Local } from '../wasm/emit.js';
-import { VecCode } from '../wasm/elementwise.js';
-import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
-import { relaxedSimd } from '../wasm/relaxed-simd.js';
-import type { FastContext } from './context.js';
-import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
-import { copyIn } from './matmul.js';
+import type { View } from '../../backend.js';
+import { Fn, encodeModule, floatAt as at, widthLoops, type Local } from '../../wasm/emit.js';
+import { VecCode } from '../../wasm/elementwise.js';
+import { JobList, splitRanges, type Runtime } from '../../wasm/runtime.js';
+import { relaxedSimd } from '../../wasm/relaxed-simd.js';
+import type { FastContext } from '../../fast/context.js';
+import { finishOutput, kernelOutput, outputBuffer } from '../../fast/buffers.js';
+import { copyIn } from '../../fast/matmul.js';
 
 const LOG2E = 1.4426950408889634;
 const MAGIC = 12582912; // 1.5·2^23

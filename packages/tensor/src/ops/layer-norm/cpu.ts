@@ -1,19 +1,19 @@
 /**
  * Fast paths of the fused LayerNorm primitives on the CPU backends. On webasm / threads the WebAssembly
- * SIMD kernels `ln_fwd` / `ln_bwd` of wasm/layer-norm.ts run over the inputs in wasm memory (in place
+ * SIMD kernels `ln_fwd` / `ln_bwd` of wasm.ts run over the inputs in wasm memory (in place
  * when dense there, else copied dense into scratch: transposed or broadcast views too), split by rows
  * over the threads from 2^15 elements on (the backward's dweight / dbias are then one partial sum per
  * share of rows, added here in float64). On `cpu`, or when the runtime is missing or out of scratch, the
  * JavaScript loops here: float64 throughout, rounded once per output.
  */
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { layerNormDims, type LayerNormAttrs } from '../primitives/layer-norm.js';
-import { JobList, f32Bits, splitRanges, type Runtime } from '../wasm/runtime.js';
-import { tryWasm, type FastContext } from './context.js';
-import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
-import { denseAddress } from './copy.js';
-import { dense } from './host.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { layerNormDims, type LayerNormAttrs } from './attrs.js';
+import { JobList, f32Bits, splitRanges, type Runtime } from '../../wasm/runtime.js';
+import { tryWasm, type FastContext } from '../../fast/context.js';
+import { finishOutput, kernelOutput, outputBuffer } from '../../fast/buffers.js';
+import { denseAddress } from '../../fast/copy.js';
+import { dense } from '../../fast/host.js';
 
 
 /**

@@ -1,7 +1,7 @@
-/** float64 reference loops of the fused softmax cross-entropy primitives (see primitives/cross-entropy.ts). */
-import type { Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { countsLabel, type CrossEntropyAttrs } from '../primitives/cross-entropy.js';
+/** float64 reference loops of the fused softmax cross-entropy primitives (see primitive.ts). */
+import type { Shape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { countsLabel, type CrossEntropyAttrs } from './attrs.js';
 
 type Dense = { shape: Shape; data: Float64Array };
 
