@@ -23,6 +23,7 @@ export {
   causalMask,
   crossAttention,
   mergeHeads,
+  maskParts,
   paddingMask,
   scaledDotProductAttention,
   splitHeads,
@@ -31,6 +32,7 @@ export {
   type CausalMaskOptions,
   type CrossAttentionOptions,
   type CrossAttentionParams,
+  type MaskParts,
 } from './nn/attention.js';
 export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';

@@ -4,7 +4,7 @@
  * lm_head tied to `wte`.
  */
 import type { GPTNeoConfig } from '@llm-modules/loaders';
-import { add, concat, fusedAttention, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { add, concat, tensor, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { createKVCache, writeCache } from '../cache.js';
 import { andMasks, causalMask, mergeHeads, paddingMask, scaledDotProductAttention, splitJointHeads } from '../nn/attention.js';
 import { embedding, linear } from '../nn/linear.js';
@@ -59,11 +59,46 @@ export function gptNeoParameterShapes(c: GPTNeoConfig): Map<string, number[]> {
 }
 
 /**
- * The attention of a block: a 0/1 mask tensor, or — when the mask is purely positional (no cache, no
- * padding) — the causal pattern itself, run as the fused attention primitive (same values: every query
- * sees at least itself, so masked scores vanish either way).
+ * The attention mask of a block: a 0/1 tensor broadcastable to `[B, 1, T, Tk]`. One made by `causalMask`,
+ * `paddingMask`, `andMasks` runs as the fused attention primitive (see `scaledDotProductAttention`).
  */
-export type GPTNeoMask = Tensor | null | { causal: true; window?: number };
+export type GPTNeoMask = Tensor | null;
+
+/** Joint weights already built, keyed by the q weight (then checked against k and v). */
+const joints = new WeakMap<Tensor, { k: Tensor; v: Tensor; joint: Tensor }>();
+
+/**
+ * `concat([Wq, Wk, Wv])` `[3D, D]` for one product. Weights that are already values (loaded, or the
+ * parameters between training steps) are joined once on the host and the result reused for as long as
+ * they live: a decoding step then runs no concat kernel (it copied every layer's three matrices,
+ * ~85 MB a token at 125M). Weights being traced for a gradient (or not readable on the host, a GPU
+ * backend's) stay a lazy concat, whose backward hands each its slice.
+ */
+function jointQkv(q: Tensor, k: Tensor, v: Tensor): Tensor {
+  const hit = joints.get(q);
+  if (hit && hit.k === k && hit.v === v) return hit.joint;
+  const host = [q, k, v].map(hostMatrix);
+  if (host.some((x) => !x)) return concat([q, k, v], 0); // [3D, D]
+  const [D, W] = q.shape;
+  const data = new Float32Array(3 * D * W);
+  host.forEach((read, p) => read!(data, p * D * W));
+  const joint = tensor(data, [3 * D, W]); // [3D, D]
+  joints.set(q, { k, v, joint });
+  return joint;
+}
+
+/** For a realized float32 matrix whose storage the host can read: a copy into `out` at `at`. */
+function hostMatrix(t: Tensor): ((out: Float32Array, at: number) => void) | undefined {
+  const view = t.view;
+  const data = view?.storage.data;
+  // float32 storage only: the reference backend's float64 values must not be rounded
+  if (!view || !(data instanceof Float32Array) || t.rank !== 2 || t.dtype !== 'float32') return undefined;
+  const [R, C] = t.shape;
+  const [sr, sc] = view.strides;
+  return (out, at) => {
+    for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[at + r * C + c] = data[view.offset + r * sr + c * sc];
+  };
+}
 
 /**
  * One GPT-Neo block (pre-LN): `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`. Returns the new residual stream and
@@ -83,17 +118,14 @@ export function gptNeoBlock(
   const eps = c.layer_norm_epsilon;
   const h = layerNorm(x, w.ln1.weight, w.ln1.bias, eps); // [B, T, D]
   // q, k and v in one product: three [D, D] projections are each too thin a GEMM to use the threads well
-  const qkv = linear(h, concat([w.q, w.k, w.v], 0)); // [B, T, 3D]
+  const qkv = linear(h, jointQkv(w.q, w.k, w.v)); // [B, T, 3D]
   const [q, k0, v0] = splitJointHeads(qkv, 3, c.num_heads); // 3 × [B, nh, T, hd]
   let [k, v] = [k0, v0];
   if (cache) {
     k = writeCache(cache.key, k, cache.past, cache.capacity); // [B, nh, Tk, hd]
     v = writeCache(cache.value, v, cache.past, cache.capacity); // [B, nh, Tk, hd]
   }
-  const o =
-    mask && 'causal' in mask
-      ? fusedAttention(q, k, v, { causal: true, scale: 1, window: mask.window }) // [B, nh, T, hd]
-      : scaledDotProductAttention(q, k, v, { mask, scale: 1 }); // [B, nh, T, hd]
+  const o = scaledDotProductAttention(q, k, v, { mask, scale: 1 }); // [B, nh, T, hd]
   let y = add(x, linear(mergeHeads(o), w.out.weight, w.out.bias)); // [B, T, D]
   const h2 = layerNorm(y, w.ln2.weight, w.ln2.bias, eps); // [B, T, D]
   const mlp = { c_fc_weight: w.fc.weight, c_fc_bias: w.fc.bias!, c_proj_weight: w.proj.weight, c_proj_bias: w.proj.bias! };
@@ -114,7 +146,6 @@ function apply(c: GPTNeoConfig, params: Params, inputIds: Tensor | null, opts: A
   const pad = keyMask ? paddingMask(keyMask) : null; // [B, 1, 1, Tk]
   const masks: Record<string, Tensor> = {};
   const maskFor = (kind: 'global' | 'local'): GPTNeoMask => {
-    if (!cache && !pad) return kind === 'local' ? { causal: true, window: c.window_size } : { causal: true };
     if (!masks[kind]) {
       const causal = causalMask({ queryLength: T, keyLength: Tk, pastLength: past, window: kind === 'local' ? c.window_size : undefined }); // [1, 1, T, Tk]
       masks[kind] = pad ? andMasks(causal, pad) : causal; // [B|1, 1, T, Tk]

@@ -1,18 +1,53 @@
 /**
  * Attention: masks (causal, GPT-Neo local window, padding), scaled dot-product attention with grouped
  * key/value heads, and cross-attention between two streams.
+ *
+ * A mask built here is a 0/1 tensor that also knows how it was built (`maskParts`): causal from a
+ * position, a window, a key padding mask. `scaledDotProductAttention` runs such a mask as the fused
+ * attention primitive (no [Tq, Tk] scores or probabilities in memory, its own backward) and any other
+ * mask — one the caller computed, sliced or reshaped — as the composite. Models and bridges call the one
+ * function and do not know which runs.
  */
-import { add, arange, matmul, mul, notEqual, permute, reshape, slice, softmax, sub, greater, lessEqual, where, type Tensor } from '@llm-modules/tensor';
+import { add, arange, cast, fusedAttention, matmul, mul, notEqual, permute, reshape, slice, softmax, sub, greater, lessEqual, where, type Tensor } from '@llm-modules/tensor';
 import { linear } from './linear.js';
 
 /** The value masked scores get: float32's lowest finite number, as Hugging Face's `finfo(float32).min`. */
 export const MASK_VALUE = -3.4028234663852886e38;
 
+/** How a mask was built: what the fused attention takes instead of the tensor. */
+export interface MaskParts {
+  readonly queryLength: number;
+  readonly keyLength: number;
+  /** query i (absolute position past + i) sees keys j ≤ past + i, and j > past + i − window with a window */
+  readonly causal?: { readonly past: number; readonly window?: number };
+  /** `[B, Tk]` float32, non-zero = real key */
+  readonly keys?: Tensor;
+}
+
+// Set once when a mask is made (masks are immutable values), read when attention is built; a mask
+// tensor from anywhere else has no entry and runs the composite.
+const parts = new WeakMap<Tensor, MaskParts>();
+
+/**
+ * How `mask` was built by {@link causalMask}, {@link paddingMask} or {@link andMasks}, or undefined.
+ * @example `maskParts(causalMask({ queryLength: 2, keyLength: 5, pastLength: 3 }))?.causal` → `{ past: 3 }`
+ */
+export const maskParts = (mask: Tensor): MaskParts | undefined => parts.get(mask);
+
 /**
  * `a AND b` of two 0/1 masks (broadcasting); the result is non-zero where both are.
  * @example `andMasks(causalMask({ queryLength: 4, keyLength: 4 }), paddingMask(tensor(new Int32Array([1, 1, 1, 0]), [1, 4]))).shape` → [1, 1, 4, 4]
  */
-export const andMasks = (a: Tensor, b: Tensor): Tensor => mul(a, b);
+export function andMasks(a: Tensor, b: Tensor): Tensor {
+  const m = mul(a, b);
+  const [pa, pb] = [parts.get(a), parts.get(b)];
+  // one causal rule and one key mask over the same keys stay expressible; anything else is a plain tensor
+  if (pa && pb && pa.keyLength === pb.keyLength && !(pa.causal && pb.causal) && !(pa.keys && pb.keys)) {
+    const queryLength = pa.causal ? pa.queryLength : pb.queryLength;
+    parts.set(m, { queryLength, keyLength: pa.keyLength, causal: pa.causal ?? pb.causal, keys: pa.keys ?? pb.keys });
+  }
+  return m;
+}
 
 export interface CausalMaskOptions {
   /** Number of queries T (they are the last T positions before `pastLength + T`). */
@@ -39,8 +74,10 @@ export function causalMask({ queryLength, keyLength, pastLength = 0, window }: C
   const q = reshape(add(arange(queryLength), pastLength), [queryLength, 1]); // [Tq, 1] absolute query index
   const k = reshape(arange(keyLength), [1, keyLength]); // [1, Tk]
   let allowed = lessEqual(k, q); // [Tq, Tk]
-  if (window !== undefined) allowed = andMasks(allowed, greater(k, sub(q, window)));
-  return reshape(allowed, [1, 1, queryLength, keyLength]); // [1, 1, Tq, Tk]
+  if (window !== undefined) allowed = mul(allowed, greater(k, sub(q, window)));
+  const m = reshape(allowed, [1, 1, queryLength, keyLength]); // [1, 1, Tq, Tk]
+  parts.set(m, { queryLength, keyLength, causal: window === undefined ? { past: pastLength } : { past: pastLength, window } });
+  return m;
 }
 
 /**
@@ -49,7 +86,11 @@ export function causalMask({ queryLength, keyLength, pastLength = 0, window }: C
  */
 export function paddingMask(attentionMask: Tensor): Tensor {
   const [B, S] = attentionMask.shape;
-  return reshape(notEqual(attentionMask, 0), [B, 1, 1, S]); // [B, 1, 1, Tk]
+  const m = reshape(notEqual(attentionMask, 0), [B, 1, 1, S]); // [B, 1, 1, Tk]
+  // the float32 key mask every layer's fused attention reads (one node: computed once per evaluation)
+  const keys = attentionMask.dtype === 'float32' ? attentionMask : cast(attentionMask, 'float32'); // [B, Tk]
+  parts.set(m, { queryLength: 1, keyLength: S, keys });
+  return m;
 }
 
 export interface AttentionOptions {
@@ -64,6 +105,11 @@ export interface AttentionOptions {
  * `H` a multiple of `KV`: query head `h` reads key/value head `⌊h / (H/KV)⌋` (Hugging Face's `repeat_kv`),
  * computed by broadcasting, without copying the keys. Masked scores become {@link MASK_VALUE}, so a row
  * with every key masked (a pad query) is uniform, never NaN. Returns `[B, H, Tq, d]`.
+ *
+ * No mask, or a mask made by {@link causalMask} / {@link paddingMask} / {@link andMasks} (causal from any
+ * past length, a window, key padding, in any conjunction), runs the fused attention primitive; any other
+ * mask tensor (one computed or reshaped by the caller, a per-query pattern) runs the composite
+ * `softmax(where(mask, scores, MASK_VALUE))·v`. Both give the same values (tested).
  *
  * @example
  * ```ts
@@ -82,6 +128,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
   const qg = rep === 1 ? q : reshape(q, [B, KV, rep, Tq, d]); // [B, KV, rep, Tq, d] (or [B, H, Tq, d])
   const kg = rep === 1 ? k : reshape(k, [B, KV, 1, Tk, d]); // [B, KV, 1, Tk, d]
   const vg = rep === 1 ? v : reshape(v, [B, KV, 1, Tk, d]); // [B, KV, 1, Tk, d]
+  const fused = fusedOptions(mask, B, Tq, Tk);
+  if (fused) return reshape(fusedAttention(qg, kg, vg, { ...fused, scale: scale ?? 1 / Math.sqrt(d) }), [B, H, Tq, d]); // [B, H, Tq, d]
   const r = qg.rank;
   let scores = matmul(qg, permute(kg, [...kg.shape.slice(0, -2).map((_, i) => i), r - 1, r - 2])); // [B, KV, rep, Tq, Tk]
   const s = scale ?? 1 / Math.sqrt(d);
@@ -93,6 +141,16 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
   }
   const out = matmul(softmax(scores, -1), vg); // [B, KV, rep, Tq, d]
   return reshape(out, [B, H, Tq, d]); // [B, H, Tq, d]
+}
+
+/** The fused attention's options for `mask` over [B, Tq, Tk], or undefined when it cannot express it. */
+function fusedOptions(mask: Tensor | null | undefined, B: number, Tq: number, Tk: number): { causal: boolean; offset?: number; window?: number; keyMask?: Tensor } | undefined {
+  if (!mask) return { causal: false };
+  const p = parts.get(mask);
+  if (!p || p.keyLength !== Tk || (p.causal && p.queryLength !== Tq)) return undefined;
+  if (p.keys && p.keys.shape[0] !== B && p.keys.shape[0] !== 1) return undefined;
+  if (p.causal && (p.causal.past < 0 || p.causal.past + Tq > Tk || (p.causal.window !== undefined && p.causal.window < 1))) return undefined;
+  return { causal: !!p.causal, offset: p.causal?.past, window: p.causal?.window, keyMask: p.keys };
 }
 
 /** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example `splitHeads(zeros([2, 5, 64]), 4).shape` → [2, 4, 5, 16] */
