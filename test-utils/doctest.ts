@@ -43,7 +43,7 @@ export interface PackageDocs {
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
-/** The src file of each entry point in `exports` ('.' → src/index.ts, './testing' → src/testing.ts). */
+/** The src file of each entry point in `exports` ('.' → src/node.ts or src/index.ts, './testing' → src/testing.ts). */
 function entryFiles(pkgDir: string): string[] {
   return entryPoints(pkgDir).map((e) => e.file);
 }
@@ -53,7 +53,8 @@ function entryPoints(pkgDir: string): { specifier: string; file: string }[] {
   const json = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   return Object.keys(json.exports ?? { '.': '' })
     .filter((k) => !k.endsWith('.json'))
-    .map((k) => ({ specifier: k === '.' ? json.name : `${json.name}/${k.slice(2)}`, file: join(pkgDir, 'src', `${k === '.' ? 'index' : k.slice(2)}.ts`) }))
+    // '.' of a package with a Node entry is src/node.ts (the browser-safe index plus the path loaders)
+    .map((k) => ({ specifier: k === '.' ? json.name : `${json.name}/${k.slice(2)}`, file: join(pkgDir, 'src', `${k === '.' ? (existsSync(join(pkgDir, 'src', 'node.ts')) ? 'node' : 'index') : k.slice(2)}.ts`) }))
     .filter((e) => existsSync(e.file));
 }
 

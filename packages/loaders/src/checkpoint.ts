@@ -5,7 +5,7 @@ import { writeAll, writeFileAtomic } from './atomic.js';
 import { CheckpointError, LoaderError, describeFsError } from './errors.js';
 import { TensorRef, pack, unpack } from './msgpack.js';
 import type { TensorRecord } from './records.js';
-import { readSafetensors, writeSafetensors } from './safetensors/index.js';
+import { readSafetensors, writeSafetensors } from './safetensors/node.js';
 import { toTensor } from './tensors.js';
 import { flattenTree, mapLeaves, mapValues, type TensorLeaf } from './tree.js';
 

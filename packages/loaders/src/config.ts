@@ -1,7 +1,4 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ConfigError } from './errors.js';
-import { readJsonFile } from './json-file.js';
 
 /** Fields every Hugging Face `config.json` may carry, beside the model-specific ones. */
 export interface BaseConfig {
@@ -214,28 +211,4 @@ export function parseConfig(json: unknown, file = 'config.json'): ModelConfig {
   if (mt === 'gpt_neo') return gptNeo(f);
   if (mt === 'qwen2') return qwen2(f);
   throw new ConfigError(file, `unknown model_type ${JSON.stringify(mt)} (supported: ${MODEL_TYPES.join(', ')})`);
-}
-
-/**
- * Load `config.json` from a model folder (or a path to the file itself).
- *
- * @example
- * ```ts
- * import { mkdtempSync, writeFileSync } from 'node:fs';
- * import { tmpdir } from 'node:os';
- * import { join } from 'node:path';
- * const dir = mkdtempSync(join(tmpdir(), 'model-'));
- * writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt_neo', vocab_size: 96, hidden_size: 32, num_layers: 4, num_heads: 4, max_position_embeddings: 64, attention_types: [[['global', 'local'], 2]] }));
- * const cfg = await loadConfig(dir);
- * if (cfg.model_type === 'gpt_neo') console.log(cfg.attention_layers); // ['global', 'local', 'global', 'local']
- * ```
- */
-export async function loadConfig(path: string): Promise<ModelConfig> {
-  let file = path;
-  try {
-    if ((await stat(path)).isDirectory()) file = join(path, 'config.json');
-  } catch {
-    // fall through: readJsonFile reports it
-  }
-  return parseConfig(await readJsonFile(file, (f, problem, o) => new ConfigError(f, problem, o)), file);
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, readSafetensors, saveCheckpoint, type ReadableTensor, type TensorRecord } from '../src/index.js';
+import { CHECKPOINT_FILE, CheckpointError, readCheckpoint, readSafetensors, saveCheckpoint, type ReadableTensor, type TensorRecord } from '../src/node.js';
 import { fixture, tempDir } from './helpers.js';
 
 /** A Tensor stand-in: what saveCheckpoint reads from a Tensor is `shape`, `dtype` and `await data()`. */

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, expandAttentionTypes, loadConfig, parseConfig } from '../src/index.js';
+import { ConfigError, expandAttentionTypes, loadConfig, parseConfig } from '../src/node.js';
 import { fixture, tempDir } from './helpers.js';
 
 const raw = async (p: string) => JSON.parse(await readFile(fixture(p), 'utf8')) as Record<string, unknown>;

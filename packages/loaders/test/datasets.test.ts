@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
-import { DatasetError, loadRows, readRows, toChatMessages, type Row } from '../src/index.js';
+import { DatasetError, loadRows, readRows, toChatMessages, type Row } from '../src/node.js';
 import { streamJsonArray } from '../src/datasets/json-stream.js';
 import { tempDir } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readJsonFile } from '../src/index.js';
+import { ConfigError, readJsonFile } from '../src/node.js';
 
 const fail = (file: string, problem: string) => new ConfigError(file, problem);
 

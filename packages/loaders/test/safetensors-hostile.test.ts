@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openSafetensorsBuffer, readSafetensors, readSafetensorsBuffer, SafetensorsError } from '../src/index.js';
+import { openSafetensorsBuffer, readSafetensors, readSafetensorsBuffer, SafetensorsError } from '../src/node.js';
 import { f32bytes, fixture, rawSafetensors, tempDir } from './helpers.js';
 
 const w = (dtype: string, shape: unknown, offsets: unknown) => ({ dtype, shape, data_offsets: offsets });

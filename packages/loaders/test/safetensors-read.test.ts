@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inspectSafetensors, loadSafetensors, openSafetensors, readSafetensors, readSafetensorsBuffer, SafetensorsError } from '../src/index.js';
+import { inspectSafetensors, loadSafetensors, openSafetensors, readSafetensors, readSafetensorsBuffer, SafetensorsError } from '../src/node.js';
 import { f32bytes, fixture, rawSafetensors, tempDir } from './helpers.js';
 
 /** Parameter names as Hugging Face's GPT-Neo / Qwen2 state_dicts have them (per the fixture README), built from the configs. */

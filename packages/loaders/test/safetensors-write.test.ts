@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors, writeSafetensors, SafetensorsError, type ReadableTensor } from '../src/index.js';
+import { readSafetensors, writeSafetensors, SafetensorsError, type ReadableTensor } from '../src/node.js';
 import { fixture, tempDir } from './helpers.js';
 
 describe('safetensors writer', () => {

@@ -1,6 +1,6 @@
 import { isTensor, type Tensor } from '@llm-modules/tensor';
 import { describe, expect, it } from 'vitest';
-import { loadCheckpoint, loadSafetensors, loadSafetensorsAsTensors, saveCheckpoint, toTensor } from '../src/index.js';
+import { loadCheckpoint, loadSafetensors, loadSafetensorsAsTensors, saveCheckpoint, toTensor } from '../src/node.js';
 import { fixture, tempDir } from './helpers.js';
 
 const bits = (a: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; length: number }) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

@@ -1,7 +1,7 @@
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadTokenizer, TokenizerError, type Tokenizer } from '../src/index.js';
+import { loadTokenizer, TokenizerError, type Tokenizer } from '../src/node.js';
 import { fixture, tempDir } from './helpers.js';
 
 interface Gpt2Case { text: string; ids_plain: number[]; ids_hf: number[]; tokens_hf: string[] }

@@ -6,7 +6,7 @@ import { streamJsonArray } from './json-stream.js';
 import { streamParquet } from './parquet.js';
 import { normalizeRow, type Row, type Turn, type Where } from './rows.js';
 
-export { normalizeRow } from './rows.js';
+export { normalizeRow, toChatMessages } from './rows.js';
 export type { Row, Turn } from './rows.js';
 
 export type DatasetFormat = 'json' | 'jsonl' | 'parquet';
@@ -120,20 +120,4 @@ export async function loadRows(path: string, opts: RowOptions = {}): Promise<Row
   const out: Row[] = [];
   for await (const row of readRows(path, opts)) out.push(row);
   return out;
-}
-
-/**
- * A conversation row as chat-template messages: `system` first, then `from` mapped to a role
- * (`human` → `user`, `gpt` → `assistant`, others kept).
- *
- * @example
- * ```ts
- * toChatMessages({ kind: 'chat', system: 'Be brief.', conversations: [{ from: 'user', value: 'hi' }] });
- * // [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }]
- * ```
- */
-export function toChatMessages(row: { system: string | null; conversations: Turn[] }): Array<{ role: string; content: string }> {
-  const role = (from: string) => (from === 'human' ? 'user' : from === 'gpt' ? 'assistant' : from);
-  const out = row.system !== null ? [{ role: 'system', content: row.system }] : [];
-  return [...out, ...row.conversations.map((t) => ({ role: role(t.from), content: t.value }))];
 }

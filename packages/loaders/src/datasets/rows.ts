@@ -69,3 +69,19 @@ export function normalizeRow(value: unknown, file: string, where: Where): Row {
   const keys = Object.keys(value).slice(0, 5).join(', ');
   throw new DatasetError(file, `row has none of "conversations", "messages", "text", "input_ids" (keys: ${keys || 'none'})`, where);
 }
+
+/**
+ * A conversation row as chat-template messages: `system` first, then `from` mapped to a role
+ * (`human` → `user`, `gpt` → `assistant`, others kept).
+ *
+ * @example
+ * ```ts
+ * toChatMessages({ kind: 'chat', system: 'Be brief.', conversations: [{ from: 'user', value: 'hi' }] });
+ * // [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }]
+ * ```
+ */
+export function toChatMessages(row: { system: string | null; conversations: Turn[] }): Array<{ role: string; content: string }> {
+  const role = (from: string) => (from === 'human' ? 'user' : from === 'gpt' ? 'assistant' : from);
+  const out = row.system !== null ? [{ role: 'system', content: row.system }] : [];
+  return [...out, ...row.conversations.map((t) => ({ role: role(t.from), content: t.value }))];
+}

@@ -173,3 +173,7 @@ function checkDuplicates(text: string, distinct: number, file: string): void {
     seen.add(k);
   }
 }
+
+/** A model folder's weights file, and the index of a sharded one. */
+export const SINGLE_FILE = 'model.safetensors';
+export const INDEX_FILE = 'model.safetensors.index.json';

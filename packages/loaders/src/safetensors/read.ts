@@ -2,7 +2,7 @@ import { SafetensorsError } from '../errors.js';
 import type { TensorRecord } from '../records.js';
 import { planDecode } from './decode.js';
 import { parseHeader, readHeaderLength, type SafetensorsHeader, type TensorInfo } from './format.js';
-import { bufferSource, fileSource, type ByteSource } from './source.js';
+import { bufferSource, type ByteSource } from './source.js';
 
 /** Which tensors to read: a list of names, or a predicate on the header entry. Default: all. */
 export type TensorSelection = Iterable<string> | ((info: TensorInfo) => boolean);
@@ -26,7 +26,7 @@ export interface SafetensorsReader {
   close(): Promise<void>;
 }
 
-async function readerFrom(src: ByteSource): Promise<SafetensorsReader> {
+export async function readerFrom(src: ByteSource): Promise<SafetensorsReader> {
   const file = src.label;
   try {
     const first8 = new Uint8Array(8);
@@ -66,27 +66,7 @@ async function readerFrom(src: ByteSource): Promise<SafetensorsReader> {
   }
 }
 
-/**
- * Open a safetensors file and validate its header; tensors are read later, one at a time, by offset.
- * Use this for checkpoints too large to hold twice: read, convert and drop each tensor in turn.
- *
- * @example-skip reads a model.safetensors file in the working folder
- * @example
- * ```ts
- * const reader = await openSafetensors('model.safetensors');
- * try {
- *   for (const t of reader.header.tensors) console.log(t.name, t.dtype, t.shape);
- *   const wte = await reader.read('transformer.wte.weight'); // { dtype: 'float32', shape, data }
- * } finally {
- *   await reader.close();
- * }
- * ```
- */
-export async function openSafetensors(path: string): Promise<SafetensorsReader> {
-  return readerFrom(await fileSource(path));
-}
-
-/** Like {@link openSafetensors}, over bytes already in memory (`label` names them in errors). */
+/** Like openSafetensors (Node entry), over bytes already in memory (`label` names them in errors). */
 export async function openSafetensorsBuffer(bytes: Uint8Array, label = '<buffer>'): Promise<SafetensorsReader> {
   return readerFrom(bufferSource(bytes, label));
 }
@@ -100,7 +80,7 @@ export function selectTensors(reader: SafetensorsReader, names: TensorSelection 
   return reader.header.tensors.filter((t) => wanted.has(t.name));
 }
 
-async function readAll(reader: SafetensorsReader, opts: ReadOptions): Promise<Map<string, TensorRecord>> {
+export async function readAll(reader: SafetensorsReader, opts: ReadOptions): Promise<Map<string, TensorRecord>> {
   const out = new Map<string, TensorRecord>();
   try {
     for (const t of selectTensors(reader, opts.names)) out.set(t.name, await reader.read(t.name));
@@ -110,23 +90,7 @@ async function readAll(reader: SafetensorsReader, opts: ReadOptions): Promise<Ma
   return out;
 }
 
-/**
- * Read the tensors of one safetensors file into records (F16/BF16 widened exactly to float32), in data order.
- * Each tensor is read straight from the file by offset: the file is never held in memory as a whole.
- *
- * @example-skip reads a model.safetensors file in the working folder
- * @example
- * ```ts
- * const tensors = await readSafetensors('model.safetensors');
- * const wte = tensors.get('transformer.wte.weight')!;
- * console.log(wte.shape, wte.data.length);
- * ```
- */
-export async function readSafetensors(path: string, opts: ReadOptions = {}): Promise<Map<string, TensorRecord>> {
-  return readAll(await openSafetensors(path), opts);
-}
-
-/** Like {@link readSafetensors}, from bytes in memory. */
+/** Like readSafetensors (Node entry), from bytes in memory. */
 export async function readSafetensorsBuffer(bytes: Uint8Array, opts: ReadOptions & { label?: string } = {}): Promise<Map<string, TensorRecord>> {
   return readAll(await openSafetensorsBuffer(bytes, opts.label), opts);
 }

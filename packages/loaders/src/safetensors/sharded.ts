@@ -3,10 +3,12 @@ import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { SafetensorsError, describeFsError } from '../errors.js';
 import type { TensorRecord } from '../records.js';
 import type { TensorInfo } from './format.js';
-import { openSafetensors, selectTensors, type ReadOptions, type SafetensorsReader } from './read.js';
+import { selectTensors, type ReadOptions, type SafetensorsReader } from './read.js';
+import { openSafetensors } from './read-file.js';
 
-export const SINGLE_FILE = 'model.safetensors';
-export const INDEX_FILE = 'model.safetensors.index.json';
+import { INDEX_FILE, SINGLE_FILE } from './format.js';
+
+export { INDEX_FILE, SINGLE_FILE };
 
 /** Where a model's weights are: one file, or an index and its shards. */
 export type WeightsLocation = { kind: 'single'; file: string } | { kind: 'sharded'; index: string; shards: Map<string, string[]> };

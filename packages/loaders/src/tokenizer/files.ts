@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { TokenizerError, describeFsError } from '../errors.js';
+import { LoaderError, TokenizerError } from '../errors.js';
+import { readText as readFolderText, type FileFolder } from '../files/folder.js';
 
 type Json = Record<string, unknown>;
 
@@ -15,31 +14,29 @@ export interface AddedTokenSpec {
   special: boolean;
 }
 
-/** Read a JSON file of the tokenizer folder; `undefined` when absent and `optional`. */
-export async function readJson(dir: string, name: string, optional: boolean): Promise<Json | undefined> {
-  const file = join(dir, name);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (optional && (err as { code?: string }).code === 'ENOENT') return undefined;
-    throw new TokenizerError(file, `cannot read: ${describeFsError(err)}`, { cause: err });
+/** Read a JSON object file of the tokenizer folder; `undefined` when absent and `optional`. */
+export async function readJson(folder: FileFolder, name: string, optional: boolean): Promise<Json | undefined> {
+  const text = await readText(folder, name);
+  if (text === undefined) {
+    if (optional) return undefined;
+    throw new TokenizerError(folder.path(name), 'cannot read: no such file');
   }
   try {
     const json = JSON.parse(text) as unknown;
     if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
     return json as Json;
   } catch (err) {
-    throw new TokenizerError(file, `not valid JSON (${(err as Error).message})`);
+    throw new TokenizerError(folder.path(name), `not valid JSON (${(err as Error).message})`);
   }
 }
 
-export async function readText(dir: string, name: string): Promise<string | undefined> {
+/** A text file of the tokenizer folder; undefined when absent (read errors are TokenizerErrors). */
+export async function readText(folder: FileFolder, name: string): Promise<string | undefined> {
   try {
-    return await readFile(join(dir, name), 'utf8');
+    return await readFolderText(folder, name);
   } catch (err) {
-    if ((err as { code?: string }).code === 'ENOENT') return undefined;
-    throw new TokenizerError(join(dir, name), `cannot read: ${describeFsError(err)}`, { cause: err });
+    if (err instanceof LoaderError && !(err instanceof TokenizerError)) throw new TokenizerError(err.file, err.problem, { cause: err });
+    throw err;
   }
 }
 
@@ -63,25 +60,25 @@ const QWEN2_CLASSES = new Set(['Qwen2Tokenizer', 'Qwen2TokenizerFast']);
  * Assemble a `tokenizer.json` object from GPT-2 style files: `vocab.json` + `merges.txt` (or OpenAI's
  * `encoder.json` + `vocab.bpe`). The normalizer and pre-tokenizer follow `tokenizer_class` (GPT-2 or Qwen2).
  */
-export async function tokenizerJsonFromBpeFiles(dir: string, config: Json): Promise<Json | undefined> {
-  const vocabName = (await readText(dir, 'vocab.json')) !== undefined ? 'vocab.json' : 'encoder.json';
+export async function tokenizerJsonFromBpeFiles(folder: FileFolder, config: Json): Promise<Json | undefined> {
+  const vocabName = (await readText(folder, 'vocab.json')) !== undefined ? 'vocab.json' : 'encoder.json';
   const mergesName = vocabName === 'vocab.json' ? 'merges.txt' : 'vocab.bpe';
-  const vocabText = await readText(dir, vocabName);
-  const mergesText = await readText(dir, mergesName);
+  const vocabText = await readText(folder, vocabName);
+  const mergesText = await readText(folder, mergesName);
   if (vocabText === undefined || mergesText === undefined) return undefined;
   const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class : 'GPT2Tokenizer';
   const qwen = QWEN2_CLASSES.has(cls);
   if (!qwen && !GPT2_CLASSES.has(cls)) {
-    throw new TokenizerError(dir, `no tokenizer.json, and ${vocabName} + ${mergesName} are only understood for GPT-2 and Qwen2 tokenizers (tokenizer_class "${cls}")`);
+    throw new TokenizerError(folder.label, `no tokenizer.json, and ${vocabName} + ${mergesName} are only understood for GPT-2 and Qwen2 tokenizers (tokenizer_class "${cls}")`);
   }
   let vocab: unknown;
   try {
     vocab = JSON.parse(vocabText);
   } catch (err) {
-    throw new TokenizerError(join(dir, vocabName), `not valid JSON (${(err as Error).message})`);
+    throw new TokenizerError(folder.path(vocabName), `not valid JSON (${(err as Error).message})`);
   }
   if (vocab === null || typeof vocab !== 'object' || Array.isArray(vocab) || !Object.values(vocab).every((v) => Number.isSafeInteger(v))) {
-    throw new TokenizerError(join(dir, vocabName), 'not an object of token → integer id');
+    throw new TokenizerError(folder.path(vocabName), 'not an object of token → integer id');
   }
   const merges: string[] = [];
   const lines = mergesText.split(/\r?\n/);
@@ -89,7 +86,7 @@ export async function tokenizerJsonFromBpeFiles(dir: string, config: Json): Prom
     const line = lines[i];
     if (line === '' || (i === 0 && line.startsWith('#version'))) continue;
     const parts = line.split(' ');
-    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new TokenizerError(join(dir, mergesName), `line ${i + 1}: expected two tokens separated by one space`);
+    if (parts.length !== 2 || parts[0] === '' || parts[1] === '') throw new TokenizerError(folder.path(mergesName), `line ${i + 1}: expected two tokens separated by one space`);
     merges.push(line);
   }
   // Hugging Face's GPT2Tokenizer / Qwen2Tokenizer defaults for special tokens the config leaves out entirely
@@ -116,24 +113,24 @@ export async function tokenizerJsonFromBpeFiles(dir: string, config: Json): Prom
  * tokenizer_config.json / special_tokens_map.json, and `added_tokens.json`. Ids come from those files or
  * from the vocabulary; a special token with no id anywhere is an error.
  */
-export function configAddedTokens(dir: string, config: Json, addedJson: Json | undefined, vocab: Record<string, number>): AddedTokenSpec[] {
+export function configAddedTokens(folder: FileFolder, config: Json, addedJson: Json | undefined, vocab: Record<string, number>): AddedTokenSpec[] {
   const out = new Map<string, AddedTokenSpec>();
   const add = (content: string, id: number | undefined, flags: Partial<AddedTokenSpec>, special: boolean) => {
     const prev = out.get(content);
     const tokenId = id ?? prev?.id ?? vocab[content];
-    if (tokenId === undefined) throw new TokenizerError(dir, `special token ${JSON.stringify(content)} has no id in the vocabulary or added tokens`);
+    if (tokenId === undefined) throw new TokenizerError(folder.label, `special token ${JSON.stringify(content)} has no id in the vocabulary or added tokens`);
     out.set(content, { id: tokenId, content, single_word: false, lstrip: false, rstrip: false, normalized: !special, special, ...prev, ...flags });
   };
   const decoder = config.added_tokens_decoder;
   if (decoder && typeof decoder === 'object') {
     for (const [id, spec] of Object.entries(decoder as Record<string, Json>)) {
       const content = tokenContent(spec);
-      if (content === null || !/^\d+$/.test(id)) throw new TokenizerError(join(dir, 'tokenizer_config.json'), `added_tokens_decoder["${id}"] is malformed`);
+      if (content === null || !/^\d+$/.test(id)) throw new TokenizerError(folder.path('tokenizer_config.json'), `added_tokens_decoder["${id}"] is malformed`);
       add(content, Number(id), spec as Partial<AddedTokenSpec>, spec.special === true);
     }
   }
   for (const [content, id] of Object.entries(addedJson ?? {})) {
-    if (!Number.isSafeInteger(id)) throw new TokenizerError(join(dir, 'added_tokens.json'), `id of ${JSON.stringify(content)} is not an integer`);
+    if (!Number.isSafeInteger(id)) throw new TokenizerError(folder.path('added_tokens.json'), `id of ${JSON.stringify(content)} is not an integer`);
     add(content, id as number, {}, out.get(content)?.special ?? false);
   }
   for (const content of specialTokenStrings(config)) add(content, undefined, { special: true, normalized: out.get(content)?.normalized ?? false }, true);

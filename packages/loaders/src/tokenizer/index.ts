@@ -1,4 +1,4 @@
-export { loadTokenizer } from './tokenizer.js';
+export { loadTokenizerFrom } from './tokenizer.js';
 export type { ChatTemplateOptions, DecodeOptions, EncodeOptions, Tokenizer } from './tokenizer.js';
 export { CHATML_TEMPLATE, renderChatTemplate } from './chat.js';
 export type { ChatMessage } from './chat.js';

@@ -1,7 +1,6 @@
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { TokenizerError } from '../errors.js';
+import { asFolder, type FileFolder, type FileMap } from '../files/folder.js';
 import { CHATML_TEMPLATE, pickTemplate, renderChatTemplate, type ChatMessage } from './chat.js';
 import { SPECIAL_KEYS, configAddedTokens, readJson, tokenContent, tokenizerJsonFromBpeFiles, type AddedTokenSpec } from './files.js';
 
@@ -27,7 +26,7 @@ export interface ChatTemplateOptions {
 
 /** A loaded tokenizer: byte-exact Hugging Face encoding, decoding and chat templates. */
 export interface Tokenizer {
-  /** The folder it was loaded from. */
+  /** The folder it was loaded from (a path, URL or label). */
   readonly dir: string;
   /** Number of ids: vocabulary plus added tokens (highest id + 1). */
   readonly vocabSize: number;
@@ -53,38 +52,37 @@ export interface Tokenizer {
 }
 
 /**
- * Load a tokenizer from a Hugging Face model folder: `tokenizer.json`, or else `vocab.json` + `merges.txt`
- * (or GPT-2's `encoder.json` + `vocab.bpe`), with special tokens and the chat template from
- * `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json`.
+ * Build a tokenizer from a Hugging Face tokenizer's files held in memory or fetched (`tokenizer.json`, or
+ * `vocab.json` + `merges.txt`, with `tokenizer_config.json` etc. as in `loadTokenizer`): a FileFolder
+ * (`httpFolder(url)`, `filesFolder(map)`) or a map of name → bytes. Errors name `label/file`.
  *
- * @example-skip reads a tokenizer folder (the README's first snippet builds one and runs it)
  * @example
  * ```ts
- * const tok = await loadTokenizer('fixtures/tokenizers/qwen2');
- * tok.encode('Hello world'); // [9707, 1879]
- * tok.decode([9707, 1879]); // 'Hello world'
- * tok.applyChatTemplate([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true });
+ * const vocab = { h: 0, i: 1, hi: 2 };
+ * const json = { version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null,
+ *   model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: ['h i'] } };
+ * const tok = await loadTokenizerFrom({ 'tokenizer.json': JSON.stringify(json) });
+ * tok.encode('hi'); // [2]
  * ```
  */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  const st = await stat(dir).catch(() => null);
-  if (!st) throw new TokenizerError(dir, 'no such folder');
-  if (!st.isDirectory()) throw new TokenizerError(dir, 'not a folder (expected a model or tokenizer folder)');
-  const tokConfig = (await readJson(dir, 'tokenizer_config.json', true)) ?? {};
-  const specialMap = (await readJson(dir, 'special_tokens_map.json', true)) ?? {};
+export async function loadTokenizerFrom(source: FileFolder | FileMap): Promise<Tokenizer> {
+  const folder = asFolder(source);
+  const dir = folder.label;
+  const tokConfig = (await readJson(folder, 'tokenizer_config.json', true)) ?? {};
+  const specialMap = (await readJson(folder, 'special_tokens_map.json', true)) ?? {};
   const config: Json = { ...tokConfig };
   for (const [k, v] of Object.entries(specialMap)) if (config[k] === undefined || config[k] === null) config[k] = v;
-  const addedJson = await readJson(dir, 'added_tokens.json', true);
+  const addedJson = await readJson(folder, 'added_tokens.json', true);
 
-  const json = (await readJson(dir, 'tokenizer.json', true)) ?? (await tokenizerJsonFromBpeFiles(dir, config));
+  const json = (await readJson(folder, 'tokenizer.json', true)) ?? (await tokenizerJsonFromBpeFiles(folder, config));
   if (!json) throw new TokenizerError(dir, 'no tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe in this folder');
   const model = json.model as Json | undefined;
-  if (!model || typeof model !== 'object') throw new TokenizerError(join(dir, 'tokenizer.json'), 'missing "model"');
+  if (!model || typeof model !== 'object') throw new TokenizerError(folder.path('tokenizer.json'), 'missing "model"');
   const vocab = (model.vocab && typeof model.vocab === 'object' && !Array.isArray(model.vocab) ? model.vocab : {}) as Record<string, number>;
 
   const listed = Array.isArray(json.added_tokens) ? (json.added_tokens as AddedTokenSpec[]) : [];
   const known = new Set(listed.map((t) => t.content));
-  const extra = configAddedTokens(dir, config, addedJson, vocab).filter((t) => !known.has(t.content));
+  const extra = configAddedTokens(folder, config, addedJson, vocab).filter((t) => !known.has(t.content));
   json.added_tokens = [...listed, ...extra];
 
   let hf: HFTokenizer;
@@ -93,10 +91,10 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   } catch (err) {
     throw new TokenizerError(dir, `cannot build the tokenizer: ${(err as Error).message}`);
   }
-  return wrap(dir, hf, config, json.added_tokens as AddedTokenSpec[], vocab);
+  return wrap(folder, hf, config, json.added_tokens as AddedTokenSpec[], vocab);
 }
 
-function wrap(dir: string, hf: HFTokenizer, config: Json, added: AddedTokenSpec[], vocab: Record<string, number>): Tokenizer {
+function wrap(folder: FileFolder, hf: HFTokenizer, config: Json, added: AddedTokenSpec[], vocab: Record<string, number>): Tokenizer {
   let maxId = -1;
   for (const id of Object.values(vocab)) if (id > maxId) maxId = id;
   for (const t of added) if (t.id > maxId) maxId = t.id;
@@ -104,7 +102,8 @@ function wrap(dir: string, hf: HFTokenizer, config: Json, added: AddedTokenSpec[
   const specialTokens = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenContent(config[k])])) as Tokenizer['specialTokens'];
   const idOf = (tok: string | null) => (tok === null ? null : (hf.token_to_id(tok) ?? null));
   const specialIds = new Set(added.filter((t) => t.special).map((t) => t.id));
-  const configFile = join(dir, 'tokenizer_config.json');
+  const dir = folder.label;
+  const configFile = folder.path('tokenizer_config.json');
   const own = pickTemplate(config.chat_template, configFile);
   const hasChatML = hf.token_to_id('<|im_start|>') !== undefined && hf.token_to_id('<|im_end|>') !== undefined;
   const chatTemplate = own ?? (hasChatML ? CHATML_TEMPLATE : null);
@@ -148,3 +147,4 @@ function wrap(dir: string, hf: HFTokenizer, config: Json, added: AddedTokenSpec[
   };
   return tokenizer;
 }
+
