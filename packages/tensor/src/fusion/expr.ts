@@ -324,7 +324,9 @@ export function bindBody(dag: DagBuilder, src: string, names: readonly string[],
 // ---------------------------------------------------------------------------------------------------
 // printing as JavaScript / gpu.js statements
 
-const fmtNum = (n: number): string => {
+/** A number as JavaScript text; `nonFinite` writes ±∞ and NaN (gpu.js kernels need `nonFiniteLit`). */
+const fmtNum = (n: number, nonFinite?: (n: number) => string): string => {
+  if (nonFinite && !Number.isFinite(n)) return nonFinite(n);
   if (Number.isNaN(n)) return '(0.0 / 0.0)';
   if (n === Infinity) return '(1.0 / 0.0)';
   if (n === -Infinity) return '(-1.0 / 0.0)';
@@ -375,9 +377,14 @@ export function topo(root: Expr): Expr[] {
 /**
  * Statements computing `root`: numeric nodes used more than once, or that are calls, are bound to
  * `const t<id>`; booleans are always inlined (gpu.js types them poorly as variables). `input(i)` names
- * input i. Ends with `return …;` (gpu.js) or the given `sink` (JS loop).
+ * input i. Ends with `return …;` (gpu.js) or the given `sink` (JS loop); `nonFinite` writes ±∞ and NaN.
  */
-export function printStatements(root: Expr, input: (i: number) => string, sink: (v: string) => string = (v) => `return ${v};`): string {
+export function printStatements(
+  root: Expr,
+  input: (i: number) => string,
+  sink: (v: string) => string = (v) => `return ${v};`,
+  nonFinite?: (n: number) => string,
+): string {
   const uses = useCounts(root);
   const bound = new Set<Expr>();
   const lines: string[] = [];
@@ -388,7 +395,7 @@ export function printStatements(root: Expr, input: (i: number) => string, sink: 
   const inline = (e: Expr): string => {
     switch (e.k) {
       case 'num':
-        return fmtNum(e.v);
+        return fmtNum(e.v, nonFinite);
       case 'in':
         return input(e.i);
       case 'un':

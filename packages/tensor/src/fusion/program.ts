@@ -4,6 +4,7 @@
  * (its statements printed into the elementwise kernel template), as a JavaScript loop, or as
  * WebAssembly SIMD (see fast/elementwise.ts).
  */
+import { nonFiniteLit } from '../kernels/codegen.js';
 import { PRIMITIVES } from '../primitives/registry.js';
 import type { Tensor } from '../tensor.js';
 import { DagBuilder, Unsupported, bindBody, printStatements, wasmCompatible, type Expr } from './expr.js';
@@ -120,4 +121,4 @@ function build(g: Group, key: string): Program | undefined {
 }
 
 /** The gpu.js kernel body of a program (statements ending in `return …;`) over input names `v`. */
-export const programBody = (p: Program, v: readonly string[]): string => printStatements(p.root, (i) => v[i]);
+export const programBody = (p: Program, v: readonly string[]): string => printStatements(p.root, (i) => v[i], undefined, nonFiniteLit);

@@ -18,10 +18,16 @@ export interface GpuKernel {
   readonly inputs: readonly View[];
 }
 
+/**
+ * ±∞ and NaN as kernel text. WGSL evaluates `1.0 / 0.0` as a constant expression and rejects the
+ * non-finite result (gpu.js's webgpu mode turns `Infinity` into the largest finite float), so the
+ * division is by `this.thread.z`: 0 in every kernel here (their outputs are 1-D), so every mode divides at
+ * run time and gets the IEEE value.
+ */
+export const nonFiniteLit = (n: number): string => `(${Number.isNaN(n) ? '0.0' : n > 0 ? '1.0' : '-1.0'} / this.thread.z)`;
+
 export const lit = (n: number): string => {
-  if (Number.isNaN(n)) return '(0.0 / 0.0)';
-  if (n === Infinity) return '(1.0 / 0.0)';
-  if (n === -Infinity) return '(-1.0 / 0.0)';
+  if (!Number.isFinite(n)) return nonFiniteLit(n);
   const s = String(n);
   return s.includes('.') || s.includes('e') ? s : `${s}.0`;
 };
