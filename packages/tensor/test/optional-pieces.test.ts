@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import * as T from '@llm-modules/tensor';
-import { headlessGlProblem, webGpuProblem } from '../src/backends/gpujs/optional-pieces.js';
+import { dawnAttempts, headlessGlProblem, webGpuProblem } from '../src/backends/gpujs/optional-pieces.js';
 
 /** The error Node's own import('webgpu') gives where the package is not installed (an empty folder). */
 function missingWebGpuError(): Error {
@@ -62,12 +62,37 @@ describe('optional pieces', () => {
     expect(g.navigator?.gpu).toBeUndefined();
   });
 
-  test('a loaded Dawn provides navigator.gpu and its WebGPU globals', async () => {
-    const gpu = { requestAdapter: async () => null };
-    const problem = await webGpuProblem(async () => ({ create: () => gpu, globals: { GPUTestGlobal: 7 } }));
+  test('a loaded Dawn with an adapter provides navigator.gpu and its WebGPU globals', async () => {
+    const gpu = { requestAdapter: async () => ({}) };
+    const problem = await webGpuProblem(async () => ({ create: () => gpu, globals: { GPUTestGlobal: 7 } }), dawnAttempts('vulkan'));
     expect(problem).toBeUndefined();
     expect(g.navigator?.gpu).toBe(gpu);
     expect(g.GPUTestGlobal).toBe(7);
+  });
+
+  test('without LLM_MODULES_DAWN_BACKEND, Dawn\'s default comes first, then OpenGL ES at the compatibility level', async () => {
+    expect(dawnAttempts(undefined).map((a) => [a.flags, a.options])).toEqual([
+      [[], {}],
+      [['backend=opengles'], { featureLevel: 'compatibility' }],
+    ]);
+    expect(dawnAttempts('vulkan').map((a) => a.flags)).toEqual([['backend=vulkan']]);
+    const asked: [string[], object | undefined][] = [];
+    const create = (flags: string[]) => ({
+      requestAdapter: async (o?: { featureLevel?: string }) => (asked.push([flags, o]), flags.length && o?.featureLevel === 'compatibility' ? { flags } : null),
+    });
+    expect(await webGpuProblem(async () => ({ create }), dawnAttempts(undefined))).toBeUndefined();
+    // gpu.js asks with no options: the installed navigator.gpu adds the compatibility level
+    const gpu = g.navigator?.gpu as { requestAdapter(o?: object): Promise<unknown> };
+    expect(await gpu.requestAdapter()).toEqual({ flags: ['backend=opengles'] });
+    expect(asked.map(([f]) => f.join())).toEqual(['', 'backend=opengles', 'backend=opengles']);
+  });
+
+  test('a Dawn without any adapter is one line saying what to try, and leaves navigator.gpu alone', async () => {
+    const problem = await webGpuProblem(async () => ({ create: () => ({ requestAdapter: async () => null }) }), dawnAttempts(undefined));
+    expect(problem).toBe(
+      "backend webgpu: Dawn found no adapter (tried default, opengles); choose one with LLM_MODULES_DAWN_BACKEND, or without a GPU on Linux install Mesa's EGL (libegl1 libegl-mesa0 libgl1-mesa-dri)",
+    );
+    expect(g.navigator?.gpu).toBeUndefined();
   });
 
   test('headlessgl without `gl` names it; with a broken `gl` says what to check', async () => {
