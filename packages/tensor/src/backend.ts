@@ -54,6 +54,11 @@ export interface Backend {
    * one storage, one after another, root first.
    */
   readonly multiOutputGroups?: boolean;
+  /**
+   * The most external inputs a fused group may read, when lower than the planner's own bound (WebGPU
+   * binds 8 storage buffers per shader by default: 7 inputs and the output).
+   */
+  readonly maxGroupInputs?: number;
   /** Copy a storage's values to host memory. */
   read(storage: Storage): Promise<Float32Array | Float64Array>;
   /** Free device memory of a storage whose count reached zero. */

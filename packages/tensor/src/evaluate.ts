@@ -95,7 +95,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
   for (const t of order) for (const i of t.inputs) pendingUses.set(i, (pendingUses.get(i) ?? 0) + 1);
   const temp = new Map<Tensor, View>();
   // elementwise nodes run in fused groups where the backend supports it (see fusion/plan.ts)
-  const plan = backend.executeGroup ? planFusion(order, wanted, backend.multiOutputGroups === true) : undefined;
+  const plan = backend.executeGroup ? planFusion(order, wanted, backend.multiOutputGroups === true, backend.maxGroupInputs) : undefined;
   const viewOf = (t: Tensor): View => {
     const v = t.view ?? temp.get(t);
     if (!v) throw new TensorError(t.op, `input tensor was disposed before evaluation (${t.toString()})`);

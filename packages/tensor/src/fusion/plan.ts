@@ -47,8 +47,10 @@ export interface Plan {
  * kernels can write several outputs), a group that reads the root of another group, which nothing else
  * reads before it, takes that group in and writes its root as an extra output: AdamW's new moments m and
  * v are requested results, and the parameter update reads them — three kernels per update become one.
+ * `maxInputs` lowers the bound on a group's inputs (the backend's `maxGroupInputs`).
  */
-export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, multiOutput = false): Plan {
+export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, multiOutput = false, maxInputs = MAX_EXTERNALS): Plan {
+  const maxExternals = Math.min(maxInputs, MAX_EXTERNALS);
   const groups = new Map<Tensor, Group>();
   const inner = new Set<Tensor>();
   const consumers = new Map<Tensor, Tensor[]>();
@@ -76,7 +78,7 @@ export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>
       const first = groupOf.get(cons[0]);
       if (first && first.members.length < MAX_MEMBERS && shapesEqual(first.root.shape, t.shape) && cons.every((c) => groupOf.get(c) === first)) {
         const added = t.inputs.filter((i) => !first.outside.has(i)).length;
-        if (first.outside.size - 1 + added <= MAX_EXTERNALS) g = first;
+        if (first.outside.size - 1 + added <= maxExternals) g = first;
       }
     }
     if (g) {
