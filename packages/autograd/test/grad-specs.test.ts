@@ -2,9 +2,13 @@
  * Expands GRAD_SPECS into fast-check properties: random shapes (with broadcasting where the op
  * broadcasts) and random values in each input's domain, gradients checked against central finite
  * differences in float64 (`checkGrads`), up to each row's order. Fixed seed by default; `FC_RUNS`
- * sets the number of runs per row and `FC_SEED` the seed.
+ * sets the number of runs per row and `FC_SEED` the seed. The rows with float32 tolerances also run
+ * with their gradients on the float32 backends `GRAD_BACKENDS` names (comma-separated; default cpu,
+ * e.g. `GRAD_BACKENDS=webgpu`); a backend named there must be available.
  */
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import type { BackendName } from '@llm-modules/tensor';
+import * as T from '@llm-modules/tensor';
 import * as fc from 'fast-check';
 import { arbTensor, checkGrads } from '../src/testing.js';
 import { GRAD_SPECS, type GradSpec } from './grad-specs.js';
@@ -13,8 +17,9 @@ const RUNS = Number(process.env.FC_RUNS ?? 100);
 const SEED = Number(process.env.FC_SEED ?? 20250218);
 /** float32 gradients on the cpu backend compile kernels per shape: a quarter of the runs. */
 const CPU_RUNS = Math.max(1, Math.round(RUNS / 4));
+const F32_BACKENDS = (process.env.GRAD_BACKENDS ?? 'cpu').split(',').map((s) => s.trim() as BackendName);
 
-function property(spec: GradSpec, options: { backend: 'reference' | 'cpu' }) {
+function property(spec: GradSpec, options: { backend: BackendName }) {
   const inputs = spec.cases.chain((c) =>
     fc.tuple(
       fc.constant(c),
@@ -22,7 +27,7 @@ function property(spec: GradSpec, options: { backend: 'reference' | 'cpu' }) {
       fc.noBias(fc.integer({ min: 0, max: 2 ** 31 - 1 })),
     ),
   );
-  const tol = options.backend === 'cpu' ? spec.cpu! : spec.tol;
+  const tol = options.backend === 'reference' ? spec.tol : spec.cpu!;
   return fc.asyncProperty(inputs, async ([c, xs, seed]) => {
     await checkGrads((...args: unknown[]) => spec.f(c.p, ...(args as never[])), xs, {
       order: spec.order,
@@ -41,10 +46,13 @@ describe('GRAD_SPECS: gradients match central differences (float64, reference ba
   }
 });
 
-describe('GRAD_SPECS: a few rows with gradients in float32 on the cpu backend', () => {
+describe.each(F32_BACKENDS)('GRAD_SPECS: a few rows with gradients in float32 on the %s backend', (backend) => {
+  it('is available', async () => {
+    expect(await T.isBackendAvailable(backend)).toBe(true);
+  });
   for (const spec of GRAD_SPECS.filter((s) => s.cpu)) {
     it(`${spec.name} — ${CPU_RUNS} runs`, async () => {
-      await fc.assert(property(spec, { backend: 'cpu' }), { numRuns: CPU_RUNS, seed: SEED });
+      await fc.assert(property(spec, { backend }), { numRuns: CPU_RUNS, seed: SEED });
     });
   }
 });
