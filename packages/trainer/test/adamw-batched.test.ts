@@ -1,5 +1,5 @@
 /**
- * AdamW updates small parameters in batches (one flat vector per (rate, decay) and up to 12 tensors):
+ * AdamW updates small parameters in batches (one flat vector per (rate, decay)):
  * every parameter must come out as the per-tensor formula gives it, whatever its size or group (to float32
  * rounding: a fused kernel keeps its intermediates in higher precision, and fusion groups differ).
  */

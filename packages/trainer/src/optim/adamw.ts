@@ -54,9 +54,10 @@ export function adamw({ lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01
       const next: Tensor[] = new Array(ps.length);
       const nm: Tensor[] = new Array(ps.length);
       const nv: Tensor[] = new Array(ps.length);
-      // small parameters sharing (rate, decay) are updated together, up to CONCAT_FAN_IN at a time, as one
-      // flat vector: three kernels per batch instead of three per tensor (a small tensor costs more in
-      // kernel launches than in arithmetic; a large one is updated in place of a copy into the batch)
+      // small parameters sharing (rate, decay) are updated together as one flat vector: three kernels per
+      // batch instead of three per tensor (a small tensor costs more in kernel launches than in
+      // arithmetic; a large one is updated in place of a copy into the batch). A backend whose kernels
+      // take few inputs splits the concat itself (gpu.js on GL / WebGPU).
       const open = new Map<string, Batch>();
       const batches: Batch[] = [];
       ps.forEach((p, i) => {
@@ -65,7 +66,7 @@ export function adamw({ lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01
         const wd = group?.weightDecay ?? weightDecay;
         const batched = p.dtype === 'float32' && p.size > 0 && p.size < BATCH_BELOW;
         let b = batched ? open.get(`${rate}/${wd}`) : undefined;
-        if (!b || b.idx.length === CONCAT_FAN_IN) {
+        if (!b) {
           batches.push((b = { rate, wd, idx: [] }));
           if (batched) open.set(`${rate}/${wd}`, b);
         }
@@ -100,8 +101,6 @@ interface Batch {
   idx: number[];
 }
 
-/** Parameters per batch: one concat node each (a gpu.js kernel on GL binds at most 16 textures). */
-const CONCAT_FAN_IN = 12;
 /** Parameters of this many elements or more are updated on their own. */
 const BATCH_BELOW = 8192;
 
