@@ -48,12 +48,15 @@ export class GpuJsBackend implements Backend {
 
   /** CPU modes: groups with extra outputs (their results are host arrays, joined here when need be) */
   readonly multiOutputGroups: boolean;
+  /** webgpu: 8 storage buffers per shader (WebGPU's default limit, what gpu.js asks for), one the output */
+  readonly maxGroupInputs: number | undefined;
 
   constructor(readonly name: BackendName) {
     const config = MODES[name];
     if (!config) throw new Error(`unknown gpu.js backend ${name}`);
     this.config = config;
     this.multiOutputGroups = !config.deviceMemory;
+    this.maxGroupInputs = config.mode === 'webgpu' ? 7 : undefined;
     if (config.deviceMemory) {
       registerReleaser(name, (s) => (s.handle as TextureLike | undefined)?.delete?.());
     } else {
@@ -72,9 +75,14 @@ export class GpuJsBackend implements Backend {
     return this.kernels.size;
   }
 
-  /** Compiled kernels bake in the argument sizes (memory layout, texture sizes), so those are part of the key. */
-  private kernelFor(source: string, size: number, argSizes: readonly number[], exact: boolean): CompiledKernel {
-    const key = `${exact ? 'exact' : 'native'}|${size}|${argSizes.join(',')}|${source}`;
+  /**
+   * Compiled kernels bake in the argument sizes (memory layout, texture sizes), so those are part of the
+   * key; and on webgpu each argument's kind too (host array or device buffer: the kernel binds the kinds
+   * of its first call and rejects an array where it took a buffer).
+   */
+  private kernelFor(source: string, size: number, args: readonly Storage[], exact: boolean): CompiledKernel {
+    const kinds = this.config.mode === 'webgpu' ? args.map((s) => (s.data || s.size === 0 ? 'h' : 'd')).join('') : '';
+    const key = `${exact ? 'exact' : 'native'}|${size}|${args.map((s) => s.size).join(',')}|${kinds}|${source}`;
     let k = this.kernels.get(key);
     if (!k) {
       const settings = {
@@ -148,7 +156,7 @@ export class GpuJsBackend implements Backend {
       await ensureOptionalPieces(this.name);
       this.piecesChecked = true;
     }
-    const kernel = this.kernelFor(source, size, views.map((v) => v.storage.size), exact);
+    const kernel = this.kernelFor(source, size, views.map((v) => v.storage), exact);
     let out = kernel(...views.map((v) => this.argument(v.storage)));
     if (out instanceof Promise) out = await out;
     if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);
