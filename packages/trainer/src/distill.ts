@@ -3,7 +3,7 @@
  * distribution, softened by a temperature T, where the teacher's vocabulary applies. Built from autograd ops only
  * (log-softmax, exp, sums), so its gradient is the composite's: `T·(p_s − p_t)` per logit before the T² scale.
  */
-import { add, cast, concat, div, exp, full, logSoftmax, maximum, mul, notEqual, reshape, slice, stopGradient, sub, sum, type Tensor } from '@llm-modules/tensor';
+import { add, cast, concat, div, exp, full, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, softmaxCrossEntropy, stopGradient, sub, sum, type Tensor } from '@llm-modules/tensor';
 import { linear } from '@llm-modules/transformer';
 import { IGNORE_INDEX } from './data/batches.js';
 
@@ -13,6 +13,12 @@ export interface KdOptions {
   weight: number;
   /** the softening temperature T (> 0); the term is scaled by T² so its gradient keeps its size as T grows */
   temperature: number;
+  /**
+   * `uniform` (default): every trained position counts alike; `label-probability`: each position is weighted by the
+   * teacher's probability (at T = 1) of the data's next token there, so the student is distilled where the teacher
+   * knows the answer and not where the data's format is new to it
+   */
+  weighting?: 'uniform' | 'label-probability';
 }
 
 /**
@@ -42,12 +48,14 @@ export function distillationSum(student: Tensor, teacher: Tensor, mask: Tensor, 
   return { total: mul(sum(mul(perRow, mask)), temperature * temperature), count: sum(mask) };
 }
 
-/** 1 where position t is trained (its next label is kept), else 0: `[B, T]` float32, the causal loss's positions. */
-function trainedPositions(labels: Tensor): Tensor {
+/** `labels[:, 1:]` with IGNORE_INDEX appended: position t's target, `[B, T]`. */
+function nextLabels(labels: Tensor): Tensor {
   const [B, T] = labels.shape;
-  const next = concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
-  return cast(notEqual(next, IGNORE_INDEX), 'float32');
+  return concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1);
 }
+
+/** 1 where position t is trained (its next label is kept), else 0: `[B, T]` float32, the causal loss's positions. */
+const trainedPositions = (next: Tensor): Tensor => cast(notEqual(next, IGNORE_INDEX), 'float32');
 
 /**
  * The mean KD term over the positions a causal-LM loss trains (position t where `labels[:, t+1]` is kept — the
@@ -63,11 +71,22 @@ function trainedPositions(labels: Tensor): Tensor {
  * console.log(await distillationLoss(student, teacher, labels, { temperature: 1 }).data()); // [0.1308] = ¾ln(3/2) + ¼ln(1/2)
  * ```
  */
-export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tensor, opts: { temperature: number }): Tensor {
+export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tensor, opts: Pick<KdOptions, 'temperature' | 'weighting'>): Tensor {
   const [B, T, V] = student.shape;
   if (teacher.shape[0] !== B || teacher.shape[1] !== T) throw new Error(`distillation: student logits [${student.shape.join(', ')}] and teacher logits [${teacher.shape.join(', ')}] differ in batch or length`);
-  const { total, count } = distillationSum(reshape(student, [B * T, V]), reshape(teacher, [B * T, teacher.shape[2]]), reshape(trainedPositions(labels), [B * T]), opts.temperature);
-  return div(total, maximum(count, 1));
+  const t2 = reshape(teacher, [B * T, teacher.shape[2]]);
+  const next = reshape(nextLabels(labels), [B * T]);
+  const mask = trainedPositions(next);
+  const { total } = distillationSum(reshape(student, [B * T, V]), t2, positionWeights(t2, next, mask, opts.weighting), opts.temperature);
+  return div(total, maximum(sum(mask), 1)); // the mean over trained positions, as the cross-entropy's
+}
+
+/** Each row's KD weight: the mask, times the teacher's probability of the next label with `label-probability`. */
+function positionWeights(teacherRows: Tensor, next: Tensor, mask: Tensor, weighting: KdOptions['weighting'] = 'uniform'): Tensor {
+  if (weighting === 'uniform') return mask;
+  // −log p_t(label) per row (0 where ignored: the mask is 0 there too); the teacher's logits get no gradient
+  const p = exp(neg(softmaxCrossEntropy(stopGradient(teacherRows), next, IGNORE_INDEX))); // [B·T]
+  return mul(mask, p);
 }
 
 /**
@@ -81,20 +100,20 @@ export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tenso
  * const kd = chunkedDistillationLoss(out.lastHiddenState, params['head.weight'], teacherLast, teacherParams['lm_head.weight'], batch.labels, { temperature: 2 });
  * ```
  */
-export function chunkedDistillationLoss(studentHidden: Tensor, studentHead: Tensor, teacherHidden: Tensor, teacherHead: Tensor, labels: Tensor, opts: { temperature: number; chunk?: number }): Tensor {
+export function chunkedDistillationLoss(studentHidden: Tensor, studentHead: Tensor, teacherHidden: Tensor, teacherHead: Tensor, labels: Tensor, opts: Pick<KdOptions, 'temperature' | 'weighting'> & { chunk?: number }): Tensor {
   const [B, T, Ds] = studentHidden.shape;
   const Dt = teacherHidden.shape[2];
   const chunk = opts.chunk ?? 512;
-  const mask = trainedPositions(labels); // [B, T]
+  const next = nextLabels(labels); // [B, T]
+  const mask = trainedPositions(next); // [B, T]
   let total: Tensor | undefined;
-  let count: Tensor | undefined;
   for (let s = 0; s < T; s += chunk) {
     const e = Math.min(T, s + chunk);
     const student = linear(reshape(slice(studentHidden, [0, s, 0], [B, e, Ds]), [-1, Ds]), studentHead); // [B·L, V]
     const teacher = linear(reshape(slice(teacherHidden, [0, s, 0], [B, e, Dt]), [-1, Dt]), teacherHead); // [B·L, V']
-    const part = distillationSum(student, teacher, reshape(slice(mask, [0, s], [B, e]), [-1]), opts.temperature);
+    const rows = (x: Tensor) => reshape(slice(x, [0, s], [B, e]), [-1]); // [B·L]
+    const part = distillationSum(student, teacher, positionWeights(teacher, rows(next), rows(mask), opts.weighting), opts.temperature);
     total = total ? add(total, part.total) : part.total;
-    count = count ? add(count, part.count) : part.count;
   }
-  return div(total!, maximum(count!, 1));
+  return div(total!, maximum(sum(mask), 1));
 }

@@ -67,6 +67,26 @@ describe('distillation loss', () => {
     expect(cut[0]).toBeCloseTo(want, 5);
   });
 
+  test("label-probability weighting: each trained position counts by the teacher's probability (T = 1) of its label", async () => {
+    // three positions: 0 and 1 trained (next labels 2 and 0), position 2 the last
+    const s3 = [student[0], student[1], [0, 0, 0]];
+    const t3 = [teacher[0], teacher[1], [0, 0, 0]];
+    const labels = tensor(new Int32Array([9, 2, 0]), [1, 3]);
+    const w0 = softmaxT(teacher[0], 1)[2]; // 0.2447: p_t(label 2) at position 0
+    const w1 = softmaxT(teacher[1], 1)[0]; // 0.9094: p_t(label 0) at position 1
+    const klAt = (i: number) => T * T * kl(softmaxT(teacher[i], T), softmaxT(student[i], T));
+    const got = await distillationLoss(tensor([s3]), tensor([t3]), labels, { temperature: T, weighting: 'label-probability' }).data();
+    expect(got[0]).toBeCloseTo((w0 * klAt(0) + w1 * klAt(1)) / 2, 5); // still the mean over the 2 trained positions
+    const [a, b] = splitKey(prngKey(5));
+    const hs = randomNormal(a, [1, 3, 4]);
+    const ws = randomNormal(b, [3, 4]);
+    const ht = tensor([t3]); // the teacher's "hidden states" are its logits through an identity head
+    const eye = tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1]]);
+    const whole = await distillationLoss(linear(hs, ws), ht, labels, { temperature: T, weighting: 'label-probability' }).data();
+    const chunked = await chunkedDistillationLoss(hs, ws, ht, eye, labels, { temperature: T, weighting: 'label-probability', chunk: 1 }).data();
+    expect(chunked[0]).toBeCloseTo(whole[0], 5); // chunks of one position still read the next position's label
+  });
+
   test('a temperature ≤ 0 is refused in one line', () => {
     expect(() => distillationSum(tensor(student), tensor(teacher), tensor([1, 1]), 0)).toThrow('distillation: the temperature must be > 0, got 0');
   });

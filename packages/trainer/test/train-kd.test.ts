@@ -58,6 +58,7 @@ describe('training.kd', () => {
     bad(training({ weight: -1 }), 'code: /training/kd/weight must be >= 0');
     bad(training({ temperature: 2 }), 'code: missing field "weight" in /training/kd');
     bad(training({ weight: 1, temprature: 2 }), 'code: unknown field "temprature" in /training/kd');
+    bad(training({ weight: 1, weighting: 'all' }), 'code: /training/kd/weighting must be one of "uniform", "label-probability"');
     // the mode: a bridge distils from its teacher, and a cache holds no logits
     const run = (cfg: object) => trainBridge(checkTrainConfig(cfg, 'kd.json'), { baseDir: example, configFile: 'kd.json', dryRun: true });
     const base = tinyBridgeConfig(join(tmp(), 'r'), bridge, 1, training({ weight: 1, teacher: 'teacher' }));

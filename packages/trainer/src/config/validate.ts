@@ -71,7 +71,7 @@ export interface TrainConfig {
     checkpointEvery?: number;
     earlyStopping?: { patience: number; minDelta?: number };
     /** knowledge distillation from the frozen teacher (bridge mode: `teacher`; lm mode: `kd.teacher`) */
-    kd?: { weight: number; temperature?: number; teacher?: string };
+    kd?: { weight: number; temperature?: number; weighting?: 'uniform' | 'label-probability'; teacher?: string };
     seed?: number;
     backend?: string;
   };

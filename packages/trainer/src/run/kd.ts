@@ -23,7 +23,7 @@ export function kdSettings(cfg: TrainConfig, file: string): (KdOptions & { teach
   } else if (kd.teacher === undefined) {
     throw new TrainConfigError(file, 'training.kd.teacher: mode "lm" needs the frozen teacher\'s model folder to distil from');
   }
-  return kd.weight === 0 ? null : { weight: kd.weight, temperature: kd.temperature ?? 1, teacher: kd.teacher };
+  return kd.weight === 0 ? null : { weight: kd.weight, temperature: kd.temperature ?? 1, weighting: kd.weighting ?? 'uniform', teacher: kd.teacher };
 }
 
 /**
