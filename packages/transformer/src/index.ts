@@ -42,6 +42,6 @@ export { declaredParameters, layerNormVars, linearVars, readParameters, type Ini
 export { createModel, parameterInit } from './models/index.js';
 export { param } from './models/common.js';
 export type { ApplyOptions, ApplyOutput, CausalLM, GPTNeoModel, InitKind, ParameterInit, ParameterRoles, Params, Qwen2Model } from './models/types.js';
-export { WeightsMismatchError, checkWeights, loadPretrained, type LoadOptions, type Pretrained } from './load.js';
+export { WeightsMismatchError, checkWeights, loadPretrainedFrom, type LoadOptions, type Pretrained } from './load.js';
 export { generate, leftPad, type Decodable, type FinishReason, type GenerateOptions, type GenerateResult } from './generate.js';
 export { applyRepetitionPenalty, argmaxOf, chooseToken, warpedProbabilities, type SamplingOptions } from './sampling.js';

@@ -1,7 +1,5 @@
-/** `loadPretrained`: a Hugging Face model folder → model, parameters and tokenizer. */
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { LoaderError, inspectSafetensors, loadConfig, loadSafetensorsAsTensors, loadTokenizer, type ModelConfig, type Tokenizer } from '@llm-modules/loaders';
+/** `loadPretrainedFrom`: a Hugging Face model folder's files (bytes, fetched) → model, parameters and tokenizer. The path version, `loadPretrained`, is in load-file.ts (Node entry). */
+import { LoaderError, asFolder, loadConfigFrom, loadSafetensorsFrom, loadTokenizerFrom, toTensors, type FileFolder, type FileMap, type ModelConfig, type Tokenizer } from '@llm-modules/loaders';
 import { createModel } from './models/index.js';
 import type { CausalLM, Params } from './models/types.js';
 
@@ -36,8 +34,7 @@ export interface LoadOptions {
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
-const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'encoder.json'];
+export const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'encoder.json'];
 
 function list(kind: string, names: string[], limit = 8): string {
   if (names.length === 0) return '';
@@ -73,30 +70,27 @@ export function checkWeights(dir: string, model: CausalLM, stored: ReadonlyArray
 }
 
 /**
- * Load a Hugging Face model folder: `config.json`, weights (`model.safetensors` or a sharded index; F32, F16,
- * BF16 widened exactly) and the tokenizer when present. Names and shapes are checked against the config
- * before any tensor data is read; a tied `lm_head.weight` and HF buffers (`attn.bias`, `rotary_emb.inv_freq`)
- * are ignored.
+ * Like `loadPretrained` (Node entry), from a folder's files held in memory or fetched: a FileFolder
+ * (`httpFolder('/models/tiny/')`, `filesFolder(map)`) or a map of name → bytes. The whole weights file is
+ * read into memory; names and shapes are checked before the tensors are built.
  *
- * @example
- * ```ts
- * import { evaluate, tensor } from '@llm-modules/tensor';
- * import { loadPretrained } from '@llm-modules/transformer';
- * const { model, params } = await loadPretrained('packages/transformer/test/fixtures/models/gptneo');
- * const { logits } = model.apply(params, tensor(new Int32Array([1, 2, 3]), [1, 3]));
- * await evaluate(logits);
- * ```
+ * @example-skip needs a model's files; the browser example loads the demo teacher with httpFolder
+ * @example `const { model, params, tokenizer } = await loadPretrainedFrom(httpFolder('/demo/teacher/'))`
  */
-export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promise<Pretrained> {
-  const config = await loadConfig(dir);
+export async function loadPretrainedFrom(source: FileFolder | FileMap, opts: LoadOptions = {}): Promise<Pretrained> {
+  const folder = asFolder(source);
+  const config = await loadConfigFrom(folder);
   const model = createModel(config);
-  const summary = await inspectSafetensors(dir);
-  checkWeights(dir, model, summary.tensors);
-  const params = await loadSafetensorsAsTensors(dir, { names: [...model.parameterShapes().keys()], onProgress: opts.onProgress });
+  const records = await loadSafetensorsFrom(folder);
+  checkWeights(folder.label, model, [...records.entries()].map(([name, r]) => ({ name, shape: r.shape })));
+  const wanted = model.parameterShapes();
+  const params = toTensors([...records.entries()].filter(([n]) => wanted.has(n)).map(([name, r]) => ({ ...r, name }))) as Params;
+  const bytes = [...records.values()].reduce((n, r) => n + r.data.byteLength, 0);
+  opts.onProgress?.(bytes, bytes);
   let tokenizer: Tokenizer | null = null;
   if (opts.tokenizer !== false) {
-    const has = await Promise.all(TOKENIZER_FILES.map((f) => exists(join(dir, f))));
-    if (has.some(Boolean)) tokenizer = await loadTokenizer(dir);
+    const has = await Promise.all(TOKENIZER_FILES.map((f) => folder.read(f)));
+    if (has.some(Boolean)) tokenizer = await loadTokenizerFrom(folder);
   }
   return { model, params, config, tokenizer };
 }

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, setBackend, slice, tensor } from '@llm-modules/tensor';
-import { cacheTensors, generate, loadPretrained, type Pretrained } from '../src/index.js';
+import { cacheTensors, generate, loadPretrained, type Pretrained } from '../src/node.js';
 import { MODELS, golden, maxDiff, modelDir, type ModelName } from './golden.js';
 
 const loaded = new Map<ModelName, Pretrained>();

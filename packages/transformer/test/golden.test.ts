@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { valueAndGrad } from '@llm-modules/autograd';
 import { evaluate, setBackend, type BackendName } from '@llm-modules/tensor';
-import { causalLMLoss, labelsFromMask, loadPretrained, type Pretrained } from '../src/index.js';
+import { causalLMLoss, labelsFromMask, loadPretrained, type Pretrained } from '../src/node.js';
 import { MODELS, golden, ints, maxDiff, maxDiffValid, modelDir, type ModelName } from './golden.js';
 
 const BACKENDS: BackendName[] = ['cpu', 'webasm'];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoaderError, loadSafetensors, parseConfig, writeSafetensors, type GPTNeoConfig, type Qwen2Config } from '@llm-modules/loaders';
 import { evaluate, prngKey, setBackend, tensor } from '@llm-modules/tensor';
-import { WeightsMismatchError, createModel, embedding, gptNeo, loadPretrained, qwen2 } from '../src/index.js';
+import { WeightsMismatchError, createModel, embedding, gptNeo, loadPretrained, qwen2 } from '../src/node.js';
 import { FIXTURES, modelDir } from './golden.js';
 
 beforeAll(() => setBackend('cpu'));
