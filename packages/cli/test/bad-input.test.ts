@@ -68,6 +68,13 @@ const CASES: Case[] = [
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/data.jsonl', '--batch-size', '0'], message: /--batch-size: expected an integer ≥ 1, got "0"/ },
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/data.jsonl', '--max-length', '1000'], message: /--max-length 1000 exceeds max_position_embeddings 64/ },
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/data.jsonl', '--backend', 'tpu'], message: /--backend: unknown backend "tpu"/ },
+  // a Dawn backend that does not exist (or no webgpu package at all): the tensor package's one line, in parentheses
+  {
+    command: 'eval',
+    args: ['--model', '@/neo', '--data', '@/data.jsonl', '--backend', 'webgpu'],
+    env: { LLM_MODULES_DAWN_BACKEND: 'nonexistent' },
+    message: /--backend: backend "webgpu" does not work on this machine \(backend webgpu(: Dawn found no adapter \(tried nonexistent\)|: the optional package `webgpu` did not (start|load)| needs the optional package `webgpu`)/,
+  },
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/data.jsonl', '--task', 'bleu'], message: /--task: unknown task "bleu" \(loss or answer\)/ },
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/data.jsonl', '--marker', 'A:'], message: /--marker needs --task answer/ },
   { command: 'eval', args: ['--model', '@/neo', '--data', '@/qa.jsonl', '--task', 'answer'], message: /qa\.jsonl: line 2: no "answer" \(or "completion"\) string/ },

@@ -1,7 +1,7 @@
 /** Shared by the model commands: backend choice, loading a model folder, id checks. */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BACKEND_NAMES, initBackend, isBackendAvailable, setBackend, type BackendName } from '@llm-modules/tensor';
+import { BACKEND_NAMES, TensorError, add, initBackend, isBackendAvailable, setBackend, tensor, withBackend, type BackendName } from '@llm-modules/tensor';
 import { loadPretrained, type Pretrained } from '@llm-modules/transformer';
 import { CliError } from '../io.js';
 
@@ -9,7 +9,7 @@ import { CliError } from '../io.js';
 export async function useBackend(name: string | undefined): Promise<BackendName> {
   if (name === undefined) return initBackend();
   if (!BACKEND_NAMES.includes(name as BackendName)) throw new CliError(`--backend: unknown backend "${name}" (one of ${BACKEND_NAMES.join(', ')})`);
-  if (!(await isBackendAvailable(name as BackendName))) throw new CliError(`--backend: backend "${name}" does not work on this machine`);
+  if (!(await isBackendAvailable(name as BackendName))) throw new CliError(`--backend: backend "${name}" does not work on this machine${await why(name)}`);
   setBackend(name as BackendName);
   return name as BackendName;
 }
@@ -29,7 +29,20 @@ export async function checkBackendEnv(env = process.env.LLM_MODULES_BACKEND): Pr
  */
 export async function checkBackendWorks(name: string, where: string, fix: string): Promise<void> {
   if (!BACKEND_NAMES.includes(name as BackendName)) throw new CliError(`${where}: unknown backend (one of ${BACKEND_NAMES.join(', ')}); ${fix} to use the fastest that works`);
-  if (!(await isBackendAvailable(name as BackendName))) throw new CliError(`${where}: this backend does not work on this machine${/webg/.test(name) ? ' (it needs a browser)' : ''}; ${fix} to use the fastest that works`);
+  if (!(await isBackendAvailable(name as BackendName))) throw new CliError(`${where}: this backend does not work on this machine${await why(name)}; ${fix} to use the fastest that works`);
+}
+
+/**
+ * Why a backend does not work here, in parentheses: webgl needs a browser; headlessgl and webgpu say
+ * which optional piece is missing (their one-line error from evaluating one value there).
+ */
+async function why(name: string): Promise<string> {
+  if (name === 'webgl' || name === 'webgl2') return ' (it needs a browser)';
+  const err = await withBackend(name as BackendName, () => add(tensor([1]), 1).data()).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return err instanceof TensorError ? ` (${err.message.replace(/^evaluate: /, '')})` : '';
 }
 
 /**
