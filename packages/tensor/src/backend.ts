@@ -100,9 +100,11 @@ export function isContiguous(v: View): boolean {
  * Kernel accounting of the backends that run kernels: `launches` counts kernels run (a fused group is
  * one), `fusedNodes` the graph nodes computed inside fused groups without a storage of their own, and
  * `byPath` the nodes and groups each way of running them took (`cpu:table`, `cpu:program`,
- * `cpu:js-loop`, `gpujs`: see DESIGN.md "Backends").
+ * `cpu:js-loop`, `gpujs`: see DESIGN.md "Backends"). On backends with device memory (webgpu, GL),
+ * `uploads` counts host arrays handed to a kernel (each is copied to the device) and `readbacks` the
+ * device results copied back (`data()`, or a value a host step needs).
  */
-export const kernelStats = { launches: 0, fusedNodes: 0, byPath: {} as Record<string, number> };
+export const kernelStats = { launches: 0, fusedNodes: 0, byPath: {} as Record<string, number>, uploads: 0, readbacks: 0 };
 
 /** Count one node or group run by `path` (kernelStats.byPath). */
 export const countPath = (path: string): void => {

@@ -104,6 +104,7 @@ export class GpuJsBackend implements Backend {
     if (s.size === 0) return new Float32Array(1);
     if (s.data) {
       // storage in the wasm runtime's (shared) memory: GPU uploads get a plain copy
+      if (this.config.deviceMemory) kernelStats.uploads++;
       if (this.config.deviceMemory && wasmAddress(s.data) !== undefined) return Float32Array.from(s.data);
       return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
     }
@@ -173,6 +174,7 @@ export class GpuJsBackend implements Backend {
 
   async read(storage: Storage): Promise<Float32Array> {
     if (storage.data) return storage.data instanceof Float32Array ? storage.data : Float32Array.from(storage.data);
+    kernelStats.readbacks++;
     const arr = await (storage.handle as TextureLike).toArray();
     return arr instanceof Float32Array ? arr.subarray(0, storage.size) : Float32Array.from(arr as ArrayLike<number>);
   }

@@ -1,0 +1,40 @@
+/**
+ * On webgpu, kernel results stay on the device (gpu.js pipeline buffers in Storage.handle): a kernel
+ * reading another's result uploads nothing, and only `data()` reads back. kernelStats.uploads and
+ * readbacks count the copies. Runs where webgpu is available (in Node: the `webgpu` devDependency and
+ * an adapter; CI's webgpu step); elsewhere only the CPU half runs.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as T from '../src/index.js';
+
+const available = await T.isBackendAvailable('webgpu');
+const counts = () => ({ uploads: T.kernelStats.uploads, readbacks: T.kernelStats.readbacks });
+const since = (c: { uploads: number; readbacks: number }) => ({ uploads: T.kernelStats.uploads - c.uploads, readbacks: T.kernelStats.readbacks - c.readbacks });
+
+afterEach(() => T.setBackend('cpu'));
+
+describe.skipIf(!available)('webgpu residency', () => {
+  it('uploads a host array once per kernel reading it, keeps results on the device, reads back only at data()', async () => {
+    T.setBackend('webgpu');
+    const x = T.tensor([0, 1, 2, 3], [4]);
+    const y = T.exp(x);
+    let c = counts();
+    await T.evaluate(y);
+    expect(since(c)).toEqual({ uploads: 1, readbacks: 0 });
+    c = counts();
+    const z = T.mul(y, y);
+    await T.evaluate(z);
+    expect(since(c)).toEqual({ uploads: 0, readbacks: 0 });
+    c = counts();
+    const v = await z.data();
+    expect(since(c)).toEqual({ uploads: 0, readbacks: 1 });
+    [0, 1, 2, 3].forEach((k) => expect(v[k]).toBeCloseTo(Math.exp(2 * k), 2));
+  });
+});
+
+it('the CPU backends count no device copies', async () => {
+  T.setBackend('cpu');
+  const c = counts();
+  await T.mul(T.exp(T.tensor([1, 2], [2])), 2).data();
+  expect(since(c)).toEqual({ uploads: 0, readbacks: 0 });
+});
