@@ -2,8 +2,7 @@
  * `bridge_config.json` of a bridge folder: ours (`format: "llm-modules-bridge/1"`) or the released LLM-Modules
  * layout (the fixture's: `num_cross_layers`, `gptneo_config`, …), read into one normalised shape.
  */
-import { join } from 'node:path';
-import { ConfigError, readJsonFile } from '@llm-modules/loaders';
+import { ConfigError, asFolder, type FileFolder, type FileMap } from '@llm-modules/loaders';
 import { RELEASED_NAMES, type ParamNames } from './compose.js';
 import type { BridgeDims } from './types.js';
 
@@ -92,16 +91,37 @@ function fromOurs(file: string, j: Json): BridgeFolderConfig {
 }
 
 /**
- * Read a bridge folder's `bridge_config.json` (either layout). Errors name the file and the problem on one line.
- * @example-skip reads a bridge folder (runs/bridge-01)
- * @example `const cfg = await readBridgeConfig('runs/bridge-01'); cfg.variant // 'enhanced'`
+ * A parsed `bridge_config.json` (either layout) in the normalised shape; `file` names it in errors.
+ * @example-skip needs a whole bridge config (the fixture's: packages/bridge/test/fixtures/bridge)
+ * @example `const cfg = parseBridgeConfig(JSON.parse(text), 'bridge_config.json'); cfg.variant // 'enhanced'`
  */
-export async function readBridgeConfig(dir: string): Promise<BridgeFolderConfig> {
-  const file = join(dir, BRIDGE_CONFIG_FILE);
-  const json = await readJsonFile(file, (f, problem, o) => new ConfigError(f, problem, o));
+export function parseBridgeConfig(json: unknown, file = BRIDGE_CONFIG_FILE): BridgeFolderConfig {
   if (!isObject(json)) throw new ConfigError(file, 'not a JSON object');
   if (json.format === BRIDGE_FORMAT) return fromOurs(file, json);
   if (json.format !== undefined) throw new ConfigError(file, `unknown format ${JSON.stringify(json.format)} (expected "${BRIDGE_FORMAT}")`);
   if ('num_cross_layers' in json && 'gptneo_config' in json) return fromReleased(file, json);
   throw new ConfigError(file, `neither a "${BRIDGE_FORMAT}" file nor the released LLM-Modules layout`);
+}
+
+/**
+ * `bridge_config.json` of a bridge folder's files (a FileFolder or a map of name → bytes).
+ * @example
+ * ```ts
+ * import { readFileSync } from 'node:fs';
+ * const cfg = await readBridgeConfigFrom({ 'bridge_config.json': readFileSync('packages/bridge/test/fixtures/bridge/bridge_config.json') });
+ * cfg.variant; // 'paper-released'
+ * ```
+ */
+export async function readBridgeConfigFrom(source: FileFolder | FileMap): Promise<BridgeFolderConfig> {
+  const folder = asFolder(source);
+  const file = folder.path(BRIDGE_CONFIG_FILE);
+  const text = await folder.read(BRIDGE_CONFIG_FILE);
+  if (text === undefined) throw new ConfigError(file, 'no such file');
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(text));
+  } catch (err) {
+    throw new ConfigError(file, `not valid JSON (${(err as Error).message})`);
+  }
+  return parseBridgeConfig(json, file);
 }

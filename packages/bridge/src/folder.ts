@@ -1,18 +1,29 @@
 /**
- * Bridge folders: `bridge_config.json` (variant, options, sizes, teacher and student configs) and
+ * Bridge folders on disk (Node entry): `bridge_config.json` (variant, options, sizes, teacher and student configs) and
  * `bridge.safetensors` (every trainable parameter, named as the released `CombinedModel`). The teacher's
  * weights are never written: the config points at the teacher's folder.
  */
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { LoaderError, inspectSafetensors, loadSafetensorsAsTensors, parseConfig, writeSafetensors } from '@llm-modules/loaders';
-import { createModel, loadPretrained, type CausalLM } from '@llm-modules/transformer';
-import { composeModel, type ComposedModel } from './compose.js';
-import { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, readBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
+import { ConfigError, LoaderError, inspectSafetensors, loadSafetensorsAsTensors, readJsonFile, writeSafetensors } from '@llm-modules/loaders';
+import { loadPretrained, type CausalLM } from '@llm-modules/transformer';
+import type { ComposedModel } from './compose.js';
+import { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, parseBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
+import { checkBridgeTensors, checkRegistered, composeFromConfig } from './folder-load.js';
 import { listBridges } from './registry.js';
 import type { Params } from './types.js';
 
 const exists = (p: string) => access(p).then(() => true, () => false);
+
+/**
+ * Read a bridge folder's `bridge_config.json` (either layout). Errors name the file and the problem on one line.
+ * @example-skip reads a bridge folder (runs/bridge-01)
+ * @example `const cfg = await readBridgeConfig('runs/bridge-01'); cfg.variant // 'enhanced'`
+ */
+export async function readBridgeConfig(dir: string): Promise<BridgeFolderConfig> {
+  const file = join(dir, BRIDGE_CONFIG_FILE);
+  return parseBridgeConfig(await readJsonFile(file, (f, problem, o) => new ConfigError(f, problem, o)), file);
+}
 
 /** Whether `dir` holds a bridge folder (`bridge_config.json` and `bridge.safetensors`). @example-skip reads a folder (runs/b1) @example `await isBridgeFolder('runs/b1')` */
 export async function isBridgeFolder(dir: string): Promise<boolean> {
@@ -86,36 +97,16 @@ export interface LoadBridgeOptions {
  */
 export async function loadBridge(dir: string, opts: LoadBridgeOptions = {}): Promise<{ model: ComposedModel; params: Params; config: BridgeFolderConfig }> {
   const config = await readBridgeConfig(dir);
-  if (!listBridges().some((d) => d.name === config.variant)) {
-    throw new LoaderError(join(dir, BRIDGE_CONFIG_FILE), `bridge variant "${config.variant}" is not registered (known: ${listBridges().map((d) => d.name).join(', ')}); registerBridge() it before loading`);
-  }
+  checkRegistered(config, join(dir, BRIDGE_CONFIG_FILE));
   let teacher = opts.teacher;
   if (!teacher) {
     if (!config.teacher.path) throw new LoaderError(dir, 'the bridge config names no teacher folder: pass { teacher }');
     const path = isAbsolute(config.teacher.path) ? config.teacher.path : resolve(dir, config.teacher.path);
     teacher = await loadPretrained(path, { tokenizer: false });
   }
-  if (teacher.model.config.hidden_size !== config.dims.teacher) {
-    throw new LoaderError(dir, `the teacher's hidden_size ${teacher.model.config.hidden_size} is not the bridge's ${config.dims.teacher}`);
-  }
-  const student = createModel(parseConfig(config.student.config, join(dir, BRIDGE_CONFIG_FILE)));
-  const model = composeModel({
-    teacher,
-    bridge: { variant: config.variant, options: config.options },
-    student: { model: student },
-    head: { vocabSize: config.headVocabSize },
-    names: config.names,
-  });
+  const model = composeFromConfig(config, teacher, { dir, configFile: join(dir, BRIDGE_CONFIG_FILE) });
   const file = join(dir, BRIDGE_WEIGHTS_FILE);
-  const stored = (await inspectSafetensors(file)).tensors;
-  const seen = new Set(stored.map((t) => t.name));
-  const missing = [...model.trainableParams.keys()].filter((n) => !seen.has(n));
-  const unexpected = stored.filter((t) => !model.trainableParams.has(t.name)).map((t) => t.name);
-  const misShaped = stored.filter((t) => model.trainableParams.get(t.name)?.join() !== undefined && model.trainableParams.get(t.name)!.join() !== t.shape.join()).map((t) => `${t.name} [${t.shape.join(', ')}]`);
-  if (missing.length || unexpected.length || misShaped.length) {
-    const part = (k: string, xs: string[]) => (xs.length ? [`${k} ${xs.length}: ${xs.slice(0, 6).join(', ')}${xs.length > 6 ? ', …' : ''}`] : []);
-    throw new LoaderError(file, `does not match the "${config.variant}" bridge: ${[...part('missing', missing), ...part('unexpected', unexpected), ...part('mis-shaped', misShaped)].join('; ')}`);
-  }
+  checkBridgeTensors(model, config.variant, (await inspectSafetensors(file)).tensors, file);
   const params = await loadSafetensorsAsTensors(file);
   return { model, params, config };
 }

@@ -61,5 +61,5 @@ export {
 export { leakProbe, probeFutureLeak, type LeakProbeResult, type ProbeOptions } from './probe.js';
 export { generateComposed, type ComposedGenerateOptions, type ComposedGenerateResult } from './generate.js';
 export { composedDecoder, type ComposedCache } from './decode.js';
-export { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, readBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
-export { describeBridgeFolder, isBridgeFolder, loadBridge, saveBridge, type BridgeFolderSummary, type LoadBridgeOptions, type SaveBridgeOptions } from './folder.js';
+export { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, parseBridgeConfig, readBridgeConfigFrom, type BridgeFolderConfig } from './folder-config.js';
+export { loadBridgeFrom } from './folder-load.js';

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoaderError, writeSafetensors } from '@llm-modules/loaders';
 import { evaluate, setBackend } from '@llm-modules/tensor';
-import { BRIDGE_FORMAT, describeBridgeFolder, isBridgeFolder, loadBridge, saveBridge } from '../src/index.js';
+import { BRIDGE_FORMAT, describeBridgeFolder, isBridgeFolder, loadBridge, saveBridge } from '../src/node.js';
 import { fixture, fixtureModel, fixtureParams, golden, ints, loadTeacher, maxDiffValid } from './fixture.js';
 
 const temps: string[] = [];
