@@ -8,7 +8,7 @@ import type { Tensor } from '../tensor.js';
 import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
 import type { Runtime } from '../wasm/runtime.js';
 import { outputBuffer, recycle, wasmAddress } from './buffers.js';
-import { gatherStrided } from './host.js';
+import { gatherStrided } from './strided.js';
 import { copyIn } from './matmul.js';
 
 /** Below this many floats the kernels' call overhead is not worth it (and outputs are plain arrays). */

@@ -13,7 +13,7 @@ import { JobList, f32Bits, splitRanges, type Runtime } from '../../wasm/runtime.
 import { tryWasm, type FastContext } from '../../fast/context.js';
 import { finishOutput, kernelOutput, outputBuffer } from '../../fast/buffers.js';
 import { denseAddress } from '../../fast/copy.js';
-import { dense } from '../../fast/host.js';
+import { dense } from '../../fast/strided.js';
 
 
 /**

@@ -17,7 +17,7 @@ import type { Tensor } from '../../tensor.js';
 import { countsLabel, type CrossEntropyAttrs } from './attrs.js';
 import { tryWasm, type FastContext } from '../../fast/context.js';
 import { outputBuffer } from '../../fast/buffers.js';
-import { dense } from '../../fast/host.js';
+import { dense } from '../../fast/strided.js';
 import { backwardWasm, forwardWasm } from './wasm.js';
 
 /**
