@@ -1,2 +1,2 @@
 import { packageBuild } from '../../tsup.base.js';
-export default packageBuild(['src/index.ts']);
+export default packageBuild(['src/index.ts', 'src/node.ts']);

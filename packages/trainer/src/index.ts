@@ -13,15 +13,8 @@ export { formatExample, type Example, type FormatOptions, type PromptFormat } fr
 export { splitExamples, permutation, type Split, type SplitOptions } from './data/split.js';
 export { bucketedBatches, collate, IGNORE_INDEX, type Batch, type BatchOptions } from './data/batches.js';
 export { train, initialState, evaluateLoss, type TrainEvent, type TrainOptions, type TrainState, type Observer } from './loop.js';
-export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
-export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
-export { shardName, shardRows, shardIsWhole, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
-export { checkTrainConfig, readTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
-export { trainBridge } from './run/bridge.js';
+export { checkTrainConfig, trainConfigSchema, TrainConfigError, type TrainConfig } from './config/validate.js';
 export { checkBridgeSpec, checkModels, checkResumeParams, checkTokenIds, headVocabSize } from './run/bridge-checks.js';
 export { cacheOrder } from './run/cache-order.js';
-export { openTeacher, relocationFields, teacherFingerprint, type Teacher } from './run/teacher.js';
-export { loadSplit, runSettings, type RunSettings } from './run/prelude.js';
 export { closest } from './config/closest.js';
-export { dataReport, optimizerFor, plannedSteps, runTrainConfig, startState, stepPlan, trainWithConfig, type RunOptions, type RunResult } from './run/lm.js';
 export { chunkedDistillationLoss, distillationLoss, distillationSum, type KdOptions } from './distill.js';

@@ -1,6 +1,6 @@
 /** The tiny bridge-mode train config the trainer's bridge tests share: the shipped knowledge-transfer teacher, a one-block student. */
 import { fileURLToPath } from 'node:url';
-import { checkTrainConfig } from '../src/index.js';
+import { checkTrainConfig } from '../src/node.js';
 
 /** examples/knowledge-transfer: the shipped teacher, tokenizer and facts the configs name relative to it. */
 export const example = fileURLToPath(new URL('../../../examples/knowledge-transfer/', import.meta.url));

@@ -10,7 +10,7 @@ import { decode } from '@msgpack/msgpack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSafetensorsAsTensors } from '@llm-modules/loaders';
 import { setBackend } from '@llm-modules/tensor';
-import { trainBridge } from '../src/index.js';
+import { trainBridge } from '../src/node.js';
 import { example, tinyBridgeConfig } from './tiny-bridge-config.js';
 
 const TEACHER_WIDTH = 64; // examples/knowledge-transfer/teacher.train.json: hidden_size

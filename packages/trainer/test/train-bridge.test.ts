@@ -11,7 +11,7 @@ import { loadBridge } from '@llm-modules/bridge';
 import { loadSafetensorsAsTensors } from '@llm-modules/loaders';
 import { setBackend } from '@llm-modules/tensor';
 import { generate } from '@llm-modules/transformer';
-import { runTrainConfig, trainBridge, TrainConfigError } from '../src/index.js';
+import { runTrainConfig, trainBridge, TrainConfigError } from '../src/node.js';
 import { example, tinyBridgeConfig } from './tiny-bridge-config.js';
 
 const config = (output: string, extra: object = {}) => tinyBridgeConfig(output, { variant: 'enhanced', options: { layers: 1, heads: 2, adapterDim: 8 } }, 4, extra);

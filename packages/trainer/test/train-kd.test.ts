@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setBackend } from '@llm-modules/tensor';
-import { checkTrainConfig, runTrainConfig, trainBridge, TrainConfigError } from '../src/index.js';
+import { checkTrainConfig, runTrainConfig, trainBridge, TrainConfigError } from '../src/node.js';
 import { example, tinyBridgeConfig } from './tiny-bridge-config.js';
 
 beforeAll(() => setBackend('cpu'));

@@ -1,5 +1,4 @@
 /** Reading and checking a train config: JSON Schema (ajv), one-line errors naming the file and the field. */
-import { readFile } from 'node:fs/promises';
 import AjvModule, { type ErrorObject } from 'ajv';
 import schema from './train-config.schema.json';
 
@@ -103,23 +102,4 @@ export function checkTrainConfig(json: unknown, file = 'config'): TrainConfig {
     throw new TrainConfigError(file, describe(errors.find((e) => e.keyword === 'oneOf') ?? errors[0]));
   }
   return json as unknown as TrainConfig;
-}
-
-/** Read, parse and check a config file. */
-export async function readTrainConfig(file: string): Promise<TrainConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a .json file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
-    throw new TrainConfigError(file, `cannot read the config: ${why}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new TrainConfigError(file, `invalid JSON: ${(err as Error).message}`);
-  }
-  return checkTrainConfig(json, file);
 }
