@@ -20,7 +20,7 @@ describe('llm-modules demo --world people', () => {
     // the teacher trained at demo time knows the facts (the bridges have something to carry over)
     expect(s.teacher_fact_accuracy).toBeGreaterThanOrEqual(0.8);
     expect(s.facts).toEqual({ total: 80, train: 20, validation: 8, heldout: 52 });
-    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released']);
+    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released', 'gated-tokens+kd', 'student-kd']);
     for (const v of Object.values(s.variants) as Array<Record<string, number>>) {
       expect(v.heldout_copy_rate).toBeGreaterThanOrEqual(0);
       expect(v.heldout_copy_rate).toBeLessThanOrEqual(1);

@@ -57,13 +57,23 @@ describe('llm-modules demo --seeds', () => {
     expect(a.out.join('')).toBe('');
   });
 
-  test('demo --quick --seeds 0,1 --json: the per-seed values and their mean ± sd', async () => {
+  test.each([
+    ['nope', /^llm-modules: --variants: unknown variant "nope"; known: enhanced, student-only, paper-released, gated-tokens\+kd, student-kd, plain, flamingo, gated-tokens, teacher-head\n$/],
+    [',', /^llm-modules: --variants: no variant named; known: /],
+  ])('--variants %j is one line and exit 1', async (variants, message) => {
     const a = io();
-    expect(await main(['demo', '--quick', '--steps', '8', '--seeds', '0,1', '--json'], a.io)).toBe(0);
+    expect(await main(['demo', '--quick', `--variants=${variants}`], a.io)).toBe(1);
+    expect(a.err.join('')).toMatch(message);
+    expect(a.out.join('')).toBe('');
+  });
+
+  test('demo --quick --seeds 0,1 --variants enhanced,student-kd --json: the per-seed values and their mean ± sd', async () => {
+    const a = io();
+    expect(await main(['demo', '--quick', '--steps', '8', '--seeds', '0,1', '--variants', 'enhanced,student-kd', '--json'], a.io)).toBe(0);
     const s = JSON.parse(a.out.join('').trim().split('\n').at(-1)!);
     expect(s).toMatchObject({ world: 'arithmetic', seeds: [0, 1], sd: 'sample', teacher_fact_accuracy: expect.any(Number), seconds: expect.any(Number) });
     expect(s.runs.map((r: { seed: number }) => r.seed)).toEqual([0, 1]);
-    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released']);
+    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-kd']);
     for (const [name, v] of Object.entries(s.variants) as [string, Record<string, { values: number[]; mean: number; sd: number }>][]) {
       for (const m of ['heldout_generation_accuracy', 'heldout_teacher_forced_accuracy']) {
         expect(v[m].values).toEqual(s.runs.map((r: { summary: DemoSummary }) => r.summary.variants[name as 'enhanced']![m as 'heldout_generation_accuracy']));

@@ -13,7 +13,7 @@ describe('llm-modules demo', () => {
   test('the quick demo core returns the documented summary (shipped teacher, few steps)', async () => {
     const s = await runDemo({ dir: defaultDemoDir(), quick: true, steps: 12 });
     expect(s.teacher_fact_accuracy).toBeGreaterThanOrEqual(0.8);
-    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released']);
+    expect(Object.keys(s.variants)).toEqual(['enhanced', 'student-only', 'paper-released', 'gated-tokens+kd', 'student-kd']);
     for (const v of Object.values(s.variants)) {
       expect(v).toMatchObject(shape);
       for (const k of ['heldout_generation_accuracy', 'heldout_teacher_forced_accuracy', 'heldout_teacher_forced_accuracy_scrambled'] as const) expect(v![k]).toBeGreaterThanOrEqual(0);

@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { runDemo, type DemoOptions, type DemoSummary } from '../demo/run.js';
 import { parseSeeds, seedsTable, summarizeSeeds } from '../demo/seeds.js';
 import { retrainTeacher } from '../demo/teacher.js';
-import { ALL_VARIANTS, DEFAULT_VARIANTS } from '../demo/variants.js';
-import { WORLD_NAMES, type WorldName } from '../demo/worlds.js';
+import { ALL_VARIANTS, DEFAULT_VARIANTS, type VariantName } from '../demo/variants.js';
+import { demoWorld, WORLD_NAMES, type WorldName } from '../demo/worlds.js';
 import { CliError, type CliIO } from '../io.js';
 
 export interface DemoCommandOptions {
@@ -20,6 +20,8 @@ export interface DemoCommandOptions {
   steps?: string;
   /** `0,1,2`: run once per seed and report mean ± sample sd per variant (default: one run, seed 0) */
   seeds?: string;
+  /** `enhanced,gated-tokens+kd`: only these contestants (over `--all`) */
+  variants?: string;
 }
 
 /**
@@ -51,7 +53,7 @@ export function demoTable(s: DemoSummary): string {
 }
 
 /**
- * `llm-modules demo [--quick] [--all] [--json] [--retrain-teacher] [--seeds 0,1,2]`: the toy knowledge-transfer world end to end
+ * `llm-modules demo [--quick] [--all | --variants a,b] [--json] [--retrain-teacher] [--seeds 0,1,2]`: the toy knowledge-transfer world end to end
  * (see examples/knowledge-transfer/README.md). Progress goes to stderr; `--json` prints the summary on the last line.
  *
  * @example-skip trains three bridges (about 30 s; demo.test.ts and pack-check run it)
@@ -65,9 +67,10 @@ export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<
   const world = (opts.world ?? 'arithmetic') as WorldName;
   if (!WORLD_NAMES.includes(world)) throw new CliError(`--world must be one of ${WORLD_NAMES.join(', ')}, got ${opts.world}`);
   const seeds = opts.seeds === undefined ? undefined : seedsOf(opts.seeds);
+  const variants = opts.variants !== undefined ? variantsOf(opts.variants) : opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS;
   if (world === 'people') {
     // the people world trains its own teacher in a temporary folder: the arithmetic example folder is not read
-    return report({ dir, world, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps: parseSteps(opts.steps), log: (line) => io.stderr(`${line}\n`), progress: process.stderr }, seeds, opts, io);
+    return report({ dir, world, quick: opts.quick, variants, steps: parseSteps(opts.steps), log: (line) => io.stderr(`${line}\n`), progress: process.stderr }, seeds, opts, io);
   }
   if (!existsSync(join(dir, 'teacher.train.json'))) throw new CliError(`${dir}: not a knowledge-transfer example folder (no teacher.train.json)`);
   const steps = parseSteps(opts.steps);
@@ -79,7 +82,15 @@ export async function demoCommand(opts: DemoCommandOptions, io: CliIO): Promise<
   } else if (!existsSync(join(dir, 'teacher', 'model.safetensors'))) {
     throw new CliError(`${join(dir, 'teacher')}: no trained teacher (model.safetensors); run llm-modules demo --retrain-teacher`);
   }
-  await report({ dir, quick: opts.quick, variants: opts.all ? ALL_VARIANTS : DEFAULT_VARIANTS, steps, log, progress: process.stderr }, seeds, opts, io);
+  await report({ dir, quick: opts.quick, variants, steps, log, progress: process.stderr }, seeds, opts, io);
+}
+
+/** `--variants a,b`: known contestant names, each once. */
+function variantsOf(text: string): VariantName[] {
+  const names = text.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !(ALL_VARIANTS as readonly string[]).includes(n));
+  if (unknown.length || names.length === 0) throw new CliError(`--variants: ${unknown.length ? `unknown variant "${unknown[0]}"` : 'no variant named'}; known: ${ALL_VARIANTS.join(', ')}`);
+  return [...new Set(names)] as VariantName[];
 }
 
 function seedsOf(text: string): number[] {
@@ -94,9 +105,15 @@ function seedsOf(text: string): number[] {
 async function report(run: DemoOptions, seeds: number[] | undefined, opts: DemoCommandOptions, io: CliIO): Promise<void> {
   if (seeds === undefined) return printSummary(await runDemo(run), opts, io);
   const runs: { seed: number; summary: DemoSummary }[] = [];
-  for (const seed of seeds) {
-    run.log?.(`seed ${seed} (${runs.length + 1} of ${seeds.length})`);
-    runs.push({ seed, summary: await runDemo({ ...run, seed }) });
+  // the teacher does not depend on the run's seed (the people world's is trained with its own fixed seed): load it once
+  const teacher = await demoWorld(run.world ?? 'arithmetic').loadTeacher({ dir: run.dir, quick: run.quick ?? false, progress: run.progress, log: run.log ?? (() => {}) });
+  try {
+    for (const seed of seeds) {
+      run.log?.(`seed ${seed} (${runs.length + 1} of ${seeds.length})`);
+      runs.push({ seed, summary: await runDemo({ ...run, seed, teacher }) });
+    }
+  } finally {
+    await teacher.dispose();
   }
   const s = summarizeSeeds(runs);
   if (opts.json) io.stdout(`${JSON.stringify(s)}\n`);

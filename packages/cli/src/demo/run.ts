@@ -4,11 +4,12 @@
  */
 import { evaluate, foldIn, prngKey, tensor, type Tensor } from '@llm-modules/tensor';
 import type { Params } from '@llm-modules/transformer';
-import { adamw, bucketedBatches, initialState, progressObserver, train, warmupCosine, type Batch, type Example, type Observer } from '@llm-modules/trainer';
+import { adamw, bucketedBatches, initialState, progressObserver, train, warmupCosine, type Batch, type Example, type Observer, type ParamGroup } from '@llm-modules/trainer';
 import type { PyTree } from '@llm-modules/autograd';
 import { generationAccuracy, teacherForcedAccuracy, type TraceSet } from './metrics.js';
-import { contestant, DEFAULT_VARIANTS, type BridgeTuning, type VariantName } from './variants.js';
+import { contestant, DEFAULT_VARIANTS, type BridgeTuning, type DemoBatch, type VariantName } from './variants.js';
 import { splitWorld } from './world.js';
+import { teacherHeadRows } from './head-init.js';
 import { demoWorld, type DemoWorld, type LoadedTeacher, type WorldName } from './worlds.js';
 
 export interface DemoOptions {
@@ -29,6 +30,8 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** progress bars of the training loops */
   progress?: NodeJS.WriteStream | null;
+  /** the world's teacher, already loaded (one load for several seeds; the caller disposes it) */
+  teacher?: LoadedTeacher;
 }
 
 export interface DemoTuning extends BridgeTuning {
@@ -42,6 +45,11 @@ export interface DemoTuning extends BridgeTuning {
   keep?: 'best' | 'last';
   /** which tokens the loss covers: the trace after the prompt (default) or every token (as the released code trains) */
   lossOn?: 'completion' | 'all';
+  /**
+   * the learning rate of the student's own parameters (its blocks and the head, which `gated-tokens` also reads as
+   * its token table) as a multiple of the schedule's, and how many first steps they stay frozen (bridges only)
+   */
+  studentLr?: { scale?: number; frozenSteps?: number };
   /** settings of single variants, over the shared ones */
   perVariant?: Partial<Record<VariantName, Omit<DemoTuning, 'perVariant'>>>;
 }
@@ -57,7 +65,8 @@ export const DEMO_TUNING: Required<Pick<DemoTuning, 'lr' | 'minLr' | 'weightDeca
   weightDecay: 0.01,
   stateDropout: 0.1,
   bridge: { dropout: 0.1 },
-  perVariant: { 'paper-released': { stateDropout: 0, lossOn: 'all' } },
+  // the student that keeps its own tokens starts its head (its token table too) from the teacher's: see head-init.ts
+  perVariant: { 'paper-released': { stateDropout: 0, lossOn: 'all' }, 'gated-tokens': { headFromTeacher: true }, 'gated-tokens+kd': { headFromTeacher: true } },
 };
 
 export interface VariantResult {
@@ -100,17 +109,32 @@ async function teacherStates(run: (ids: Tensor) => Tensor, set: TraceSet<unknown
   return { data, T, D };
 }
 
-function withStates(batch: Batch, states: { data: Float32Array; T: number; D: number }): Batch {
+/** A batch's rows of a cached `[N, T, D]` set of states: `[B, T, D]`. */
+function statesOf(batch: Batch, states: { data: Float32Array; T: number; D: number }): Tensor {
   const { T, D } = states;
   const idx = batch.indices!;
   const out = new Float32Array(idx.length * T * D);
   idx.forEach((n, b) => out.set(states.data.subarray(n * T * D, (n + 1) * T * D), b * T * D));
-  return { ...batch, teacherStates: tensor(out, [idx.length, T, D]) };
+  return tensor(out, [idx.length, T, D]);
 }
 
 const examplesOf = (set: TraceSet<unknown>, lossOn: 'completion' | 'all' = 'completion'): Example[] =>
   set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (lossOn === 'all' || t >= set.promptLength ? 1 : 0)) }));
 const round = (x: number) => Number(x.toFixed(4));
+
+/** The teacher's head on its top `ds` principal directions, `[V, ds]` (see head-init.ts). */
+async function headFromTeacher(teacher: LoadedTeacher['teacher'], ds: number): Promise<Tensor> {
+  const w = teacher.params[teacher.model.roles.lmHead ?? teacher.model.roles.tokenEmbedding];
+  const [V, Dt] = w.shape;
+  return tensor(teacherHeadRows((await w.data()) as Float32Array, V, Dt, ds), [V, ds]);
+}
+
+/** The student's own parameters of a composed model (`gptneo.`: its blocks and the new head) on their own schedule. */
+function studentGroups(student: DemoTuning['studentLr'], lr: (step: number) => number): ParamGroup[] {
+  if (!student) return [];
+  const { scale = 1, frozenSteps = 0 } = student;
+  return [{ match: 'gptneo.', lr: (step: number) => (step <= frozenSteps ? 0 : scale * lr(step)) }];
+}
 
 /**
  * Run the demo and return its summary (the object `llm-modules demo --json` prints).
@@ -127,6 +151,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const seed = opts.seed ?? 0;
   const quick = opts.quick ?? false;
   const world = demoWorld(opts.world ?? 'arithmetic');
+  if (opts.teacher) return runOnWorld(opts, world, opts.teacher, began);
   const loaded = await world.loadTeacher({ dir: opts.dir, quick, progress: opts.progress, log });
   try {
     return await runOnWorld(opts, world, loaded, began);
@@ -168,14 +193,20 @@ async function runOnWorld(opts: DemoOptions, world: DemoWorld, loaded: LoadedTea
     const valEx = examplesOf(sets.validation, tune.lossOn);
     // a bridge that reads other teacher layers than the last gets its own cache of them (computed once as well)
     const own = c.teacherStates ? { train: await teacherStates(c.teacherStates, sets.train), validation: await teacherStates(c.teacherStates, sets.validation) } : cache;
-    const states = (b: Batch, which: keyof typeof cache) => (c.usesTeacher ? withStates(b, own[which]) : b);
+    // a distilled contestant also reads the teacher's last states (its next-token logits are one product away)
+    const states = (b: Batch, which: keyof typeof cache): DemoBatch => ({
+      ...b,
+      ...(c.usesTeacher ? { teacherStates: statesOf(b, own[which]) } : {}),
+      ...(c.distills ? { teacherLast: statesOf(b, cache[which]) } : {}),
+    });
     const lr = warmupCosine({ peak: tune.lr, warmupSteps: Math.round(steps / 20), totalSteps: steps, minLr: tune.minLr });
-    const opt = adamw({ lr, weightDecay: tune.weightDecay });
+    const opt = adamw({ lr, weightDecay: tune.weightDecay, groups: studentGroups(tune.studentLr, lr) });
     // training batches get a fresh dropout key each; validation batches (marked) run in eval mode
     const validationBatches = new WeakSet<Batch>();
     let calls = 0;
     const dropoutKey = prngKey(seed + 2);
     let best: PyTree = c.init(seed + 1);
+    if (tune.headFromTeacher && c.headName) best = { ...(best as Params), [c.headName]: await headFromTeacher(teacher, (best as Params)[c.headName].shape[1]) };
     const keepBest: Observer = (e, s) => void (e.type === 'eval' && e.improved && (best = s.params));
     const observers: Observer[] = [keepBest];
     if (opts.progress) observers.push(progressObserver({ stream: opts.progress, label: name, every: 20 }));

@@ -5,19 +5,36 @@
  */
 import { composeModel, dropout } from '@llm-modules/bridge';
 import { parseConfig } from '@llm-modules/loaders';
-import { foldIn, full, mul, prngKey, randomNormal, type PRNGKey, type Tensor } from '@llm-modules/tensor';
+import { add, foldIn, full, mul, prngKey, randomNormal, type PRNGKey, type Tensor } from '@llm-modules/tensor';
 import { causalLMLoss, createModel, linear, type CausalLM, type Params } from '@llm-modules/transformer';
-import type { Batch } from '@llm-modules/trainer';
+import { distillationLoss, type Batch, type KdOptions } from '@llm-modules/trainer';
 import { WORLD_EOS } from './world.js';
 
-export const DEFAULT_VARIANTS = ['enhanced', 'student-only', 'paper-released'] as const;
+export const DEFAULT_VARIANTS = ['enhanced', 'student-only', 'paper-released', 'gated-tokens+kd', 'student-kd'] as const;
 export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'gated-tokens', 'teacher-head'] as const;
 export type VariantName = (typeof ALL_VARIANTS)[number];
+
+/**
+ * Distillation baselines: the same contestant trained with cross-entropy + weight · KL to the frozen teacher's
+ * next-token distribution (`student-kd`: the student alone; `gated-tokens+kd`: the bridge whose student keeps its tokens).
+ */
+const DISTILLED: Partial<Record<VariantName, VariantName>> = { 'student-kd': 'student-only', 'gated-tokens+kd': 'gated-tokens' };
+/**
+ * The KD term of the distilled contestants unless tuned otherwise. Weighted by the teacher's probability of each
+ * next token: the teacher never saw the traces' format (`, so A:`), and distilling its guesses there broke the
+ * format (seed 0, arithmetic: teacher-forced 0.786 but generation 0.000 with uniform weights; 0.775 / 0.720 weighted).
+ */
+export const DEMO_KD: KdOptions = { weight: 1, temperature: 2, weighting: 'label-probability' };
+
+/** A training batch of the demo: with `teacherLast`, the frozen teacher's last hidden states `[B, T, Dt]` (cached). */
+export type DemoBatch = Batch & { teacherLast?: Tensor };
 
 export interface Contestant {
   name: VariantName;
   /** whether it reads the frozen teacher's states */
   usesTeacher: boolean;
+  /** whether its loss reads the teacher's next-token distribution (`batch.teacherLast`, else the teacher runs) */
+  distills: boolean;
   /** the teacher states it reads, when not the last hidden state (a bridge with `teacherLayers`): `[B, T, k·Dt]` */
   teacherStates?(ids: Tensor): Tensor;
   init(seed: number): Params;
@@ -25,11 +42,13 @@ export interface Contestant {
    * mean cross-entropy over the batch's target tokens (teacher states from the batch when present); with `key`,
    * in training mode (dropout on the teacher's states and in the bridge)
    */
-  loss(params: Params, batch: Batch, key?: PRNGKey): Tensor;
+  loss(params: Params, batch: DemoBatch, key?: PRNGKey): Tensor;
   /** `[B, T, V]` logits for ids `[B, T]` (runs the teacher when needed) */
   logits(params: Params, ids: Tensor): Tensor;
   /** trainable parameter count */
   parameters: number;
+  /** a bridge's head `[V, Ds]` over the teacher's vocabulary (the token table too where the student keeps its tokens) */
+  headName?: string;
 }
 
 export interface StudentSize {
@@ -64,6 +83,10 @@ export interface BridgeTuning {
   bridge?: Record<string, unknown>;
   /** dropout on the frozen teacher's states before the bridge, in training */
   stateDropout?: number;
+  /** the KD term of a distilled contestant (default {@link DEMO_KD}) */
+  kd?: KdOptions;
+  /** start a bridge's head from the teacher's (its top principal directions: `teacherHeadRows`) */
+  headFromTeacher?: boolean;
 }
 
 const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, unknown> }> = {
@@ -83,6 +106,23 @@ const count = (shapes: Iterable<readonly number[]>) => [...shapes].reduce((s, sh
  * @example `const c = contestant('enhanced', teacher, { hidden: 48, layers: 2, heads: 4 }, 32); const p = c.init(0);`
  */
 export function contestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number, tuning: BridgeTuning = {}): Contestant {
+  const base = DISTILLED[name];
+  const { trainLogits, ...c } = plainContestant(base ?? name, teacher, size, maxPositions, tuning);
+  const ce = (p: Params, b: DemoBatch, key?: PRNGKey) => causalLMLoss(trainLogits(p, b, key), b.labels);
+  if (!base) return { ...c, name, distills: false, loss: ce };
+  const kd = tuning.kd ?? DEMO_KD;
+  const teacherHead = teacher.params[teacher.model.roles.lmHead ?? teacher.model.roles.tokenEmbedding];
+  // the teacher's next-token logits from its (cached) last hidden states: the frozen head is one product
+  const teacherLogits = (b: DemoBatch) => linear(b.teacherLast ?? teacher.model.apply(teacher.params, b.inputIds).lastHiddenState, teacherHead); // [B, T, V]
+  const loss = (p: Params, b: DemoBatch, key?: PRNGKey) => {
+    const logits = trainLogits(p, b, key); // one forward for both terms
+    return add(causalLMLoss(logits, b.labels), mul(distillationLoss(logits, teacherLogits(b), b.labels, kd), kd.weight));
+  };
+  return { ...c, name, distills: true, loss };
+}
+
+/** A contestant without distillation: `trainLogits` are its training-mode logits of a batch (dropout with `key`). */
+function plainContestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number, tuning: BridgeTuning): Omit<Contestant, 'distills' | 'loss'> & { trainLogits(p: Params, b: DemoBatch, key?: PRNGKey): Tensor } {
   const vocab = teacher.model.config.vocab_size;
   if (name === 'student-only') {
     const model = createModel(studentConfig(vocab, size, maxPositions));
@@ -92,7 +132,7 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
       name,
       usesTeacher: false,
       init: (seed) => model.init(prngKey(seed)),
-      loss: (p, b) => causalLMLoss(logits(p, b.inputIds, b.attentionMask), b.labels),
+      trainLogits: (p, b) => logits(p, b.inputIds, b.attentionMask),
       logits: (p, ids) => logits(p, ids),
       parameters: count(Object.values(probe).map((t) => t.shape)),
     };
@@ -104,7 +144,7 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
       name,
       usesTeacher: true,
       init: (seed) => ({ 'head.weight': mul(randomNormal(prngKey(seed), [vocab, dt]), full([], 1 / Math.sqrt(dt))) }),
-      loss: (p, b) => causalLMLoss(linear(b.teacherStates ?? states(b.inputIds), p['head.weight']), b.labels),
+      trainLogits: (p, b) => linear(b.teacherStates ?? states(b.inputIds), p['head.weight']),
       logits: (p, ids) => linear(states(ids), p['head.weight']),
       parameters: vocab * dt,
     };
@@ -123,8 +163,8 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
     usesTeacher: true,
     ...(model.teacherLayers ? { teacherStates: (ids: Tensor) => model.teacherStates(ids).states } : {}),
     init: (seed) => model.init(prngKey(seed)),
-    loss: (p, b, key) =>
-      causalLMLoss(model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: trainStates(b, key), training: key !== undefined, key: key ? foldIn(key, 2) : null }).logits, b.labels),
+    headName: model.names.head,
+    trainLogits: (p, b, key) => model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: trainStates(b, key), training: key !== undefined, key: key ? foldIn(key, 2) : null }).logits,
     logits: (p, ids) => model.apply(p, ids).logits,
     parameters: model.parameterCounts().trainable,
   };
