@@ -18,7 +18,7 @@ const count = (shapes: ReadonlyMap<string, readonly number[]>) => [...shapes.val
 describe('examples/qwen2-gptneo configs', () => {
   it('every train config passes the schema', async () => {
     const files = readdirSync(here).filter((f) => f.endsWith('.train.json'));
-    expect(files.sort()).toEqual(['paper-released.train.json', 'paper.train.json', 'standin-live.train.json', 'standin.train.json']);
+    expect(files.sort()).toEqual(['gated-tokens.train.json', 'paper-released.train.json', 'paper.train.json', 'standin-live.train.json', 'standin.train.json']);
     for (const f of files) await expect(readTrainConfig(join(here, f))).resolves.toMatchObject({ mode: 'bridge' });
   });
 
@@ -64,5 +64,26 @@ describe('examples/qwen2-gptneo configs', () => {
     const wpe = model.trainableParams.get('gptneo.base_model.transformer.wpe.weight')!;
     expect(wpe).toEqual([2048, 768]);
     expect((p.student - 2048 * 768) / 1e6).toBeCloseTo(85.0, 1);
+  });
+
+  it('gated-tokens.train.json is the paper recipe with the student keeping its tokens, plus distillation; its size at paper scale', async () => {
+    const c = json('paper.train.json');
+    const g = json('gated-tokens.train.json');
+    expect(g.bridge).toEqual({ variant: 'gated-tokens', options: { heads: 12, every: 2, dropout: 0.1, causal: true }, dims: { teacher: 1536, student: 768 } });
+    expect(g.training.kd).toEqual({ weight: 1, temperature: 2, weighting: 'label-probability' });
+    expect(g.teacherCache).toBeUndefined(); // distillation reads the teacher's logits: it runs in every step
+    const { kd: _kd, ...training } = g.training;
+    expect({ ...g, bridge: c.bridge, training, output: c.output }).toEqual(c);
+    const teacher = createModel(await loadConfig(join(here, 'configs/qwen2-1.5b')));
+    const student = createModel(await loadConfig(join(here, 'configs/gpt-neo-125m')));
+    const model = composeModel({ teacher: { model: teacher, params: {} }, bridge: { variant: 'gated-tokens', options: g.bridge.options }, student: { model: student }, head: { vocabSize: 151_646 } });
+    const p = model.parameterCounts();
+    // by hand (README): a hook after blocks 1, 3, 5, 7, 9, 11, each LayerNorm(768) + q, out 768→768 + k, v 1536→768 (with
+    // biases) + a gate: 1,536 + 2·590,592 + 2·1,180,416 + 1 = 3,543,553; the teacher state's LayerNorm(1536) 3,072;
+    // the aligned input 1536→768 + its gate 1,180,417
+    expect(p.bridge).toBe(6 * 3_543_553 + 3_072 + 1_180_417); // 22,444,807
+    expect(p.head).toBe(151_646 * 768); // 116,464,128: also the student's token table (tied)
+    expect(p.student).toBe(12 * 7_085_568 + 2048 * 768 + 2 * 768); // blocks, wpe, ln_f: 86,601,216
+    expect(p.trainable).toBe(225_510_151); // the paper's enhanced recipe: 219.5 M (its bridge 16.4 M)
   });
 });
