@@ -55,7 +55,8 @@ export function rows(x: Tensor, q0: number, Tq: number): Tensor {
 
 /**
  * The cross-attention mask `[B|1, 1, Tq, Tk]` (non-zero = may attend): padding keys hidden; with `causal`,
- * query i (absolute position q0 + i) also hides keys j > q0 + i. Null when nothing is hidden.
+ * query i (absolute position q0 + i) also hides keys j > q0 + i. Null when nothing is hidden. Built from the
+ * transformer's `paddingMask` / `causalMask`, so attention runs it fused.
  * @example-skip a fragment: `ctx` comes from the caller's code
  * @example `crossMask(ctx.attentionMask, 0, T, T, true)`
  */
@@ -77,7 +78,9 @@ export interface AttendOptions {
 /**
  * Multi-head attention of projected queries `[B, Tq, D]` over projected keys and values `[B, Tk, D]`:
  * `softmax(q·kᵀ/√(D/heads) + mask)·v` per head (masked scores get float32's lowest value), heads merged →
- * `[B, Tq, D]` (apply `out_proj` after). Dropout on the probabilities when `key` is given and `dropout > 0`.
+ * `[B, Tq, D]` (apply `out_proj` after). Without dropout this is `scaledDotProductAttention`: the fused attention
+ * primitive for the masks {@link crossMask} builds (key padding, causal from the query window's start). Dropout
+ * on the probabilities (when `key` is given and `dropout > 0`: training) needs them in memory: the composite.
  * @example-skip a fragment: `linear` comes from the caller's code
  * @example `attend(linear(x, wq, bq), k, v, { heads: 8, mask })`
  */
