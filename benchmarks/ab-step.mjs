@@ -7,7 +7,9 @@
 // the method's own spread (e.g. 1.01, quartiles 0.98–1.05 on 150 pairs).
 //
 // Usage: node benchmarks/ab-step.mjs --a /path/to/checkout-A --b /path/to/checkout-B
-//          [--backend threads] [--pairs 150] [--warmup 100] [--pause 5] [--json]
+//          [--backend threads] [--pairs 150] [--warmup 100] [--pause 5] [--mask] [--json]
+// --mask: the step's batch carries an attention mask, as the trainer's batches always do (collate's right
+// padding: rows of 64, 48, 64, 33, … real tokens; labels -100 on the pads).
 // Each checkout must be built (`pnpm build`): the packages are loaded from their dist folders. The two
 // must be different folders (one module instance per path). `--pause` (ms) before each step lets the
 // other build's workers go idle first.
@@ -25,6 +27,34 @@ const backend = option('backend', 'threads');
 const pairs = Number(option('pairs', 150));
 const warmup = Number(option('warmup', 100));
 const pause = Number(option('pause', 5));
+const masked = flag('mask');
+
+/** The tiny trainer's step on a right-padded batch with its attention mask, from one build's packages. */
+function maskedStep(T, X, A, TR, bench) {
+  const m = bench.TINY_MODEL;
+  const model = X.gptNeo(bench.tinyGptNeoConfig());
+  let params = model.init(T.prngKey(0));
+  const opt = TR.adamw({ lr: 1e-3 });
+  let state = opt.init(params);
+  let s = 12345;
+  const examples = Array.from({ length: m.batch }, (_, b) => {
+    const n = b % 2 ? m.seq - 16 * (b % 4) - 1 : m.seq;
+    const inputIds = Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s % m.vocab));
+    return { inputIds, lossMask: inputIds.map(() => 1) };
+  });
+  const batch = TR.collate(examples, 0);
+  const lossOf = (p) => X.causalLMLoss(model.apply(p, batch.inputIds, { attentionMask: batch.attentionMask }).logits, batch.labels);
+  return async () => {
+    const [loss, grads] = A.valueAndGrad(lossOf)(params);
+    const [next, nextState] = opt.update(grads, state, params);
+    await T.evaluate(loss, ...A.treeLeaves(next), ...A.treeLeaves(nextState.m), ...A.treeLeaves(nextState.v));
+    for (const t of [...A.treeLeaves(params), ...A.treeLeaves(state.m), ...A.treeLeaves(state.v)]) t.dispose();
+    [params, state] = [next, nextState];
+    const value = (await loss.data())[0];
+    loss.dispose();
+    return value;
+  };
+}
 
 async function load(dir) {
   const url = (p) => pathToFileURL(resolve(dir, p)).href;
@@ -33,7 +63,9 @@ async function load(dir) {
     const { bench } = await import(url('packages/cli/dist/index.js'));
     T.setBackend(backend);
     await T.evaluate(T.tensor([1])); // starts this build's runtime (and workers)
-    return { T, step: bench.tinyTrainer().step, dir };
+    if (!masked) return { T, step: bench.tinyTrainer().step, dir };
+    const [X, A, TR] = await Promise.all(['transformer', 'autograd', 'trainer'].map((p) => import(url(`packages/${p}/dist/index.js`))));
+    return { T, step: maskedStep(T, X, A, TR, bench), dir };
   } catch (e) {
     console.error(`ab-step: cannot load the built packages of ${dir} (${e.message.split('\n')[0]}); run pnpm build there`);
     process.exit(2);
@@ -81,7 +113,7 @@ const extra = {
   'B / A per pair: median': q(ratio, 0.5).toFixed(3),
   'B / A per pair: quartiles': `${q(ratio, 0.25).toFixed(3)} – ${q(ratio, 0.75).toFixed(3)}`,
 };
-report('tiny GPT-Neo training step, paired A/B (steps alternate between two builds in one process)', rows, extra);
+report(`tiny GPT-Neo training step${masked ? ' (padded batch with its attention mask)' : ''}, paired A/B (steps alternate between two builds in one process)`, rows, extra);
 A.T.shutdownThreads?.();
 B.T.shutdownThreads?.();
 process.exit(0);
