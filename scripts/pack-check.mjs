@@ -7,13 +7,16 @@
 //   - the snippet and a file importing every entry point type-check with `tsc --noEmit`, `skipLibCheck: false`,
 //     under moduleResolution `bundler` and `node16` (a broken published `.d.ts` fails here, not in `pnpm typecheck`);
 //   - `require()` of the package fails with ERR_PACKAGE_PATH_NOT_EXPORTED, as each README says (ESM only);
-//   - tensor bundled by esbuild with tree shaking still registers its primitives (`sideEffects`).
+//   - tensor bundled by esbuild with tree shaking still registers its primitives (`sideEffects`);
+//   - each library's browser entry (export condition `browser`) bundles with esbuild --platform=browser without
+//     a Node built-in, and its `.d.ts` checks with `types: []`, lib ES2022 + DOM, `skipLibCheck: false` (issue #22).
 // Prints install time and size per package (a table, or `--json`). Run after `pnpm build`.
 // Usage: node scripts/pack-check.mjs [--json] [--only tensor,cli] [--no-demo] [--keep]
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNPM, ROOT, diskUsage, firstSnippet, mb, run, workspacePackages, writeTsconfig } from './pack-check-lib.mjs';
+import { BROWSER_PACKAGES, browserBundleProblems, browserImport, writeBrowserTsconfig } from './browser-check-lib.mjs';
 
 const args = process.argv.slice(2);
 const flag = (f) => args.includes(f);
@@ -113,6 +116,16 @@ function checkTreeShaking(dir) {
   if (out !== '[4,5]') throw new Error(`@llm-modules/tensor bundled with tree shaking prints ${out}, not [4,5]`);
 }
 
+/** The browser entry: no Node built-in in an esbuild browser bundle, types without @types/node. */
+async function checkBrowser(dir, p) {
+  const problems = await browserBundleProblems(browserImport(p.name), dir);
+  if (problems.length) throw new Error(`${p.name}: the browser entry does not bundle for a browser:\n${problems.slice(0, 10).join('\n')}`);
+  writeFileSync(join(dir, 'browser-entry.ts'), browserImport(p.name));
+  writeBrowserTsconfig(dir, 'tsconfig.browser.json', ['browser-entry.ts']);
+  const r = run(process.execPath, [TSC, '-p', 'tsconfig.browser.json'], { cwd: dir, allowFail: true });
+  if (r.code !== 0) throw new Error(`${p.name}: the browser entry's types need more than ES2022 + DOM (tsc, types: []):\n${r.stdout.trim().split('\n').slice(0, 20).join('\n')}`);
+}
+
 const results = [];
 let failures = 0;
 log(`pack-check in ${work}`);
@@ -133,6 +146,7 @@ for (const p of pkgs.filter((q) => !only || only.includes(q.folder))) {
     row.installed_packages = Object.keys(JSON.parse(readFileSync(join(dir, 'node_modules/.package-lock.json'), 'utf8')).packages).length;
     checkRequire(dir, p);
     if (p.folder === 'tensor') checkTreeShaking(dir);
+    if (BROWSER_PACKAGES.includes(p.folder)) await checkBrowser(dir, p);
     const t1 = performance.now();
     const { out } = runSnippet(dir, p);
     row.snippet_seconds = +((performance.now() - t1) / 1000).toFixed(1);
