@@ -34,9 +34,15 @@ const f32Bytes = (v: number): number[] => Array.from(new Uint8Array(new Float32A
 export type Local = number & { readonly __local?: true };
 
 /** Writes one function body. Methods push instructions in stack-machine order and return `this`. */
+const unresolved = (f: Fn): number => {
+  throw new Error(`wasm: call to ${f.name} by handle outside a module`);
+};
+
 export class Fn {
   readonly bytes: number[] = [];
   private readonly localTypes: ValType[] = [];
+  /** calls by handle: the position in `bytes` where the callee's index goes, resolved by encodeModule */
+  private readonly calls: { at: number; callee: Fn }[] = [];
   readonly params: Local[];
 
   constructor(
@@ -52,8 +58,8 @@ export class Fn {
     return (this.paramTypes.length + this.localTypes.length - 1) as Local;
   }
 
-  /** Encoded body (locals + code + end). */
-  body(): number[] {
+  /** Encoded body (locals + code + end); `indexOf` gives the module index of each function called by handle. */
+  body(indexOf: (fn: Fn) => number = unresolved): number[] {
     const out: number[] = [];
     const groups: [number, ValType][] = [];
     for (const t of this.localTypes) {
@@ -66,7 +72,13 @@ export class Fn {
       uleb(n, out);
       out.push(VALTYPE[t]);
     }
-    out.push(...this.bytes, 0x0b);
+    let from = 0;
+    for (const { at, callee } of this.calls) {
+      out.push(...this.bytes.slice(from, at));
+      uleb(indexOf(callee), out);
+      from = at;
+    }
+    out.push(...this.bytes.slice(from), 0x0b);
     return out;
   }
 
@@ -118,9 +130,14 @@ export class Fn {
   return(): this {
     return this.op(0x0f);
   }
-  call(index: number): this {
+  /**
+   * Call a function of the module: by handle (its `Fn`, resolved to its index when the module is
+   * encoded, so that inserting a function shifts nothing) or by a known index.
+   */
+  call(callee: number | Fn): this {
     this.op(0x10);
-    uleb(index, this.bytes);
+    if (typeof callee === 'number') uleb(callee, this.bytes);
+    else this.calls.push({ at: this.bytes.length, callee });
     return this;
   }
   drop(): this {
@@ -563,9 +580,15 @@ export function encodeModule(spec: ModuleSpec): Uint8Array<ArrayBuffer> {
   });
   section(7, exports);
   const code: number[] = [];
+  const index = new Map(spec.functions.map((f, k) => [f, k]));
+  const indexOf = (f: Fn): number => {
+    const k = index.get(f);
+    if (k === undefined) throw new Error(`wasm: ${f.name} is called but not in the module`);
+    return k;
+  };
   uleb(spec.functions.length, code);
   for (const f of spec.functions) {
-    const body = f.body();
+    const body = f.body(indexOf);
     uleb(body.length, code);
     for (const b of body) code.push(b);
   }

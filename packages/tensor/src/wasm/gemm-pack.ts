@@ -235,7 +235,7 @@ export function packA(cfg: GemmConfig): Fn {
  * t0 … of A (src = address of their first row), into the packed layout `gemm_p` reads (one job per
  * row range, however deep K is).
  */
-export function packASlabs(cfg: GemmConfig, packAIdx: number): Fn {
+export function packASlabs(cfg: GemmConfig, packA: Fn): Fn {
   const { MR } = cfg;
   const f = new Fn('pack_a_slabs', Array(8).fill('i32'));
   const [src, ars, acs, K, nrows, ap, MP, t0] = f.params;
@@ -247,7 +247,7 @@ export function packASlabs(cfg: GemmConfig, packAIdx: number): Fn {
     f.get(src).get(pc).get(acs).i32Mul().i32(2).i32Shl().i32Add().get(ars).get(acs).get(kc).get(nrows);
     // ap + 4·(pc·MP·MR + t0·kc·MR)
     f.get(ap).get(pc).get(MP).i32Mul().get(t0).get(kc).i32Mul().i32Add().i32(MR * 4).i32Mul().i32Add();
-    f.call(packAIdx);
+    f.call(packA);
   });
   return f;
 }

@@ -82,7 +82,7 @@ export function packedKernel(cfg: GemmConfig, mr = cfg.MR): Fn {
  * MR·NR edge-tile buffer): B is usually the big operand (weights), so it is packed where it is used,
  * while it is in cache, and never copied whole. Byte addresses, element strides.
  */
-export function packedDriver(cfg: GemmConfig, mkIdx: (mr: number) => number, packBIdx: number): Fn {
+export function packedDriver(cfg: GemmConfig, mk: (mr: number) => Fn, packB: Fn): Fn {
   const { MR } = cfg;
   const KC = KCP;
   const NR = 4 * cfg.NV;
@@ -116,7 +116,7 @@ export function packedDriver(cfg: GemmConfig, mkIdx: (mr: number) => number, pac
     byRows(f, mr, MR, (m) => {
       f.get(pai).get(pbj);
       rest();
-      f.call(mkIdx(m));
+      f.call(mk(m));
     });
   const min = (x: Local, cap: () => void): void => {
     // x = min(x, cap)
@@ -141,7 +141,7 @@ export function packedDriver(cfg: GemmConfig, mkIdx: (mr: number) => number, pac
       f.get(je).i32(NR).i32Mul().set(nr);
       min(nr, () => f.get(N));
       f.get(nr).get(jb).i32(NR).i32Mul().i32Sub();
-      f.get(bp).call(packBIdx);
+      f.get(bp).call(packB);
       const tileAt = (): void => {
         f.get(bp).get(j).get(jb).i32Sub().get(kc).i32Mul().i32(NR * 4).i32Mul().i32Add().set(pbj);
         // nr = N - j·NR, mr = M - i·MR (≥ NR, MR: a full tile)
@@ -192,13 +192,13 @@ export const GEMM_PR_WORDS = 22;
  * barrier between a packing phase and a compute phase, which costs more than it saves below ~4 M
  * multiply-adds). `params` holds `pack_a_slabs`'s 8 arguments, then `gemm_p`'s first 13 and its MP.
  */
-export function packedRowsDriver(packASlabsIdx: number, gemmPIdx: number): Fn {
+export function packedRowsDriver(packASlabs: Fn, gemmP: Fn): Fn {
   const f = new Fn('gemm_pr', ['i32', 'i32']);
   const [p, scratch] = f.params;
   for (let w = 0; w < 8; w++) f.get(p).i32Load(4 * w);
-  f.call(packASlabsIdx);
+  f.call(packASlabs);
   for (let w = 8; w < 21; w++) f.get(p).i32Load(4 * w);
   f.get(scratch).get(p).i32Load(4 * 21);
-  f.call(gemmPIdx);
+  f.call(gemmP);
   return f;
 }

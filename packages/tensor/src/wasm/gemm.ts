@@ -18,7 +18,7 @@
 import { Fn, L, type Local, type Operand } from './emit.js';
 import { byRows, cTile, tileKLoop, tileRowMulAdd, tileStore } from './gemm-tile.js';
 import { packedDriver, packedKernel, packedRowsDriver } from './gemm-packed.js';
-import { packA, packASlabs, packB } from './gemm-pack.js';
+import { packA as packAFn, packASlabs, packB } from './gemm-pack.js';
 
 export interface GemmConfig {
   /** rows of the register tile */
@@ -87,9 +87,9 @@ export function microkernel(cfg: GemmConfig, layout: ALayout, mr: number): Fn {
 /**
  * `gemm_<layout>(a, ars, acs, b, brs, bcs, c, ldc, m0, m1, n0, n1, K, bp, tile)`: C[m0:m1, n0:n1] = A @ B.
  * Addresses in bytes, strides in elements. `bp` holds KC·roundup(n1−n0, NR) floats, `tile` MR·NR.
- * Function indices: mk[mr-1] are the microkernels of this layout, packIdx pack_b.
+ * Callees by handle: `mk(mr)` the microkernels of this layout, `pack` pack_b.
  */
-export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) => number, packIdx: number, accumulate = false): Fn {
+export function driver(cfg: GemmConfig, layout: ALayout, mk: (mr: number) => Fn, pack: Fn, accumulate = false): Fn {
   const { MR, KC } = cfg;
   const NR = 4 * cfg.NV;
   const f = new Fn(`gemm_${layout}${accumulate ? '_acc' : ''}`, Array(15).fill('i32'));
@@ -116,7 +116,7 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
   const callMk = (pcArg: Operand, ldcArg: Operand, accArg: Operand): void =>
     byRows(f, mr, MR, (m) => {
       f.get(pa).get(arsB).get(acsB).get(pbp).push(pcArg).push(ldcArg).get(kc).push(accArg);
-      f.call(mkIndex(m));
+      f.call(mk(m));
     });
 
   f.forRange(pc, 0, L(K), KC, () => {
@@ -127,7 +127,7 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
     else f.get(pc).i32(0).i32GtS().set(acc);
     // pack B[pc:pc+kc, n0:n1]
     f.get(b).get(pc).get(brs).i32Mul().get(n0).get(bcs).i32Mul().i32Add().i32(2).i32Shl().i32Add();
-    f.get(brs).get(bcs).get(kc).get(n1).get(n0).i32Sub().get(bp).call(packIdx);
+    f.get(brs).get(bcs).get(kc).get(n1).get(n0).i32Sub().get(bp).call(pack);
     f.forRange(i, L(m0), L(m1), MR, () => {
       f.get(m1).get(i).i32Sub().set(mr);
       f.i32(MR).get(mr).get(mr).i32(MR).i32GtS().select().set(mr);
@@ -145,27 +145,23 @@ export function driver(cfg: GemmConfig, layout: ALayout, mkIndex: (mr: number) =
 }
 
 /**
- * All GEMM functions in module order (indices from `base`): `gemm_row` / `gemm_col` overwrite C,
+ * All GEMM functions (calls between them by handle, so their order is free): `gemm_row` / `gemm_col` overwrite C,
  * `gemm_row_acc` / `gemm_col_acc` add to it (the in-place drivers, used inside fused attention);
  * `pack_a`, `mk_p`, `gemm_p` are the packed GEMM of gemm-packed.ts (used by matmul).
  */
-export function gemmFunctions(cfg: GemmConfig, base = 0): Fn[] {
-  const fns: Fn[] = [];
+export function gemmFunctions(cfg: GemmConfig): Fn[] {
   const pack = packB(cfg);
-  fns.push(pack);
-  const packIdx = base;
+  const fns: Fn[] = [pack];
   for (const layout of ['row', 'col'] as const) {
-    const first = base + fns.length;
-    for (let mr = 1; mr <= cfg.MR; mr++) fns.push(microkernel(cfg, layout, mr));
-    fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx));
-    fns.push(driver(cfg, layout, (m) => first + m - 1, packIdx, true));
+    const mks: Fn[] = [];
+    for (let mr = 1; mr <= cfg.MR; mr++) mks.push(microkernel(cfg, layout, mr));
+    fns.push(...mks, driver(cfg, layout, (m) => mks[m - 1], pack), driver(cfg, layout, (m) => mks[m - 1], pack, true));
   }
-  const packAIdx = base + fns.length;
-  fns.push(packA(cfg));
-  fns.push(packASlabs(cfg, packAIdx));
-  const mkFirst = base + fns.length; // mk_p1 … mk_p<MR-1>, mk_p
-  for (let mr = 1; mr <= cfg.MR; mr++) fns.push(packedKernel(cfg, mr));
-  fns.push(packedDriver(cfg, (mr) => mkFirst + mr - 1, packIdx));
-  fns.push(packedRowsDriver(packAIdx + 1, base + fns.length - 1));
+  const packA = packAFn(cfg);
+  const slabs = packASlabs(cfg, packA);
+  const mkps: Fn[] = []; // mk_p1 … mk_p<MR-1>, mk_p
+  for (let mr = 1; mr <= cfg.MR; mr++) mkps.push(packedKernel(cfg, mr));
+  const gemmP = packedDriver(cfg, (mr) => mkps[mr - 1], pack);
+  fns.push(packA, slabs, ...mkps, gemmP, packedRowsDriver(slabs, gemmP));
   return fns;
 }

@@ -58,7 +58,7 @@ export interface Kernels {
 }
 
 function buildFunctions(cfg: GemmConfig): Fn[] {
-  const fns = gemmFunctions(cfg, 0);
+  const fns = gemmFunctions(cfg);
   const index = (name: string): number => {
     const k = fns.findIndex((f) => f.name === name);
     if (k < 0) throw new Error(`no wasm function ${name}`);
