@@ -5,9 +5,8 @@
  * blocked kernels of wasm/attention.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
  * In training both keep P from the forward for the backward (attention-cache.ts).
  *
- * A key mask (padding) whose real keys form one run per head [ks, ke) (left or right padding: every
- * caller's) costs nothing: the head's K and V start at row ks, it has ke − ks keys, and the causal
- * offset moves by −ks. Other masks, and heads with a query row that sees no key, take the gpu.js kernel.
+ * A key mask (padding) whose real keys form one run per head (left or right padding: every caller's)
+ * costs nothing: see attention-keys.ts. Other masks take the gpu.js kernel.
  */
 import type { View } from '../backend.js';
 import { broadcastView } from '../kernels/codegen.js';
@@ -21,6 +20,7 @@ import { ScratchExhausted, JobList, f32Bits, type Runtime } from '../wasm/runtim
 import { keepProbabilities, keptProbabilities } from './attention-cache.js';
 import type { FastContext } from './context.js';
 import { finishOutput, kernelOutput } from './buffers.js';
+import { emptyRowsBackward, emptyRowsForward, keyRuns, shiftHead } from './attention-keys.js';
 import { runInline, copyIn } from './matmul.js';
 
 /** Query rows per block of scores. */
@@ -213,63 +213,6 @@ function smallParams(dims: Dims, backward: boolean, kept: boolean): { floats: nu
   return { floats, words };
 }
 
-/** Each head's run of real keys [ks, ke) and its causal offset, or undefined when the kernels cannot take it. */
-interface Runs {
-  ks: Int32Array;
-  ke: Int32Array;
-}
-
-/**
- * The key mask's run per head (flattened batch index), when every head's real keys are one run and
- * every query row sees at least one of them; else undefined (the gpu.js kernel handles the rest).
- */
-function keyRuns(km: View | undefined, batch: readonly number[], tq: number, tk: number, a: AttentionAttrs): Runs | undefined | null {
-  if (!km) return null;
-  const data = km.storage.data;
-  if (!data) return undefined;
-  const bv = broadcastView(km, [...batch, tk]);
-  const r = bv.shape.length;
-  const sj = bv.strides[r - 1];
-  const nb = batch.reduce((x, y) => x * y, 1);
-  const ks = new Int32Array(nb);
-  const ke = new Int32Array(nb);
-  const idx = new Array<number>(batch.length).fill(0);
-  for (let b = 0; b < nb; b++) {
-    let off = bv.offset;
-    for (let k = 0; k < batch.length; k++) off += idx[k] * bv.strides[k];
-    let j = 0;
-    while (j < tk && data[off + j * sj] === 0) j++;
-    const s = j;
-    while (j < tk && data[off + j * sj] !== 0) j++;
-    const e = j;
-    while (j < tk && data[off + j * sj] === 0) j++;
-    if (j < tk || e === s) return undefined; // a second run, or no real key
-    // rows [0, Tq) must each see a real key: the first row reaches ks, the last row's window start stays below ke
-    if (a.causal && (a.offset < s || (a.window > 0 && tq + a.offset - a.window >= e))) return undefined;
-    ks[b] = s;
-    ke[b] = e;
-    for (let k = batch.length - 1; k >= 0; k--) {
-      if (++idx[k] < batch[k]) break;
-      idx[k] = 0;
-    }
-  }
-  return { ks, ke };
-}
-
-/** Per head with a key run: K, V (and dK, dV) from row ks, ke − ks keys, the causal offset moved by −ks. */
-function shiftKeys(w: Int32Array, at: number, runs: Runs | null, b: number, a: AttentionAttrs, K: Operand, V: Operand, d: number, dv: number, grads?: { dk: number; dv: number }): void {
-  if (!runs) return;
-  const [s, e] = [runs.ks[b], runs.ke[b]];
-  w[at + PARAM.k] = K.at(b) + 4 * s * K.rs;
-  w[at + PARAM.v] = V.at(b) + 4 * s * V.rs;
-  w[at + PARAM.tk] = e - s;
-  w[at + PARAM.off] = a.causal ? a.offset - s : e - s;
-  if (grads) {
-    w[at + PARAM.dk] = grads.dk + 4 * s * d;
-    w[at + PARAM.dv] = grads.dv + 4 * s * dv;
-  }
-}
-
 export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v, km]: readonly View[]): Float32Array | undefined {
   const rt = ctx.rt;
   if (!rt) return undefined;
@@ -288,6 +231,7 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v, km]: rea
   if (!o) return undefined;
   const out = o.at;
   const dims: Dims = { tq, tk, d, dv, a };
+  const rows = { q: 4 * Q.rs, k: 4 * K.rs, v: 4 * V.rs, o: 4 * (dv + 1) };
   const flops = 2 * nb * tq * tk * (d + dv);
   const keep = attentionTuning.keep && a.keep;
   if (useSmall(tq, tk, d, dv)) {
@@ -296,10 +240,11 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v, km]: rea
     const { floats, words } = smallParams(dims, false, false);
     run(ctx, rt, 'attn_sfwd', SMALL.WORDS, nb, floats, (w, b, at) => {
       inputs(w, at, b, words, Q, K, V);
-      shiftKeys(w, at, runs, b, a, K, V, d, dv);
       w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
       w[at + SMALL.pc] = pc && pc + 4 * b * tq * ldt;
+      shiftHead(w, at, runs, b, a, rows, d, dv, false);
     }, flops);
+    if (runs?.empty) emptyRowsForward(rt, runs, V, out, nb, tq, tk, dv);
     return finishOutput(rt, o);
   }
   const { words, lay } = blockedWords(rt, dims, false);
@@ -308,10 +253,11 @@ export function attentionFast(ctx: FastContext, node: Tensor, [q, k, v, km]: rea
   const pk = keep ? keepProbabilities(rt, o.out, views, a, nb * per, -lay.bq) : 0;
   run(ctx, rt, 'attn_fwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
-    shiftKeys(w, at, runs, b, a, K, V, d, dv);
     w[at + PARAM.out] = out + 4 * b * tq * (dv + 1);
     w[at + PARAM.pk] = pk && pk + 4 * b * per;
+    shiftHead(w, at, runs, b, a, rows, d, dv, false);
   }, flops);
+  if (runs?.empty) emptyRowsForward(rt, runs, V, out, nb, tq, tk, dv);
   return finishOutput(rt, o);
 }
 
@@ -345,8 +291,9 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     w[at + PARAM.dq] = out + 4 * b * tq * d;
     w[at + PARAM.dk] = out + 4 * (nq + b * tk * d);
     w[at + PARAM.dv] = out + 4 * (nq + nk + b * tk * dv);
-    shiftKeys(w, at, runs, b, a, K, V, d, dv, { dk: w[at + PARAM.dk], dv: w[at + PARAM.dv] });
+    shiftHead(w, at, runs, b, a, rows, d, dv, true);
   };
+  const rows = { q: 4 * Q.rs, k: 4 * K.rs, v: 4 * V.rs, o: 4 * (dv + 1) };
   const flops = 4 * nb * tq * tk * (d + dv);
   if (useSmall(tq, tk, d, dv)) {
     const ldt = smallLdt(tk);
@@ -354,9 +301,10 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
     const { floats, words } = smallParams(dims, true, !!kept);
     run(ctx, rt, 'attn_sbwd', SMALL.WORDS, nb, floats, (w, b, at) => {
       inputs(w, at, b, words, Q, K, V);
-      outputs(w, b, at);
       w[at + SMALL.pc] = kept ? kept.at + 4 * b * tq * ldt : 0;
+      outputs(w, b, at);
     }, flops);
+    if (runs?.empty) emptyRowsBackward(rt, runs, G, out + 4 * (nq + nk), nb, tq, tk, dv);
     kept?.release();
     return finishOutput(rt, o);
   }
@@ -365,9 +313,10 @@ export function attentionGradFast(ctx: FastContext, node: Tensor, [q, k, v, fwd,
   const kept = attentionTuning.keep ? keptProbabilities(fwd, views, a, -lay.bq) : undefined;
   run(ctx, rt, 'attn_bwd', PARAM.WORDS, nb, lay.floats, (w, b, at) => {
     inputs(w, at, b, words, Q, K, V);
-    outputs(w, b, at);
     w[at + PARAM.pk] = kept ? kept.at + 4 * b * per : 0;
+    outputs(w, b, at);
   }, flops);
+  if (runs?.empty) emptyRowsBackward(rt, runs, G, out + 4 * (nq + nk), nb, tq, tk, dv);
   kept?.release();
   return finishOutput(rt, o);
 }
