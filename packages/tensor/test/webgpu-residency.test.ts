@@ -30,6 +30,17 @@ describe.skipIf(!available)('webgpu residency', () => {
     expect(since(c)).toEqual({ uploads: 0, readbacks: 1 });
     [0, 1, 2, 3].forEach((k) => expect(v[k]).toBeCloseTo(Math.exp(2 * k), 2));
   });
+
+  it('a kernel over 2^23 elements (exact cpu mode: float32 index arithmetic) reads its device inputs back first', async () => {
+    T.setBackend('webgpu');
+    const n = 2 ** 22;
+    const x = T.add(T.tensor(new Float32Array(n), [n]), 1); // on the device
+    await T.evaluate(x);
+    const c = counts();
+    const v = await T.sum(T.concat([x, x], 0)).data(); // the concat has 2^23 elements
+    expect(since(c).readbacks).toBeGreaterThanOrEqual(1);
+    expect(v[0]).toBe(2 ** 23);
+  });
 });
 
 it('the CPU backends count no device copies', async () => {

@@ -114,6 +114,13 @@ export class GpuJsBackend implements Backend {
     return s.handle;
   }
 
+  /** An argument as a host array, for the exact cpu-mode kernel on a device backend. */
+  private async hostArgument(s: Storage): Promise<Float32Array> {
+    if (s.size === 0) return new Float32Array(1);
+    if (!s.data) return this.read(s);
+    return s.data instanceof Float32Array ? s.data : Float32Array.from(s.data);
+  }
+
   execute(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     kernelStats.launches++;
     return this.runPrimitive(node, inputs);
@@ -158,7 +165,9 @@ export class GpuJsBackend implements Backend {
       this.piecesChecked = true;
     }
     const kernel = this.kernelFor(source, size, views.map((v) => v.storage), exact);
-    let out = kernel(...views.map((v) => this.argument(v.storage)));
+    // the exact (cpu mode) kernel reads host arrays: device results come back first (slow, but correct)
+    const args = exact && this.config.deviceMemory ? await Promise.all(views.map((v) => this.hostArgument(v.storage))) : views.map((v) => this.argument(v.storage));
+    let out = kernel(...args);
     if (out instanceof Promise) out = await out;
     if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);
     return newStorage(this.name, size, undefined, out);
