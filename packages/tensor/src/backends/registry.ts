@@ -9,7 +9,7 @@ import type { Backend, BackendName } from '../backend.js';
 import { TensorError } from '../errors.js';
 import { CpuBackend } from './cpu/backend.js';
 import { GpuJsBackend, probeGpuJsMode } from './gpujs/backend.js';
-import { ReferenceBackend } from './reference.js';
+import { ReferenceBackend } from './reference/backend.js';
 
 interface Registration {
   readonly factory: () => Backend;

@@ -3,14 +3,14 @@
  * It is the float64 ground truth of gradient checks (central differences need more than float32) and
  * a readable statement of each primitive's meaning.
  */
-import type { Backend, Storage, View } from '../backend.js';
-import { newStorage } from '../backend.js';
-import { sizeOf, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { TensorError } from '../errors.js';
-import { referenceAttention, referenceAttentionGrad } from './reference-attention.js';
-import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from '../ops/softmax-cross-entropy/reference.js';
-import { referenceLayerNorm, referenceLayerNormGrad } from '../ops/layer-norm/reference.js';
+import type { Backend, Storage, View } from '../../backend.js';
+import { newStorage } from '../../backend.js';
+import { sizeOf, type Shape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { TensorError } from '../../errors.js';
+import { referenceAttention, referenceAttentionGrad } from '../reference-attention.js';
+import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from '../../ops/softmax-cross-entropy/reference.js';
+import { referenceLayerNorm, referenceLayerNormGrad } from '../../ops/layer-norm/reference.js';
 
 /** Logical values of a view in C order, as float64. */
 function dense(v: View): Float64Array {
