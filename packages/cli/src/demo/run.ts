@@ -32,6 +32,8 @@ export interface DemoOptions {
   progress?: NodeJS.WriteStream | null;
   /** the world's teacher, already loaded (one load for several seeds; the caller disposes it) */
   teacher?: LoadedTeacher;
+  /** keep every held-out generation in the summary (diagnosis) */
+  samples?: boolean;
 }
 
 export interface DemoTuning extends BridgeTuning {
@@ -81,7 +83,11 @@ export interface VariantResult {
   validation_teacher_forced_accuracy: number;
   /** worlds that need copying: the share of held-out generations that restate the prompt's name */
   heldout_copy_rate?: number;
+  /** a gated bridge's gates after training, `tanh(g)` by parameter name (how much of the teacher each path lets in) */
+  gates?: Record<string, number>;
   sample: string;
+  /** every held-out generation (with `DemoOptions.samples`) */
+  samples?: string[];
 }
 
 export interface DemoSummary {
@@ -121,6 +127,14 @@ function statesOf(batch: Batch, states: { data: Float32Array; T: number; D: numb
 const examplesOf = (set: TraceSet<unknown>, lossOn: 'completion' | 'all' = 'completion'): Example[] =>
   set.sequences.map((s) => ({ inputIds: s, lossMask: s.map((_, t) => (lossOn === 'all' || t >= set.promptLength ? 1 : 0)) }));
 const round = (x: number) => Number(x.toFixed(4));
+
+/** `tanh` of every zero-initialised gate (a parameter named `…gate`), when the contestant has any. */
+async function gatesOf(params: Params): Promise<{ gates?: Record<string, number> }> {
+  const names = Object.keys(params).filter((n) => /gate$/.test(n) && params[n].size === 1);
+  if (!names.length) return {};
+  const values = await Promise.all(names.map(async (n) => round(Math.tanh((await params[n].data())[0]))));
+  return { gates: Object.fromEntries(names.map((n, i) => [n, values[i]])) };
+}
 
 /** The teacher's head on its top `ds` principal directions, `[V, ds]` (see head-init.ts). */
 async function headFromTeacher(teacher: LoadedTeacher['teacher'], ds: number): Promise<Tensor> {
@@ -253,7 +267,9 @@ async function runOnWorld(opts: DemoOptions, world: DemoWorld, loaded: LoadedTea
       validation_generation_accuracy: round(valGen.accuracy),
       validation_teacher_forced_accuracy: round(valTf),
       ...(world.copyRate ? { heldout_copy_rate: round(world.copyRate(gen.samples, sets.heldout.facts)) } : {}),
+      ...(await gatesOf(params)),
       sample: gen.samples[0],
+      ...(opts.samples ? { samples: gen.samples } : {}),
     };
     const copied = variants[name]!.heldout_copy_rate === undefined ? '' : `, copies the name ${variants[name]!.heldout_copy_rate!.toFixed(3)}`;
     log(`  ${name}: generation ${gen.accuracy.toFixed(3)}, teacher-forced ${tf.toFixed(3)}, scrambled ${scrambled.toFixed(3)}${copied}, ${trainSeconds.toFixed(1)}s; e.g. "${gen.samples[0]}"`);
