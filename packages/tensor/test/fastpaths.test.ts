@@ -435,7 +435,7 @@ describe('fused attention fast path (WebAssembly SIMD, blocks of query rows)', (
           const out = T.fusedAttention(T.tensor(q, [...bh, tq, d]), T.tensor(k, [...bh, tk, d]), T.tensor(v, [...bh, tk, d]), opts);
           const node = out.inputs[0];
           const grads = T.PRIMITIVES.get('attention')!.vjp!(T.tensor(g, [...bh, tq, d + 1]), node, node.inputs) as Tensor[];
-          return T.concat([T.reshape(node, [-1]), ...grads.map((x) => T.reshape(x, [-1]))], 0);
+          return T.concat([T.reshape(node, [-1]), ...grads.slice(0, 3).map((x) => T.reshape(x, [-1]))], 0);
         };
         const [fast, kernel] = await fastAndKernel(backend, run);
         expectClose(fast, kernel, (w) => 2e-5 + 2e-5 * Math.abs(w), `${name} ${backend}`);

@@ -141,7 +141,7 @@ definePrimitive({
     const { batch, tq, tk, d, dv } = attentionDims(q, k, v);
     const ins = keys ? [q, k, v, out, g, keys] : [q, k, v, out, g];
     const flat = node('attentionGrad', [sizeOf(batch) * (tq * d + tk * d + tk * dv)], 'float32', ins, out.attrs);
-    return [...splitGrad(flat, q, k, v), null];
+    return keys ? [...splitGrad(flat, q, k, v), null] : splitGrad(flat, q, k, v); // the key mask gets none
   },
 });
 
@@ -169,7 +169,7 @@ definePrimitive({
       }
     }
     const [gq, gk, gv, gg] = localVjp(outs, seeds, [q, k, v, g]);
-    return [gq, gk, gv, null, gg, null];
+    return keys ? [gq, gk, gv, null, gg, null] : [gq, gk, gv, null, gg];
   },
 });
 
