@@ -1,14 +1,14 @@
 /**
- * Hand-tuned CPU paths. A primitive may have, besides its gpu.js kernel, a faster implementation for
- * the CPU backends (`cpu`, `webasm`, `threads`); the backend uses it when present and enabled. The
- * conformance suite checks every fast path against the float64 reference, and `fastpaths.test.ts`
- * against the gpu.js kernel itself (with fast paths switched off).
+ * The context of the CPU backend's kernels (backends/cpu/): the WebAssembly runtime on webasm /
+ * threads, the thread pool on threads. A primitive may have, besides its gpu.js kernel, a kernel in the
+ * CPU backend's table; the backend runs it when present and enabled ("fast paths"). The conformance
+ * suite checks every one against the float64 reference, and `fastpaths.test.ts` against the gpu.js
+ * kernel itself (with fast paths switched off).
  *
  * `LLM_MODULES_FAST=0` (or `setFastPaths(false)`) turns them all off; `LLM_MODULES_THREADS` sets the
  * thread count of the `threads` backend (default: the machine's cores, at most 8).
  */
-import type { BackendName, View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
+import type { BackendName } from '../backend.js';
 import { cpuCores } from '../platform/worker.js';
 import { Pool, ScratchExhausted, getRuntime, wasmKernelsSupported, type Runtime } from '../wasm/runtime.js';
 
@@ -22,8 +22,6 @@ export interface FastContext {
   readonly threads: number;
 }
 
-/** A fast path: the node's values as a fresh Float32Array, or undefined to decline (the gpu.js kernel runs). */
-export type FastKernel = (ctx: FastContext, node: Tensor, inputs: readonly View[]) => Float32Array | undefined;
 
 const env = (name: string): string | undefined => (typeof process !== 'undefined' ? process.env?.[name] : undefined);
 
