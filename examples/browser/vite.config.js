@@ -7,6 +7,8 @@ import { defineConfig } from 'vite';
 const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
+  // a missing file must be a 404 (the loaders read optional tokenizer files), not the SPA fallback page
+  appType: 'mpa',
   publicDir: fileURLToPath(new URL('../knowledge-transfer/', import.meta.url)),
   server: { headers: isolation, host: '127.0.0.1', port: 5174, strictPort: true },
   preview: { headers: isolation, host: '127.0.0.1', port: 5174, strictPort: true },
