@@ -63,7 +63,11 @@ describe.skipIf(why !== null)(`the browser example in headless Chromium${why ? `
     const answer = (await events()).find((e) => e.type === 'answer' || e.type === 'error')!;
     expect(answer).toMatchObject({ type: 'answer', prompt: '5+7=' });
     expect(typeof answer.text).toBe('string');
+    // the threads backend's pool: Web Workers started from a Blob URL (one per extra core)
+    if (ready.backend === 'threads' && (await page.evaluate(() => navigator.hardwareConcurrency)) > 1) {
+      expect(page.workers().some((w: { url(): string }) => w.url().startsWith('blob:'))).toBe(true);
+    }
     // one line of evidence: backend, isolation, losses, answer
-    process.stderr.write(`browser smoke: ${JSON.stringify({ ready, losses: steps.map((e) => e.loss), answer: answer.text })}\n`);
+    process.stderr.write(`browser smoke: ${JSON.stringify({ workers: page.workers().map((w: { url(): string }) => w.url().slice(0, 40)), ready, losses: steps.map((e) => e.loss), answer: answer.text })}\n`);
   }, 600_000);
 });
