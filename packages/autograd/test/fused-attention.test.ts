@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '@llm-modules/tensor';
 import type { BackendName, Tensor } from '@llm-modules/tensor';
 import { grad, valueAndGrad } from '../src/index.js';
-import { keptBytes } from '../../tensor/src/fast/attention-cache.js';
+import { keptBytes } from '../../tensor/src/ops/attention/cpu-cache.js';
 import { maxDiff } from './fused-helpers.js';
 
 const BACKENDS: BackendName[] = ['reference', 'cpu', 'webasm', 'threads'];

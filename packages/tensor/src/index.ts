@@ -20,7 +20,7 @@ export { sum, max, argmax, sumToShape, type Axes } from './primitives/reduce.js'
 export { reshape, permute, transpose, broadcastTo, slice, pad, concat, expandDims, squeeze } from './primitives/movement.js';
 export { gather, scatterAdd } from './primitives/indexing.js';
 export { matmul } from './primitives/matmul.js';
-export { fusedAttention, attentionReference, type AttentionOptions } from './primitives/attention.js';
+export { fusedAttention, attentionReference, type AttentionOptions } from './ops/attention/primitive.js';
 export { softmaxCrossEntropy, softmaxCrossEntropyGrad, softmaxCrossEntropyReference } from './ops/softmax-cross-entropy/primitive.js';
 export { layerNorm, layerNormGrad, layerNormReference } from './ops/layer-norm/primitive.js';
 export { geluTanh, geluTanhGrad } from './primitives/gelu.js';
@@ -34,5 +34,5 @@ export type { Backend, BackendName, BuiltinBackendName, FusedOp, Kernel, KernelT
 export { PRIMITIVES, definePrimitive, node, type Primitive, type VjpRule } from './primitives/registry.js';
 export { memoryStats, kernelStats } from './backend.js';
 export { setFusion } from './fusion/plan.js';
-export { setFastPaths, shutdownThreads } from './fast/context.js';
-export { simdPeakGflops } from './fast/peak.js';
+export { setFastPaths, shutdownThreads } from './backends/cpu/context.js';
+export { simdPeakGflops } from './backends/cpu/peak.js';

@@ -11,8 +11,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
-import { attentionTuning } from '../src/fast/attention.js';
-import { keptBytes } from '../src/fast/attention-cache.js';
+import { attentionTuning } from '../src/ops/attention/cpu.js';
+import { keptBytes } from '../src/ops/attention/cpu-cache.js';
 
 const AVAILABLE = new Set(await T.listBackends());
 const MASK_VALUE = -3.4028234663852886e38;

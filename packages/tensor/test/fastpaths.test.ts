@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import * as N from './naive.js';
-import { matmulTuning } from '../src/fast/matmul.js';
+import { matmulTuning } from '../src/backends/cpu/matmul.js';
 import { mulberry32 as rng } from '../src/random.js';
 
 const AVAILABLE = new Set(await T.listBackends());

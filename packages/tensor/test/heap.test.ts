@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Heap, BLOCK_ALIGN } from '../src/wasm/heap.js';
-import { existingRuntime } from '../src/wasm/runtime.js';
-import { wasmAddress } from '../src/fast/buffers.js';
+import { Heap, BLOCK_ALIGN } from '../src/backends/cpu/heap.js';
+import { existingRuntime } from '../src/backends/cpu/runtime.js';
+import { wasmAddress } from '../src/backends/cpu/buffers.js';
 import * as T from '../src/index.js';
 
 const BASE = 1000; // not aligned on purpose: the heap rounds up

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as T from '../src/index.js';
 import type { BackendName } from '../src/index.js';
-import { getRuntime } from '../src/wasm/runtime.js';
-import { foldLeading, maxRows, sumRows } from '../src/fast/reduce.js';
+import { getRuntime } from '../src/backends/cpu/runtime.js';
+import { foldLeading, maxRows, sumRows } from '../src/backends/cpu/reduce.js';
 
 // --- the reference: the JavaScript loops (fast/reduce.ts) the cpu backend runs, which the kernels replace
 

@@ -15,7 +15,7 @@ async function freshPackage(relaxed: '0' | undefined): Promise<{ T: TensorModule
   vi.unstubAllEnvs();
   if (relaxed !== undefined) vi.stubEnv('LLM_MODULES_RELAXED_SIMD', relaxed);
   const T = await import('../src/index.js');
-  const { getRuntime } = await import('../src/wasm/runtime.js');
+  const { getRuntime } = await import('../src/backends/cpu/runtime.js');
   T.setBackend('webasm');
   const { fma, MR } = getRuntime().kernels.gemm;
   return { T, fma, MR };

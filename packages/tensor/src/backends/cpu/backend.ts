@@ -11,7 +11,7 @@ import type { Backend, BuiltinBackendName, Storage, View } from '../../backend.j
 import { kernelStats, newStorage } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { groupOutputs, groupRoot, programOf, type Group } from '../../fusion/program.js';
-import { recycle } from '../../fast/buffers.js';
+import { recycle } from './buffers.js';
 import { registerReleaser } from '../../memory.js';
 import { GpuJsBackend } from '../gpujs/backend.js';
 import { executeEachOutput } from '../group-outputs.js';

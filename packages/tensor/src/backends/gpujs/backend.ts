@@ -13,7 +13,7 @@ import { PRIMITIVES } from '../../primitives/registry.js';
 import { registerReleaser } from '../../memory.js';
 import type { Tensor } from '../../tensor.js';
 import { TensorError } from '../../errors.js';
-import { recycle, wasmAddress } from '../../fast/buffers.js';
+import { recycle, wasmAddress } from '../cpu/buffers.js';
 import { groupRoot, programBody, programOf, type Group } from '../../fusion/program.js';
 import { executeEachOutput } from '../group-outputs.js';
 import { maxKernelInputs, splitConcat } from './split-concat.js';

@@ -8,7 +8,7 @@ import { newStorage } from '../../backend.js';
 import { sizeOf, type Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { TensorError } from '../../errors.js';
-import { referenceAttention, referenceAttentionGrad } from '../reference-attention.js';
+import { referenceAttention, referenceAttentionGrad } from '../../ops/attention/reference.js';
 import { referenceSoftmaxCrossEntropy, referenceSoftmaxCrossEntropyGrad } from '../../ops/softmax-cross-entropy/reference.js';
 import { referenceLayerNorm, referenceLayerNormGrad } from '../../ops/layer-norm/reference.js';
 

@@ -9,11 +9,11 @@
 import type { View } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { layerNormDims, type LayerNormAttrs } from './attrs.js';
-import { JobList, f32Bits, splitRanges, type Runtime } from '../../wasm/runtime.js';
-import { tryWasm, type FastContext } from '../../fast/context.js';
-import { finishOutput, kernelOutput, outputBuffer } from '../../fast/buffers.js';
-import { denseAddress } from '../../fast/copy.js';
-import { dense } from '../../fast/strided.js';
+import { JobList, f32Bits, splitRanges, type Runtime } from '../../backends/cpu/runtime.js';
+import { tryWasm, type FastContext } from '../../backends/cpu/context.js';
+import { finishOutput, kernelOutput, outputBuffer } from '../../backends/cpu/buffers.js';
+import { denseAddress } from '../../backends/cpu/copy.js';
+import { dense } from '../../backends/cpu/strided.js';
 
 
 /**

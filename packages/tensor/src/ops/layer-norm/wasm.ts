@@ -13,7 +13,7 @@
  * into two floats (x − μ_hi is exact where x is near μ: the cancelling case). eps comes as the bits of
  * a float32 (every argument is an i32, as in a job list).
  */
-import { Fn, floatAt as at, widthLoops, type Local } from '../../wasm/emit.js';
+import { Fn, floatAt as at, widthLoops, type Local } from '../../backends/cpu/wasm/emit.js';
 
 /** Push the byte address of float64 element j of the array at byte address `base`. */
 const at64 = (f: Fn, base: Local, j: Local): Fn => f.get(base).get(j).i32(3).i32Shl().i32Add();

@@ -15,9 +15,9 @@
 import type { View } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { countsLabel, type CrossEntropyAttrs } from './attrs.js';
-import { tryWasm, type FastContext } from '../../fast/context.js';
-import { outputBuffer } from '../../fast/buffers.js';
-import { dense } from '../../fast/strided.js';
+import { tryWasm, type FastContext } from '../../backends/cpu/context.js';
+import { outputBuffer } from '../../backends/cpu/buffers.js';
+import { dense } from '../../backends/cpu/strided.js';
 import { backwardWasm, forwardWasm } from './wasm.js';
 
 /**

@@ -14,13 +14,13 @@
  * Rows with a non-finite max or logsumexp (NaN, ±∞) are the caller's: their results are NaN.
  */
 import type { View } from '../../backend.js';
-import { Fn, encodeModule, floatAt as at, widthLoops, type Local } from '../../wasm/emit.js';
-import { VecCode } from '../../wasm/elementwise.js';
-import { JobList, splitRanges, type Runtime } from '../../wasm/runtime.js';
-import { relaxedSimd } from '../../wasm/relaxed-simd.js';
-import type { FastContext } from '../../fast/context.js';
-import { finishOutput, kernelOutput, outputBuffer } from '../../fast/buffers.js';
-import { copyIn } from '../../fast/matmul.js';
+import { Fn, encodeModule, floatAt as at, widthLoops, type Local } from '../../backends/cpu/wasm/emit.js';
+import { VecCode } from '../../backends/cpu/wasm/elementwise.js';
+import { JobList, splitRanges, type Runtime } from '../../backends/cpu/runtime.js';
+import { relaxedSimd } from '../../backends/cpu/relaxed-simd.js';
+import type { FastContext } from '../../backends/cpu/context.js';
+import { finishOutput, kernelOutput, outputBuffer } from '../../backends/cpu/buffers.js';
+import { copyIn } from '../../backends/cpu/matmul.js';
 
 const LOG2E = 1.4426950408889634;
 const MAGIC = 12582912; // 1.5·2^23

@@ -19,10 +19,10 @@
  * blocks: packing them once per head, not per block, took a [12, 512, 64] forward + backward from
  * 33.6–34.1 to 33.1–33.4 ms on one thread, the forward from 12.6 to 12.3 (best of 30, three A/B runs).
  */
-import { Fn, L, type Local, type Operand } from './emit.js';
-import type { GemmConfig } from './gemm.js';
-import { byRows, cTile } from './gemm-tile.js';
-import type { Idx } from './attention-rows.js';
+import { Fn, L, type Local, type Operand } from '../../backends/cpu/wasm/emit.js';
+import type { GemmConfig } from '../../backends/cpu/wasm/gemm.js';
+import { byRows, cTile } from '../../backends/cpu/wasm/gemm-tile.js';
+import type { Idx } from './wasm-rows.js';
 
 export type Trim = 'n' | 'k' | 'm';
 

@@ -7,9 +7,9 @@
  * list when the storage is released (memory.ts: its count reached zero), and only arrays this module
  * handed out are taken back, so user arrays and gpu.js's outputs are never reused.
  */
-import { existingRuntime, type Runtime } from '../wasm/runtime.js';
-import type { Storage } from '../backend.js';
-import { registerReleaser } from '../memory.js';
+import { existingRuntime, type Runtime } from './runtime.js';
+import type { Storage } from '../../backend.js';
+import { registerReleaser } from '../../memory.js';
 
 const free = new Map<number, Float32Array[]>();
 const ours = new WeakSet<Float32Array>();

@@ -4,8 +4,8 @@
  * the fast path of every kernel primitive that has no hand-written one (reductions, gather,
  * scatter-add, pad, concat, …). Same source, same float64-then-float32 arithmetic as gpu.js `cpu`.
  */
-import type { View } from '../backend.js';
-import type { GpuKernel } from '../kernels/codegen.js';
+import type { View } from '../../backend.js';
+import type { GpuKernel } from '../../kernels/codegen.js';
 import { outputBuffer } from './buffers.js';
 
 type Loop = (args: (Float32Array | Float64Array)[], n: number, out: Float32Array) => Float32Array;

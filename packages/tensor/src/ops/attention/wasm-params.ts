@@ -2,10 +2,10 @@
  * The small-shape attention kernels' parameter block and the code their forward and backward share
  * (attention-small.ts): reading the block, strip geometry, per-mr dispatch, padded operands.
  */
-import { L, type Fn, type Local } from './emit.js';
-import { PARAM } from './attention.js';
-import { field, max, min, type Idx } from './attention-rows.js';
-import { SMALL_MR as MR, SMALL_NR as NR } from './attention-mm.js';
+import { L, type Fn, type Local } from '../../backends/cpu/wasm/emit.js';
+import { PARAM } from './wasm.js';
+import { field, max, min, type Idx } from './wasm-rows.js';
+import { SMALL_MR as MR, SMALL_NR as NR } from './wasm-mm.js';
 
 /**
  * Parameter block of the small path: PARAM's words, then scratch offsets (bytes, relative to the

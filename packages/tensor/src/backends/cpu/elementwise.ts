@@ -4,13 +4,13 @@
  * slab runs either as a compiled JavaScript loop (short arrays, cpu backend, ops without a SIMD form)
  * or as a WebAssembly SIMD kernel over copies of the inputs in scratch memory.
  */
-import type { View } from '../backend.js';
-import { broadcastView } from '../kernels/codegen.js';
-import type { Shape } from '../shape.js';
-import { printStatements } from '../fusion/expr.js';
-import type { Program } from '../fusion/program.js';
-import { elementwiseModule, type InnerClass } from '../wasm/elementwise.js';
-import { JobList, splitRanges, type Runtime } from '../wasm/runtime.js';
+import type { View } from '../../backend.js';
+import { broadcastView } from '../../kernels/codegen.js';
+import type { Shape } from '../../shape.js';
+import { printStatements } from '../../fusion/expr.js';
+import type { Program } from '../../fusion/program.js';
+import { elementwiseModule, type InnerClass } from './wasm/elementwise.js';
+import { JobList, splitRanges, type Runtime } from './runtime.js';
 import type { FastContext } from './context.js';
 import { copyIn } from './matmul.js';
 import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';

@@ -2,8 +2,8 @@
  * Strided views read into dense float32 rows: the leaf every CPU driver uses (host.ts, copy.ts, the ops'
  * cpu.ts), kept apart so that those import it without importing each other.
  */
-import type { View } from '../backend.js';
-import { sizeOf, type Shape } from '../shape.js';
+import type { View } from '../../backend.js';
+import { sizeOf, type Shape } from '../../shape.js';
 
 /**
  * The values of a (shape, strides, offset) window of `data` in C order, as float32: written `into` when

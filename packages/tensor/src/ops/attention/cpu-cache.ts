@@ -18,10 +18,10 @@
  * made a 60-call forward loop 2× slower. (An earlier rule, "a backward ran within the last 64
  * forwards", charged that to the forwards of an evaluation or generation between training steps.)
  */
-import type { View } from '../backend.js';
-import type { AttentionAttrs } from '../primitives/attention.js';
-import { existingRuntime, type Runtime } from '../wasm/runtime.js';
-import { whenRecycled } from './buffers.js';
+import type { View } from '../../backend.js';
+import type { AttentionAttrs } from './primitive.js';
+import { existingRuntime, type Runtime } from '../../backends/cpu/runtime.js';
+import { whenRecycled } from '../../backends/cpu/buffers.js';
 
 const CAP = 32 * 2 ** 20;
 

@@ -2,11 +2,11 @@
 import type { Fn } from './emit.js';
 import type { GemmConfig } from './gemm.js';
 import { Fn as F, L } from './emit.js';
-import { attentionFunctions } from './attention.js';
+import { attentionFunctions } from '../../../ops/attention/wasm.js';
 import { reduceFunctions } from './reduce.js';
 import { copyFunctions } from './copy.js';
-import { smallAttentionFunctions } from './attention-small.js';
-import { layerNormFunctions } from '../ops/layer-norm/wasm.js';
+import { smallAttentionFunctions } from '../../../ops/attention/wasm-small.js';
+import { layerNormFunctions } from '../../../ops/layer-norm/wasm.js';
 
 /**
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident

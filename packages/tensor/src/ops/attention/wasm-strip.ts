@@ -9,8 +9,8 @@
  * probabilities kernel wrote it) and dP finite (zeroed pads of Vᵀ), and zeroes the rest of the row
  * below roundup(ncols, 4): scalar tails cost a T = 64 row as much as its vectors.
  */
-import { Fn, L, type Local, type Operand } from './emit.js';
-import { max, min } from './attention-rows.js';
+import { Fn, L, type Local, type Operand } from '../../backends/cpu/wasm/emit.js';
+import { max, min } from './wasm-rows.js';
 
 export function dscoreKernel(): Fn {
   const f = new Fn('attn_strip_dscore', Array(14).fill('i32'));

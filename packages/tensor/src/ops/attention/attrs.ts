@@ -1,7 +1,7 @@
 /** What the fused attention primitives, their kernels and the CPU paths share: dims and attributes. */
-import { broadcastShapes, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { PRIMITIVES } from './registry.js';
+import { broadcastShapes, type Shape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { PRIMITIVES } from '../../primitives/registry.js';
 
 /** The score a hidden key gets in the composite (float32's lowest finite number, Hugging Face's `finfo.min`). */
 export const MASK_VALUE = -3.4028234663852886e38;

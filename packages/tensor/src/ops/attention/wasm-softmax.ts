@@ -19,9 +19,9 @@
  * written in [lo₀ & −4, roundup(hi_last, 4)) and zeroed elsewhere below roundup(ncols, 4), so the
  * scores there must be finite (zeroed pads of Kᵀ).
  */
-import { Fn, L, type Local } from './emit.js';
-import { VecCode } from './elementwise.js';
-import { ConstPool, fastExp, max, min } from './attention-rows.js';
+import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
+import { VecCode } from '../../backends/cpu/wasm/elementwise.js';
+import { ConstPool, fastExp, max, min } from './wasm-rows.js';
 
 /** 16-byte constant slots the kernels' `cst` scratch needs */
 export const SX_CONSTS = 16;

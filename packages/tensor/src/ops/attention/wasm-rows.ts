@@ -12,8 +12,8 @@
  * 1.6e-28 is 0 next to a row sum ≥ 1, and nearer −87 the product p·t·2^n goes subnormal, which made
  * peaked rows (most scores far below the max) 2.5× slower.
  */
-import { Fn, L, type Local } from './emit.js';
-import { VecCode } from './elementwise.js';
+import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
+import { VecCode } from '../../backends/cpu/wasm/elementwise.js';
 
 export type Idx = (name: string) => number;
 

@@ -6,8 +6,8 @@
  * general (gathered lane by lane).
  */
 import { Fn, L, encodeModule, type Local } from './emit.js';
-import { isBool, topo, type Expr } from '../fusion/expr.js';
-import { relaxedSimd } from './relaxed-simd.js';
+import { isBool, topo, type Expr } from '../../../fusion/expr.js';
+import { relaxedSimd } from '../relaxed-simd.js';
 
 export type InnerClass = 0 | 1 | 'g';
 

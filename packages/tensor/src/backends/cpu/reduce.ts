@@ -4,10 +4,10 @@
  * accumulation in a fixed order, rounded once) and the WebAssembly SIMD kernels of wasm/reduce.ts,
  * which do the same operations in the same order on storage in wasm memory.
  */
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { sizeOf } from '../shape.js';
-import type { Runtime } from '../wasm/runtime.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { sizeOf } from '../../shape.js';
+import type { Runtime } from './runtime.js';
 import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';
 import { WASM_MIN, denseAddress } from './copy.js';
 

@@ -5,11 +5,11 @@
  * that sees no key averages v over all Tk keys and gets L = MASK_VALUE (the composite's
  * `where(mask, s, MASK_VALUE)`: every score equal), and passes no gradient to q or k.
  */
-import { sizeOf } from '../shape.js';
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { broadcastView, kernelFn, lit, names, offsetOf, decompose, splitIndex, type GpuKernel } from '../kernels/codegen.js';
-import { attentionDims, MASK_VALUE, type AttentionAttrs } from './attention-attrs.js';
+import { sizeOf } from '../../shape.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { broadcastView, kernelFn, lit, names, offsetOf, decompose, splitIndex, type GpuKernel } from '../../kernels/codegen.js';
+import { attentionDims, MASK_VALUE, type AttentionAttrs } from './attrs.js';
 
 /** Below this a row's L means "no visible key" (L = MASK_VALUE; a real logsumexp is far above). */
 const EMPTY = -1e38;

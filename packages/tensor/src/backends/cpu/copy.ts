@@ -3,10 +3,10 @@
  * storage and the output live in wasm memory, the kernels of wasm/copy.ts move the data in place.
  * Each function returns undefined where it does not apply (the JavaScript path then runs).
  */
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
-import type { Runtime } from '../wasm/runtime.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { contiguousStrides, sizeOf, type Shape } from '../../shape.js';
+import type { Runtime } from './runtime.js';
 import { outputBuffer, recycle, wasmAddress } from './buffers.js';
 import { gatherStrided } from './strided.js';
 import { copyIn } from './matmul.js';

@@ -1,7 +1,7 @@
 /** float64 reference loops of the fused attention primitives (see primitives/attention.ts). */
-import { sizeOf, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { attentionDims, MASK_VALUE, type AttentionAttrs } from '../primitives/attention.js';
+import { sizeOf, type Shape } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { attentionDims, MASK_VALUE, type AttentionAttrs } from './primitive.js';
 
 type Dense = { shape: Shape; data: Float64Array };
 

@@ -4,7 +4,7 @@
  * (`threads`). Benchmarks report matmul GFLOPS as a fraction of it.
  */
 import { fastContext } from './context.js';
-import { JobList } from '../wasm/runtime.js';
+import { JobList } from './runtime.js';
 
 /** GFLOPS of the GEMM microkernel alone (best of a few runs of ~`ms` milliseconds each). */
 export async function simdPeakGflops(backend: 'webasm' | 'threads' = 'webasm', ms = 200): Promise<number> {

@@ -8,20 +8,20 @@
  * A key mask (padding) whose real keys form one run per head (left or right padding: every caller's)
  * costs nothing: see attention-keys.ts. Other masks take the gpu.js kernel.
  */
-import type { View } from '../backend.js';
-import { broadcastView } from '../kernels/codegen.js';
-import { attentionDims, type AttentionAttrs } from '../primitives/attention.js';
-import type { Tensor } from '../tensor.js';
-import { PARAM, blockLd, keptFloats } from '../wasm/attention.js';
-import { SMALL, padTo, smallLdt } from '../wasm/attention-small.js';
-import { SMALL_MR, SMALL_NR } from '../wasm/attention-mm.js';
-import { SX_CONSTS } from '../wasm/attention-softmax.js';
-import { ScratchExhausted, JobList, f32Bits, type Runtime } from '../wasm/runtime.js';
-import { keepProbabilities, keptProbabilities } from './attention-cache.js';
-import type { FastContext } from './context.js';
-import { finishOutput, kernelOutput } from './buffers.js';
-import { emptyRowsBackward, emptyRowsForward, keyRuns, shiftHead } from './attention-keys.js';
-import { runInline, copyIn } from './matmul.js';
+import type { View } from '../../backend.js';
+import { broadcastView } from '../../kernels/codegen.js';
+import { attentionDims, type AttentionAttrs } from './primitive.js';
+import type { Tensor } from '../../tensor.js';
+import { PARAM, blockLd, keptFloats } from './wasm.js';
+import { SMALL, padTo, smallLdt } from './wasm-small.js';
+import { SMALL_MR, SMALL_NR } from './wasm-mm.js';
+import { SX_CONSTS } from './wasm-softmax.js';
+import { ScratchExhausted, JobList, f32Bits, type Runtime } from '../../backends/cpu/runtime.js';
+import { keepProbabilities, keptProbabilities } from './cpu-cache.js';
+import type { FastContext } from '../../backends/cpu/context.js';
+import { finishOutput, kernelOutput } from '../../backends/cpu/buffers.js';
+import { emptyRowsBackward, emptyRowsForward, keyRuns, shiftHead } from './cpu-keys.js';
+import { runInline, copyIn } from '../../backends/cpu/matmul.js';
 
 /** Query rows per block of scores. */
 const BQ = 64;

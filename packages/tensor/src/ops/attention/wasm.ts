@@ -15,10 +15,10 @@
  *
  * Arguments come in a parameter block (int32 words, scale as float32 bits): see PARAM.
  */
-import { Fn, L, type Local } from './emit.js';
-import type { GemmConfig } from './gemm.js';
-import { field, heads, max, min, rowKernel, type Idx } from './attention-rows.js';
-import { causalDrivers, packedB } from './attention-gemm.js';
+import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
+import type { GemmConfig } from '../../backends/cpu/wasm/gemm.js';
+import { field, heads, max, min, rowKernel, type Idx } from './wasm-rows.js';
+import { causalDrivers, packedB } from './wasm-gemm.js';
 
 /** Word offsets in the parameter block. Scratch offsets are relative to the thread's scratch base. */
 export const PARAM = {

@@ -7,11 +7,11 @@
  * rows that see no key get the composite's uniform row here (v averaged over all Tk keys, L =
  * MASK_VALUE; in the backward pass g/Tk to every key's dv, nothing to q or k).
  */
-import type { View } from '../backend.js';
-import { broadcastView } from '../kernels/codegen.js';
-import { MASK_VALUE, type AttentionAttrs } from '../primitives/attention.js';
-import { PARAM } from '../wasm/attention.js';
-import type { Runtime } from '../wasm/runtime.js';
+import type { View } from '../../backend.js';
+import { broadcastView } from '../../kernels/codegen.js';
+import { MASK_VALUE, type AttentionAttrs } from './primitive.js';
+import { PARAM } from './wasm.js';
+import type { Runtime } from '../../backends/cpu/runtime.js';
 
 /** Per head (flattened batch index): the run of real keys [ks, ke) and of query rows seeing one [r0, r1). */
 export interface Runs {

@@ -12,8 +12,8 @@
  * loop by 2 spilled (30 GFLOPS). B must be readable up to column roundup(n, NR) (callers pad); C gets
  * exactly n columns (the last tile's stores are cut to the lanes that exist), so C can be the output.
  */
-import { Fn, L, type Local } from './emit.js';
-import { tileRowMulAdd } from './gemm-tile.js';
+import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
+import { tileRowMulAdd } from '../../backends/cpu/wasm/gemm-tile.js';
 
 /** Rows and f32x4 columns of the register tile. */
 export const SMALL_MR = 4;

@@ -8,12 +8,12 @@
  * the scratch area, and a result does not depend on the number of threads (each output element is
  * computed by exactly one thread, in the same order).
  */
-import { encodeModule, type Fn } from './emit.js';
-import { gemmConfig, gemmFunctions, type GemmConfig } from './gemm.js';
+import { encodeModule, type Fn } from './wasm/emit.js';
+import { gemmConfig, gemmFunctions, type GemmConfig } from './wasm/gemm.js';
 import { relaxedSimd } from './relaxed-simd.js';
-import { extraFunctions } from './kernels.js';
+import { extraFunctions } from './wasm/module.js';
 import { Heap } from './heap.js';
-import { canBlock, spawnWorker, type PoolWorker } from '../platform/worker.js';
+import { canBlock, spawnWorker, type PoolWorker } from '../../platform/worker.js';
 
 /** Bytes reserved at address 0 for the thread pool's control block. */
 const CONTROL_BYTES = 65536;

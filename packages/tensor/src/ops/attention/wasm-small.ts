@@ -22,14 +22,14 @@
  * before its first: the key strips, which read MR columns of every row that sees one of them, never
  * read an unwritten entry.
  */
-import { Fn, L, type Local } from './emit.js';
-import { heads, max, min, type Idx } from './attention-rows.js';
-import { SMALL_MR as MR, mmKernel, mmName, type Layout } from './attention-mm.js';
-import { copyKernel, dscoreKernel, transposeKernel } from './attention-strip.js';
-import { stripSoftmax, sxName } from './attention-softmax.js';
-import { SMALL, at, dispatch, operandB, params, strip } from './attention-params.js';
+import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
+import { heads, max, min, type Idx } from './wasm-rows.js';
+import { SMALL_MR as MR, mmKernel, mmName, type Layout } from './wasm-mm.js';
+import { copyKernel, dscoreKernel, transposeKernel } from './wasm-strip.js';
+import { stripSoftmax, sxName } from './wasm-softmax.js';
+import { SMALL, at, dispatch, operandB, params, strip } from './wasm-params.js';
 
-export { SMALL, padTo, smallLdt } from './attention-params.js';
+export { SMALL, padTo, smallLdt } from './wasm-params.js';
 
 /**
  * `attn_sfwd(pp, scratch)`: one head's forward. P lives one strip at a time in the strip buffer S, or

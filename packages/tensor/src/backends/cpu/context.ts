@@ -8,9 +8,9 @@
  * `LLM_MODULES_FAST=0` (or `setFastPaths(false)`) turns them all off; `LLM_MODULES_THREADS` sets the
  * thread count of the `threads` backend (default: the machine's cores, at most 8).
  */
-import type { BackendName } from '../backend.js';
-import { cpuCores } from '../platform/worker.js';
-import { Pool, ScratchExhausted, getRuntime, wasmKernelsSupported, type Runtime } from '../wasm/runtime.js';
+import type { BackendName } from '../../backend.js';
+import { cpuCores } from '../../platform/worker.js';
+import { Pool, ScratchExhausted, getRuntime, wasmKernelsSupported, type Runtime } from './runtime.js';
 
 export interface FastContext {
   readonly backend: BackendName;

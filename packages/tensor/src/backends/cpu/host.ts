@@ -7,9 +7,9 @@
  * On webasm / threads each op first tries its WebAssembly SIMD form (fast/copy.ts, fast/reduce.ts),
  * which works on wasm-memory storage in place and gives bit-identical results.
  */
-import type { View } from '../backend.js';
-import type { Tensor } from '../tensor.js';
-import { contiguousStrides, sizeOf, type Shape } from '../shape.js';
+import type { View } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { contiguousStrides, sizeOf, type Shape } from '../../shape.js';
 import type { FastContext } from './context.js';
 import { outputBuffer, recycle } from './buffers.js';
 import { dense, gatherStrided } from './strided.js';

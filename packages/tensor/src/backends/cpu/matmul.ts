@@ -4,13 +4,13 @@
  * in wasm memory (in place when their storage lives there, else copied into scratch); packing A and then
  * the output's column (or row) ranges are split over the thread pool.
  */
-import type { View } from '../backend.js';
-import { broadcastView } from '../kernels/codegen.js';
-import type { Tensor } from '../tensor.js';
-import { ScratchExhausted, JobList, runExtra, splitRanges, type Pool, type Runtime } from '../wasm/runtime.js';
+import type { View } from '../../backend.js';
+import { broadcastView } from '../../kernels/codegen.js';
+import type { Tensor } from '../../tensor.js';
+import { ScratchExhausted, JobList, runExtra, splitRanges, type Pool, type Runtime } from './runtime.js';
 import type { FastContext } from './context.js';
 import { adoptIntoWasm, finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
-import { GEMM_PR_WORDS, gemmScratchFloats } from '../wasm/gemm-packed.js';
+import { GEMM_PR_WORDS, gemmScratchFloats } from './wasm/gemm-packed.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
 const THREAD_MIN_MACS = 1 << 22;

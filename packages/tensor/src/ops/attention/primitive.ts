@@ -20,20 +20,20 @@
  * bounded). The rule of `attentionGrad` (second-order gradients) differentiates the composite backward
  * (exact, not fused).
  */
-import { TensorError, fmtShape } from '../errors.js';
-import { shapesEqual, sizeOf } from '../shape.js';
-import type { Tensor } from '../tensor.js';
-import { PRIMITIVES, definePrimitive, node } from './registry.js';
-import { add, cast, div, greater, lessEqual, mul, notEqual, sub, where } from './binary.js';
-import { exp, log, stopGradient } from './unary.js';
-import { max, sum, sumToShape } from './reduce.js';
-import { concat, reshape, slice, transpose, broadcastTo } from './movement.js';
-import { matmul } from './matmul.js';
-import { arange } from '../creation.js';
-import { attentionDims, differentiated, MASK_VALUE, type AttentionAttrs } from './attention-attrs.js';
-import { forwardKernel, gradKernel } from './attention-kernels.js';
+import { TensorError, fmtShape } from '../../errors.js';
+import { shapesEqual, sizeOf } from '../../shape.js';
+import type { Tensor } from '../../tensor.js';
+import { PRIMITIVES, definePrimitive, node } from '../../primitives/registry.js';
+import { add, cast, div, greater, lessEqual, mul, notEqual, sub, where } from '../../primitives/binary.js';
+import { exp, log, stopGradient } from '../../primitives/unary.js';
+import { max, sum, sumToShape } from '../../primitives/reduce.js';
+import { concat, reshape, slice, transpose, broadcastTo } from '../../primitives/movement.js';
+import { matmul } from '../../primitives/matmul.js';
+import { arange } from '../../creation.js';
+import { attentionDims, differentiated, MASK_VALUE, type AttentionAttrs } from './attrs.js';
+import { forwardKernel, gradKernel } from './gpujs.js';
 
-export { attentionDims, MASK_VALUE, type AttentionAttrs } from './attention-attrs.js';
+export { attentionDims, MASK_VALUE, type AttentionAttrs } from './attrs.js';
 
 export interface AttentionOptions {
   /** mask key j for query i unless j ≤ i + offset (default true) */
