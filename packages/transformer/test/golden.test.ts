@@ -1,7 +1,8 @@
 /**
  * The acceptance tests of issue 5: every fixture model against Hugging Face's goldens — logits and last hidden
  * state (valid positions, ≤ 1e-4 absolute), loss (≤ 1e-5) and the listed gradients (≤ 1e-4 of the tensor's
- * max |ref|) through autodiff end to end, on the `cpu` and `webasm` backends.
+ * max |ref|) through autodiff end to end, on the `cpu` and `webasm` backends, or those `GOLDEN_BACKENDS` names
+ * (comma-separated; CI's webgpu step: `GOLDEN_BACKENDS=webgpu`, where the same tolerances hold).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { valueAndGrad } from '@llm-modules/autograd';
@@ -9,7 +10,7 @@ import { evaluate, setBackend, type BackendName } from '@llm-modules/tensor';
 import { causalLMLoss, labelsFromMask, loadPretrained, type Pretrained } from '../src/node.js';
 import { MODELS, golden, ints, maxDiff, maxDiffValid, modelDir, type ModelName } from './golden.js';
 
-const BACKENDS: BackendName[] = ['cpu', 'webasm'];
+const BACKENDS = (process.env.GOLDEN_BACKENDS ?? 'cpu,webasm').split(',').map((s) => s.trim() as BackendName);
 const CASES = ['batch_padded', 'single_token', 'long'] as const;
 const report: string[] = [];
 const loaded = new Map<ModelName, Pretrained>();
