@@ -18,7 +18,7 @@ export type BackendName = BuiltinBackendName | (string & {});
 export interface Storage {
   readonly backend: BackendName | 'host';
   readonly size: number;
-  /** may be swapped once for an equal array in WebAssembly memory (fast/buffers.ts `adoptIntoWasm`) */
+  /** may be swapped once for an equal array in WebAssembly memory (backends/cpu/buffers.ts `adoptIntoWasm`) */
   readonly data?: Float32Array | Float64Array;
   readonly handle?: unknown;
   refs: number;

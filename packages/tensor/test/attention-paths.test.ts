@@ -1,8 +1,8 @@
 /**
  * The two CPU fast paths of fused attention, each forced at shapes the other one would take, against a
  * float64 reference (the primitive `attention` → [O | logsumexp] and its gradient `attentionGrad`): the
- * small-shape kernels (wasm/attention-small.ts; their backward with the P its forward kept, and
- * recomputing it) and the blocked ones (wasm/attention.ts). Shapes: the
+ * small-shape kernels (ops/attention/wasm-small.ts; their backward with the P its forward kept, and
+ * recomputing it) and the blocked ones (ops/attention/wasm.ts). Shapes: the
  * training model's [8, 4, 64, 16] as permuted views of [8, 64, 4, 16], T = 128 at several head dims,
  * sliding windows, a KV prefix (Tq < Tk, with keys no query sees), no mask with Tk < Tq, odd head dims
  * (the padded copies and cut tiles), a negative scale and a single query. fastpaths.test.ts and the

@@ -1,5 +1,5 @@
 /**
- * Tensor storage in WebAssembly memory (wasm/heap.ts, fast/buffers.ts): the block allocator's invariants
+ * Tensor storage in WebAssembly memory (backends/cpu/heap.ts, backends/cpu/buffers.ts): the block allocator's invariants
  * under random alloc/free sequences, and the fast paths reading and writing such storage in place.
  */
 import { describe, expect, it } from 'vitest';

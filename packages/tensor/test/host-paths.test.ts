@@ -1,5 +1,5 @@
 /**
- * The JavaScript reduction and copy paths of fast/host.ts on their edge cases: row lengths that are not a
+ * The JavaScript reduction and copy paths of backends/cpu/host.ts on their edge cases: row lengths that are not a
  * multiple of the four partial sums / maxima, odd numbers of folded rows, NaN and −∞ in max, short strided
  * runs (copied by a loop) next to long ones (TypedArray.set) — against the gpu.js kernels (fast paths off).
  */

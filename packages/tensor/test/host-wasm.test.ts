@@ -1,6 +1,6 @@
 /**
- * The WebAssembly reductions, scatter-add and copies (wasm/reduce.ts, wasm/copy.ts) are bit-identical
- * to the JavaScript loops they replace (fast/reduce.ts; the cpu backend still runs them): the kernels
+ * The WebAssembly reductions, scatter-add and copies (backends/cpu/wasm/reduce.ts, backends/cpu/wasm/copy.ts) are bit-identical
+ * to the JavaScript loops they replace (backends/cpu/reduce.ts; the cpu backend still runs them): the kernels
  * against those loops, and whole ops on webasm / threads against the cpu backend
  * (which runs the JavaScript loops), on random shapes, layouts and special values. Exact: Object.is per
  * element, so NaN, ±∞ and −0 count.
@@ -12,7 +12,7 @@ import type { BackendName } from '../src/index.js';
 import { getRuntime } from '../src/backends/cpu/runtime.js';
 import { foldLeading, maxRows, sumRows } from '../src/backends/cpu/reduce.js';
 
-// --- the reference: the JavaScript loops (fast/reduce.ts) the cpu backend runs, which the kernels replace
+// --- the reference: the JavaScript loops (backends/cpu/reduce.ts) the cpu backend runs, which the kernels replace
 
 function sumRowsRef(rows: Float32Array, n: number, R: number): Float32Array {
   const out = new Float32Array(n);

@@ -1,5 +1,5 @@
 /**
- * Both GEMM builds (wasm/relaxed-simd.ts): the 6×8 tile with relaxed SIMD's fused multiply-add, which
+ * Both GEMM builds (backends/cpu/relaxed-simd.ts): the 6×8 tile with relaxed SIMD's fused multiply-add, which
  * this Node runs, and the 5×8 mul + add tile that engines without relaxed SIMD get
  * (`LLM_MODULES_RELAXED_SIMD=0`). Each is loaded as a fresh copy of the package and checked on matmul
  * against a float64 product, within the float32 error bound of a K-term dot product, on shapes that hit

@@ -3,7 +3,7 @@
  * such as `const e = Math.exp(-Math.abs(v0));\n return v0 >= 0.0 ? p : e * p;`) are parsed into one
  * hash-consed DAG per fused group; early `return`s inside `if` become selects (the templates are pure,
  * so both sides may be evaluated). The DAG is printed back as gpu.js / JavaScript statements (the fused
- * gpu.js kernel and the JS loop) or emitted as WebAssembly SIMD (wasm/elementwise.ts).
+ * gpu.js kernel and the JS loop) or emitted as WebAssembly SIMD (backends/cpu/wasm/elementwise.ts).
  */
 
 export type UnOp = 'neg' | 'not';

@@ -2,7 +2,7 @@
  * Elementwise programs: one fused group of elementwise nodes (or a single node) as an expression DAG
  * over its external inputs, cached by the group's structure. A program runs as one gpu.js kernel
  * (its statements printed into the elementwise kernel template), as a JavaScript loop, or as
- * WebAssembly SIMD (see fast/elementwise.ts).
+ * WebAssembly SIMD (see backends/cpu/elementwise.ts).
  */
 import { nonFiniteLit } from '../kernels/codegen.js';
 import { PRIMITIVES } from '../primitives/registry.js';

@@ -1,7 +1,7 @@
 /**
  * The CPU backend: `threads` (WebAssembly SIMD kernels, big ones split over a worker pool), `webasm`
  * (the same kernels on one thread) and `cpu` (their JavaScript versions). Storage is host memory:
- * arrays in the WebAssembly heap where the kernels made them (fast/buffers.ts), plain arrays otherwise.
+ * arrays in the WebAssembly heap where the kernels made them (backends/cpu/buffers.ts), plain arrays otherwise.
  * Each node runs the CPU kernel table (kernels.ts); a primitive without an entry there, or a kernel that
  * declines, runs its gpu.js kernel in the matching gpu.js mode (the documented fallback, backends/gpujs/).
  * `setFastPaths(false)` sends every node to that fallback (how fastpaths.test.ts checks each kernel).
@@ -26,7 +26,7 @@ export class CpuBackend implements Backend {
   private gpujs: GpuJsBackend | undefined;
 
   constructor(readonly name: CpuBackendName) {
-    // arrays made by the kernels go back to their free list (fast/buffers.ts)
+    // arrays made by the kernels go back to their free list (backends/cpu/buffers.ts)
     registerReleaser(name, (s) => recycle(s.data));
   }
 

@@ -1,6 +1,6 @@
 /**
  * Output buffers of the CPU fast paths. Once the WebAssembly runtime exists they live in its memory
- * (wasm/heap.ts): the kernels then read and write tensors in place, with no copy in or out. Past
+ * (backends/cpu/heap.ts): the kernels then read and write tensors in place, with no copy in or out. Past
  * `HEAP_STORAGE_CAP` (the rest of the 2 GiB memory is left for scratch), for huge arrays and before
  * the runtime exists they are plain arrays. Either way they are recycled: a fresh Float32Array costs a zero-fill and page
  * faults (tens of µs for 128 KiB), often more than the op itself. A storage's array returns to a free

@@ -1,6 +1,6 @@
 /**
- * The WebAssembly side of fast/host.ts's copies (strided copy, pad, concat, gather): when a view's
- * storage and the output live in wasm memory, the kernels of wasm/copy.ts move the data in place.
+ * The WebAssembly side of backends/cpu/host.ts's copies (strided copy, pad, concat, gather): when a view's
+ * storage and the output live in wasm memory, the kernels of backends/cpu/wasm/copy.ts move the data in place.
  * Each function returns undefined where it does not apply (the JavaScript path then runs).
  */
 import type { View } from '../../backend.js';

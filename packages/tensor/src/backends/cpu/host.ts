@@ -4,7 +4,7 @@
  * rows (scatter-add in O(updates) instead of the kernel's O(output × indices)), reductions permute the
  * reduced axes last and fold rows in float64. Semantics are the gpu.js kernels' (indices clamped,
  * max/argmax take the first maximum, NaN propagates through max as in the kernel's `v > m` test).
- * On webasm / threads each op first tries its WebAssembly SIMD form (fast/copy.ts, fast/reduce.ts),
+ * On webasm / threads each op first tries its WebAssembly SIMD form (backends/cpu/copy.ts, backends/cpu/reduce.ts),
  * which works on wasm-memory storage in place and gives bit-identical results.
  */
 import type { View } from '../../backend.js';

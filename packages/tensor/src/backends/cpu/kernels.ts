@@ -1,8 +1,8 @@
 /**
  * The CPU backend's kernel table: its kernel for each primitive it runs itself (host drivers in fast/,
  * WebAssembly from wasm/ on webasm / threads, JavaScript on cpu), then two generic kernels: elementwise
- * nodes as a one-member program (fast/elementwise.ts) and any other primitive's gpu.js source run as a
- * JavaScript loop (fast/jskernel.ts). `undefined` from all of them means "run the gpu.js kernel".
+ * nodes as a one-member program (backends/cpu/elementwise.ts) and any other primitive's gpu.js source run as a
+ * JavaScript loop (backends/cpu/jskernel.ts). `undefined` from all of them means "run the gpu.js kernel".
  */
 import type { BackendName, KernelTable, View } from '../../backend.js';
 import { countPath } from '../../backend.js';

@@ -1,6 +1,6 @@
 /**
- * Fast matmul for the WebAssembly backends: the SIMD GEMMs of wasm/gemm-packed.ts (A packed) and
- * wasm/gemm.ts (A read in place: products with few output columns, see readAInPlace) over the operands
+ * Fast matmul for the WebAssembly backends: the SIMD GEMMs of backends/cpu/wasm/gemm-packed.ts (A packed) and
+ * backends/cpu/wasm/gemm.ts (A read in place: products with few output columns, see readAInPlace) over the operands
  * in wasm memory (in place when their storage lives there, else copied into scratch); packing A and then
  * the output's column (or row) ranges are split over the thread pool.
  */
@@ -185,7 +185,7 @@ function gemmRows(pool: Pool, rt: Runtime, g: Gemm, M: number, N: number, K: num
 export const matmulTuning: { inPlace: boolean | undefined } = { inPlace: undefined };
 
 /**
- * Whether to skip packing A and read it in place (the drivers of wasm/gemm.ts). Packing A is a pass over
+ * Whether to skip packing A and read it in place (the drivers of backends/cpu/wasm/gemm.ts). Packing A is a pass over
  * it, and on the threads a job phase of its own that waits for the worker to wake; column units then
  * read the packed copy once per 8 output columns. With few columns the pass costs more than it saves.
  * Measured, in place / packed (in-process alternation, median of 200): row-major A with N = 64 (a

@@ -1,7 +1,7 @@
 /**
- * Row reductions (sum / max) and scatter-add for fast/host.ts, in two forms with bit-identical results:
+ * Row reductions (sum / max) and scatter-add for backends/cpu/host.ts, in two forms with bit-identical results:
  * the JavaScript loops (the cpu backend, engines without the kernels; they define the results: float64
- * accumulation in a fixed order, rounded once) and the WebAssembly SIMD kernels of wasm/reduce.ts,
+ * accumulation in a fixed order, rounded once) and the WebAssembly SIMD kernels of backends/cpu/wasm/reduce.ts,
  * which do the same operations in the same order on storage in wasm memory.
  */
 import type { View } from '../../backend.js';

@@ -14,7 +14,7 @@ export interface AttentionAttrs {
   readonly offset: number;
   /**
    * The forward may keep its probabilities P for its backward (CPU paths, bounded: see
-   * fast/attention-cache.ts). Set when the node is built from inputs being differentiated
+   * ops/attention/cpu-cache.ts). Set when the node is built from inputs being differentiated
    * ({@link differentiated}): a residual of the forward decided with the graph, as JAX decides them when it
    * traces for `vjp`, never by evaluation-time state.
    */

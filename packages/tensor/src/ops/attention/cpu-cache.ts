@@ -1,7 +1,7 @@
 /**
  * The probabilities P of a forward call, kept in wasm memory for its backward call, which otherwise
- * recomputes S = Q·Kᵀ and the exps: ~30 % of the small-path backward kernel (wasm/attention-small.ts)
- * at T = 64, d = 16 (12.2 → 8.2 µs a head), ~20 % of the blocked one (wasm/attention.ts) at
+ * recomputes S = Q·Kᵀ and the exps: ~30 % of the small-path backward kernel (ops/attention/wasm-small.ts)
+ * at T = 64, d = 16 (12.2 → 8.2 µs a head), ~20 % of the blocked one (ops/attention/wasm.ts) at
  * [12, 512, 64] (one of its five GEMMs; the blocks of the causal triangle, 7.5 MB), measured.
  *
  * An entry is keyed by the forward's output array (the backward gets it back as its `fwd` input) and
@@ -12,7 +12,7 @@
  * second backward recomputes), and an entry whose output array was collected is freed with it.
  *
  * Only a forward built for differentiation keeps P (its attribute `keep`, set when the node is built
- * from inputs autodiff traces: primitives/attention-attrs.ts `differentiated`), an explicit property of
+ * from inputs autodiff traces: ops/attention/attrs.ts `differentiated`), an explicit property of
  * the graph, not state a kernel reads. Inference never pays for it, not even right
  * after training steps: writing P to a fresh block (page faults on first touch, cache misses after)
  * made a 60-call forward loop 2× slower. (An earlier rule, "a backward ran within the last 64

@@ -1,5 +1,5 @@
 /**
- * Key padding on the WebAssembly attention paths (fast/attention.ts). A head whose real keys are one run
+ * Key padding on the WebAssembly attention paths (ops/attention/cpu.ts). A head whose real keys are one run
  * [ks, ke) (left or right padding: every caller's) runs the unmasked kernels on that run: K and V
  * start at row ks, the head has ke − ks keys and its causal offset moves by −ks. Its query rows that
  * see a real key are one run too, [r0, r1) (left padding hides every key from the first pad queries,

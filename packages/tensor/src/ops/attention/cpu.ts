@@ -1,8 +1,8 @@
 /**
  * Fast paths of the fused attention primitives on the WebAssembly backends: one job per head (batch
  * item) with its own scratch, the heads split over the threads. Short sequences run the small-shape
- * kernels of wasm/attention-small.ts (whole score matrices per head, see useSmall), long ones the
- * blocked kernels of wasm/attention.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
+ * kernels of ops/attention/wasm-small.ts (whole score matrices per head, see useSmall), long ones the
+ * blocked kernels of ops/attention/wasm.ts (a [BQ, Tk] block of scores, and one of dP in the backward pass).
  * In training both keep P from the forward for the backward (attention-cache.ts).
  *
  * A key mask (padding) whose real keys form one run per head (left or right padding: every caller's)
@@ -64,7 +64,7 @@ function operand(rt: Runtime, v: View, batch: readonly number[], rows: number, c
 export const attentionTuning: { small: boolean | undefined; keep: boolean } = { small: undefined, keep: true };
 
 /**
- * The small-shape kernels (wasm/attention-small.ts) measured faster than the blocked ones at every
+ * The small-shape kernels (ops/attention/wasm-small.ts) measured faster than the blocked ones at every
  * shape tried up to T = 384 (kernel time, one thread: 1.3–1.9× at T ≤ 128 before keeping P, the
  * backward ~2× more with it; ~1.1× at T = 256–384) and level at T = 512, d = 64. They work on a head's
  * [Tq, ldt] matrix of P (the backward writes dS over it, from a strip of dP) and Kᵀ, Vᵀ ([D + Dv, ldt]):

@@ -1,5 +1,5 @@
 /**
- * The gpu.js kernels of the fused attention primitives (primitives/attention.ts): one source each, run
+ * The gpu.js kernels of the fused attention primitives (ops/attention/primitive.ts): one source each, run
  * by every gpu.js mode. Query row i sees key j when the attributes' causal/window rule allows it and,
  * with a key mask (the optional last input, `[..batch, Tk]`, non-zero = real), the key is real. A row
  * that sees no key averages v over all Tk keys and gets L = MASK_VALUE (the composite's

@@ -14,9 +14,9 @@
  * L = MASK_VALUE, and no gradient to q or k.
  *
  * Each has one gpu.js kernel (attention-kernels.ts, any backend); the CPU backends run the WebAssembly
- * SIMD kernels of wasm/attention*.ts (fast/attention.ts): past T ≈ 384 they hold at most one block of
+ * SIMD kernels of wasm/attention*.ts (ops/attention/cpu.ts): past T ≈ 384 they hold at most one block of
  * scores per head; shorter sequences run whole heads four query rows at a time, and a forward built
- * for differentiation (attribute `keep`) may keep P for the backward (fast/attention-cache.ts,
+ * for differentiation (attribute `keep`) may keep P for the backward (ops/attention/cpu-cache.ts,
  * bounded). The rule of `attentionGrad` (second-order gradients) differentiates the composite backward
  * (exact, not fused).
  */

@@ -1,4 +1,4 @@
-/** float64 reference loops of the fused attention primitives (see primitives/attention.ts). */
+/** float64 reference loops of the fused attention primitives (see ops/attention/primitive.ts). */
 import { sizeOf, type Shape } from '../../shape.js';
 import type { Tensor } from '../../tensor.js';
 import { attentionDims, MASK_VALUE, type AttentionAttrs } from './primitive.js';

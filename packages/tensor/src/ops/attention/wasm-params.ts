@@ -25,7 +25,7 @@ export const SMALL = {
   cst: PARAM.WORDS + 8,
   ldt: PARAM.WORDS + 9,
   flags: PARAM.WORDS + 10,
-  /** absolute address of this head's kept P ([Tq, ldt]: see fast/attention-cache.ts), or 0 */
+  /** absolute address of this head's kept P ([Tq, ldt]: see ops/attention/cpu-cache.ts), or 0 */
   pc: PARAM.WORDS + 11,
   WORDS: PARAM.WORDS + 12,
 } as const;

@@ -13,8 +13,8 @@
  * transposed once per head, a strip computes scores only up to its last visible key, and they stay in
  * L1. The backward keeps the head's whole P, then dS in its place ([Tq, ldt]: one matrix, dV taken from
  * P first), so that dK and dV are GEMMs with a long k loop rather than a read-modify-write of dK, dV per
- * strip: fast/attention.ts sends only shapes whose matrix stays in cache. When training, the forward writes P straight into a matrix it
- * keeps (pc, fast/attention-cache.ts) and the backward skips S and the exps. Kernel time at
+ * strip: ops/attention/cpu.ts sends only shapes whose matrix stays in cache. When training, the forward writes P straight into a matrix it
+ * keeps (pc, ops/attention/cpu-cache.ts) and the backward skips S and the exps. Kernel time at
  * [8, 4, 64, 16] on one thread: forward 370 → 222 µs, backward 665 → 262 µs (390 recomputing P).
  *
  * In the backward pass each strip's P and dS rows are written (zeros past the visible keys) up to

@@ -8,10 +8,10 @@
  *             dP = dO·Vᵀ, dS = scale·P∘(dP − rowsum(dO∘O) + dL), dQ = dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO
  *
  * so at most one [BQ, Tk] block of scores (and one of dP) exists per head at a time, unless P is kept
- * (training: fast/attention-cache.ts). The GEMMs are the module's in-place ones behind the causal
+ * (training: ops/attention/cpu-cache.ts). The GEMMs are the module's in-place ones behind the causal
  * drivers of attention-gemm.ts, which skip the masked half of each block's diagonal part. Query row
  * i (of Tq) sees key j (of Tk) when j ≤ i + off (PARAM.off: Tk − Tq by default, any offset ≤ that
- * with a KV cache, the padded key run's shifted one: fast/attention.ts) and, with a window w > 0, j > i + off − w.
+ * with a KV cache, the padded key run's shifted one: ops/attention/cpu.ts) and, with a window w > 0, j > i + off − w.
  *
  * Arguments come in a parameter block (int32 words, scale as float32 bits): see PARAM.
  */
@@ -47,7 +47,7 @@ export const PARAM = {
   /** key offset: query i sees keys j ≤ i + off (Tk − Tq when causal, Tk otherwise) */
   off: 22,
   /**
-   * absolute address of this head's kept P (fast/attention-cache.ts), or 0: the forward writes each
+   * absolute address of this head's kept P (ops/attention/cpu-cache.ts), or 0: the forward writes each
    * block's P there instead of to scratch, and the backward reads it instead of recomputing S and P.
    * Blocks lie one after the other, rows blockLd(nc) floats apart (see keptFloats).
    */

@@ -1,5 +1,5 @@
 /**
- * Data movement in WebAssembly SIMD for the strided copies, pads, concats and gathers of fast/host.ts:
+ * Data movement in WebAssembly SIMD for the strided copies, pads, concats and gathers of backends/cpu/host.ts:
  * runs of floats moved four at a time (V8's JavaScript loops move one per iteration, and
  * `TypedArray.set` over a subarray costs an allocation per run). All strides are in bytes.
  */

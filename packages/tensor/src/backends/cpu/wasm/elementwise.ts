@@ -22,7 +22,7 @@ const UNROLL = 2;
 export class VecCode {
   private readonly consts = new Map<string, Local>();
   private readonly pro: Fn;
-  /** polynomial steps as one relaxed multiply-add (wasm/relaxed-simd.ts) */
+  /** polynomial steps as one relaxed multiply-add (backends/cpu/relaxed-simd.ts) */
   private readonly fma = relaxedSimd();
 
   constructor(readonly f: Fn) {

@@ -1,5 +1,5 @@
 /**
- * The matmul GEMM (fast/matmul.ts): packed operands and a register-tiled microkernel.
+ * The matmul GEMM (backends/cpu/matmul.ts): packed operands and a register-tiled microkernel.
  *
  * - A is packed once per op into MR-row micro-panels (`pack_a_slabs`, gemm-pack.ts), as its own job
  *   phase, and the threads share it. B (usually the big operand: weights) is packed by each work unit
@@ -9,7 +9,7 @@
  *   (Node 20, x64): V8 keeps 15 v128 values in registers (xmm15 is scratch), and the tile needs
  *   MR·NV accumulators + NV B vectors + the broadcast A + one product temporary, so 5×8 (10+2+1+1) is
  *   the largest tile that does not spill; 6×8 and 4×12 spill and run ~40 % slower, 3×12 and 2×16
- *   (no spill) 6–15 % slower. With relaxed SIMD's fused multiply-add (wasm/relaxed-simd.ts) there is no
+ *   (no spill) 6–15 % slower. With relaxed SIMD's fused multiply-add (backends/cpu/relaxed-simd.ts) there is no
  *   product temporary, and 6×8 fits (12+2+1): 53.8 GFLOPS at 1024³ on one thread, against 50.8 for 5×8
  *   with FMA and 45.0 for 5×8 with mul + add (4×12 and 3×16 with FMA spill: ~26).
  *   The k loop is deliberately not unrolled: Turbofan hoists the loads of

@@ -7,7 +7,7 @@ import { L, type Fn, type Local, type Operand } from './emit.js';
 
 /**
  * `c[v] = a·b[v]` on the first k step, `c[v] += a·b[v]` after, for one tile row: one relaxed multiply-add
- * per vector when `fma` (wasm/relaxed-simd.ts), else a mul and an add.
+ * per vector when `fma` (backends/cpu/relaxed-simd.ts), else a mul and an add.
  */
 export function tileRowMulAdd(f: Fn, a: Local, b: readonly Local[], row: readonly Local[], first: boolean, fma: boolean): void {
   for (let v = 0; v < b.length; v++) {

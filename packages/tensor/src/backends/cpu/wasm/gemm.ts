@@ -1,7 +1,7 @@
 /**
  * WebAssembly SIMD single-precision GEMM, generated with the emitter. This file holds the in-place GEMM
  * (`gemm_row` / `gemm_col`, used inside fused attention on small blocks and by matmul for products with
- * few output columns, where packing A would not pay: fast/matmul.ts readAInPlace); other products use
+ * few output columns, where packing A would not pay: backends/cpu/matmul.ts readAInPlace); other products use
  * the packed GEMM of gemm-packed.ts. The in-place GEMM:
  *
  * - the right operand is packed per KC-deep slab into NR-wide column panels (zero-padded), with a SIMD
@@ -29,7 +29,7 @@ export interface GemmConfig {
   readonly KC: number;
   /** k-loop unroll: no longer used (unrolled k loops made V8 spill the accumulators: 2–4× slower) */
   readonly U: number;
-  /** multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (wasm/relaxed-simd.ts) */
+  /** multiply-add with relaxed SIMD's `f32x4.relaxed_madd` (backends/cpu/relaxed-simd.ts) */
   readonly fma: boolean;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Sum / max reductions and scatter-add in WebAssembly SIMD, bit-identical to the JavaScript paths of
- * fast/host.ts (which remain for the cpu backend and engines without the kernels): each output is the
+ * backends/cpu/host.ts (which remain for the cpu backend and engines without the kernels): each output is the
  * same float64 (or float32 max) operations in the same order, rounded once. Only independent chains are
  * vectorised: the lane pairs (s0, s1), (s2, s3) of one row's four partial sums, neighbouring columns,
  * several rows side by side (their chains interleave, hiding the add latency that bounds one row).
