@@ -10,6 +10,7 @@
 //          [--backend threads] [--pairs 150] [--warmup 100] [--pause 5] [--mask] [--json]
 // --mask: the step's batch carries an attention mask, as the trainer's batches always do (collate's right
 // padding: rows of 64, 48, 64, 33, … real tokens; labels -100 on the pads).
+// 'median cpu ms': the process's CPU time per step (all threads), steadier than wall time on a loaded machine.
 // Each checkout must be built (`pnpm build`): the packages are loaded from their dist folders. The two
 // must be different folders (one module instance per path). `--pause` (ms) before each step lets the
 // other build's workers go idle first.
@@ -78,9 +79,14 @@ async function timed(x) {
   x.T.setBackend(backend);
   await new Promise((r) => setTimeout(r, pause));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await x.step();
+  const c = process.cpuUsage(c0);
+  cpu.get(x).push((c.user + c.system) / 1000);
   return performance.now() - t0;
 }
+// process CPU time of each step (ms): on a loaded machine wall time mostly measures the wait for a core
+const cpu = new Map([[A, []], [B, []]]);
 for (let i = 0; i < warmup; i++) {
   await timed(A);
   await timed(B);
@@ -104,8 +110,8 @@ for (let i = 0; i < pairs; i++) {
 }
 const q = (xs, f) => xs.slice().sort((u, v) => u - v)[Math.floor(f * (xs.length - 1))];
 const rows = [
-  { build: 'A', checkout: A.dir, 'median ms': q(ta, 0.5).toFixed(2), 'best ms': q(ta, 0).toFixed(2) },
-  { build: 'B', checkout: B.dir, 'median ms': q(tb, 0.5).toFixed(2), 'best ms': q(tb, 0).toFixed(2) },
+  { build: 'A', checkout: A.dir, 'median ms': q(ta, 0.5).toFixed(2), 'best ms': q(ta, 0).toFixed(2), 'median cpu ms': q(cpu.get(A).slice(warmup), 0.5).toFixed(2) },
+  { build: 'B', checkout: B.dir, 'median ms': q(tb, 0.5).toFixed(2), 'best ms': q(tb, 0).toFixed(2), 'median cpu ms': q(cpu.get(B).slice(warmup), 0.5).toFixed(2) },
 ];
 const extra = {
   backend,
