@@ -22,9 +22,16 @@ import type { Tensor } from './tensor.js';
 type Releaser = (s: Storage) => void;
 const releasers = new Map<string, Releaser>();
 
+const hooks: Releaser[] = [];
+
 /** @internal backends register how to free their device memory. */
 export function registerReleaser(backend: string, fn: Releaser): void {
   releasers.set(backend, fn);
+}
+
+/** @internal called for every storage freed, of any backend (a GPU backend frees its device copy of a host array). */
+export function registerReleaseHook(fn: Releaser): void {
+  hooks.push(fn);
 }
 
 export function retain(s: Storage): void {
@@ -38,6 +45,7 @@ export function release(s: Storage): void {
     memoryStats.liveStorages--;
     memoryStats.released++;
     releasers.get(s.backend)?.(s);
+    for (const h of hooks) h(s);
   }
 }
 

@@ -31,6 +31,20 @@ describe.skipIf(!available)('webgpu residency', () => {
     [0, 1, 2, 3].forEach((k) => expect(v[k]).toBeCloseTo(Math.exp(2 * k), 2));
   });
 
+  it('a big host array (weights) goes to the device once, however many kernels read it; small ones with each kernel', async () => {
+    T.setBackend('webgpu');
+    const w = T.tensor(Float32Array.from({ length: 4096 }, (_, k) => k % 7), [4096]);
+    const s = T.tensor([2], [1]);
+    let c = counts();
+    await T.evaluate(T.mul(w, s));
+    expect(since(c).uploads).toBe(2);
+    c = counts();
+    const [a, b] = [T.exp(T.neg(w)), T.mul(w, s)];
+    await T.evaluate(a, b);
+    expect(since(c).uploads).toBe(1); // the scalar again; w is on the device
+    expect((await b.data())[13]).toBe(12);
+  });
+
   it('a kernel over 2^23 elements (exact cpu mode: float32 index arithmetic) reads its device inputs back first', async () => {
     T.setBackend('webgpu');
     const n = 2 ** 22;

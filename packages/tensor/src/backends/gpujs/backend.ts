@@ -10,7 +10,7 @@ import type { Backend, BackendName, FusedOp, Storage, View } from '../../backend
 import { countPath, kernelStats, newStorage } from '../../backend.js';
 import { F32_INDEX_LIMIT } from '../../kernels/codegen.js';
 import { PRIMITIVES } from '../../primitives/registry.js';
-import { registerReleaser } from '../../memory.js';
+import { registerReleaseHook, registerReleaser } from '../../memory.js';
 import type { Tensor } from '../../tensor.js';
 import { TensorError } from '../../errors.js';
 import { recycle, wasmAddress } from '../cpu/buffers.js';
@@ -33,6 +33,9 @@ const MODES: Record<string, { mode: string; asyncMode: boolean; deviceMemory: bo
   webgpu: { mode: 'webgpu', asyncMode: true, deviceMemory: true },
 };
 
+/** Host arrays this big or bigger get a device copy on first use (smaller ones: scalars, ids, masks). */
+const COPY_MIN = 1024;
+
 interface TextureLike {
   toArray(): Float32Array | Promise<Float32Array>;
   delete?(): void;
@@ -45,6 +48,9 @@ export class GpuJsBackend implements Backend {
   private readonly config: (typeof MODES)[string];
   /** GPU modes: set once their optional packages (gl, webgpu) are known to be here */
   private piecesChecked = false;
+
+  /** Device copies of big host arrays (weights), made on first use so later kernels read them in place. */
+  private readonly copies = new WeakMap<Storage, TextureLike>();
 
   /** CPU modes: groups with extra outputs (their results are host arrays, joined here when need be) */
   readonly multiOutputGroups: boolean;
@@ -59,6 +65,10 @@ export class GpuJsBackend implements Backend {
     this.maxGroupInputs = config.mode === 'webgpu' ? 7 : undefined;
     if (config.deviceMemory) {
       registerReleaser(name, (s) => (s.handle as TextureLike | undefined)?.delete?.());
+      registerReleaseHook((s) => {
+        this.copies.get(s)?.delete?.();
+        this.copies.delete(s);
+      });
     } else {
       // arrays made by the fast paths go back to their free list (fast/buffers.ts)
       registerReleaser(name, (s) => recycle(s.data));
@@ -80,9 +90,9 @@ export class GpuJsBackend implements Backend {
    * key; and on webgpu each argument's kind too (host array or device buffer: the kernel binds the kinds
    * of its first call and rejects an array where it took a buffer).
    */
-  private kernelFor(source: string, size: number, args: readonly Storage[], exact: boolean): CompiledKernel {
-    const kinds = this.config.mode === 'webgpu' ? args.map((s) => (s.data || s.size === 0 ? 'h' : 'd')).join('') : '';
-    const key = `${exact ? 'exact' : 'native'}|${size}|${args.map((s) => s.size).join(',')}|${kinds}|${source}`;
+  private kernelFor(source: string, size: number, sizes: readonly number[], args: readonly unknown[], exact: boolean): CompiledKernel {
+    const kinds = this.config.mode === 'webgpu' ? args.map((a) => (ArrayBuffer.isView(a) ? 'h' : 'd')).join('') : '';
+    const key = `${exact ? 'exact' : 'native'}|${size}|${sizes.join(',')}|${kinds}|${source}`;
     let k = this.kernels.get(key);
     if (!k) {
       const settings = {
@@ -112,6 +122,25 @@ export class GpuJsBackend implements Backend {
       throw new TensorError('evaluate', `a tensor computed on the ${s.backend} backend cannot feed the ${this.name} backend directly; read it with data() and recreate it`);
     }
     return s.handle;
+  }
+
+  /**
+   * An argument of a device kernel. A host array of COPY_MIN values or more goes to the device once, by
+   * an identity kernel whose result is kept with the array (until it is freed): the weights a decode step
+   * reads every token were uploaded by every kernel that read them.
+   */
+  private async deviceArgument(s: Storage): Promise<unknown> {
+    if (!s.data || s.size < COPY_MIN) return this.argument(s);
+    let copy = this.copies.get(s);
+    if (!copy) {
+      const arg = this.argument(s);
+      const k = this.kernelFor('function(x0) { return x0[this.thread.x]; }', s.size, [s.size], [arg], false);
+      let out = k(arg);
+      if (out instanceof Promise) out = await out;
+      copy = out as TextureLike;
+      this.copies.set(s, copy);
+    }
+    return copy;
   }
 
   /** An argument as a host array, for the exact cpu-mode kernel on a device backend. */
@@ -164,9 +193,11 @@ export class GpuJsBackend implements Backend {
       await ensureOptionalPieces(this.name);
       this.piecesChecked = true;
     }
-    const kernel = this.kernelFor(source, size, views.map((v) => v.storage), exact);
     // the exact (cpu mode) kernel reads host arrays: device results come back first (slow, but correct)
-    const args = exact && this.config.deviceMemory ? await Promise.all(views.map((v) => this.hostArgument(v.storage))) : views.map((v) => this.argument(v.storage));
+    const args = !this.config.deviceMemory
+      ? views.map((v) => this.argument(v.storage))
+      : await Promise.all(views.map((v) => (exact ? this.hostArgument(v.storage) : this.deviceArgument(v.storage))));
+    const kernel = this.kernelFor(source, size, views.map((v) => v.storage.size), args, exact);
     let out = kernel(...args);
     if (out instanceof Promise) out = await out;
     if (out instanceof Float32Array) return newStorage(exact ? 'host' : this.name, size, out);
