@@ -58,7 +58,8 @@ async function step() {
   const p0 = { ...(T.kernelStats.byPath ?? {}) };
   const [value, grads] = valueAndGrad(loss)(params);
   [params, state] = opt.update(grads, state, params);
-  await T.evaluate(value, ...Object.values(params));
+  // the optimizer state too: left pending, the next step would recompute it
+  await T.evaluate(value, ...Object.values(params), ...Object.values(state.m), ...Object.values(state.v));
   const byPath = T.kernelStats.byPath;
   const paths = byPath ? Object.fromEntries(Object.keys(byPath).sort().map((k) => [k, byPath[k] - (p0[k] ?? 0)])) : undefined;
   return { compiled: T.getBackend().kernelCount() - k0, launches: T.kernelStats.launches - l0, paths, loss: (await value.data())[0] };
