@@ -6,7 +6,7 @@ const log = (line) => ($('log').textContent += `${line}\n`);
 
 worker.onmessage = ({ data }) => {
   if (data.type === 'ready') {
-    $('status').textContent = `ready: backend ${data.backend}, cross-origin isolated ${data.isolated}, teacher ${data.teacher}`;
+    $('status').textContent = `ready: backend ${data.backend} (working here: ${data.available.join(', ')}), cross-origin isolated ${data.isolated}, teacher ${data.teacher}`;
     $('train').disabled = $('ask').disabled = false;
   } else if (data.type === 'step') log(`step ${data.step}  loss ${data.loss.toFixed(4)}`);
   else if (data.type === 'trained') {
@@ -32,4 +32,4 @@ $('ask').onclick = () => {
   worker.postMessage({ type: 'answer', prompt: $('prompt').value });
 };
 // the world's files are relative to the page (vite serves examples/knowledge-transfer as public files)
-worker.postMessage({ type: 'load', base: new URL('./', location.href).href });
+worker.postMessage({ type: 'load', base: new URL('./', location.href).href, backend: new URLSearchParams(location.search).get('backend') });

@@ -4,7 +4,7 @@
 // `browser` export condition), so nothing here touches a Node built-in.
 import { composeModel, generateComposed } from '@llm-modules/bridge';
 import { httpFolder, parseConfig } from '@llm-modules/loaders';
-import { initBackend, mulberry32, prngKey } from '@llm-modules/tensor';
+import { initBackend, isBackendAvailable, listBackends, mulberry32, prngKey, setBackend } from '@llm-modules/tensor';
 import { adamw, collate, initialState, train } from '@llm-modules/trainer';
 import { causalLMLoss, createModel, loadPretrainedFrom } from '@llm-modules/transformer';
 
@@ -22,8 +22,16 @@ function studentConfig(vocab, eos) {
   );
 }
 
-async function load(base) {
-  const backend = await initBackend();
+/** The backend asked for (`?backend=webgpu` on the page), else the first that works here. */
+async function pickBackend(wanted) {
+  if (!wanted) return initBackend();
+  if (!(await isBackendAvailable(wanted))) throw new Error(`backend "${wanted}" does not work here (working: ${(await listBackends()).join(', ')})`);
+  setBackend(wanted);
+  return wanted;
+}
+
+async function load(base, wanted) {
+  const backend = await pickBackend(wanted);
   const teacher = await loadPretrainedFrom(httpFolder(new URL('teacher/', base)));
   const tokenizer = teacher.tokenizer;
   if (!tokenizer) throw new Error(`${base}teacher/: no tokenizer files`);
@@ -45,7 +53,7 @@ async function load(base) {
   });
   const optimizer = adamw({ lr: 3e-3 });
   composed = { model, optimizer, state: initialState(model.init(prngKey(3)), optimizer) };
-  postMessage({ type: 'ready', backend, isolated: self.crossOriginIsolated, teacher: `${teacher.config.model_type}, ${examples.length} facts` });
+  postMessage({ type: 'ready', backend, available: await listBackends(), isolated: self.crossOriginIsolated, teacher: `${teacher.config.model_type}, ${examples.length} facts` });
 }
 
 async function trainSteps(steps) {
@@ -76,7 +84,7 @@ async function answer(prompt) {
 
 self.onmessage = async ({ data }) => {
   try {
-    if (data.type === 'load') await load(data.base);
+    if (data.type === 'load') await load(data.base, data.backend);
     else if (data.type === 'train') await trainSteps(data.steps);
     else if (data.type === 'answer') await answer(data.prompt);
   } catch (err) {
