@@ -1,9 +1,10 @@
 /** The browser entry's loaders (bytes, Blobs, Responses) agree with the path loaders and fail in one line. */
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { filesFolder, loadConfigFrom, loadSafetensorsFrom, loadTokenizer, loadTokenizerFrom, readBytes } from '../src/node.js';
+import { encodeSafetensors, filesFolder, loadConfigFrom, loadSafetensorsFrom, loadTokenizer, loadTokenizerFrom, readBytes, writeSafetensors } from '../src/node.js';
 
 const TOKENIZERS = fileURLToPath(new URL('./fixtures/tokenizers/', import.meta.url));
 
@@ -46,3 +47,22 @@ describe('readBytes and the other loaders', () => {
     await expect(loadSafetensorsFrom(filesFolder({}, 'tiny'))).rejects.toThrow('tiny: no model.safetensors or model.safetensors.index.json');
   });
 });
+
+describe('encodeSafetensors', () => {
+  it('gives the bytes writeSafetensors writes (bf16 and int32, names sorted as the Rust library does)', async () => {
+    const tensors = {
+      'b.w': { dtype: 'float32' as const, shape: [2, 2], data: new Float32Array([1, -2.5, 3, 0.1]) },
+      'a.ids': { dtype: 'int32' as const, shape: [3], data: new Int32Array([7, 8, 9]) },
+      'é': { dtype: 'float32' as const, shape: [1], data: new Float32Array([4]) },
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'encode-'));
+    try {
+      await writeSafetensors(join(dir, 'w.safetensors'), tensors, { dtype: 'BF16', metadata: { note: 'x' } });
+      const bytes = await encodeSafetensors(tensors, { dtype: 'BF16', metadata: { note: 'x' } });
+      expect(Buffer.from(bytes).equals(await readFile(join(dir, 'w.safetensors')))).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+

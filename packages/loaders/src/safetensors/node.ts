@@ -3,4 +3,3 @@ export { openSafetensors, readSafetensors } from './read-file.js';
 export { forEachSafetensor, inspectSafetensors, loadSafetensors, locateWeights, readShardIndex } from './sharded.js';
 export type { LocatedTensorInfo, SafetensorsSummary, WeightsLocation } from './sharded.js';
 export { writeSafetensors } from './write.js';
-export type { WritableTensor, WritableTensors, WriteOptions } from './write.js';
