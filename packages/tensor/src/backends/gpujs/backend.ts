@@ -10,7 +10,7 @@ import type { Backend, BackendName, FusedOp, Storage, View } from '../../backend
 import { countPath, kernelStats, newStorage } from '../../backend.js';
 import { F32_INDEX_LIMIT } from '../../kernels/codegen.js';
 import { PRIMITIVES } from '../../primitives/registry.js';
-import { registerReleaseHook, registerReleaser } from '../../memory.js';
+import { registerReleaseHook, registerReleaser, release, retain } from '../../memory.js';
 import type { Tensor } from '../../tensor.js';
 import { TensorError } from '../../errors.js';
 import { recycle, wasmAddress } from '../cpu/buffers.js';
@@ -18,7 +18,8 @@ import { groupRoot, programBody, programOf, type Group } from '../../fusion/prog
 import { executeEachOutput } from '../group-outputs.js';
 import { maxKernelInputs, splitConcat } from './split-concat.js';
 import { elementwiseKernel } from '../../primitives/elementwise-kernel.js';
-import { ensureOptionalPieces, optionalPiecesProblem } from './optional-pieces.js';
+import { ensureOptionalPieces, forcedElementLimit, optionalPiecesProblem, webGpuElementLimit } from './optional-pieces.js';
+import { reach, tiledGather, tiledMatmul, type TileHost } from './tiling.js';
 
 type GpuInstance = InstanceType<typeof gpujs.GPU>;
 type CompiledKernel = ((...args: unknown[]) => unknown) & { destroy?: () => void };
@@ -48,6 +49,11 @@ export class GpuJsBackend implements Backend {
   private readonly config: (typeof MODES)[string];
   /** GPU modes: set once their optional packages (gl, webgpu) are known to be here */
   private piecesChecked = false;
+  /** device modes: the most elements one kernel binds or writes (float32 indices, WebGPU binding size) */
+  private deviceLimit = F32_INDEX_LIMIT;
+
+  /** Host windows of storages over the limit (tiles of a big weight), kept while the storage lives. */
+  private readonly windows = new WeakMap<Storage, Map<string, Storage>>();
 
   /** Device copies of big host arrays (weights), made on first use so later kernels read them in place. */
   private readonly copies = new WeakMap<Storage, TextureLike>();
@@ -68,6 +74,8 @@ export class GpuJsBackend implements Backend {
       registerReleaseHook((s) => {
         this.copies.get(s)?.delete?.();
         this.copies.delete(s);
+        for (const w of this.windows.get(s)?.values() ?? []) release(w);
+        this.windows.delete(s);
       });
     } else {
       // arrays made by the fast paths go back to their free list (fast/buffers.ts)
@@ -156,7 +164,11 @@ export class GpuJsBackend implements Backend {
   }
 
   /** The node's primitive's gpu.js kernel (no launch counted: the caller did). Also the CPU backend's fallback. */
-  runPrimitive(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+  async runPrimitive(node: Tensor, inputs: readonly View[]): Promise<Storage> {
+    if (this.config.deviceMemory && (node.op === 'matmul' || node.op === 'gather')) {
+      const tiled = await this.tiled(node, inputs);
+      if (tiled) return tiled;
+    }
     const prim = PRIMITIVES.get(node.op);
     if (!prim?.gpujs) throw new TensorError(node.op, `no gpu.js kernel for primitive ${node.op}`);
     // more parts than one kernel may read (GL textures, WebGPU buffers): a tree of concats
@@ -185,14 +197,56 @@ export class GpuJsBackend implements Backend {
     return this.runKernel(source, views, root.size);
   }
 
+  /**
+   * A matmul or gather over more elements than one kernel may touch, as kernels over tiles (tiling.ts);
+   * undefined when it fits in one kernel or no split fits (then the exact cpu-mode kernel runs it).
+   */
+  private async tiled(node: Tensor, inputs: readonly View[]): Promise<Storage | undefined> {
+    await this.ensurePieces();
+    const limit = Math.min(this.deviceLimit, forcedElementLimit());
+    if (node.size < limit && inputs.every((v) => v.storage.size < limit)) return undefined;
+    const host: TileHost = {
+      limit,
+      run: (n, v) => this.runPrimitive(n, v),
+      window: (v) => this.window(v, limit),
+      read: (s) => this.read(s),
+    };
+    return node.op === 'matmul' ? tiledMatmul(host, node, inputs) : tiledGather(host, node, inputs);
+  }
+
+  /** `view` over a host window of just the elements it reaches, when its storage is over `limit`. */
+  private async window(view: View, limit: number): Promise<View> {
+    const s = view.storage;
+    if (s.size < limit) return view;
+    const [lo, hi] = reach(view);
+    let map = this.windows.get(s);
+    if (!map) this.windows.set(s, (map = new Map()));
+    const key = `${lo}:${hi}`;
+    let w = map.get(key);
+    if (!w) {
+      // a host weight is cut without copying; a device tensor (only under a lowered limit) is read back
+      const data = s.data ? s.data : await this.read(s);
+      w = newStorage('host', hi - lo + 1, (data as Float32Array).subarray(lo, hi + 1));
+      retain(w);
+      map.set(key, w);
+    }
+    return { ...view, storage: w, offset: view.offset - lo };
+  }
+
+  private async ensurePieces(): Promise<void> {
+    if (this.piecesChecked || !this.config.deviceMemory) return;
+    // a missing `gl` / `webgpu` fails here with one line naming the package, not deep inside gpu.js
+    await ensureOptionalPieces(this.name);
+    if (this.config.mode === 'webgpu') this.deviceLimit = Math.min(F32_INDEX_LIMIT, await webGpuElementLimit());
+    this.piecesChecked = true;
+  }
+
   private async runKernel(source: string, views: readonly View[], size: number): Promise<Storage> {
     // gpu.js index arithmetic is float32 on every mode but cpu: exact only below 2^23 elements.
-    const exact = this.name !== 'cpu' && (size >= F32_INDEX_LIMIT || views.some((v) => v.storage.size >= F32_INDEX_LIMIT));
-    if (!this.piecesChecked && this.config.deviceMemory) {
-      // a missing `gl` / `webgpu` fails here with one line naming the package, not deep inside gpu.js
-      await ensureOptionalPieces(this.name);
-      this.piecesChecked = true;
-    }
+    await this.ensurePieces();
+    // and WebGPU binds at most maxStorageBufferBindingSize bytes per buffer (deviceLimit)
+    const limit = this.config.deviceMemory ? this.deviceLimit : F32_INDEX_LIMIT;
+    const exact = this.name !== 'cpu' && (size >= limit || views.some((v) => v.storage.size >= limit));
     // the exact (cpu mode) kernel reads host arrays: device results come back first (slow, but correct)
     const args = !this.config.deviceMemory
       ? views.map((v) => this.argument(v.storage))

@@ -146,3 +146,24 @@ export async function ensureOptionalPieces(name: BackendName): Promise<void> {
   const problem = await optionalPiecesProblem(name);
   if (problem) throw new TensorError('evaluate', problem);
 }
+
+/**
+ * @internal The most float32 elements one WebGPU storage buffer binds here: the adapter's
+ * `maxStorageBufferBindingSize` and `maxBufferSize` (what gpu.js asks its device for), in elements;
+ * Infinity where there is no WebGPU adapter to ask.
+ */
+export async function webGpuElementLimit(): Promise<number> {
+  const gpu = navigatorGpu() as { requestAdapter(): Promise<{ limits?: Record<string, number> } | null> } | undefined;
+  const limits = (await gpu?.requestAdapter().catch(() => null))?.limits;
+  if (!limits) return Infinity;
+  return Math.floor(Math.min(limits.maxStorageBufferBindingSize ?? Infinity, limits.maxBufferSize ?? Infinity) / 4);
+}
+
+/**
+ * @internal `LLM_MODULES_GPU_MAX_ELEMENTS`, a lower element limit for tiling matmul and gather on gpu.js
+ * device backends (tests exercise the tiles on small shapes with it); Infinity when unset.
+ */
+export function forcedElementLimit(): number {
+  const v = Number(env()?.LLM_MODULES_GPU_MAX_ELEMENTS);
+  return Number.isFinite(v) && v > 0 ? v : Infinity;
+}
