@@ -1,12 +1,12 @@
 /**
- * Loading a bridge folder from its files (browser-safe): `bridge_config.json` + `bridge.safetensors` as
+ * A bridge folder's files without a file system (browser-safe): made with `bridgeFiles`, loaded with `loadBridgeFrom` (browser-safe): `bridge_config.json` + `bridge.safetensors` as
  * bytes, a FileFolder (`httpFolder(url)`) or a map of name → bytes, with the teacher passed in. The path
- * version, `loadBridge(dir)`, is folder.ts (Node entry) and shares the checks here.
+ * versions, `saveBridge(dir)` and `loadBridge(dir)`, are folder.ts (Node entry) and share the content and checks here.
  */
-import { LoaderError, asFolder, parseConfig, readSafetensorsBuffer, toTensors, type FileFolder, type FileMap } from '@llm-modules/loaders';
+import { LoaderError, asFolder, encodeSafetensors, parseConfig, readSafetensorsBuffer, toTensors, type FileFolder, type FileMap } from '@llm-modules/loaders';
 import { createModel, type CausalLM } from '@llm-modules/transformer';
 import { composeModel, type ComposedModel } from './compose.js';
-import { BRIDGE_CONFIG_FILE, BRIDGE_WEIGHTS_FILE, readBridgeConfigFrom, type BridgeFolderConfig } from './folder-config.js';
+import { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, readBridgeConfigFrom, type BridgeFolderConfig } from './folder-config.js';
 import { listBridges } from './registry.js';
 import type { Params } from './types.js';
 
@@ -64,3 +64,50 @@ export async function loadBridgeFrom(source: FileFolder | FileMap, opts: { teach
   checkBridgeTensors(model, config.variant, [...records.values()], file);
   return { model, params: toTensors(records) as Params, config };
 }
+
+export interface BridgeFilesOptions {
+  /** Where the teacher's model folder is (relative paths are relative to the bridge folder). */
+  teacherPath?: string | null;
+  /** More fields for `bridge_config.json` (training metadata, …). */
+  extra?: Record<string, unknown>;
+}
+
+/** The trainable tensors (checked against the model) and `bridge_config.json` of a bridge folder. @internal */
+export function bridgeFolderContent(model: ComposedModel, params: Params, opts: BridgeFilesOptions, where: string): { tensors: Params; config: Record<string, unknown> } {
+  const tensors: Params = {};
+  for (const [name, shape] of model.trainableParams) {
+    const t = params[name];
+    if (!t) throw new LoaderError(where, `cannot save: parameter "${name}" is missing`);
+    if (t.shape.join() !== shape.join()) throw new LoaderError(where, `cannot save: "${name}" is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+    tensors[name] = t;
+  }
+  const config = {
+    format: BRIDGE_FORMAT,
+    variant: model.bridge.name,
+    options: model.bridgeOptions,
+    causal: model.causal,
+    dims: model.dims,
+    names: model.names,
+    head: { vocab_size: model.vocabSize },
+    teacher: { model_type: model.teacher.model.config.model_type, path: opts.teacherPath ?? null, config: model.teacher.model.config },
+    student: { model_type: model.student.model.config.model_type, config: model.student.model.config },
+    parameters: model.parameterCounts(),
+    ...opts.extra,
+  };
+  return { tensors, config };
+}
+
+/**
+ * A bridge folder as files in memory — `bridge_config.json` and `bridge.safetensors`, byte for byte what
+ * `saveBridge` (Node entry) writes — for a page to download, or to load back with `loadBridgeFrom`.
+ * @example-skip needs a trained composed model (the browser example's worker has one)
+ * @example `const files = await bridgeFiles(model, params); new Blob([files.get('bridge.safetensors')!])`
+ */
+export async function bridgeFiles(model: ComposedModel, params: Params, opts: BridgeFilesOptions = {}): Promise<Map<string, Uint8Array>> {
+  const { tensors, config } = bridgeFolderContent(model, params, opts, '<bridge files>');
+  return new Map([
+    [BRIDGE_CONFIG_FILE, new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`)],
+    [BRIDGE_WEIGHTS_FILE, await encodeSafetensors(tensors, { metadata: { variant: model.bridge.name } }, BRIDGE_WEIGHTS_FILE)],
+  ]);
+}
+

@@ -8,8 +8,8 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError, LoaderError, inspectSafetensors, loadSafetensorsAsTensors, readJsonFile, writeSafetensors } from '@llm-modules/loaders';
 import { loadPretrained, type CausalLM } from '@llm-modules/transformer';
 import type { ComposedModel } from './compose.js';
-import { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, parseBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
-import { checkBridgeTensors, checkRegistered, composeFromConfig } from './folder-load.js';
+import { BRIDGE_CONFIG_FILE, BRIDGE_WEIGHTS_FILE, parseBridgeConfig, type BridgeFolderConfig } from './folder-config.js';
+import { bridgeFolderContent, checkBridgeTensors, checkRegistered, composeFromConfig, type BridgeFilesOptions } from './folder-load.js';
 import { listBridges } from './registry.js';
 import type { Params } from './types.js';
 
@@ -30,12 +30,7 @@ export async function isBridgeFolder(dir: string): Promise<boolean> {
   return (await exists(join(dir, BRIDGE_CONFIG_FILE))) && (await exists(join(dir, BRIDGE_WEIGHTS_FILE)));
 }
 
-export interface SaveBridgeOptions {
-  /** Where the teacher's model folder is (relative paths are relative to the bridge folder). */
-  teacherPath?: string | null;
-  /** More fields for `bridge_config.json` (training metadata, …). */
-  extra?: Record<string, unknown>;
-}
+export type SaveBridgeOptions = BridgeFilesOptions;
 
 /**
  * Write a bridge folder: every trainable parameter (bridge, student blocks, head) to `bridge.safetensors`, and
@@ -48,27 +43,8 @@ export interface SaveBridgeOptions {
  * ```
  */
 export async function saveBridge(dir: string, model: ComposedModel, params: Params, opts: SaveBridgeOptions = {}): Promise<void> {
-  const tensors: Params = {};
-  for (const [name, shape] of model.trainableParams) {
-    const t = params[name];
-    if (!t) throw new LoaderError(dir, `cannot save: parameter "${name}" is missing`);
-    if (t.shape.join() !== shape.join()) throw new LoaderError(dir, `cannot save: "${name}" is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    tensors[name] = t;
-  }
+  const { tensors, config } = bridgeFolderContent(model, params, opts, dir);
   await mkdir(dir, { recursive: true });
-  const config = {
-    format: BRIDGE_FORMAT,
-    variant: model.bridge.name,
-    options: model.bridgeOptions,
-    causal: model.causal,
-    dims: model.dims,
-    names: model.names,
-    head: { vocab_size: model.vocabSize },
-    teacher: { model_type: model.teacher.model.config.model_type, path: opts.teacherPath ?? null, config: model.teacher.model.config },
-    student: { model_type: model.student.model.config.model_type, config: model.student.model.config },
-    parameters: model.parameterCounts(),
-    ...opts.extra,
-  };
   await writeSafetensors(join(dir, BRIDGE_WEIGHTS_FILE), tensors, { metadata: { variant: model.bridge.name } });
   const file = join(dir, BRIDGE_CONFIG_FILE);
   const tmp = `${file}.tmp-${process.pid}`;

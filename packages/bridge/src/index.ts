@@ -62,4 +62,4 @@ export { leakProbe, probeFutureLeak, type LeakProbeResult, type ProbeOptions } f
 export { generateComposed, type ComposedGenerateOptions, type ComposedGenerateResult } from './generate.js';
 export { composedDecoder, type ComposedCache } from './decode.js';
 export { BRIDGE_CONFIG_FILE, BRIDGE_FORMAT, BRIDGE_WEIGHTS_FILE, parseBridgeConfig, readBridgeConfigFrom, type BridgeFolderConfig } from './folder-config.js';
-export { loadBridgeFrom } from './folder-load.js';
+export { bridgeFiles, loadBridgeFrom, type BridgeFilesOptions } from './folder-load.js';
