@@ -11,10 +11,14 @@ worker.onmessage = ({ data }) => {
   } else if (data.type === 'step') log(`step ${data.step}  loss ${data.loss.toFixed(4)}`);
   else if (data.type === 'trained') {
     $('status').textContent = `trained ${data.steps} steps in ${data.seconds.toFixed(1)} s`;
-    $('train').disabled = $('ask').disabled = false;
+    $('train').disabled = $('ask').disabled = $('save').disabled = false;
   } else if (data.type === 'answer') {
     $('answer').textContent = data.text;
     $('ask').disabled = false;
+  } else if (data.type === 'files') {
+    // one download link per file: a bridge folder that `llm-modules generate --model` reads next to the teacher
+    $('files').replaceChildren(...data.files.map(([name, bytes]) => Object.assign(document.createElement('a'), { href: URL.createObjectURL(new Blob([bytes])), download: name, textContent: `${name} (${bytes.byteLength} bytes) ` })));
+    $('save').disabled = false;
   } else if (data.type === 'error') {
     $('status').textContent = `error: ${data.message}`;
     $('train').disabled = $('ask').disabled = false;
@@ -26,6 +30,10 @@ worker.onmessage = ({ data }) => {
 $('train').onclick = () => {
   $('train').disabled = $('ask').disabled = true;
   worker.postMessage({ type: 'train', steps: Number($('steps').value) });
+};
+$('save').onclick = () => {
+  $('save').disabled = true;
+  worker.postMessage({ type: 'save' });
 };
 $('ask').onclick = () => {
   $('ask').disabled = true;

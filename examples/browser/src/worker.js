@@ -1,8 +1,8 @@
 // The model side of the page, in a module Web Worker: load the demo's frozen teacher and tokenizer over
 // HTTP, compose a causal `enhanced` bridge into a small GPT-Neo student, train it on the demo's facts with a
-// loss readout, and answer prompts. Only browser entries are imported (the bundler picks them by the
+// loss readout, answer prompts, and hand the trained bridge folder back as files. Only browser entries are imported (the bundler picks them by the
 // `browser` export condition), so nothing here touches a Node built-in.
-import { composeModel, generateComposed } from '@llm-modules/bridge';
+import { bridgeFiles, composeModel, generateComposed } from '@llm-modules/bridge';
 import { httpFolder, parseConfig } from '@llm-modules/loaders';
 import { initBackend, isBackendAvailable, listBackends, mulberry32, prngKey, setBackend } from '@llm-modules/tensor';
 import { adamw, collate, initialState, train } from '@llm-modules/trainer';
@@ -82,11 +82,18 @@ async function answer(prompt) {
   postMessage({ type: 'answer', prompt, text: text.split(' ')[0] });
 }
 
+/** The trained bridge folder (bridge_config.json + bridge.safetensors), for the page to offer as downloads. */
+async function save() {
+  const files = await bridgeFiles(composed.model, composed.state.params, { teacherPath: '../teacher', extra: { steps: composed.state.step } });
+  postMessage({ type: 'files', files: [...files] }, [...files.values()].map((b) => b.buffer));
+}
+
 self.onmessage = async ({ data }) => {
   try {
     if (data.type === 'load') await load(data.base, data.backend);
     else if (data.type === 'train') await trainSteps(data.steps);
     else if (data.type === 'answer') await answer(data.prompt);
+    else if (data.type === 'save') await save();
   } catch (err) {
     postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   }

@@ -66,6 +66,10 @@ describe.skipIf(why !== null)(`the browser example in headless Chromium${why ? `
     const answer = await next('answer', 120_000);
     expect(answer).toMatchObject({ type: 'answer', prompt: '5+7=' });
     expect(typeof answer.text).toBe('string');
+    await page.click('#save');
+    const files = await next('files', 120_000);
+    expect((files.files as [string, ArrayBuffer][]).map(([n]) => n)).toEqual(['bridge_config.json', 'bridge.safetensors']);
+    expect(await page.locator('#files a').count()).toBe(2);
     return { losses: steps.map((e) => e.loss), answer: answer.text };
   }
 
