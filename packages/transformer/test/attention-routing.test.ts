@@ -83,6 +83,22 @@ describe.each(['cpu', 'webasm'] as const)('attention routing (%s)', (backend) =>
   }
 });
 
+describe('decoding steps', () => {
+  it('one query: the causal rule goes into the key mask, so every step builds the same attention node attributes', async () => {
+    setBackend('webasm');
+    const [q, k, v] = [rand([1, 2, 1, 4], 1), rand([1, 2, 10, 4], 2), rand([1, 2, 10, 4], 3)];
+    const nodes = [5, 6].map((past) => {
+      const mask = andMasks(causalMask({ queryLength: 1, keyLength: 10, pastLength: past, window: 3 }), paddingMask(keys([[0, 1, 1, 1, 1, 1, 1, 1, 1, 1]])));
+      const out = scaledDotProductAttention(q, k, v, { mask });
+      let n = out;
+      while (n.op !== 'attention') n = n.inputs[0];
+      return { out, mask, attrs: JSON.stringify(n.attrs) };
+    });
+    expect(nodes[0].attrs).toBe(nodes[1].attrs);
+    for (const { out, mask } of nodes) expect(await maxDiff(out, scaledDotProductAttention(q, k, v, { mask: notEqual(mask, 0) }))).toBeLessThan(1e-5);
+  });
+});
+
 const tinyQwen = parseConfig({ model_type: 'qwen2', vocab_size: 40, hidden_size: 24, intermediate_size: 16, num_hidden_layers: 2, num_attention_heads: 6, num_key_value_heads: 2, rope_theta: 100 }) as Qwen2Config;
 
 describe.each(['cpu', 'webasm'] as const)('models on padded batches take the fused path (%s)', (backend) => {

@@ -143,14 +143,32 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, { mas
   return reshape(out, [B, H, Tq, d]); // [B, H, Tq, d]
 }
 
+/** One query's causal rule folded into the key mask, per mask (every layer reads the same node). */
+const decodeKeys = new WeakMap<Tensor, Tensor>();
+
 /** The fused attention's options for `mask` over [B, Tq, Tk], or undefined when it cannot express it. */
 function fusedOptions(mask: Tensor | null | undefined, B: number, Tq: number, Tk: number): { causal: boolean; offset?: number; window?: number; keyMask?: Tensor } | undefined {
   if (!mask) return { causal: false };
   const p = parts.get(mask);
   if (!p || p.keyLength !== Tk || (p.causal && p.queryLength !== Tq)) return undefined;
   if (p.keys && p.keys.shape[0] !== B && p.keys.shape[0] !== 1) return undefined;
-  if (p.causal && (p.causal.past < 0 || p.causal.past + Tq > Tk || (p.causal.window !== undefined && p.causal.window < 1))) return undefined;
-  return { causal: !!p.causal, offset: p.causal?.past, window: p.causal?.window, keyMask: p.keys };
+  const c = p.causal;
+  if (c && (c.past < 0 || c.past + Tq > Tk || (c.window !== undefined && !(Number.isInteger(c.window) && c.window >= 1)))) return undefined;
+  if (c && Tq === 1) {
+    // a decoding step: the causal rule as data in the key mask, so the kernel (a compiled one on the GPU
+    // backends) is the same at every step, where an offset attribute would make a new one per token
+    let keys = decodeKeys.get(mask);
+    if (!keys) {
+      const j = arange(Tk);
+      let visible = lessEqual(j, c.past); // [Tk]
+      if (c.window !== undefined) visible = mul(visible, greater(j, c.past - c.window));
+      const v = reshape(cast(visible, 'float32'), [1, Tk]); // [1, Tk]
+      keys = p.keys ? mul(p.keys, v) : v; // [B|1, Tk]
+      decodeKeys.set(mask, keys);
+    }
+    return { causal: false, keyMask: keys };
+  }
+  return { causal: !!c, offset: c?.past, window: c?.window, keyMask: p.keys };
 }
 
 /** `[B, T, n·d]` → `[B, n, T, d]` (a view: no data moves). @example `splitHeads(zeros([2, 5, 64]), 4).shape` → [2, 4, 5, 16] */
