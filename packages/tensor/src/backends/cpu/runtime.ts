@@ -59,12 +59,12 @@ export interface Kernels {
 
 function buildFunctions(cfg: GemmConfig): Fn[] {
   const fns = gemmFunctions(cfg);
-  const index = (name: string): number => {
-    const k = fns.findIndex((f) => f.name === name);
-    if (k < 0) throw new Error(`no wasm function ${name}`);
-    return k;
+  const index = (name: string): Fn => {
+    const fn = fns.find((f) => f.name === name);
+    if (!fn) throw new Error(`no wasm function ${name}`);
+    return fn;
   };
-  return [...fns, ...extraFunctions(cfg, fns.length, index)];
+  return [...fns, ...extraFunctions(cfg, index)];
 }
 
 let compiled: { module: WebAssembly.Module; names: string[]; gemm: GemmConfig } | undefined;

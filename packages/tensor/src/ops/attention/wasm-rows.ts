@@ -15,7 +15,8 @@
 import { Fn, L, type Local } from '../../backends/cpu/wasm/emit.js';
 import { VecCode } from '../../backends/cpu/wasm/elementwise.js';
 
-export type Idx = (name: string) => number;
+/** Name → the module's function of that name: callees are passed by handle and resolved to indices by encodeModule. */
+export type Idx = (name: string) => Fn;
 
 const hex = (mantissa: number, exp: number): number => (mantissa / 2 ** 24) * 2 ** exp;
 /** 1.5·2^23 + 127: adding it rounds to an integer n and leaves n + 127 in the low mantissa bits */
@@ -80,16 +81,16 @@ export function fastExp(f: Fn, vc: Consts, x: Local): Local {
 }
 
 /**
- * `<name>_n(pp, scratch, count)`: the one-head kernel `name(pp, scratch)` on `count` consecutive
+ * `<name>_n(pp, scratch, count)`: the one-head kernel `one` = `name(pp, scratch)` on `count` consecutive
  * parameter blocks of `words` words. A job of several heads: one job per head cost ~1 µs of
  * JavaScript each (job list, dispatch) on a [8, 4, 64, 16] call, before the JIT warms up.
  */
-export function heads(name: string, index: number, words: number): Fn {
+export function heads(name: string, one: Fn, words: number): Fn {
   const f = new Fn(`${name}_n`, ['i32', 'i32', 'i32']);
   const [pp, scr, count] = f.params;
   const h = f.local('i32');
   f.forRange(h, 0, L(count), 1, () => {
-    f.get(pp).get(h).i32(4 * words).i32Mul().i32Add().get(scr).call(index);
+    f.get(pp).get(h).i32(4 * words).i32Mul().i32Add().get(scr).call(one);
   });
   return f;
 }

@@ -213,13 +213,14 @@ function backward(idx: Idx): Fn {
   return f;
 }
 
-/** The small-path functions, appended at `base` (`index` resolves names outside them). */
-export function smallAttentionFunctions(base: number, index: Idx, fma: boolean): Fn[] {
+/** The small-path functions (calls by handle; `index` resolves the names outside them). */
+export function smallAttentionFunctions(index: Idx, fma: boolean): Fn[] {
   const own: Fn[] = [transposeKernel(), copyKernel(), dscoreKernel()];
   for (const mode of ['softmax', 'probs'] as const) for (let mr = 1; mr <= MR; mr++) own.push(stripSoftmax(mode, mr));
   for (const layout of ['row', 'col'] as const) for (let mr = 1; mr <= MR; mr++) own.push(mmKernel(layout, mr, fma));
-  const names = new Map(own.map((fn, k) => [fn.name, base + k]));
+  const names = new Map(own.map((fn) => [fn.name, fn]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
-  const n = base + own.length;
-  return [...own, forward(idx), backward(idx), heads('attn_sfwd', n, SMALL.WORDS), heads('attn_sbwd', n + 1, SMALL.WORDS)];
+  const fwd = forward(idx);
+  const bwd = backward(idx);
+  return [...own, fwd, bwd, heads('attn_sfwd', fwd, SMALL.WORDS), heads('attn_sbwd', bwd, SMALL.WORDS)];
 }

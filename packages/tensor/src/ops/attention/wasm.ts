@@ -299,11 +299,15 @@ function backward(cfg: GemmConfig, idx: Idx): Fn {
   return f;
 }
 
-/** The attention functions, appended after the GEMM functions (indices from `base`). */
-export function attentionFunctions(cfg: GemmConfig, base: number, index: Idx): Fn[] {
+/**
+ * The attention functions (calls by handle, so they may sit anywhere in the module); `index` resolves
+ * the names outside them (the GEMM's).
+ */
+export function attentionFunctions(cfg: GemmConfig, index: Idx): Fn[] {
   const rowFns = [rowKernel('softmax'), rowKernel('probs'), rowKernel('dscore'), ...causalDrivers(cfg, index)];
-  const names = new Map(rowFns.map((fn, k) => [fn.name, base + k]));
+  const names = new Map(rowFns.map((fn) => [fn.name, fn]));
   const idx: Idx = (name) => names.get(name) ?? index(name);
-  const n = base + rowFns.length;
-  return [...rowFns, forward(cfg, idx), backward(cfg, idx), heads('attn_fwd', n, PARAM.WORDS), heads('attn_bwd', n + 1, PARAM.WORDS)];
+  const fwd = forward(cfg, idx);
+  const bwd = backward(cfg, idx);
+  return [...rowFns, fwd, bwd, heads('attn_fwd', fwd, PARAM.WORDS), heads('attn_bwd', bwd, PARAM.WORDS)];
 }

@@ -12,7 +12,7 @@ import { layerNormFunctions } from '../../../ops/layer-norm/wasm.js';
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident
  * panels: the throughput ceiling of the GEMM's inner loop (mul + add per f32x4 lane), for benchmarks.
  */
-function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
+function microkernelLoop(cfg: GemmConfig, index: (name: string) => Fn): Fn {
   const f = new F('mk_loop', ['i32', 'i32', 'i32', 'i32', 'i32']);
   const [pa, pb, pc, kc, iters] = f.params;
   const i = f.local('i32');
@@ -22,8 +22,17 @@ function microkernelLoop(cfg: GemmConfig, index: (name: string) => number): Fn {
   return f;
 }
 
-export function extraFunctions(cfg: GemmConfig, base: number, index: (name: string) => number): Fn[] {
-  const att = attentionFunctions(cfg, base, index);
-  const small = smallAttentionFunctions(base + att.length, index, cfg.fma);
-  return [...att, ...small, microkernelLoop(cfg, index), ...reduceFunctions(), ...copyFunctions(), ...layerNormFunctions()];
+/**
+ * Every function calls the others by handle (`index` gives the GEMM's by name), so this list is a plain
+ * concatenation; encodeModule resolves the indices.
+ */
+export function extraFunctions(cfg: GemmConfig, index: (name: string) => Fn): Fn[] {
+  return [
+    ...attentionFunctions(cfg, index),
+    ...smallAttentionFunctions(index, cfg.fma),
+    microkernelLoop(cfg, index),
+    ...reduceFunctions(),
+    ...copyFunctions(),
+    ...layerNormFunctions(),
+  ];
 }
