@@ -18,6 +18,8 @@ export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, erf, abs, sin, cos, reciproc
 export { add, sub, mul, div, pow, maximum, minimum, equal, notEqual, less, lessEqual, greater, greaterEqual, where, cast, asTensor, type TensorOrNumber } from './primitives/binary.js';
 export { sum, max, argmax, sumToShape, type Axes } from './primitives/reduce.js';
 export { reshape, permute, transpose, broadcastTo, slice, pad, concat, expandDims, squeeze } from './primitives/movement.js';
+// the basic primitives' gradient rules that call other primitive files' builders (kept apart: no import cycle)
+import './primitives/basic-rules.js';
 export { gather, scatterAdd } from './primitives/indexing.js';
 export { matmul } from './primitives/matmul.js';
 export { fusedAttention, attentionReference, type AttentionOptions } from './ops/attention/primitive.js';

@@ -1,13 +1,15 @@
-/** Binary elementwise primitives with NumPy broadcasting, plus `where` and `cast`. */
+/**
+ * Binary elementwise primitives with NumPy broadcasting, plus `where` and `cast`. Their gradient rules
+ * (but cast's) sum cotangents back over broadcast axes with reduce.ts's `sumToShape`, and reduce.ts builds
+ * on these ops, so those rules live in basic-rules.ts.
+ */
 import type { DType } from '../dtype.js';
 import { isDType } from '../dtype.js';
 import { TensorError } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import { Tensor } from '../tensor.js';
-import { definePrimitive, node, type VjpRule } from './registry.js';
+import { definePrimitive, node } from './registry.js';
 import { elementwiseKernel } from './elementwise-kernel.js';
-import { sumToShape } from './reduce.js';
-import { log, neg } from './unary.js';
 
 export type TensorOrNumber = Tensor | number;
 
@@ -35,7 +37,6 @@ const arith = (a: DType, b: DType): DType => (a === 'float32' || b === 'float32'
 interface BinarySpec {
   body: (a: string, b: string) => string;
   dtype: (a: DType, b: DType) => DType;
-  vjp?: VjpRule;
   nonDifferentiable?: string;
 }
 
@@ -44,7 +45,6 @@ function defineBinary(name: string, spec: BinarySpec): (a: TensorOrNumber, b: Te
     name,
     gpujs: (n, [a, b]) => elementwiseKernel(n.shape, [a, b], ([x, y]) => spec.body(x, y)),
     elementwise: () => ([x, y]) => spec.body(x, y),
-    vjp: spec.vjp,
     nonDifferentiable: spec.nonDifferentiable,
   });
   return (a, b) => {
@@ -54,25 +54,16 @@ function defineBinary(name: string, spec: BinarySpec): (a: TensorOrNumber, b: Te
   };
 }
 
-/** Reduce a cotangent to an input's shape (undo broadcasting) and drop it for non-float inputs. */
-const toInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float32' ? sumToShape(g, x.shape) : null);
-/**
- * −(the cotangent summed to x's shape): negating after the sum is exact (round-to-nearest is symmetric), and
- * for a broadcast x (LayerNorm's mean, a bias) it negates the small sum instead of materialising −g.
- */
-const negToInput = (g: Tensor, x: Tensor): Tensor | null => (x.dtype === 'float32' ? neg(sumToShape(g, x.shape)) : null);
-
 /** a + b. @example `add(tensor([1, 2]), 10)` → [11, 12] */
-export const add = defineBinary('add', { body: (a, b) => `return ${a} + ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), toInput(g, b)] });
+export const add = defineBinary('add', { body: (a, b) => `return ${a} + ${b};`, dtype: arith });
 /** a − b (NumPy broadcasting; numbers are weakly typed). @example `sub(tensor([5, 7]), tensor([[1], [2]]))` → [[4, 6], [3, 5]] */
-export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(g, a), negToInput(g, b)] });
+export const sub = defineBinary('sub', { body: (a, b) => `return ${a} - ${b};`, dtype: arith });
 /** a · b, elementwise. @example `mul(tensor([1, 2, 3]), 0.5)` → [0.5, 1, 1.5] */
-export const mul = defineBinary('mul', { body: (a, b) => `return ${a} * ${b};`, dtype: arith, vjp: (g, _o, [a, b]) => [toInput(mul(g, b), a), toInput(mul(g, a), b)] });
+export const mul = defineBinary('mul', { body: (a, b) => `return ${a} * ${b};`, dtype: arith });
 /** True division a / b (always float32). @example `div(tensor(new Int32Array([1, 3]), [2]), 2)` → [0.5, 1.5] */
 export const div = defineBinary('div', {
   body: (a, b) => `return ${a} / ${b};`,
   dtype: () => 'float32',
-  vjp: (g, out, [a, b]) => [toInput(div(g, b), a), negToInput(div(mul(g, out), b), b)],
 });
 /**
  * a^b; the gradient with respect to b is taken as 0 where a ≤ 0 (log undefined). A negative base with an
@@ -82,28 +73,16 @@ export const pow = defineBinary('pow', {
   body: (a, b) =>
     `if (${a} < 0.0 && Math.floor(${b}) === ${b}) {\n    const p = Math.pow(-${a}, ${b});\n    return Math.floor(${b} * 0.5) * 2.0 === ${b} ? p : -p;\n  }\n  return Math.pow(${a}, ${b});`,
   dtype: arith,
-  vjp: (g, out, [a, b]) => [
-    toInput(mul(g, mul(b, pow(a, sub(b, 1)))), a),
-    toInput(mul(g, where(greater(a, 0), mul(out, log(where(greater(a, 0), a, 1))), 0)), b),
-  ],
 });
 /** Elementwise maximum; at ties the gradient goes to a. */
 export const maximum = defineBinary('maximum', {
   body: (a, b) => `return ${a} >= ${b} ? ${a} : ${b};`,
   dtype: arith,
-  vjp: (g, _o, [a, b]) => {
-    const pickA = greaterEqual(a, b);
-    return [toInput(where(pickA, g, 0), a), toInput(where(pickA, 0, g), b)];
-  },
 });
 /** Elementwise minimum; at ties the gradient goes to a. */
 export const minimum = defineBinary('minimum', {
   body: (a, b) => `return ${a} <= ${b} ? ${a} : ${b};`,
   dtype: arith,
-  vjp: (g, _o, [a, b]) => {
-    const pickA = lessEqual(a, b);
-    return [toInput(where(pickA, g, 0), a), toInput(where(pickA, 0, g), b)];
-  },
 });
 
 const comparison = (name: string, opSrc: string) =>
@@ -130,7 +109,6 @@ definePrimitive({
   name: 'where',
   gpujs: (n, views) => elementwiseKernel(n.shape, views, whereBody),
   elementwise: () => whereBody,
-  vjp: (g, _o, [c, a, b]) => [null, toInput(where(c, g, 0), a), toInput(where(c, 0, g), b)],
 });
 
 /**

@@ -8,7 +8,6 @@ import type { View } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { broadcastView, decompose, kernelFn, lit, names, offsetOf } from '../kernels/codegen.js';
 import { definePrimitive, node } from './registry.js';
-import { sumToShape } from './reduce.js';
 
 /** Strides of a view that is one dense C-order block (possibly at an offset), or undefined. */
 function denseBlock(v: View): boolean {
@@ -139,7 +138,7 @@ export const transpose = (x: Tensor, axes?: readonly number[]): Tensor => permut
 definePrimitive({
   name: 'broadcastTo',
   view: (n, v) => broadcastView(v, n.shape),
-  vjp: (g, _o, [x]) => [sumToShape(g, x.shape)],
+  // its gradient rule, a sum (reduce.ts builds on these views), is in basic-rules.ts
 });
 
 /** Broadcast to `shape` with NumPy rules (no copy). @example `broadcastTo(tensor([1, 2]), [3, 2])` */

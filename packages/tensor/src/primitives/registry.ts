@@ -10,7 +10,8 @@ export type VjpRule = (g: Tensor, node: Tensor, inputs: readonly Tensor[]) => (T
 /**
  * A primitive: the closed set of ops every backend implements. Its forward (a gpu.js kernel source or a
  * view transform), its shape rule (in the op's builder function, next to it) and its gradient rule live
- * together in one file under `primitives/`.
+ * together in one file under `primitives/`, but for the few rules that build on ops of a file which imports
+ * theirs: those are in basic-rules.ts (attached with `setVjp`), so the files import each other without cycles.
  */
 export interface Primitive {
   readonly name: string;
@@ -43,6 +44,19 @@ export function definePrimitive(p: Primitive): Primitive {
   if (!p.view && !p.gpujs && !p.host) throw new Error(`primitive ${p.name} has neither a kernel, a view nor a host rule`);
   PRIMITIVES.set(p.name, p);
   return p;
+}
+
+/**
+ * Attach the gradient rule of a primitive defined elsewhere. Rules that call builders of other primitive
+ * files live apart from their ops (primitives/basic-rules.ts), so the primitive files import each other in
+ * one direction only; the entry module loads those rules before any gradient is taken. The map entry is
+ * replaced, not mutated, as a Primitive is read-only.
+ */
+export function setVjp(name: string, vjp: VjpRule): void {
+  const p = PRIMITIVES.get(name);
+  if (!p) throw new Error(`cannot set the gradient rule of unknown primitive ${name}`);
+  if (p.vjp || p.nonDifferentiable) throw new Error(`primitive ${name} already has a gradient rule (or none by definition)`);
+  PRIMITIVES.set(name, { ...p, vjp });
 }
 
 /** Build a pending node. */
