@@ -3,8 +3,8 @@
  * distribution, softened by a temperature T, where the teacher's vocabulary applies. Built from autograd ops only
  * (log-softmax, exp, sums), so its gradient is the composite's: `T·(p_s − p_t)` per logit before the T² scale.
  */
-import { add, cast, concat, div, exp, full, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, softmaxCrossEntropy, stopGradient, sub, sum, type Tensor } from '@llm-modules/tensor';
-import { linear } from '@llm-modules/transformer';
+import { add, cast, div, exp, logSoftmax, maximum, mul, neg, notEqual, reshape, slice, softmaxCrossEntropy, stopGradient, sub, sum, type Tensor } from '@llm-modules/tensor';
+import { linear, shiftedLabels } from '@llm-modules/transformer';
 import { IGNORE_INDEX } from './data/batches.js';
 
 /** The distillation term of a train config (`training.kd`): loss = cross-entropy + weight · KD. */
@@ -48,12 +48,6 @@ export function distillationSum(student: Tensor, teacher: Tensor, mask: Tensor, 
   return { total: mul(sum(mul(perRow, mask)), temperature * temperature), count: sum(mask) };
 }
 
-/** `labels[:, 1:]` with IGNORE_INDEX appended: position t's target, `[B, T]`. */
-function nextLabels(labels: Tensor): Tensor {
-  const [B, T] = labels.shape;
-  return concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1);
-}
-
 /** 1 where position t is trained (its next label is kept), else 0: `[B, T]` float32, the causal loss's positions. */
 const trainedPositions = (next: Tensor): Tensor => cast(notEqual(next, IGNORE_INDEX), 'float32');
 
@@ -75,7 +69,7 @@ export function distillationLoss(student: Tensor, teacher: Tensor, labels: Tenso
   const [B, T, V] = student.shape;
   if (teacher.shape[0] !== B || teacher.shape[1] !== T) throw new Error(`distillation: student logits [${student.shape.join(', ')}] and teacher logits [${teacher.shape.join(', ')}] differ in batch or length`);
   const t2 = reshape(teacher, [B * T, teacher.shape[2]]);
-  const next = reshape(nextLabels(labels), [B * T]);
+  const next = reshape(shiftedLabels(labels), [B * T]);
   const mask = trainedPositions(next);
   const { total } = distillationSum(reshape(student, [B * T, V]), t2, positionWeights(t2, next, mask, opts.weighting), opts.temperature);
   return div(total, maximum(sum(mask), 1)); // the mean over trained positions, as the cross-entropy's
@@ -104,7 +98,7 @@ export function chunkedDistillationLoss(studentHidden: Tensor, studentHead: Tens
   const [B, T, Ds] = studentHidden.shape;
   const Dt = teacherHidden.shape[2];
   const chunk = opts.chunk ?? 512;
-  const next = nextLabels(labels); // [B, T]
+  const next = shiftedLabels(labels); // [B, T]
   const mask = trainedPositions(next); // [B, T]
   let total: Tensor | undefined;
   for (let s = 0; s < T; s += chunk) {

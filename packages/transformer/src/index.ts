@@ -34,7 +34,7 @@ export {
   type CrossAttentionParams,
   type MaskParts,
 } from './nn/attention.js';
-export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEntropySum, labelsFromMask } from './nn/loss.js';
+export { IGNORE_INDEX, causalLMLoss, chunkedCausalLMLoss, crossEntropy, crossEntropySum, labelsFromMask, shiftedLabels } from './nn/loss.js';
 export { cacheTensors, createKVCache, disposeCache, writeCache, type CacheShape, type KVCache } from './cache.js';
 export { gptNeo, gptNeoBlock, gptNeoParameterShapes, type GPTNeoMask } from './models/gpt-neo.js';
 export { qwen2, qwen2Layer, qwen2ParameterShapes } from './models/qwen2.js';

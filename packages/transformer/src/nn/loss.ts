@@ -68,8 +68,16 @@ export function causalLMLoss(logits: Tensor, labels: Tensor): Tensor {
   return crossEntropy(logits, shiftedLabels(labels, B, T));
 }
 
-/** `labels[:, 1:]` with IGNORE_INDEX appended: position t's target. */
-function shiftedLabels(labels: Tensor, B: number, T: number): Tensor {
+/**
+ * `labels[:, 1:]` with IGNORE_INDEX appended: position t's target `[B, T]` (the causal losses' positions).
+ * @example
+ * ```ts
+ * import { tensor } from '@llm-modules/tensor';
+ * import { shiftedLabels } from '@llm-modules/transformer';
+ * console.log(await shiftedLabels(tensor([[5, 6, 7]], [1, 3], 'int32')).array()); // [[6, 7, -100]]
+ * ```
+ */
+export function shiftedLabels(labels: Tensor, B = labels.shape[0], T = labels.shape[1]): Tensor {
   return concat([slice(labels, [0, 1], [B, T]), full([B, 1], IGNORE_INDEX, 'int32')], 1); // [B, T]
 }
 
