@@ -16,6 +16,7 @@ export default defineConfig({
       { find: /^@llm-modules\/([a-z-]+)$/, replacement: pkg('$1') },
       // the CLI package is published as `llm-modules` (its doctests import it by that name)
       { find: /^llm-modules$/, replacement: pkg('cli') },
+      { find: /^llm-modules\/([a-z-]+)$/, replacement: pkg('cli', '$1') },
     ],
   },
   test: {

@@ -13,4 +13,4 @@ const shipDemoWorld = async () => {
   });
 };
 
-export default packageBuild(['src/index.ts', 'src/bin.ts'], { dts: { entry: 'src/index.ts' }, onSuccess: shipDemoWorld });
+export default packageBuild(['src/index.ts', 'src/bin.ts', 'src/demo-world.ts'], { dts: { entry: ['src/index.ts', 'src/demo-world.ts'] }, onSuccess: shipDemoWorld });

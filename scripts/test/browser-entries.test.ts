@@ -16,6 +16,11 @@ describe('browser entries', () => {
     expect(problems).toEqual([]);
   });
 
+  it('llm-modules/demo-world (the CLI demo\'s world and measures, which examples/browser imports) bundles with no Node built-in', async () => {
+    const problems = await browserBundleProblems(`export * from './packages/cli/src/demo-world.ts';\n`, ROOT, { fromSource: true });
+    expect(problems).toEqual([]);
+  });
+
   it('the check catches a Node built-in, naming it and the file', async () => {
     const problems = await browserBundleProblems(`import { readFile } from 'node:fs/promises';\nexport { readFile };\n`, ROOT, { fromSource: true });
     expect(problems.join('\n')).toMatch(/imports the Node built-in "node:fs\/promises"/);

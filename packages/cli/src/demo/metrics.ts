@@ -6,8 +6,7 @@
 import type { Tokenizer } from '@llm-modules/loaders';
 import { argmax, slice, tensor, type Tensor } from '@llm-modules/tensor';
 import type { Params } from '@llm-modules/transformer';
-import { encode } from './teacher.js';
-import { completionText, promptText, rng, type Fact } from './world.js';
+import { completionText, encode, promptText, rng, type Fact } from './world.js';
 
 export interface TraceSet<F = Fact> {
   facts: F[];
@@ -21,6 +20,7 @@ export interface TraceSet<F = Fact> {
 
 /**
  * Tokenize the traces of `facts` (every sequence has the same length in this world).
+ * @example-skip needs the world's tokenizer (runDemo and examples/browser load it from the teacher's folder)
  * @example `const set = traceSet(tok, heldout); set.sequences[0].length // 15`
  */
 export function traceSet(tok: Tokenizer, facts: readonly Fact[]): TraceSet {
@@ -53,6 +53,7 @@ async function chunked(rows: number[][], size: number, fn: (chunk: number[][]) =
 /**
  * Teacher-forced accuracy at the answer position; with `scrambleSeed`, every token from the answer on is
  * replaced by a random one first (a causal model's prediction cannot change; a leaky one's can).
+ * @example-skip needs a trained contestant's logits and parameters (runDemo; examples/browser's recipe)
  * @example `const acc = await teacherForcedAccuracy(c.logits, params, set, { vocab: 347 })`
  */
 export async function teacherForcedAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet<unknown>, opts: { vocab: number; scrambleSeed?: number; chunk?: number }): Promise<number> {
@@ -65,6 +66,7 @@ export async function teacherForcedAccuracy(logitsFn: LogitsFn, params: Params, 
 /**
  * Greedy free-running generation from each prompt (the whole prefix recomputed each step, as the released code
  * generates); the final answer is the token after `A:`.
+ * @example-skip needs a trained contestant's logits and parameters (runDemo; examples/browser's recipe)
  * @example `const { accuracy, samples } = await generationAccuracy(c.logits, params, set, tok)`
  */
 export async function generationAccuracy(logitsFn: LogitsFn, params: Params, set: TraceSet<unknown>, tok: Tokenizer, opts: { chunk?: number } = {}): Promise<{ accuracy: number; samples: string[] }> {

@@ -8,10 +8,11 @@ import type { Tokenizer } from '@llm-modules/loaders';
 import { argmax, tensor } from '@llm-modules/tensor';
 import type { CausalLM, Params } from '@llm-modules/transformer';
 import { progressObserver, readTrainConfig, runTrainConfig, type Observer } from '@llm-modules/trainer';
-import { allFacts, factText, teacherRows, writeWorldTokenizer, type Fact } from './world.js';
+import { allFacts, encode, factText, teacherRows, type Fact } from './world.js';
+import { writeWorldTokenizer } from './world-tokenizer.js';
 
-/** Token ids of `text` (no special tokens). */
-export const encode = (tok: Tokenizer, text: string): number[] => tok.encode(text, { addSpecialTokens: false });
+/** Token ids of `text` (no special tokens); defined with the world (browser-safe). */
+export { encode };
 
 /**
  * Greedy next-token accuracy of `model` on `a op b =` → answer, over `facts` (one batched forward).

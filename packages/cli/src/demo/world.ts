@@ -2,10 +2,10 @@
  * The demo's synthetic fact world: sums `a+b` and remainders `a%b` of small numbers. A teacher learns every
  * fact in a brief form (`7+5=12`); reasoning-style traces (`7+5=12, so A:12`) exist for a quarter of the facts,
  * a tenth is for validation and the rest is held out. Numbers 10–99 are single tokens (BPE merges over a
- * byte-level vocabulary), so every fact's answer sits at one token position.
+ * byte-level vocabulary), so every fact's answer sits at one token position. No Node built-in here (the tokenizer files:
+ * world-tokenizer.ts): `llm-modules/demo-world` re-exports it for pages.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Tokenizer } from '@llm-modules/loaders';
 import { mulberry32 } from '@llm-modules/tensor';
 
 export interface Fact {
@@ -14,6 +14,9 @@ export interface Fact {
   b: number;
   answer: number;
 }
+
+/** Token ids of `text` (no special tokens). */
+export const encode = (tok: Tokenizer, text: string): number[] => tok.encode(text, { addSpecialTokens: false });
 
 /** The facts' text forms. */
 export const factText = (f: Fact) => `${f.a}${f.op}${f.b}=${f.answer}`;
@@ -105,27 +108,3 @@ export function bytesToUnicode(): Map<number, string> {
 /** Vocabulary size of the world's tokenizer: 256 bytes, `<|endoftext|>` (256), then "10"…"99". */
 export const WORLD_VOCAB = 347;
 export const WORLD_EOS = 256;
-
-/**
- * Write the world's tokenizer (GPT-2 byte-level BPE files; merges make 10–99 single tokens) to `dir`.
- * @example `await writeWorldTokenizer('examples/knowledge-transfer/tokenizer')`
- */
-export async function writeWorldTokenizer(dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const map = bytesToUnicode();
-  const vocab: Record<string, number> = {};
-  for (let b = 0; b < 256; b++) vocab[map.get(b)!] = b;
-  vocab['<|endoftext|>'] = WORLD_EOS;
-  const merges = ['#version: 0.2'];
-  let id = 257;
-  for (let a = 1; a <= 9; a++) {
-    for (let b = 0; b <= 9; b++) {
-      vocab[`${a}${b}`] = id++;
-      merges.push(`${a} ${b}`);
-    }
-  }
-  const config = { add_prefix_space: false, bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', unk_token: '<|endoftext|>', model_max_length: 64, tokenizer_class: 'GPT2Tokenizer', clean_up_tokenization_spaces: false };
-  await writeFile(join(dir, 'vocab.json'), `${JSON.stringify(vocab)}\n`);
-  await writeFile(join(dir, 'merges.txt'), `${merges.join('\n')}\n`);
-  await writeFile(join(dir, 'tokenizer_config.json'), `${JSON.stringify(config, null, 2)}\n`);
-}
