@@ -4,7 +4,10 @@
 //   ours        the library on `threads` (WebAssembly SIMD GEMM on every core) and `webasm` (one thread)
 //   gpu.js      the library's own naive gpu.js kernel (fast paths off) on `threads`
 //   plain JS    an i-k-j triple loop
-//   tfjs-wasm   @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD; one thread: tfjs disables threads in Node)
+//   tfjs-wasm   @tensorflow/tfjs-backend-wasm (XNNPACK, SIMD) at its best, twice: on one thread (its default
+//               under Node), and its threaded SIMD build on 2 threads in a worker thread of its own (the
+//               `bench.loadTfjsWasmThreaded` shim: packages/cli/src/bench/tfjs-threads.ts), timed in that
+//               worker; 'tfjs busy threads' is how many threads did that work (per-thread CPU time)
 //   GL          the library on `headlessgl` (gpu.js kernels; run under xvfb-run) when available
 // plus the measured ceiling of the in-place GEMM microkernel (`T.simdPeakGflops`: mul + add on f32x4 over
 // L1-resident panels) and the engine's WebAssembly SIMD peak (simd-peak.mjs: f32x4 mul + add with no
@@ -61,6 +64,7 @@ const available = await T.listBackends();
 const names = option('shapes', quick ? '128,512,mlp' : Object.keys(SHAPES).filter((n) => !PAPER.includes(n)).join(',')).split(',');
 if (flag('paper')) names.push(...PAPER.filter((n) => !names.includes(n)));
 const tfjs = await bench.loadTfjsWasm();
+const tfjs2 = tfjs ? await bench.loadTfjsWasmThreaded(2) : null;
 const gl = available.includes('headlessgl');
 
 const peak1 = await T.simdPeakGflops('webasm');
@@ -102,6 +106,11 @@ for (const name of names) {
     webasm: burst(() => bench.using('webasm', job)),
   };
   if (tfjs && !big) cands.tfjs = burst(bench.tfjsMatmulJob(tfjs.tf, a, b, M, K, N, layout));
+  let job2 = null;
+  if (tfjs2 && !big) {
+    job2 = await tfjs2.matmulJob(a, b, M, K, N, layout);
+    cands.tfjs2 = bench.selfTimed(() => job2(calls)); // the burst runs (and is timed) in tfjs's worker
+  }
   const ms = await bench.interleaved(cands, { reps: big ? Math.min(reps, 2) : reps, budgetMs: big ? 120000 : 20000 });
   for (const k of Object.keys(ms)) ms[k] /= calls;
   // the slow baselines: fewer runs (a 1024³ naive product takes seconds), none at paper scale
@@ -115,14 +124,20 @@ for (const name of names) {
       ms.gl = await bench.bestOf(() => bench.using('headlessgl', glJob), { reps: slowReps, warmup: 1 });
     }
   }
+  // the threads at work in tfjs's pool over a second of this shape's products
+  const check = job2 ? await tfjs2.checkThreads(job2, 1000) : null;
+  const tfjsBest = Math.min(ms.tfjs ?? Infinity, ms.tfjs2 ?? Infinity);
+  if (tfjsBest !== Infinity) ms.tfjs_best = tfjsBest;
   const row = {
     shape: `${M}x${K} @ ${K}x${N}${layout === 'nn' ? '' : ` (${layout === 'nt' ? 'B' : 'A'}ᵀ)`}`,
     'calls per timing': calls,
     'ours threads': gf(ms.threads).toFixed(1),
     'ours 1 thread': gf(ms.webasm).toFixed(1),
-    'tfjs-wasm': ms.tfjs ? gf(ms.tfjs).toFixed(1) : '-',
-    'ours / tfjs': ms.tfjs ? (ms.tfjs / ms.threads).toFixed(2) : '-',
-    '1 thread / tfjs': ms.tfjs ? (ms.tfjs / ms.webasm).toFixed(2) : '-',
+    'tfjs 1 thread': ms.tfjs ? gf(ms.tfjs).toFixed(1) : '-',
+    'tfjs 2 threads': ms.tfjs2 ? gf(ms.tfjs2).toFixed(1) : '-',
+    'tfjs busy threads (cpu/wall)': check ? `${check.busyThreads ?? '?'} (${check.cpuPerWall.toFixed(2)})` : '-',
+    'ours / best tfjs': tfjsBest ? (tfjsBest / ms.threads).toFixed(2) : '-',
+    '1 thread / tfjs 1 thread': ms.tfjs ? (ms.tfjs / ms.webasm).toFixed(2) : '-',
     'threads / 1': (ms.webasm / ms.threads).toFixed(2),
     'gpu.js naive': ms.gpujs ? gf(ms.gpujs).toFixed(2) : '-',
     'plain JS': ms.js ? gf(ms.js).toFixed(2) : '-',
@@ -133,6 +148,7 @@ for (const name of names) {
   };
   rows.push(row);
   json[name] = Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}_gflops`, Number(gf(v).toFixed(2))]));
+  if (check) Object.assign(json[name], { tfjs2_busy_threads: check.busyThreads, tfjs2_cpu_per_wall: check.cpuPerWall });
 }
 const extra = {
   node: process.version,
@@ -140,9 +156,10 @@ const extra = {
   'load average': os.loadavg().map((x) => x.toFixed(1)).join(' '),
   'GEMM microkernel ceiling (GFLOPS)': `${peak1.toFixed(1)} on 1 thread, ${peakN.toFixed(1)} on the threads backend`,
   'WASM SIMD peak (GFLOPS)': `${simd1.toFixed(1)} on 1 thread, ${simd2.toFixed(1)} on 2 threads`,
-  'tfjs-wasm': tfjs ? `tfjs ${tfjs.version}, ${tfjs.threads} thread(s)` : 'not installed',
+  'tfjs-wasm': tfjs ? `tfjs ${tfjs.version}, ${tfjs.threads} thread(s)${tfjs2 ? `; threaded SIMD build, ${tfjs2.threads} threads (XNNPACK pool)` : '; threaded build did not start'}` : 'not installed',
 };
 if (flag('json')) Object.assign(extra, { peak_1thread_gflops: peak1, peak_threads_gflops: peakN, simd_peak_1thread_gflops: simd1, simd_peak_2threads_gflops: simd2, results: json });
 report('matmul f32 GFLOPS (best of runs after warm-up, small shapes in bursts of back-to-back calls; ratios are speed ratios from the same run)', rows, extra);
+await tfjs2?.close();
 T.shutdownThreads();
 process.exit(0);

@@ -154,7 +154,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .description('matmul GFLOPS (vs tfjs-wasm when installed), per-op overhead and a tiny GPT-Neo training step')
     .option('--quick', 'smaller shapes, fewer repetitions')
     .option('--backend <name>', 'tensor backend (default: LLM_MODULES_BACKEND, else the fastest that works)')
-    .option('--json', 'print one JSON object: {"matmul_1024_gflops","tfjs_wasm_1024_gflops","train_step_ms",…}')
+    .option('--json', 'print one JSON object: {"matmul_1024_gflops","tfjs_wasm_1024_gflops" (tfjs at its best: 1 or 2 threads),"train_step_ms",…}')
     .action((opts: { json?: boolean; quick?: boolean; backend?: string }) => benchCommand(opts, io));
   return cli;
 }

@@ -12,6 +12,15 @@ describe('llm-modules bench', () => {
     expect(r.backend).toBe('webasm');
     expect(r.matmul_256_gflops).toBeGreaterThan(0);
     expect(r.train_step_ms).toBeGreaterThan(0);
+    if (r.tfjs_wasm !== null) {
+      // tfjs at its best: the better of one thread and its threaded build on 2 threads, both measured
+      expect(r.tfjs_wasm_256_1thread_gflops).toBeGreaterThan(0);
+      expect(r.tfjs_wasm_256_2threads_gflops).toBeGreaterThan(0);
+      expect(r.tfjs_wasm_256_gflops).toBe(Math.max(r.tfjs_wasm_256_1thread_gflops, r.tfjs_wasm_256_2threads_gflops));
+      expect(r.tfjs_wasm).toMatch(/threaded SIMD build, 2 threads/);
+      // the threaded build really ran on two threads (per-thread CPU time; Linux)
+      if (process.platform === 'linux') expect(r.tfjs_wasm_2threads_busy_threads).toBeGreaterThanOrEqual(2);
+    }
   }, 120_000);
 
   it('rejects an unknown backend in one line', async () => {
