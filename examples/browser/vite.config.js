@@ -1,6 +1,6 @@
-// The demo's world (examples/knowledge-transfer: the trained teacher, its tokenizer, the facts) is served as
-// the page's own files, and every response carries the two headers that make the page cross-origin isolated:
-// without them a browser withholds SharedArrayBuffer and the `threads` backend cannot start its Web Workers.
+// The demo's world (examples/knowledge-transfer: the trained teacher and its tokenizer) is served as the page's
+// own files, and every response carries the two headers that make the page cross-origin isolated: without them
+// a browser withholds SharedArrayBuffer and the WebAssembly backends cannot run their kernels.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
@@ -12,6 +12,8 @@ export default defineConfig({
   publicDir: fileURLToPath(new URL('../knowledge-transfer/', import.meta.url)),
   server: { headers: isolation, host: '127.0.0.1', port: 5174, strictPort: true },
   preview: { headers: isolation, host: '127.0.0.1', port: 5174, strictPort: true },
+  // pre-bundled when the server starts, so the first page load does not trigger a reload
+  optimizeDeps: { include: ['uplot'] },
   worker: { format: 'es' },
   build: { target: 'es2022' },
 });

@@ -1,100 +1,93 @@
-// The model side of the page, in a module Web Worker: load the demo's frozen teacher and tokenizer over
-// HTTP, compose a causal `enhanced` bridge into a small GPT-Neo student, train it on the demo's facts with a
-// loss readout, answer prompts, and hand the trained bridge folder back as files. Only browser entries are imported (the bundler picks them by the
-// `browser` export condition), so nothing here touches a Node built-in.
-import { bridgeFiles, composeModel, generateComposed } from '@llm-modules/bridge';
-import { httpFolder, parseConfig } from '@llm-modules/loaders';
-import { initBackend, isBackendAvailable, listBackends, mulberry32, prngKey, setBackend } from '@llm-modules/tensor';
-import { adamw, collate, initialState, train } from '@llm-modules/trainer';
-import { causalLMLoss, createModel, loadPretrainedFrom } from '@llm-modules/transformer';
+// The model side of the page, in a module Web Worker (the page stays responsive, and the tensor backend may
+// block in Atomics.wait here): pick a backend, load the demo's frozen teacher and tokenizer over HTTP, train the
+// recipe (src/recipe.js, which the Node twin test runs too) with a step-by-step readout and a stop, score the
+// held-out facts group by group, answer typed prompts, and hand the bridge folder out and take one back. Only
+// browser entries are imported (the `browser` export condition), so nothing here touches a Node built-in.
+import { httpFolder } from '@llm-modules/loaders';
+import { pickBackend } from './backends.js';
+import { answerPrompt, bridgeFolder, composeDemo, demoWorld, heldoutAccuracy, loadBridgeFolder, loadTeacher, RECIPE, trainRecipe } from './recipe.js';
 
-const MAX_LENGTH = 48;
-const BATCH = 16;
-let world; // { teacher, tokenizer, examples, eos }
-let composed; // { model, state, optimizer }
-
-/** The student (the CLI demo's bridge.train.json sizes) over the teacher's vocabulary. */
-function studentConfig(vocab, eos) {
-  return parseConfig(
-    { model_type: 'gpt_neo', vocab_size: vocab, hidden_size: 48, num_layers: 2, num_heads: 4, intermediate_size: 96,
-      max_position_embeddings: 64, window_size: 16, attention_types: [[['global', 'local'], 1]], bos_token_id: eos, eos_token_id: eos },
-    'browser demo student',
-  );
-}
-
-/** The backend asked for (`?backend=webgpu` on the page), else the first that works here. */
-async function pickBackend(wanted) {
-  if (!wanted) return initBackend();
-  if (!(await isBackendAvailable(wanted))) throw new Error(`backend "${wanted}" does not work here (working: ${(await listBackends()).join(', ')})`);
-  setBackend(wanted);
-  return wanted;
-}
+let teacher;
+let world; // the split of the last training's seed
+let current; // { model, params, steps, source } — what answers prompts
+let stop; // AbortController of the training or evaluation under way
 
 async function load(base, wanted) {
-  const backend = await pickBackend(wanted);
-  const teacher = await loadPretrainedFrom(httpFolder(new URL('teacher/', base)));
-  const tokenizer = teacher.tokenizer;
-  if (!tokenizer) throw new Error(`${base}teacher/: no tokenizer files`);
-  const res = await fetch(new URL('facts.jsonl', base));
-  if (!res.ok) throw new Error(`${res.url}: HTTP ${res.status}`);
-  const eos = teacher.config.eos_token_id ?? tokenizer.eosTokenId;
-  const examples = (await res.text())
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => [...tokenizer.encode(JSON.parse(l).text), eos].slice(0, MAX_LENGTH))
-    .map((ids) => ({ inputIds: ids, lossMask: ids.map(() => 1) }));
-  world = { teacher, tokenizer, examples, eos };
-  const model = composeModel({
-    teacher: { model: teacher.model, params: teacher.params },
-    student: { model: createModel(studentConfig(teacher.config.vocab_size, eos)) },
-    // causal: a position's bridge reads only the teacher states up to itself, as generation needs
-    bridge: { variant: 'enhanced', options: { layers: 1, heads: 4, adapterDim: 32, dropout: 0, causal: true } },
-    head: { vocabSize: teacher.config.vocab_size },
+  const { backend, chain } = await pickBackend(wanted);
+  teacher = await loadTeacher(httpFolder(new URL('teacher/', base)));
+  world = demoWorld(teacher, RECIPE.seed);
+  const { train, validation, heldout } = world.split;
+  postMessage({
+    type: 'ready',
+    backend,
+    chain,
+    isolated: self.crossOriginIsolated,
+    teacher: `${teacher.config.model_type}, ${teacher.config.num_hidden_layers} layers, ${teacher.config.hidden_size} wide`,
+    facts: { train: train.length, validation: validation.length, heldout: heldout.length },
+    recipe: RECIPE,
   });
-  const optimizer = adamw({ lr: 3e-3 });
-  composed = { model, optimizer, state: initialState(model.init(prngKey(3)), optimizer) };
-  postMessage({ type: 'ready', backend, available: await listBackends(), isolated: self.crossOriginIsolated, teacher: `${teacher.config.model_type}, ${examples.length} facts` });
 }
 
-async function trainSteps(steps) {
-  const { model, optimizer } = composed;
-  const rand = mulberry32(composed.state.step + 1);
-  const pick = () => Array.from({ length: BATCH }, () => world.examples[Math.floor(rand() * world.examples.length)]);
-  const loss = (params, b) => causalLMLoss(model.apply(params, b.inputIds, { attentionMask: b.attentionMask }).logits, b.labels);
+async function trainSteps(steps, seed) {
+  world = demoWorld(teacher, seed);
+  const model = composeDemo(world);
+  stop = new AbortController();
   const t0 = performance.now();
-  composed.state = await train(composed.state, {
-    loss,
-    optimizer,
-    batches: function* () {
-      for (let s = 0; s < steps; s++) yield collate(pick(), world.eos);
-    },
-    maxSteps: composed.state.step + steps,
-    clipNorm: 1,
-    observers: [(e) => e.type === 'step' && postMessage({ type: 'step', step: e.step, loss: e.loss })],
-  });
-  postMessage({ type: 'trained', steps: composed.state.step, seconds: (performance.now() - t0) / 1000 });
+  const post = (e) => postMessage({ type: 'step', step: e.step, loss: e.loss, tokensPerSecond: e.tokensPerSecond, seconds: (performance.now() - t0) / 1000 });
+  const { params, steps: done, stopped } = await trainRecipe(world, model, { steps, onStep: post, signal: stop.signal });
+  current = { model, params, steps: done, seed, source: `trained here, seed ${seed}` };
+  postMessage({ type: 'trained', steps: done, stopped, seconds: (performance.now() - t0) / 1000 });
 }
 
-async function answer(prompt) {
-  const ids = world.tokenizer.encode(prompt);
-  const { sequences } = await generateComposed(composed.model, composed.state.params, ids, { maxNewTokens: 8, stopTokens: [world.eos] });
-  const text = world.tokenizer.decode(sequences[0].filter((t) => t !== world.eos));
-  postMessage({ type: 'answer', prompt, text: text.split(' ')[0] });
+async function evaluateHeldout(count) {
+  stop = new AbortController();
+  const signal = stop.signal;
+  const t0 = performance.now();
+  const total = Math.min(count, world.split.heldout.length);
+  postMessage({ type: 'progress', done: 0, right: 0, total });
+  const onProgress = (p) => {
+    postMessage({ type: 'progress', ...p });
+    if (signal.aborted) throw Object.assign(new Error('evaluation stopped'), { progress: p });
+  };
+  try {
+    const r = await heldoutAccuracy(world, current.model, current.params, { count: total, onProgress });
+    postMessage({ type: 'evaluated', right: r.right, total: r.total, accuracy: r.accuracy, samples: r.samples.slice(0, 4), seconds: (performance.now() - t0) / 1000 });
+  } catch (err) {
+    if (!err.progress) throw err;
+    postMessage({ type: 'evaluated', ...err.progress, stopped: true, seconds: (performance.now() - t0) / 1000 });
+  }
 }
 
-/** The trained bridge folder (bridge_config.json + bridge.safetensors), for the page to offer as downloads. */
+/** Files picked on the page, by what they hold (a browser may rename a second download `bridge_config (1).json`). */
+async function loadBridge(files) {
+  const json = files.find((f) => f.name.endsWith('.json'));
+  const weights = files.find((f) => f.name.endsWith('.safetensors'));
+  if (!json || !weights) throw new Error('pick both files of a bridge folder: bridge_config.json and bridge.safetensors');
+  const { model, params } = await loadBridgeFolder(teacher, { 'bridge_config.json': json, 'bridge.safetensors': weights });
+  const { steps = null, seed = RECIPE.seed } = JSON.parse(await json.text());
+  world = demoWorld(teacher, seed); // the held-out facts are those of the seed it was trained with
+  current = { model, params, steps, seed, source: `loaded from ${json.name} + ${weights.name}` };
+  postMessage({ type: 'bridge-loaded', steps, seed, source: current.source });
+}
+
 async function save() {
-  const files = await bridgeFiles(composed.model, composed.state.params, { teacherPath: '../teacher', extra: { steps: composed.state.step } });
+  const files = await bridgeFolder(current.model, current.params, current);
   postMessage({ type: 'files', files: [...files] }, [...files.values()].map((b) => b.buffer));
 }
 
+const needsModel = (type) => ['evaluate', 'answer', 'save'].includes(type) && !current;
+
 self.onmessage = async ({ data }) => {
+  if (data.type === 'stop') return stop?.abort();
   try {
+    if (needsModel(data.type)) throw new Error('train a bridge first (or load a bridge folder)');
     if (data.type === 'load') await load(data.base, data.backend);
-    else if (data.type === 'train') await trainSteps(data.steps);
-    else if (data.type === 'answer') await answer(data.prompt);
+    else if (data.type === 'train') await trainSteps(data.steps, data.seed);
+    else if (data.type === 'evaluate') await evaluateHeldout(data.count);
+    else if (data.type === 'answer') postMessage({ type: 'answer', ...(await answerPrompt(world, current.model, current.params, data.prompt)), source: current.source });
     else if (data.type === 'save') await save();
+    else if (data.type === 'load-bridge') await loadBridge(data.files);
   } catch (err) {
-    postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+    postMessage({ type: 'error', during: data.type, message: err instanceof Error ? err.message : String(err), chain: err?.chain });
   }
 };
