@@ -135,7 +135,7 @@ for (const name of names) {
     'ours 1 thread': gf(ms.webasm).toFixed(1),
     'tfjs 1 thread': ms.tfjs ? gf(ms.tfjs).toFixed(1) : '-',
     'tfjs 2 threads': ms.tfjs2 ? gf(ms.tfjs2).toFixed(1) : '-',
-    'tfjs busy threads (cpu/wall)': check ? `${check.busyThreads ?? '?'} (${check.cpuPerWall.toFixed(2)})` : '-',
+    'tfjs busy threads (cpu/wall; top thread ticks)': check ? `${check.busyThreads ?? '?'} (${check.cpuPerWall.toFixed(2)}; ${check.threadTicks?.join(' ') ?? '?'})` : '-',
     'ours / best tfjs': tfjsBest ? (tfjsBest / ms.threads).toFixed(2) : '-',
     '1 thread / tfjs 1 thread': ms.tfjs ? (ms.tfjs / ms.webasm).toFixed(2) : '-',
     'threads / 1': (ms.webasm / ms.threads).toFixed(2),
@@ -148,7 +148,7 @@ for (const name of names) {
   };
   rows.push(row);
   json[name] = Object.fromEntries(Object.entries(ms).map(([k, v]) => [`${k}_gflops`, Number(gf(v).toFixed(2))]));
-  if (check) Object.assign(json[name], { tfjs2_busy_threads: check.busyThreads, tfjs2_cpu_per_wall: check.cpuPerWall });
+  if (check) Object.assign(json[name], { tfjs2_busy_threads: check.busyThreads, tfjs2_cpu_per_wall: check.cpuPerWall, tfjs2_thread_ticks: check.threadTicks });
 }
 const extra = {
   node: process.version,

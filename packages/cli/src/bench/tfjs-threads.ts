@@ -41,12 +41,11 @@ function threadTimes() {
     return out;
   } catch { return null; }
 }
-// threads whose CPU time grew by at least a quarter of the busiest one's
+// the threads whose CPU time grew by at least a third of the busiest one's, and the top shares (ticks)
 function busyThreads(before, after) {
-  if (!before || !after) return null;
-  const d = [...after].map(([tid, t]) => t - (before.get(tid) ?? 0));
-  const top = Math.max(...d);
-  return top > 0 ? d.filter((x) => x >= top / 4).length : null;
+  if (!before || !after) return { busy: null, ticks: null };
+  const d = [...after].map(([tid, t]) => t - (before.get(tid) ?? 0)).sort((a, b) => b - a);
+  return { busy: d[0] > 0 ? d.filter((x) => x >= d[0] / 3).length : null, ticks: d.slice(0, 4) };
 }
 
 async function load() {
@@ -111,7 +110,7 @@ load().then((t) => {
         }
         const ms = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
-        wt.parentPort.postMessage({ id: m.id, ms, busy: busyThreads(before, threadTimes()), cpuPerWall: (cpu.user + cpu.system) / 1000 / ms });
+        wt.parentPort.postMessage({ id: m.id, ms, ...busyThreads(before, threadTimes()), cpuPerWall: (cpu.user + cpu.system) / 1000 / ms });
       }
     } catch (e) {
       wt.parentPort.postMessage({ id: m.id, error: String(e && e.message || e) });
@@ -131,10 +130,11 @@ export interface TfjsThreaded {
   matmulJob: (a: Float32Array, b: Float32Array, M: number, K: number, N: number, layout?: 'nn' | 'nt' | 'tn') => Promise<TfjsThreadedJob>;
   /**
    * Runs `job` back to back for `ms` and reports the threads that did the work (those whose CPU time grew
-   * by at least a quarter of the busiest one's, from /proc/self/task: null off Linux) and the process's
-   * CPU time over that wall time (≈ the threads at work on an otherwise idle machine).
+   * by at least a third of the busiest one's, from /proc/self/task: null off Linux), the four largest
+   * per-thread CPU times (clock ticks) and the process's CPU time over that wall time (≈ the threads at
+   * work on an otherwise idle machine).
    */
-  checkThreads: (job: TfjsThreadedJob, ms?: number) => Promise<{ busyThreads: number | null; cpuPerWall: number }>;
+  checkThreads: (job: TfjsThreadedJob, ms?: number) => Promise<{ busyThreads: number | null; threadTicks: number[] | null; cpuPerWall: number }>;
   close: () => Promise<void>;
 }
 
@@ -187,7 +187,7 @@ export async function loadTfjsWasmThreaded(threads = 2, dirs: string[] = [proces
     },
     checkThreads: async (job, ms = 1000) => {
       const r = await call({ op: 'check', job: jobIds.get(job), ms });
-      return { busyThreads: r.busy, cpuPerWall: Number(r.cpuPerWall.toFixed(2)) };
+      return { busyThreads: r.busy, threadTicks: r.ticks, cpuPerWall: Number(r.cpuPerWall.toFixed(2)) };
     },
     close: async () => {
       await worker.terminate();

@@ -73,6 +73,7 @@ export async function benchCommand(opts: BenchOptions, io: CliIO): Promise<void>
       const check = await tfjs2.checkThreads(job2, opts.quick ? 200 : 1000);
       result.tfjs_wasm_2threads_busy_threads = check.busyThreads;
       result.tfjs_wasm_2threads_cpu_per_wall = check.cpuPerWall;
+      result.tfjs_wasm_2threads_thread_ticks = check.threadTicks;
     }
     if (tfjs) result[`matmul_${key}_vs_tfjs`] = Number((tfjsBest / ms.ours).toFixed(2));
     const peers = ms.tfjs2 && job2 ? `tfjs-wasm ${result[`tfjs_wasm_${key}_1thread_gflops`]} on 1 thread, ${result[`tfjs_wasm_${key}_2threads_gflops`]} on 2` : `tfjs-wasm ${result[`tfjs_wasm_${key}_gflops`]}`;
