@@ -46,9 +46,10 @@ export interface Backend {
   /**
    * Optional: run a fused group of elementwise nodes (fusion/program.ts) over its external inputs and
    * return the root's values (and its extra outputs', see multiOutputGroups). Backends without it
-   * evaluate node by node.
+   * evaluate node by node. `into`, when given, is a donated storage of exactly the outputs' size that
+   * the group may overwrite (evaluate.ts checks it is safe); a backend that writes there returns it.
    */
-  executeGroup?(group: Group, inputs: readonly View[]): Promise<Storage>;
+  executeGroup?(group: Group, inputs: readonly View[], into?: Storage): Promise<Storage>;
   /**
    * Whether executeGroup takes groups with extra outputs (`Group.extra`): it then returns all of them in
    * one storage, one after another, root first.
@@ -111,11 +112,22 @@ export const countPath = (path: string): void => {
   kernelStats.byPath[path] = (kernelStats.byPath[path] ?? 0) + 1;
 };
 
-/** Live-storage accounting: the memory rule's observable side. */
-export const memoryStats = { liveStorages: 0, allocated: 0, released: 0 };
+/**
+ * Live-storage accounting: the memory rule's observable side. `liveBytes` is what the live storages
+ * hold (4 bytes a value, 8 on the reference backend), `peakBytes` its highest value since it was last
+ * set (a caller measuring one step sets it to `liveBytes` first). A released storage's array may
+ * outlive it until the garbage collector runs or a free list reuses it: these count tensors, not RSS.
+ */
+export const memoryStats = { liveStorages: 0, allocated: 0, released: 0, liveBytes: 0, peakBytes: 0 };
+
+/** Bytes a storage is accounted for in `memoryStats`. */
+export const storageBytes = (s: Pick<Storage, 'size' | 'data'>): number => s.size * (s.data?.BYTES_PER_ELEMENT ?? 4);
 
 export function newStorage(backend: Storage['backend'], size: number, data?: Float32Array | Float64Array, handle?: unknown): Storage {
   memoryStats.liveStorages++;
   memoryStats.allocated++;
-  return { backend, size, data, handle, refs: 0 };
+  const s: Storage = { backend, size, data, handle, refs: 0 };
+  memoryStats.liveBytes += storageBytes(s);
+  if (memoryStats.liveBytes > memoryStats.peakBytes) memoryStats.peakBytes = memoryStats.liveBytes;
+  return s;
 }

@@ -3,7 +3,7 @@
  * re-index storage; kernel primitives run compiled kernels (cached by the backend). Intermediates are
  * freed as soon as their last consumer in this evaluation has run (see memory.ts for the whole rule).
  */
-import { contiguousView, memoryStats, newStorage, type Backend, type View } from './backend.js';
+import { contiguousView, isContiguous, memoryStats, newStorage, type Backend, type Storage, type View } from './backend.js';
 import { toHost } from './dtype.js';
 import { getBackend, backendByName } from './backends/registry.js';
 import { release, retain, realize, disposeTensor } from './memory.js';
@@ -11,6 +11,8 @@ import { PRIMITIVES } from './primitives/registry.js';
 import { Tensor, hooks } from './tensor.js';
 import { TensorError } from './errors.js';
 import { planFusion } from './fusion/plan.js';
+import { groupRoot, type Group } from './fusion/program.js';
+import { shapesEqual } from './shape.js';
 import './primitives/unary.js'; // registers the 'copy' primitive used to materialise views
 import { profileKey, profiling, record } from './profile.js';
 
@@ -108,7 +110,8 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       const group = plan?.groups.get(t);
       const began = profiling() ? performance.now() : 0;
       if (group) {
-        const storage = await backend.executeGroup!(group, group.externals.map(viewOf));
+        const into = donatedOutput(group);
+        const storage = await backend.executeGroup!(group, group.externals.map(viewOf), into?.storage);
         if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
         retain(storage);
         temp.set(t, contiguousView(storage, t.shape));
@@ -117,10 +120,13 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
           retain(storage);
           temp.set(o, { ...contiguousView(storage, o.shape), offset: (k + 1) * t.size });
         });
+        // the group wrote into the donated storage: its donors give up their counts (the outputs hold it now)
+        if (into && storage === into.storage) for (const d of into.donors) disposeTensor(d, 'donated');
         for (const m of group.members) finishNode(m);
         continue;
       }
       const prim = PRIMITIVES.get(t.op);
+      if (t.op === 'donated') throw new TensorError('evaluate', `input tensor was donated to an earlier evaluation and can no longer be read (${t.toString()})`);
       if (!prim) throw new TensorError(t.op, 'unknown primitive (was the tensor disposed?)');
       const inputs = t.inputs.map(viewOf);
       let view: View;
@@ -139,11 +145,41 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       temp.set(t, view);
       finishNode(t);
     }
+    // the donated tensors this evaluation read are used up (memory.ts)
+    for (const t of order) for (const i of t.inputs) if (i.donated && i.view && !wanted.has(i)) disposeTensor(i, 'donated');
   } finally {
     for (const [t, v] of temp) {
       if (wanted.has(t) && !t.view) realize(t, v);
       release(v.storage);
     }
+  }
+
+  /**
+   * A storage the group may write its outputs into (root first, extras after, as it lays them out): one
+   * of exactly that size, made by this backend, whose every holder is a donated input of the group
+   * that nothing else in this evaluation reads, each viewed in the root's shape, contiguous, at an
+   * output's offset (so each element is read only by the iteration that overwrites it).
+   */
+  function donatedOutput(group: Group): { storage: Storage; donors: Tensor[] } | undefined {
+    const root = groupRoot(group);
+    const n = root.size;
+    const total = n * (1 + (group.extra?.length ?? 0));
+    for (const e of group.externals) {
+      const s = e.donated ? e.view?.storage : undefined;
+      if (!s || s.size !== total || s.backend !== backend.name || !s.data) continue;
+      const donors = group.externals.filter((x) => x.view?.storage === s);
+      if (donors.length !== s.refs) continue;
+      const fits = (x: Tensor): boolean => {
+        const v = x.view!;
+        if (!x.donated || wanted.has(x) || v.offset % n !== 0 || !shapesEqual(v.shape, root.shape)) return false;
+        if (!isContiguous({ ...v, offset: 0, storage: { ...s, size: n } })) return false;
+        let inGroup = 0;
+        for (const m of group.members) for (const i of m.inputs) if (i === x) inGroup++;
+        return pendingUses.get(x) === inGroup;
+      };
+      if (donors.every(fits)) return { storage: s, donors };
+    }
+    return undefined;
   }
 
   function finishNode(t: Tensor): void {

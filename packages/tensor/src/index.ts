@@ -30,7 +30,7 @@ export { mean, softmax, logSoftmax, logsumexp, relu } from './composites.js';
 export { prngKey, splitKey, foldIn, randomUniform, randomNormal, randomBits, mulberry32, type PRNGKey } from './random.js';
 export { evaluate, readFloat64 } from './evaluate.js';
 export { profileReport, profiling, resetProfile, setProfiling } from './profile.js';
-export { liveStorageCount } from './memory.js';
+export { donate, liveStorageCount } from './memory.js';
 export { setBackend, getBackend, initBackend, listBackends, isBackendAvailable, withBackend, registerBackend, BACKEND_NAMES } from './backends/registry.js';
 export type { Backend, BackendName, BuiltinBackendName, FusedOp, Kernel, KernelTable, Storage, View } from './backend.js';
 export { PRIMITIVES, definePrimitive, node, type Primitive, type VjpRule } from './primitives/registry.js';

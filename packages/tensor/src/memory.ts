@@ -11,12 +11,16 @@
  *   `evaluate` yields one task turn whenever the live storages have grown by 512 since it last did (a
  *   loop that only awaits evaluations would otherwise never free what it drops).
  * - A realized tensor drops its inputs, so holding a result never keeps the graph that made it alive.
+ * - `donate(...tensors)` gives realized tensors to the next evaluation that reads them: it may write
+ *   its results into their storage (an optimizer's new parameters and moments into the old ones: the
+ *   update then needs no second copy of them), and when it finishes they are released and read as
+ *   "donated" errors. The API stays pure: a caller donates only what it will not read again.
  * - Freeing runs the backend's releaser: GPU backends delete the texture; the CPU backends return an
  *   array made by their fast paths to a free list for reuse (fast/buffers.ts). `data()` returns copies,
  *   so no reader ever sees a reused array.
  */
 import type { Storage, View } from './backend.js';
-import { memoryStats } from './backend.js';
+import { memoryStats, storageBytes } from './backend.js';
 import type { Tensor } from './tensor.js';
 
 type Releaser = (s: Storage) => void;
@@ -44,6 +48,7 @@ export function release(s: Storage): void {
   if (s.refs === 0) {
     memoryStats.liveStorages--;
     memoryStats.released++;
+    memoryStats.liveBytes -= storageBytes(s);
     releasers.get(s.backend)?.(s);
     for (const h of hooks) h(s);
   }
@@ -60,13 +65,38 @@ export function realize(t: Tensor, view: View): void {
   finalizer.register(t, view.storage, t);
 }
 
-export function disposeTensor(t: Tensor): void {
+export function disposeTensor(t: Tensor, as: 'disposed' | 'donated' = 'disposed'): void {
   if (!t.view) return;
   finalizer.unregister(t);
-  release(t.view.storage);
+  const s = t.view.storage;
   // A disposed tensor keeps its shape and dtype but can no longer be read.
   t.view = undefined;
-  t.op = 'disposed';
+  t.op = as;
+  release(s);
+}
+
+/**
+ * Give realized tensors to the next `evaluate` that reads them (pending ones are left as they are).
+ * That evaluation may write a result into a donated storage instead of a new one, when every tensor
+ * holding the storage is donated and read only by the kernel writing it, elementwise in the same
+ * layout; once it finishes, the donated tensors it read are released, and reading one throws.
+ * Results are the same with and without donation; only the memory differs.
+ *
+ * @example
+ * ```ts
+ * import { add, donate, evaluate, memoryStats, tensor } from '@llm-modules/tensor';
+ * const p = add(tensor(new Float32Array(4096).fill(1), [4096]), 0); // a kernel's output (a user's array is never written)
+ * await evaluate(p);
+ * const before = memoryStats.liveBytes;
+ * const next = add(p, 1);
+ * donate(p); // p's storage may hold `next`
+ * await evaluate(next);
+ * console.log(memoryStats.liveBytes - before, (await next.data())[0]); // 0 2 on the CPU backends
+ * await p.data().catch((e) => console.log(e.message)); // …was donated…
+ * ```
+ */
+export function donate(...tensors: Tensor[]): void {
+  for (const t of tensors) if (t.view) t.donated = true;
 }
 
 /**

@@ -30,6 +30,8 @@ export class Tensor {
   readonly attrs: Attrs;
   /** @internal realized storage view, when evaluated. */
   view: View | undefined;
+  /** @internal given by `donate` to the next evaluation that reads it (memory.ts). */
+  donated?: boolean;
 
   constructor(
     readonly shape: Shape,

@@ -45,15 +45,16 @@ export class CpuBackend implements Backend {
   }
 
   /** A fused group as one elementwise program (all its outputs at once), else as gpu.js does it. */
-  async executeGroup(group: Group, inputs: readonly View[]): Promise<Storage> {
+  async executeGroup(group: Group, inputs: readonly View[], into?: Storage): Promise<Storage> {
     const root = groupRoot(group);
     const outputs = group.extra?.length ? groupOutputs(group).length : 1;
     const program = programOf(group);
-    const out = program && (await runCpuProgram(this.name, program, root.shape, inputs));
+    const target = into?.data instanceof Float32Array && into.size === root.size * outputs ? into.data : undefined;
+    const out = program && (await runCpuProgram(this.name, program, root.shape, inputs, target));
     if (out) {
       kernelStats.launches++;
       kernelStats.fusedNodes += group.members.length - outputs;
-      return newStorage(this.name, root.size * outputs, out);
+      return out === target ? into! : newStorage(this.name, root.size * outputs, out);
     }
     if (outputs > 1) return executeEachOutput(this, group, inputs);
     if (group.members.length === 1 || !program) {

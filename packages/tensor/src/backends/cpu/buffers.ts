@@ -108,16 +108,17 @@ export interface KernelOutput {
 }
 
 /**
- * The output of a wasm kernel of `n` floats: written in place when the array lives in wasm memory, else
- * into scratch (copied out by `finishOutput`). Undefined past the scratch cap.
+ * The output of a wasm kernel of `n` floats (into `into` when given: a donated array): written in place
+ * when the array lives in wasm memory, else into scratch (copied out by `finishOutput`). Undefined past
+ * the scratch cap.
  */
-export function kernelOutput(rt: Runtime, n: number): KernelOutput | undefined {
-  const out = outputBuffer(n);
+export function kernelOutput(rt: Runtime, n: number, into?: Float32Array): KernelOutput | undefined {
+  const out = into ?? outputBuffer(n);
   const at = heapAddress.get(out);
   if (at !== undefined) return { out, at, copy: false };
   const scratch = rt.alloc(n);
   if (scratch < 0) {
-    recycle(out);
+    if (out !== into) recycle(out);
     return undefined;
   }
   return { out, at: scratch, copy: true };

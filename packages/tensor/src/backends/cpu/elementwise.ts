@@ -123,9 +123,10 @@ function f32Data(v: View): Float32Array | undefined {
 
 /**
  * Run an elementwise program over views (already in the program's input order). A program with several
- * outputs writes them one after another into one array (shape's size each, the root's first).
+ * outputs writes them one after another into one array (shape's size each, the root's first): `into`
+ * when given (a donated array; every kernel reads an element's inputs before writing its outputs).
  */
-export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: readonly View[]): Float32Array | undefined {
+export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: readonly View[], into?: Float32Array): Float32Array | undefined {
   const size = shape.reduce((a, b) => a * b, 1);
   const views = inputs.map((v) => broadcastView(v, shape));
   const nest = collapse(shape, views);
@@ -133,12 +134,12 @@ export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: r
   const rt = ctx.rt;
   const useWasm = rt && p.simd && size >= (p.transcendental ? 64 : 4096);
   if (useWasm) {
-    const out = runWasm(ctx, rt, p, nest, views, size);
+    const out = runWasm(ctx, rt, p, nest, views, size, into);
     if (out) return out;
   }
   const datas = views.map(f32Data);
   if (datas.some((d) => !d)) return undefined;
-  const out = outputBuffer(size * p.outputs.length);
+  const out = into ?? outputBuffer(size * p.outputs.length);
   const fn = jsKernel(p);
   const args: unknown[] = [];
   forLead(nest, (ot, offs) => {
@@ -149,7 +150,7 @@ export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: r
   return out;
 }
 
-function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: readonly View[], size: number): Float32Array | undefined {
+function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: readonly View[], size: number, into?: Float32Array): Float32Array | undefined {
   rt.reset();
   const r = nest.dims.length;
   const bases: number[] = [];
@@ -158,7 +159,7 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     if (!c) return undefined;
     bases.push(c.addr - 4 * c.lo);
   }
-  const o = kernelOutput(rt, size * p.outputs.length);
+  const o = kernelOutput(rt, size * p.outputs.length, into);
   if (!o) return undefined;
   const out = o.at;
   const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
@@ -166,7 +167,7 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
   try {
     kernel = wasmKernel(rt, p, classes);
   } catch {
-    recycle(o.out);
+    if (o.out !== into) recycle(o.out);
     (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
     return undefined;
   }

@@ -93,9 +93,9 @@ async function runOneMember(backend: BackendName, node: Tensor, inputs: readonly
 }
 
 /** Run an elementwise program (a fused group) on the CPU backend; undefined means "use the gpu.js kernel". */
-export async function runCpuProgram(backend: BackendName, p: Program, shape: Shape, views: readonly View[]): Promise<Float32Array | undefined> {
+export async function runCpuProgram(backend: BackendName, p: Program, shape: Shape, views: readonly View[], into?: Float32Array): Promise<Float32Array | undefined> {
   const ctx = await fastContext(backend);
-  const out = ctx && declineWhenExhausted(() => runProgram(ctx, p, shape, views));
+  const out = ctx && declineWhenExhausted(() => runProgram(ctx, p, shape, views, into));
   if (out) countPath('cpu:program');
   return out;
 }
