@@ -3,7 +3,7 @@
  * early stopping are observers or options; the step itself (value-and-grad, clip, optimizer update) is pure.
  */
 import { treeLeaves, valueAndGrad, type PyTree } from '@llm-modules/autograd';
-import { evaluate, type Tensor } from '@llm-modules/tensor';
+import { donate, evaluate, type Tensor } from '@llm-modules/tensor';
 import { clipByGlobalNorm } from './optim/clip.js';
 import { accumulate, scaleTree } from './optim/accumulate.js';
 import type { Optimizer } from './optim/types.js';
@@ -52,6 +52,14 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** total optimizer steps, when known, for progress and ETA */
   totalSteps?: number;
+  /**
+   * Each step gives the old parameters, optimizer state and the gradients to the update (`donate` in
+   * `@llm-modules/tensor`): the new state is written into the old one's storage where the backend can,
+   * and the rest is freed as soon as the update has run, so training holds one copy of the state. The
+   * results are the same; but every state, `start` included, is used up by the step after it, so an
+   * observer must copy what it keeps (`await t.data()`) rather than keep a state's tensors.
+   */
+  donate?: boolean;
 }
 
 /**
@@ -98,9 +106,13 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
     const lossAndGrad = valueAndGrad(opts.loss as (p: unknown, b: unknown) => Tensor) as (p: unknown, b: unknown) => [Tensor, PyTree];
     const [value, g] = lossAndGrad(state.params, b);
     const scaled = micro.length === 1 ? g : scaleTree(g, weight);
-    grads = grads === undefined ? scaled : accumulate([grads, scaled]);
+    const sumSoFar = grads;
+    grads = sumSoFar === undefined ? scaled : accumulate([sumSoFar, scaled]);
+    // the running sum may be written over (only a second micro-batch's gradients are new tensors)
+    if (opts.donate && sumSoFar !== undefined) donate(...treeLeaves(sumSoFar));
     await evaluate(value, ...treeLeaves(grads)); // realize so each micro-batch's graph is freed
     lossSum += (await value.data())[0] * weight;
+    if (opts.donate) value.dispose();
   }
   let gradNorm = NaN;
   if (opts.clipNorm) {
@@ -108,9 +120,16 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
     grads = clipped;
     await evaluate(norm);
     gradNorm = (await norm.data())[0];
+    if (opts.donate) donate(norm); // the clipped gradients still read it: used up by the update
   }
   const [params, optState] = opts.optimizer.update(grads!, state.optState, state.params);
-  await evaluate(...treeLeaves(params), ...treeLeaves(optState as PyTree));
+  const next = [...treeLeaves(params), ...treeLeaves(optState as PyTree)];
+  if (opts.donate) {
+    // never a tensor the new state still holds (an optimizer may pass a leaf through unchanged)
+    const kept = new Set(next);
+    donate(...[...treeLeaves(state.params), ...treeLeaves(state.optState as PyTree), ...treeLeaves(grads)].filter((t) => !kept.has(t)));
+  }
+  await evaluate(...next);
   return { next: { ...state, params, optState, step: state.step + 1 }, loss: lossSum, gradNorm, tokens };
 }
 

@@ -2,6 +2,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '@llm-modules/loaders';
+import { memoryStats } from '@llm-modules/tensor';
 import type { Observer, TrainState } from './loop.js';
 
 /**
@@ -44,10 +45,19 @@ export function progressObserver({ stream = process.stderr, every = 10, label = 
   };
 }
 
-/** Append every event as one JSON line to `path` (the metrics log). */
+/**
+ * Append every event as one JSON line to `path` (the metrics log). A step's line also carries the
+ * process's resident memory (`rssBytes`) and the tensor storages' bytes (`memoryStats`): live after the
+ * step (`liveTensorBytes`) and the most live during it (`peakTensorBytes`, since the previous step's line).
+ * @example-skip writes a file @example `observers: [jsonlObserver('runs/x/metrics.jsonl')]`
+ */
 export function jsonlObserver(path: string): Observer {
   mkdirSync(dirname(path), { recursive: true });
-  return (e) => appendFileSync(path, `${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`);
+  return (e) => {
+    const memory = e.type === 'step' ? { rssBytes: process.memoryUsage.rss(), liveTensorBytes: memoryStats.liveBytes, peakTensorBytes: memoryStats.peakBytes } : {};
+    if (e.type === 'step' || e.type === 'start') memoryStats.peakBytes = memoryStats.liveBytes;
+    appendFileSync(path, `${JSON.stringify({ time: new Date().toISOString(), ...e, ...memory })}\n`);
+  };
 }
 
 interface LoopPosition {

@@ -27,6 +27,7 @@ export interface RunOptions {
   configFile?: string;
   /** the folder relative config paths start from (default: the config file's folder, else the working folder) */
   baseDir?: string;
+  /** run before the run folder's own; a run donates each state to its next step (`TrainOptions.donate`): copy what you keep */
   observers?: Observer[];
   signal?: AbortSignal;
   /** continue from `output/checkpoint` when it exists */
@@ -222,6 +223,8 @@ export async function trainWithConfig(
     lr: o.lr,
     totalSteps: o.totalSteps,
     signal: o.run?.signal,
+    // the run folder's observers copy what they keep (metrics, checkpoint files): the state may be donated
+    donate: true,
     observers: [
       ...(o.run?.observers ?? []),
       jsonlObserver(join(o.output, 'metrics.jsonl')),
