@@ -16,8 +16,10 @@ Peak RSS per phase is VmHWM, reset per phase through /proc/self/clear_refs (Linu
 docs/paper-architecture.md.
 
 Usage: python3 benchmarks/pytorch/paper_scale.py [--teacher DIR] [--wait-teacher S] [--seq 512] [--rows 32]
-           [--steps 5] [--live-steps 2] [--gen-tokens 32] [--threads 2] [--json] [--out FILE] [--tiny]
+           [--steps 5] [--live-steps 2] [--gen-tokens 32] [--threads 2] [--json] [--out FILE] [--tiny] [--no-teacher]
 --tiny shrinks every model (a smoke test of the code paths, not a benchmark).
+--no-teacher builds no teacher and runs train_step_cached only: the memory of training from a cache alone (what
+`llm-modules train` with a `teacherCache` holds), e.g. under `/usr/bin/time -v` for the process's peak RSS.
 """
 import argparse, glob, json, math, os, struct, time
 
@@ -306,6 +308,7 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", default=None, help="also write the JSON object here")
     ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--no-teacher", action="store_true", help="no teacher: train_step_cached only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -324,17 +327,17 @@ def main():
     qc = qwen_config(a.teacher) if files else (TINY_QWEN if a.tiny else QWEN)
     nc = TINY_NEO if a.tiny else NEO
     t0 = time.perf_counter()
-    teacher = Qwen2(qc).requires_grad_(False).eval()
+    teacher = None if a.no_teacher else Qwen2(qc).requires_grad_(False).eval()
     student = Student(qc["d"], nc)
     R["build_s"] = round(time.perf_counter() - t0, 2)
-    R["params"] = {"teacher": count(teacher), "bridge": count(student.bridge),
+    R["params"] = {"teacher": count(teacher) if teacher else 0, "bridge": count(student.bridge),
                    "gptneo_blocks": count(student.blocks) + count(student.ln_f), "wpe": count(student.wpe),
                    "head": count(student.head), "trainable": count(student)}
     for k, v in R["params"].items():
         row("params." + k, "%.2f M" % (v / 1e6), "", "{:,}".format(v) + (" (incl. ln_f)" if k == "gptneo_blocks" else ""))
 
     # 1. load
-    if files:
+    if files and teacher:
         size = sum(os.path.getsize(p) for p in files)
         gc_rss = rss_mib()
         reset_peak()
@@ -358,15 +361,15 @@ def main():
     reset_peak()
     times = []
     with torch.no_grad():
-        for _ in range(a.rows):
+        for _ in range(a.rows if teacher else 0):
             x = ids(a.seq)
             t0 = time.perf_counter()
             H = teacher(x)
             times.append(time.perf_counter() - t0)
-    tps = a.rows * a.seq / sum(times)
+    tps = a.rows * a.seq / sum(times) if times else float("nan")
     R["teacher_forward"] = {"rows": a.rows, "s_per_row": [round(t, 2) for t in times], "tokens_per_s": round(tps, 1),
                             "est_32_rows_s": round(32 * a.seq / tps, 1), "peak_rss_mib": peak_mib(),
-                            "finite": bool(torch.isfinite(H).all())}
+                            "finite": bool(torch.isfinite(H).all()) if times else None}
     row("teacher_forward", round(tps, 1), "tok/s", "%d x %d tokens, %.1f s/row, 32 rows ~ %.0f s" % (
         a.rows, a.seq, sum(times) / a.rows, 32 * a.seq / tps))
 
@@ -399,6 +402,9 @@ def main():
                               "ln_vocab": round(math.log(V), 4)}
     row("train_step_cached", round(med, 2), "s/step", "median of %d, %.1f tok/s, loss %s (ln V = %.2f), peak RSS %d MiB" % (
         a.steps, a.seq / med, losses[0], math.log(V), R["train_step_cached"]["peak_rss_mib"]))
+    if teacher is None:
+        R["loadavg_end"] = os.getloadavg()
+        return report(a, R, rows)
 
     reset_peak()
     losses, times = [], []
@@ -442,6 +448,10 @@ def main():
         "cache vs full rel diff %.1e" % (a.gen_tokens, 1000 * decode / a.gen_tokens, a.prompt, prefill, diff))
 
     R["loadavg_end"] = os.getloadavg()
+    report(a, R, rows)
+
+
+def report(a, R, rows):
     # clear_refs also resets ru_maxrss, so the process peak is the largest per-phase peak
     R["peak_rss_mib"] = max(v["peak_rss_mib"] for v in R.values() if isinstance(v, dict) and "peak_rss_mib" in v)
     print("torch %s, %d threads, load average start %s end %s, teacher weights %s, seq %d, peak RSS %d MiB%s" % (
