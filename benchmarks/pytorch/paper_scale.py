@@ -370,8 +370,9 @@ def main():
     R["teacher_forward"] = {"rows": a.rows, "s_per_row": [round(t, 2) for t in times], "tokens_per_s": round(tps, 1),
                             "est_32_rows_s": round(32 * a.seq / tps, 1), "peak_rss_mib": peak_mib(),
                             "finite": bool(torch.isfinite(H).all()) if times else None}
-    row("teacher_forward", round(tps, 1), "tok/s", "%d x %d tokens, %.1f s/row, 32 rows ~ %.0f s" % (
-        a.rows, a.seq, sum(times) / a.rows, 32 * a.seq / tps))
+    if times:
+        row("teacher_forward", round(tps, 1), "tok/s", "%d x %d tokens, %.1f s/row, 32 rows ~ %.0f s" % (
+            a.rows, a.seq, sum(times) / a.rows, 32 * a.seq / tps))
 
     # 3./4. training steps
     bridge_p = list(student.bridge.parameters())
