@@ -3,6 +3,7 @@
 // seeded split, its traces and its accuracy measure are the CLI demo's own (`llm-modules/demo-world`); the
 // model is the demo's `enhanced` contestant (causal bridge, 2-layer 48-wide GPT-Neo student).
 import { bridgeFiles, composeModel, generateComposed, loadBridgeFrom } from '@llm-modules/bridge';
+import { filesFolder } from '@llm-modules/loaders';
 import { evaluate, prngKey } from '@llm-modules/tensor';
 import { adamw, bucketedBatches, initialState, train, warmupCosine } from '@llm-modules/trainer';
 import { causalLMLoss, createModel, loadPretrainedFrom } from '@llm-modules/transformer';
@@ -132,6 +133,7 @@ export function bridgeFolder(model, params, { steps, seed }) {
 
 /** A bridge folder's files (name → bytes, Blob or File) loaded back over `teacher`: `{ model, params }`. */
 export async function loadBridgeFolder(teacher, files) {
-  const { model, params } = await loadBridgeFrom(files, { teacher: { model: teacher.model, params: teacher.params } });
+  const folder = filesFolder(files, 'the picked bridge folder'); // how errors name it
+  const { model, params } = await loadBridgeFrom(folder, { teacher: { model: teacher.model, params: teacher.params } });
   return { model, params };
 }
