@@ -44,7 +44,7 @@ function program(io: CliIO, status: { code: number } = { code: 0 }): Command {
     .command('demo')
     .description('the toy knowledge-transfer world end to end: frozen teacher → bridge → student, scored on held-out facts')
     .option('--quick', 'a smaller world and fewer steps (CI smoke, < 2 minutes)')
-    .option('--all', 'also train plain, flamingo, gated-tokens and teacher-head')
+    .option('--all', 'also train plain, flamingo, gated-tokens, teacher-head and student-only+head (the head-start control)')
     .option('--variants <list>', 'train only these contestants, e.g. enhanced,gated-tokens+kd (see --all for the names)')
     .option('--retrain-teacher', 'first re-create the shipped teacher with llm-modules train (examples/knowledge-transfer/teacher.train.json)')
     .option('--steps <n>', 'optimizer steps per variant (default 1400, quick 100)')

@@ -58,7 +58,7 @@ describe('llm-modules demo --seeds', () => {
   });
 
   test.each([
-    ['nope', /^llm-modules: --variants: unknown variant "nope"; known: enhanced, student-only, paper-released, gated-tokens\+kd, student-kd, plain, flamingo, gated-tokens, teacher-head\n$/],
+    ['nope', /^llm-modules: --variants: unknown variant "nope"; known: enhanced, student-only, paper-released, gated-tokens\+kd, student-kd, plain, flamingo, gated-tokens, teacher-head, student-only\+head\n$/],
     [',', /^llm-modules: --variants: no variant named; known: /],
   ])('--variants %j is one line and exit 1', async (variants, message) => {
     const a = io();

@@ -3,8 +3,11 @@
  * directions, `W·Q` `[V, Ds]` with `Q` the leading eigenvectors of `WᵀW`. Then `W·h ≈ (W·Q)·(Qᵀh)`: a student whose
  * last state learns `Qᵀh` of the teacher's last state `h` — one shared `Dt → Ds` map — predicts what the teacher
  * predicts, for answers it never saw as a target too. The head is tied to the token table where the student keeps
- * its own tokens (`gated-tokens`), so its tokens start in the teacher's geometry as well.
+ * its own tokens (`gated-tokens`), so its tokens start in the teacher's geometry as well. `teacherInputProjection`
+ * is that map `Qᵀ`, the start of `gated-tokens`' same-position input projection.
  */
+import { tensor, type Tensor } from '@llm-modules/tensor';
+import type { CausalLM, Params } from '@llm-modules/transformer';
 
 /**
  * Eigenvectors of a symmetric `n × n` matrix (row-major), by cyclic Jacobi rotations; columns sorted by descending
@@ -62,14 +65,16 @@ export function symmetricEigen(m: Float64Array, n: number): { values: number[]; 
 }
 
 /**
- * The teacher's head `w` `[V, Dt]` (row-major) on its top `ds` principal directions: `W·Q` `[V, ds]`.
+ * The top `ds` principal directions of the teacher's head `w` `[V, Dt]` (row-major): `Q` `[Dt, ds]` (row-major),
+ * the leading eigenvectors of `WᵀW`. `Qᵀh` is what a student needs of a teacher state `h` to predict as the
+ * teacher does through the head `W·Q`.
  * @example
  * ```ts
- * const rows = teacherHeadRows(Float32Array.from([3, 0, 0, 1, 3, 0]), 3, 2, 1); // the x axis carries the most
- * console.log(Array.from(rows, Math.abs)); // [3, 0, 3]
+ * const q = teacherHeadBasis(Float32Array.from([3, 0, 0, 1, 3, 0]), 3, 2, 1); // the x axis carries the most
+ * console.log(Array.from(q, Math.abs)); // [1, 0]
  * ```
  */
-export function teacherHeadRows(w: Float32Array, V: number, Dt: number, ds: number): Float32Array {
+export function teacherHeadBasis(w: Float32Array, V: number, Dt: number, ds: number): Float64Array {
   if (ds > Dt) throw new Error(`teacherHeadRows: a ${ds}-wide student head cannot hold more than the teacher's ${Dt} directions`);
   const gram = new Float64Array(Dt * Dt);
   for (let r = 0; r < V; r++) {
@@ -79,13 +84,68 @@ export function teacherHeadRows(w: Float32Array, V: number, Dt: number, ds: numb
     }
   }
   const { vectors } = symmetricEigen(gram, Dt);
+  const q = new Float64Array(Dt * ds);
+  for (let i = 0; i < Dt; i++) for (let j = 0; j < ds; j++) q[i * ds + j] = vectors[i * Dt + j];
+  return q;
+}
+
+/**
+ * The teacher's head `w` `[V, Dt]` (row-major) on its top `ds` principal directions: `W·Q` `[V, ds]`.
+ * @example
+ * ```ts
+ * const rows = teacherHeadRows(Float32Array.from([3, 0, 0, 1, 3, 0]), 3, 2, 1); // the x axis carries the most
+ * console.log(Array.from(rows, Math.abs)); // [3, 0, 3]
+ * ```
+ */
+export function teacherHeadRows(w: Float32Array, V: number, Dt: number, ds: number): Float32Array {
+  const q = teacherHeadBasis(w, V, Dt, ds);
   const out = new Float32Array(V * ds);
   for (let r = 0; r < V; r++) {
     for (let j = 0; j < ds; j++) {
       let s = 0;
-      for (let i = 0; i < Dt; i++) s += w[r * Dt + i] * vectors[i * Dt + j];
+      for (let i = 0; i < Dt; i++) s += w[r * Dt + i] * q[i * ds + j];
       out[r * ds + j] = s;
     }
+  }
+  return out;
+}
+
+/**
+ * `Qᵀ` `[ds, Dt]` (row-major): a teacher state's coordinates on its head's top `ds` principal directions, the
+ * same-position input projection `inputFromTeacher` starts from. Then `teacherHeadRows(…)·(Qᵀh) = W·Q·Qᵀ·h`: through
+ * a student whose head is `W·Q`, the teacher's next-token logits on those directions.
+ * @example
+ * ```ts
+ * const qt = teacherInputProjection(Float32Array.from([3, 0, 0, 1, 3, 0]), 3, 2, 1); // the x axis carries the most
+ * console.log(Array.from(qt, Math.abs)); // [1, 0]
+ * ```
+ */
+export function teacherInputProjection(w: Float32Array, V: number, Dt: number, ds: number): Float32Array {
+  const q = teacherHeadBasis(w, V, Dt, ds); // [Dt, ds]
+  const qt = new Float32Array(ds * Dt);
+  for (let i = 0; i < Dt; i++) for (let j = 0; j < ds; j++) qt[j * Dt + i] = q[i * ds + j];
+  return qt;
+}
+
+/**
+ * The parameters a contestant starts from the teacher's head: `head` (the named `[V, ds]` head) as
+ * {@link teacherHeadRows}, `input` (the named `[ds, Dt]` projection) as {@link teacherInputProjection}; each only
+ * when named.
+ * @example-skip a fragment: needs the demo's teacher and a contestant's parameters
+ * @example `params = { ...params, ...(await teacherStarts(teacher, params, { head: c.headName, input: c.inputProjName })) }`
+ */
+export async function teacherStarts(teacher: { model: CausalLM; params: Params }, params: Params, names: { head?: string; input?: string }): Promise<Params> {
+  const w = teacher.params[teacher.model.roles.lmHead ?? teacher.model.roles.tokenEmbedding];
+  const [V, Dt] = w.shape;
+  const data = (await w.data()) as Float32Array;
+  const out: Params = {};
+  if (names.head) {
+    const ds = params[names.head].shape[1];
+    out[names.head] = tensor(teacherHeadRows(data, V, Dt, ds), [V, ds]);
+  }
+  if (names.input) {
+    const ds = params[names.input].shape[0];
+    out[names.input] = tensor(teacherInputProjection(data, V, Dt, ds), [ds, Dt]);
   }
   return out;
 }

@@ -11,7 +11,12 @@ import { distillationLoss, type Batch, type KdOptions } from '@llm-modules/train
 import { WORLD_EOS } from './world.js';
 
 export const DEFAULT_VARIANTS = ['enhanced', 'student-only', 'paper-released', 'gated-tokens+kd', 'student-kd'] as const;
-export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'gated-tokens', 'teacher-head'] as const;
+/**
+ * `student-only+head`: the student alone with its tied token table and head started from the teacher's head
+ * (`headFromTeacher`, as `gated-tokens` starts): the control that tells whether that start is teacher knowledge
+ * by itself (it is not: seed 0, arithmetic, 0.165 against `student-only`'s 0.157) or only a way to read the teacher.
+ */
+export const ALL_VARIANTS = [...DEFAULT_VARIANTS, 'plain', 'flamingo', 'gated-tokens', 'teacher-head', 'student-only+head'] as const;
 export type VariantName = (typeof ALL_VARIANTS)[number];
 
 /**
@@ -47,8 +52,13 @@ export interface Contestant {
   logits(params: Params, ids: Tensor): Tensor;
   /** trainable parameter count */
   parameters: number;
-  /** a bridge's head `[V, Ds]` over the teacher's vocabulary (the token table too where the student keeps its tokens) */
+  /**
+   * a bridge's head `[V, Ds]` over the teacher's vocabulary (the token table too where the student keeps its tokens);
+   * the student alone's tied token table and head
+   */
   headName?: string;
+  /** the `[Ds, Dt]` same-position input projection of the teacher's state (`gated-tokens`) */
+  inputProjName?: string;
 }
 
 export interface StudentSize {
@@ -87,6 +97,12 @@ export interface BridgeTuning {
   kd?: KdOptions;
   /** start a bridge's head from the teacher's (its top principal directions: `teacherHeadRows`) */
   headFromTeacher?: boolean;
+  /**
+   * start the same-position input projection of a bridge that has one (`gated-tokens`' `input_proj`) as `Qᵀ`, the
+   * head's principal directions (`teacherHeadBasis`): with `headFromTeacher`, the student's input at a position then
+   * carries the teacher's next-token prediction there in its head's own coordinates, and the gate only has to open
+   */
+  inputFromTeacher?: boolean;
 }
 
 const BRIDGE_OPTIONS: Record<string, { variant: string; options: Record<string, unknown> }> = {
@@ -124,7 +140,7 @@ export function contestant(name: VariantName, teacher: { model: CausalLM; params
 /** A contestant without distillation: `trainLogits` are its training-mode logits of a batch (dropout with `key`). */
 function plainContestant(name: VariantName, teacher: { model: CausalLM; params: Params }, size: StudentSize, maxPositions: number, tuning: BridgeTuning): Omit<Contestant, 'distills' | 'loss'> & { trainLogits(p: Params, b: DemoBatch, key?: PRNGKey): Tensor } {
   const vocab = teacher.model.config.vocab_size;
-  if (name === 'student-only') {
+  if (name === 'student-only' || name === 'student-only+head') {
     const model = createModel(studentConfig(vocab, size, maxPositions));
     const logits = (p: Params, ids: Tensor, mask?: Tensor) => model.apply(p, ids, { attentionMask: mask }).logits;
     const probe = model.init(prngKey(0));
@@ -135,6 +151,7 @@ function plainContestant(name: VariantName, teacher: { model: CausalLM; params: 
       trainLogits: (p, b) => logits(p, b.inputIds, b.attentionMask),
       logits: (p, ids) => logits(p, ids),
       parameters: count(Object.values(probe).map((t) => t.shape)),
+      headName: model.roles.lmHead ?? model.roles.tokenEmbedding,
     };
   }
   if (name === 'teacher-head') {
@@ -164,6 +181,7 @@ function plainContestant(name: VariantName, teacher: { model: CausalLM; params: 
     ...(model.teacherLayers ? { teacherStates: (ids: Tensor) => model.teacherStates(ids).states } : {}),
     init: (seed) => model.init(prngKey(seed)),
     headName: model.names.head,
+    ...(spec.options.alignedInput !== false && base.variant === 'gated-tokens' ? { inputProjName: `${model.names.bridge}input_proj.weight` } : {}),
     trainLogits: (p, b, key) => model.apply(p, b.inputIds, { attentionMask: b.attentionMask, teacherStates: trainStates(b, key), training: key !== undefined, key: key ? foldIn(key, 2) : null }).logits,
     logits: (p, ids) => model.apply(p, ids).logits,
     parameters: model.parameterCounts().trainable,
