@@ -1,5 +1,5 @@
 /** `vjp`, `grad` and `valueAndGrad` over pytrees. */
-import { definePrimitive, isTensor, node, ones, zeros, type Tensor } from '@llm-modules/tensor';
+import { definePrimitive, isBFloat16Resident, isTensor, node, ones, zeros, type Tensor } from '@llm-modules/tensor';
 import { backward, record } from './backprop.js';
 import { leafPaths, leavesLike, treeFlatten, treeUnflatten } from './pytree.js';
 
@@ -54,6 +54,10 @@ export type Cotangent<T> = T extends Tensor
  */
 export function vjp<A extends unknown[], R>(f: (...args: A) => R, ...primals: A): [R, (cotangent: Cotangent<R>) => GradTuple<A>] {
   const flat = primals.map((p) => treeFlatten(p));
+  flat.forEach(({ leaves, def }, i) => {
+    const k = leaves.findIndex((l) => isTensor(l) && isBFloat16Resident(l));
+    if (k >= 0) throw new Error(`vjp: argument ${i + 1} at ${leafPaths(def)[k]} is held as bfloat16 (frozen weights, bfloat16Tensor): no gradient is computed with respect to it; load it as float32 to train it, or pass it outside the differentiated arguments`);
+  });
   const markers = flat.map(({ leaves }) => leaves.map((l) => (l.dtype === 'float32' ? node('autograd.input', l.shape, l.dtype, [l]) : l)));
   const traced = flat.map(({ def }, i) => treeUnflatten<unknown>(def, markers[i])) as A;
   const out = f(...traced);

@@ -4,7 +4,7 @@
  */
 export * from './index.js';
 export * from './safetensors/node.js';
-export { loadSafetensorsAsTensors } from './tensors-file.js';
+export { loadSafetensorsAsTensors, type TensorLoadOptions } from './tensors-file.js';
 export { loadConfig } from './config-file.js';
 export { readJsonFile } from './json-file.js';
 export { loadTokenizer } from './tokenizer/tokenizer-file.js';

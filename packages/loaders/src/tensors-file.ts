@@ -1,12 +1,22 @@
 /** Safetensors files straight to Tensors (Node entry). */
-import type { Tensor } from '@llm-modules/tensor';
-import { loadSafetensors } from './safetensors/sharded.js';
+import { bfloat16Tensor, type Tensor } from '@llm-modules/tensor';
+import { loadEach } from './safetensors/sharded.js';
 import type { ReadOptions } from './safetensors/read.js';
-import { toTensors } from './tensors.js';
+import { toTensor } from './tensors.js';
+
+export interface TensorLoadOptions extends ReadOptions {
+  /**
+   * Keep BF16 matrices (rank ≥ 2) as their bits: bfloat16-resident tensors (`bfloat16Tensor`), decoded inside
+   * the kernels — half the memory of float32, read straight into place (no float32 copy at any time). For
+   * frozen weights: gradients with respect to them are refused. Default: widen to float32.
+   */
+  keepBFloat16?: boolean;
+}
 
 /**
  * Load a model's weights (file, index or folder; F32/F16/BF16) as Tensors keyed by their safetensors names.
- * Each tensor is read by offset and handed to the tensor core without a further copy.
+ * Each tensor is read by offset and handed to the tensor core without a further copy; with `keepBFloat16`,
+ * BF16 matrices stay bfloat16 in memory.
  *
  * @example
  * ```ts
@@ -17,8 +27,16 @@ import { toTensors } from './tensors.js';
  * await writeSafetensors(file, { 'model.norm.weight': { dtype: 'float32', shape: [4], data: new Float32Array([1, 1, 1, 1]) } });
  * const params = await loadSafetensorsAsTensors(file); // a file, a folder, or a sharded folder
  * console.log(await params['model.norm.weight'].data()); // Float32Array(4) [1, 1, 1, 1]
+ * const kept = await loadSafetensorsAsTensors(file, { keepBFloat16: true }); // BF16 matrices as bfloat16 bits
  * ```
  */
-export async function loadSafetensorsAsTensors(path: string, opts: ReadOptions = {}): Promise<Record<string, Tensor>> {
-  return toTensors(await loadSafetensors(path, opts));
+export async function loadSafetensorsAsTensors(path: string, opts: TensorLoadOptions = {}): Promise<Record<string, Tensor>> {
+  const loaded = await loadEach(path, opts, async (reader, t) => {
+    if (opts.keepBFloat16 && t.dtype === 'BF16' && t.shape.length >= 2) {
+      const bytes = await reader.readBytes(t.name); // its own buffer, at offset 0: 2-byte aligned
+      return bfloat16Tensor(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2), t.shape.slice());
+    }
+    return toTensor(await reader.read(t.name));
+  });
+  return Object.fromEntries(loaded);
 }

@@ -21,6 +21,12 @@ export interface Storage {
   /** may be swapped once for an equal array in WebAssembly memory (backends/cpu/buffers.ts `adoptIntoWasm`) */
   readonly data?: Float32Array | Float64Array;
   readonly handle?: unknown;
+  /**
+   * Host storage of a bfloat16-resident tensor (`bfloat16Tensor`): the values' bfloat16 bit patterns, in
+   * place of `data`. Only kernels that say so (`Backend.takesBFloat16`) read it; for the others the
+   * evaluator hands over a float32 copy (bf16.ts).
+   */
+  readonly bf16?: Uint16Array;
   refs: number;
 }
 
@@ -71,6 +77,11 @@ export interface Backend {
    * op builder makes the fused primitive here or its composite of simpler primitives. Absent: fused.
    */
   lowering?(op: FusedOp): 'fused' | 'composite';
+  /**
+   * Whether this backend's kernel for `node` reads input `k` from bfloat16 storage itself (decoding in the
+   * kernel). Absent or false: the evaluator decodes that input to float32 first (correct, slower).
+   */
+  takesBFloat16?(node: Tensor, k: number): boolean;
 }
 
 /** Ops that exist both as fused primitives and as composites; the backend's `lowering` picks one. */

@@ -4,7 +4,8 @@
  * freed as soon as their last consumer in this evaluation has run (see memory.ts for the whole rule).
  */
 import { contiguousView, isContiguous, memoryStats, newStorage, type Backend, type Storage, type View } from './backend.js';
-import { toHost } from './dtype.js';
+import { decodeBFloat16, toHost } from './dtype.js';
+import { decodeInputs } from './bf16.js';
 import { getBackend, backendByName } from './backends/registry.js';
 import { release, retain, realize, disposeTensor } from './memory.js';
 import { PRIMITIVES } from './primitives/registry.js';
@@ -72,8 +73,12 @@ function finalizersDue(): boolean {
 
 async function materialize(backend: Backend, node: Tensor, input: View): Promise<View> {
   const copyNode = new Tensor(input.shape, node.dtype, 'copy', [], {});
-  const storage = await backend.execute(copyNode, [input]);
-  return contiguousView(storage, input.shape);
+  const { views, done } = decodeInputs(backend, copyNode, [input]);
+  try {
+    return contiguousView(await backend.execute(copyNode, views), input.shape);
+  } finally {
+    done();
+  }
 }
 
 /**
@@ -111,7 +116,13 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       const began = profiling() ? performance.now() : 0;
       if (group) {
         const into = donatedOutput(group);
-        const storage = await backend.executeGroup!(group, group.externals.map(viewOf), into?.storage);
+        const { views, done } = decodeInputs(backend, undefined, group.externals.map(viewOf));
+        let storage;
+        try {
+          storage = await backend.executeGroup!(group, views, into?.storage);
+        } finally {
+          done();
+        }
         if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
         retain(storage);
         temp.set(t, contiguousView(storage, t.shape));
@@ -138,7 +149,17 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         // A view op over a layout it cannot express (e.g. reshape of a transposed view) copies first.
         view = prim.view(t, inputs[0]) ?? prim.view(t, await materialize(backend, t, inputs[0]))!;
       } else {
-        view = prim.alias?.(t, inputs) ?? contiguousView(await backend.execute(t, inputs), t.shape);
+        const aliased = prim.alias?.(t, inputs);
+        if (aliased) view = aliased;
+        else {
+          // bfloat16-resident inputs: decoded for the kernels that do not read them in place (bf16.ts)
+          const { views, done } = decodeInputs(backend, t, inputs);
+          try {
+            view = contiguousView(await backend.execute(t, views), t.shape);
+          } finally {
+            done();
+          }
+        }
       }
       if (began) record(profileKey(t.op, inputs), performance.now() - began, t.size);
       retain(view.storage);
@@ -209,7 +230,7 @@ async function readFlat(t: Tensor): Promise<Float32Array | Float64Array> {
   await evaluate(t);
   const v = t.view;
   if (!v) throw new TensorError('data', `tensor was disposed (${t.toString()})`);
-  const src = v.storage.data ?? (await backendByName(v.storage.backend).read(v.storage));
+  const src = v.storage.data ?? (v.storage.bf16 ? decodeBFloat16(v.storage.bf16) : await backendByName(v.storage.backend).read(v.storage));
   const n = t.size;
   if (isDense(v)) return src.slice(v.offset, v.offset + n);
   const out = src instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);

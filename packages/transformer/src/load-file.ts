@@ -27,7 +27,7 @@ export async function loadPretrained(dir: string, opts: LoadOptions = {}): Promi
   const model = createModel(config);
   const summary = await inspectSafetensors(dir);
   checkWeights(dir, model, summary.tensors);
-  const params = await loadSafetensorsAsTensors(dir, { names: [...model.parameterShapes().keys()], onProgress: opts.onProgress });
+  const params = await loadSafetensorsAsTensors(dir, { names: [...model.parameterShapes().keys()], onProgress: opts.onProgress, keepBFloat16: opts.keepBFloat16 });
   let tokenizer: Tokenizer | null = null;
   if (opts.tokenizer !== false) {
     const has = await Promise.all(TOKENIZER_FILES.map((f) => exists(join(dir, f))));

@@ -32,6 +32,12 @@ export interface LoadOptions {
   tokenizer?: boolean;
   /** Called after each tensor with the stored bytes read so far and in all. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
+  /**
+   * Keep BF16 weight matrices as bfloat16 in memory (`keepBFloat16` of the loaders; the tensor core decodes
+   * them inside its kernels): half the memory, for a frozen model (a teacher); the model cannot be trained.
+   * Node entry (`loadPretrained`); `loadPretrainedFrom` widens.
+   */
+  keepBFloat16?: boolean;
 }
 
 export const TOKENIZER_FILES = ['tokenizer.json', 'vocab.json', 'encoder.json'];

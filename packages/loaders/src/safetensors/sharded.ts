@@ -127,16 +127,21 @@ async function withReaders<T>(where: WeightsLocation, fn: (readers: SafetensorsR
  * ```
  */
 export async function loadSafetensors(path: string, opts: ReadOptions = {}): Promise<Map<string, TensorRecord>> {
+  return loadEach(path, opts, (reader, t) => reader.read(t.name));
+}
+
+/** @internal `loadSafetensors` with its own reading of each selected tensor (tensors-file.ts keeps BF16 bits). */
+export async function loadEach<R>(path: string, opts: ReadOptions, read: (reader: SafetensorsReader, t: TensorInfo) => Promise<R>): Promise<Map<string, R>> {
   const where = await locateWeights(path);
   return withReaders(where, async (readers) => {
     const wanted = opts.names === undefined || typeof opts.names === 'function' ? undefined : new Set(opts.names);
-    const out = new Map<string, TensorRecord>();
+    const out = new Map<string, R>();
     const picked = readers.map((reader) => selectTensors(reader, (wanted ? (t: TensorInfo) => wanted.has(t.name) : opts.names) as ReadOptions['names']));
     const total = picked.flat().reduce((n, t) => n + t.end - t.begin, 0);
     let done = 0;
     for (const [k, reader] of readers.entries()) {
       for (const t of picked[k]) {
-        out.set(t.name, await reader.read(t.name));
+        out.set(t.name, await read(reader, t));
         done += t.end - t.begin;
         opts.onProgress?.(done, total);
       }

@@ -16,6 +16,7 @@ import { registerReleaser } from '../../memory.js';
 import { GpuJsBackend } from '../gpujs/backend.js';
 import { executeEachOutput } from '../group-outputs.js';
 import { runCpuKernel, runCpuProgram } from './kernels.js';
+import { decodeInputs } from '../../bf16.js';
 
 export type CpuBackendName = Extract<BuiltinBackendName, 'cpu' | 'webasm' | 'threads'>;
 
@@ -39,9 +40,21 @@ export class CpuBackend implements Backend {
     return this.run(node, inputs);
   }
 
+  /** matmul (either operand) and gather (the table) read bfloat16-resident storage in their kernels. */
+  takesBFloat16(node: Tensor, k: number): boolean {
+    return node.op === 'matmul' || (node.op === 'gather' && k === 0);
+  }
+
   private async run(node: Tensor, inputs: readonly View[]): Promise<Storage> {
     const out = await runCpuKernel(this.name, node, inputs);
-    return out ? newStorage(this.name, node.size, out) : this.fallback.runPrimitive(node, inputs);
+    if (out) return newStorage(this.name, node.size, out);
+    // the kernel declined: the gpu.js kernel reads float32 only
+    const { views, done } = decodeInputs(this.fallback, node, inputs);
+    try {
+      return await this.fallback.runPrimitive(node, views);
+    } finally {
+      done();
+    }
   }
 
   /** A fused group as one elementwise program (all its outputs at once), else as gpu.js does it. */

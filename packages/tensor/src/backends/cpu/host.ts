@@ -37,6 +37,7 @@ const floatIndex = (v: number): number => Math.floor(v + 0.0); // indices are st
 export function gatherFast(ctx: FastContext, node: Tensor, [x, idx]: readonly View[]): Float32Array | undefined {
   const axis = node.attrs.axis as number;
   const ids = dense(idx);
+  if (x.storage.bf16) return ids && gatherBF16(node, x, ids);
   const w = ids && ctx.rt && gatherWasm(ctx.rt, node, x, ids);
   if (w) return w;
   const xs = dense(x);
@@ -52,6 +53,25 @@ export function gatherFast(ctx: FastContext, node: Tensor, [x, idx]: readonly Vi
       const src = (p * J + j) * Q;
       const dst = (p * I + i) * Q;
       copyRun(out, dst, xs, src, Q);
+    }
+  }
+  return out;
+}
+
+/** gather from a bfloat16-resident table (a C-order view at any offset): rows decoded as they are copied. */
+function gatherBF16(node: Tensor, x: View, ids: Float32Array): Float32Array | undefined {
+  if (x.strides.some((s, k) => x.shape[k] !== 1 && s !== contiguousStrides(x.shape)[k])) return undefined;
+  const axis = node.attrs.axis as number;
+  const bits = x.storage.bf16!;
+  const P = sizeOf(x.shape.slice(0, axis));
+  const J = x.shape[axis];
+  const Q = sizeOf(x.shape.slice(axis + 1));
+  const out = outputBuffer(P * ids.length * Q);
+  const words = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let p = 0, dst = 0; p < P; p++) {
+    for (let i = 0; i < ids.length; i++, dst += Q) {
+      const src = x.offset + (p * J + clamp(floatIndex(ids[i]), J)) * Q;
+      for (let q = 0; q < Q; q++) words[dst + q] = bits[src + q] << 16;
     }
   }
   return out;

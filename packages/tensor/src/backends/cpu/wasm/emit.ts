@@ -209,6 +209,12 @@ export class Fn {
     this.memarg(2, offset);
     return this;
   }
+  /** one uint16 (a bfloat16's bits), zero-extended to i32 */
+  i32Load16U(offset = 0): this {
+    this.op(0x2f);
+    this.memarg(1, offset);
+    return this;
+  }
   load32Splat(offset = 0): this {
     this.simd(0x09);
     this.memarg(2, offset);
@@ -438,6 +444,13 @@ export class Fn {
   }
   f32x4ConvertI32x4S(): this {
     return this.simd(0xfa);
+  }
+  /** the low / high four u16 lanes of an i16x8, zero-extended to i32x4 */
+  i32x4ExtendLowI16x8U(): this {
+    return this.simd(0xa9);
+  }
+  i32x4ExtendHighI16x8U(): this {
+    return this.simd(0xaa);
   }
   i32x4Shl(): this {
     return this.simd(0xab);

@@ -7,6 +7,7 @@ import { reduceFunctions } from './reduce.js';
 import { copyFunctions } from './copy.js';
 import { smallAttentionFunctions } from '../../../ops/attention/wasm-small.js';
 import { layerNormFunctions } from '../../../ops/layer-norm/wasm.js';
+import { bf16Functions } from './bf16.js';
 
 /**
  * `mk_loop(pa, pb, pc, kc, iters)`: the full-tile microkernel `iters` times over the same L1-resident
@@ -34,5 +35,6 @@ export function extraFunctions(cfg: GemmConfig, index: (name: string) => Fn): Fn
     ...reduceFunctions(),
     ...copyFunctions(),
     ...layerNormFunctions(),
+    ...bf16Functions(),
   ];
 }

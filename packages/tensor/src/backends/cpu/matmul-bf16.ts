@@ -1,0 +1,151 @@
+/**
+ * Matmul with a bfloat16-resident operand (bf16.ts) on webasm / threads, decoded inside the kernel: its bits
+ * are copied into scratch (half the bytes of float32) and widened there by the wasm kernels of wasm/bf16.ts.
+ *
+ * - A decoding step (one row of A times a weight read as `Wᵀ`, W's rows contiguous): `gemv_bf16` over W in
+ *   blocks of rows that stay in cache (copy a block, multiply it on the threads), so the weight crosses main
+ *   memory once per token, as bfloat16.
+ * - Anything else: B (or A) decoded to float32 in blocks of columns of at most `bf16Tuning.block` elements, each block
+ *   multiplied by the packed GEMM (matmul.ts `runGemm`) into its columns of the output.
+ *
+ * Batched products (batch items) decline: the backend then decodes the operand and runs its fallback.
+ */
+import type { View } from '../../backend.js';
+import { broadcastView } from '../../kernels/codegen.js';
+import type { Tensor } from '../../tensor.js';
+import type { FastContext } from './context.js';
+import { JobList, ScratchExhausted, splitRanges, type Runtime } from './runtime.js';
+import { finishOutput, kernelOutput, recycle } from './buffers.js';
+import { copyIn, runGemm, runInline, span } from './matmul.js';
+
+/**
+ * Block sizes (tests lower them to cover several blocks on small shapes): `block`, elements of a bfloat16
+ * operand decoded at a time in the GEMM path (32 MiB of bits, 64 MiB of floats); `gemvBytes`, bytes of weight
+ * rows per block of the matrix–vector path, copied and then read from cache by the threads.
+ */
+export const bf16Tuning = { block: 1 << 24, gemvBytes: 1 << 20 };
+
+const scratch = (rt: Runtime, floats: number): number => {
+  const at = rt.alloc(floats);
+  if (at < 0) throw new ScratchExhausted();
+  return at;
+};
+
+/** Copy the bits a view reaches into scratch: the byte address where storage element `lo` landed, and `lo`. */
+function copyBits(rt: Runtime, bits: Uint16Array, lo: number, hi: number, at?: number): number {
+  const addr = at ?? scratch(rt, Math.ceil((hi - lo + 1) / 2) + 4);
+  new Uint16Array(rt.f32.buffer, addr, hi - lo + 1).set(bits.subarray(lo, hi + 1));
+  return addr;
+}
+
+/** Run a job list on the context's threads (inline without a pool). */
+function run(ctx: FastContext, rt: Runtime, list: JobList): void {
+  if (ctx.pool && ctx.threads > 1 && list.jobs.length > 1) ctx.pool.run(list);
+  else runInline(rt, list);
+}
+
+/** Widen `n` bfloat16 at byte address `src` to float32 at `dst`, split over the threads. */
+function decodeInto(ctx: FastContext, rt: Runtime, src: number, dst: number, n: number): void {
+  const list = new JobList();
+  const parts = n >= 1 << 16 && ctx.pool ? ctx.threads : 1;
+  for (const [i0, i1] of splitRanges(n, parts)) if (i1 > i0) list.add('bf16_decode', rt, [src + 2 * i0, dst + 4 * i0, i1 - i0]);
+  run(ctx, rt, list);
+}
+
+/** A view's values as float32 in scratch ({addr, lo} as `copyIn`): bits copied, then decoded. */
+function decodeIn(ctx: FastContext, rt: Runtime, v: View): { addr: number; lo: number } {
+  const [lo, hi] = span(v);
+  const bits = copyBits(rt, v.storage.bf16!, lo, hi);
+  const addr = scratch(rt, hi - lo + 1);
+  decodeInto(ctx, rt, bits, addr, hi - lo + 1);
+  return { addr, lo };
+}
+
+/** The matmul kernel when an operand is bfloat16-resident; undefined declines. */
+export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View[]): Float32Array | undefined {
+  const rt = ctx.rt;
+  if (!rt || node.dtype !== 'float32') return undefined;
+  const r = node.rank;
+  const M = node.shape[r - 2];
+  const N = node.shape[r - 1];
+  const K = a.shape[a.shape.length - 1];
+  const batch = node.shape.slice(0, -2);
+  if (batch.some((d) => d !== 1)) return undefined;
+  if (K === 0) return new Float32Array(node.size);
+  const av = broadcastView(a, [...batch, M, K]);
+  const bv = broadcastView(b, [...batch, K, N]);
+  rt.reset();
+  const ca = a.storage.bf16 ? decodeIn(ctx, rt, av) : copyIn(rt, av);
+  if (!ca) return undefined;
+  let ars = av.strides[r - 2];
+  let acs = av.strides[r - 1];
+  let brs = bv.strides[r - 2];
+  let bcs = bv.strides[r - 1];
+  if (K === 1) [acs, brs] = [1, 1];
+  if (M === 1) ars = acs === 1 ? K : 1;
+  if (N === 1) bcs = 1;
+  const aAddr = ca.addr + 4 * (av.offset - ca.lo);
+  const o = kernelOutput(rt, node.size);
+  if (!o) return undefined;
+  try {
+    if (!b.storage.bf16) {
+      const cb = copyIn(rt, bv);
+      if (!cb) throw new ScratchExhausted();
+      runGemm(ctx, rt, { a: aAddr, ars, acs, b: cb.addr + 4 * (bv.offset - cb.lo), brs, bcs }, M, N, K, [[0, 0]], o.at);
+    } else if (M === 1 && acs === 1 && brs === 1) {
+      gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
+    } else {
+      gemmBlocks(ctx, rt, { a: aAddr, ars, acs }, bv, brs, bcs, M, N, K, o.at);
+    }
+  } catch (e) {
+    recycle(o.out);
+    throw e;
+  }
+  return finishOutput(rt, o);
+}
+
+/**
+ * y[n] = Σ_k x[k] · W(n, k) for n < N, W(n, k) the bfloat16 at `offset + n·ldw + k`: blocks of rows copied
+ * into one scratch area (reused, so it stays in cache) and multiplied on the threads.
+ */
+function gemvRows(ctx: FastContext, rt: Runtime, bits: Uint16Array, offset: number, ldw: number, x: number, y: number, N: number, K: number): void {
+  const rows = Math.max(1, Math.min(N, Math.floor(bf16Tuning.gemvBytes / (2 * ldw))));
+  const area = scratch(rt, Math.ceil((rows * ldw) / 2) + 4);
+  const parts = ctx.pool && rows * K >= 1 << 15 ? ctx.threads * 2 : 1;
+  for (let n0 = 0; n0 < N; n0 += rows) {
+    const n1 = Math.min(N, n0 + rows);
+    const lo = offset + n0 * ldw;
+    copyBits(rt, bits, lo, lo + (n1 - n0 - 1) * ldw + K - 1, area);
+    const list = new JobList();
+    for (const [i0, i1] of splitRanges(n1 - n0, Math.min(parts, n1 - n0))) {
+      if (i1 > i0) list.add('gemv_bf16', rt, [x, area + 2 * i0 * ldw, y + 4 * (n0 + i0), K, 0, i1 - i0, ldw]);
+    }
+    run(ctx, rt, list);
+  }
+}
+
+/** C = A · B with B bfloat16: blocks of B's columns decoded into float32 scratch, each multiplied into its columns of C. */
+function gemmBlocks(ctx: FastContext, rt: Runtime, a: { a: number; ars: number; acs: number }, bv: View, brs: number, bcs: number, M: number, N: number, K: number, c: number): void {
+  const NR = 4 * rt.kernels.gemm.NV;
+  const width = N <= Math.max(NR, Math.floor(bf16Tuning.block / K)) ? N : Math.max(NR, Math.floor(bf16Tuning.block / K / NR) * NR);
+  const bits = bv.storage.bf16!;
+  const tmp = width < N ? scratch(rt, M * width) : c;
+  let bitsAt = -1;
+  let floatsAt = -1;
+  for (let j0 = 0; j0 < N; j0 += width) {
+    const w = Math.min(width, N - j0);
+    const sub: View = { storage: bv.storage, shape: [K, w], strides: [brs, bcs], offset: bv.offset + j0 * bcs };
+    const [lo, hi] = span(sub);
+    if (bitsAt < 0) {
+      bitsAt = scratch(rt, Math.ceil((hi - lo + 1) / 2) + 4);
+      floatsAt = scratch(rt, hi - lo + 1);
+    }
+    copyBits(rt, bits, lo, hi, bitsAt);
+    decodeInto(ctx, rt, bitsAt, floatsAt, hi - lo + 1);
+    runGemm(ctx, rt, { ...a, b: floatsAt + 4 * (sub.offset - lo), brs, bcs }, M, w, K, [[0, 0]], tmp);
+    if (tmp !== c) {
+      const f = rt.f32;
+      for (let i = 0; i < M; i++) f.copyWithin((c >> 2) + i * N + j0, (tmp >> 2) + i * w, (tmp >> 2) + i * w + w);
+    }
+  }
+}
