@@ -55,8 +55,12 @@ const saved = { ...bf16Tuning };
 beforeAll(() => Object.assign(bf16Tuning, { block: 4096, gemvBytes: 3000 }));
 afterAll(() => Object.assign(bf16Tuning, saved));
 
-describe.each(BACKENDS)('bfloat16-resident operands on %s', (backend) => {
+// on the WebAssembly modes, bits adopted into wasm memory (read in place) and copied per product (past its cap)
+const CASES = BACKENDS.flatMap((b) => (b === 'webasm' || b === 'threads' ? [[b, true], [b, false]] : [[b, true]]) as [BackendName, boolean][]);
+
+describe.each(CASES)('bfloat16-resident operands on %s (adopted: %s)', (backend, adopt) => {
   const run = <R>(fn: () => Promise<R>): Promise<R> => T.withBackend(backend, fn);
+  beforeAll(() => void (bf16Tuning.adopt = adopt));
 
   it('x · Wᵀ for one row (a decoding step) and for several rows, W [N, K] bfloat16', async () => {
     const [N, K] = [67, 203]; // K: tails of 8; N: several blocks of rows / columns

@@ -58,8 +58,29 @@ export function adoptIntoWasm(storage: Storage): number | undefined {
   (storage as { data?: Float32Array }).data = h;
   return heapAddress.get(h);
 }
+/** bfloat16 bits adopted into wasm memory → the heap array that holds them */
+const bitsOwner = new WeakMap<Uint16Array, Float32Array>();
+
+/**
+ * `adoptIntoWasm` for a bfloat16-resident storage (`Storage.bf16`, bf16.ts): its bits move into wasm memory
+ * once (same caps), so a matmul reads them in place. Returns their byte address, or undefined (no room).
+ */
+export function adoptBitsIntoWasm(storage: Storage): number | undefined {
+  const b = storage.bf16;
+  if (!b) return undefined;
+  const owner = bitsOwner.get(b);
+  if (owner) return heapAddress.get(owner);
+  const h = heapBuffer(Math.ceil(b.length / 2));
+  if (!h) return undefined;
+  const bits = new Uint16Array(h.buffer, h.byteOffset, b.length);
+  bits.set(b);
+  bitsOwner.set(bits, h);
+  (storage as { bf16?: Uint16Array }).bf16 = bits;
+  return heapAddress.get(h);
+}
+
 // adopted host storage gives its block back when released (user arrays are never pooled: recycle skips them)
-registerReleaser('host', (s) => recycle(s.data));
+registerReleaser('host', (s) => recycle(s.data ?? (s.bf16 && bitsOwner.get(s.bf16))));
 
 /** An output array of `n` floats; its contents are arbitrary (callers overwrite every element). */
 export function outputBuffer(n: number): Float32Array {

@@ -15,21 +15,25 @@ import { broadcastView } from '../../kernels/codegen.js';
 import type { Tensor } from '../../tensor.js';
 import type { FastContext } from './context.js';
 import { JobList, ScratchExhausted, splitRanges, type Runtime } from './runtime.js';
-import { finishOutput, kernelOutput, recycle } from './buffers.js';
+import { adoptBitsIntoWasm, finishOutput, kernelOutput, recycle } from './buffers.js';
 import { copyIn, runGemm, runInline, span } from './matmul.js';
 
 /**
  * Block sizes (tests lower them to cover several blocks on small shapes): `block`, elements of a bfloat16
  * operand decoded at a time in the GEMM path (32 MiB of bits, 64 MiB of floats); `gemvBytes`, bytes of weight
- * rows per block of the matrix–vector path, copied and then read from cache by the threads.
+ * rows per block of the matrix–vector path, copied and then read from cache by the threads; `adopt`, whether
+ * bits move into wasm memory (up to its storage cap) to be read in place.
  */
-export const bf16Tuning = { block: 1 << 24, gemvBytes: 1 << 20 };
+export const bf16Tuning = { block: 1 << 24, gemvBytes: 1 << 20, adopt: true };
 
 const scratch = (rt: Runtime, floats: number): number => {
   const at = rt.alloc(floats);
   if (at < 0) throw new ScratchExhausted();
   return at;
 };
+
+/** The byte address of storage element 0 of bits adopted into wasm memory (small weights, up to the heap cap), or undefined. */
+const bitsInPlace = (v: View): number | undefined => (bf16Tuning.adopt ? adoptBitsIntoWasm(v.storage) : undefined);
 
 /** Copy the bits a view reaches into scratch: the byte address where storage element `lo` landed, and `lo`. */
 function copyBits(rt: Runtime, bits: Uint16Array, lo: number, hi: number, at?: number): number {
@@ -55,7 +59,8 @@ function decodeInto(ctx: FastContext, rt: Runtime, src: number, dst: number, n: 
 /** A view's values as float32 in scratch ({addr, lo} as `copyIn`): bits copied, then decoded. */
 function decodeIn(ctx: FastContext, rt: Runtime, v: View): { addr: number; lo: number } {
   const [lo, hi] = span(v);
-  const bits = copyBits(rt, v.storage.bf16!, lo, hi);
+  const at = bitsInPlace(v);
+  const bits = at !== undefined ? at + 2 * lo : copyBits(rt, v.storage.bf16!, lo, hi);
   const addr = scratch(rt, hi - lo + 1);
   decodeInto(ctx, rt, bits, addr, hi - lo + 1);
   return { addr, lo };
@@ -93,7 +98,9 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
       if (!cb) throw new ScratchExhausted();
       runGemm(ctx, rt, { a: aAddr, ars, acs, b: cb.addr + 4 * (bv.offset - cb.lo), brs, bcs }, M, N, K, [[0, 0]], o.at);
     } else if (M === 1 && acs === 1 && brs === 1) {
-      gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
+      const at = bitsInPlace(bv);
+      if (at !== undefined) gemv(ctx, rt, at + 2 * bv.offset, bcs, aAddr, o.at, N, K);
+      else gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
     } else {
       gemmBlocks(ctx, rt, { a: aAddr, ars, acs }, bv, brs, bcs, M, N, K, o.at);
     }
@@ -104,6 +111,14 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
   return finishOutput(rt, o);
 }
 
+/** y[n] = Σ_k x[k] · W(n, k) for n < N, W's rows of bits at byte address `w` (stride `ldw` elements), on the threads. */
+function gemv(ctx: FastContext, rt: Runtime, w: number, ldw: number, x: number, y: number, N: number, K: number): void {
+  const parts = ctx.pool && N * K >= 1 << 15 ? ctx.threads * 2 : 1;
+  const list = new JobList();
+  for (const [i0, i1] of splitRanges(N, Math.min(parts, N))) if (i1 > i0) list.add('gemv_bf16', rt, [x, w + 2 * i0 * ldw, y + 4 * i0, K, 0, i1 - i0, ldw]);
+  run(ctx, rt, list);
+}
+
 /**
  * y[n] = Σ_k x[k] · W(n, k) for n < N, W(n, k) the bfloat16 at `offset + n·ldw + k`: blocks of rows copied
  * into one scratch area (reused, so it stays in cache) and multiplied on the threads.
@@ -111,16 +126,11 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
 function gemvRows(ctx: FastContext, rt: Runtime, bits: Uint16Array, offset: number, ldw: number, x: number, y: number, N: number, K: number): void {
   const rows = Math.max(1, Math.min(N, Math.floor(bf16Tuning.gemvBytes / (2 * ldw))));
   const area = scratch(rt, Math.ceil((rows * ldw) / 2) + 4);
-  const parts = ctx.pool && rows * K >= 1 << 15 ? ctx.threads * 2 : 1;
   for (let n0 = 0; n0 < N; n0 += rows) {
     const n1 = Math.min(N, n0 + rows);
     const lo = offset + n0 * ldw;
     copyBits(rt, bits, lo, lo + (n1 - n0 - 1) * ldw + K - 1, area);
-    const list = new JobList();
-    for (const [i0, i1] of splitRanges(n1 - n0, Math.min(parts, n1 - n0))) {
-      if (i1 > i0) list.add('gemv_bf16', rt, [x, area + 2 * i0 * ldw, y + 4 * (n0 + i0), K, 0, i1 - i0, ldw]);
-    }
-    run(ctx, rt, list);
+    gemv(ctx, rt, area, ldw, x, y + 4 * n0, n1 - n0, K);
   }
 }
 
@@ -128,6 +138,7 @@ function gemvRows(ctx: FastContext, rt: Runtime, bits: Uint16Array, offset: numb
 function gemmBlocks(ctx: FastContext, rt: Runtime, a: { a: number; ars: number; acs: number }, bv: View, brs: number, bcs: number, M: number, N: number, K: number, c: number): void {
   const NR = 4 * rt.kernels.gemm.NV;
   const width = N <= Math.max(NR, Math.floor(bf16Tuning.block / K)) ? N : Math.max(NR, Math.floor(bf16Tuning.block / K / NR) * NR);
+  const inPlace = bitsInPlace(bv);
   const bits = bv.storage.bf16!;
   const tmp = width < N ? scratch(rt, M * width) : c;
   let bitsAt = -1;
@@ -136,12 +147,12 @@ function gemmBlocks(ctx: FastContext, rt: Runtime, a: { a: number; ars: number; 
     const w = Math.min(width, N - j0);
     const sub: View = { storage: bv.storage, shape: [K, w], strides: [brs, bcs], offset: bv.offset + j0 * bcs };
     const [lo, hi] = span(sub);
-    if (bitsAt < 0) {
-      bitsAt = scratch(rt, Math.ceil((hi - lo + 1) / 2) + 4);
+    if (floatsAt < 0) {
+      if (inPlace === undefined) bitsAt = scratch(rt, Math.ceil((hi - lo + 1) / 2) + 4);
       floatsAt = scratch(rt, hi - lo + 1);
     }
-    copyBits(rt, bits, lo, hi, bitsAt);
-    decodeInto(ctx, rt, bitsAt, floatsAt, hi - lo + 1);
+    if (inPlace === undefined) copyBits(rt, bits, lo, hi, bitsAt);
+    decodeInto(ctx, rt, inPlace === undefined ? bitsAt : inPlace + 2 * lo, floatsAt, hi - lo + 1);
     runGemm(ctx, rt, { ...a, b: floatsAt + 4 * (sub.offset - lo), brs, bcs }, M, w, K, [[0, 0]], tmp);
     if (tmp !== c) {
       const f = rt.f32;
