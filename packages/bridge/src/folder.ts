@@ -78,7 +78,7 @@ export async function loadBridge(dir: string, opts: LoadBridgeOptions = {}): Pro
   if (!teacher) {
     if (!config.teacher.path) throw new LoaderError(dir, 'the bridge config names no teacher folder: pass { teacher }');
     const path = isAbsolute(config.teacher.path) ? config.teacher.path : resolve(dir, config.teacher.path);
-    teacher = await loadPretrained(path, { tokenizer: false });
+    teacher = await loadPretrained(path, { tokenizer: false, keepBFloat16: true }); // frozen: BF16 stays bfloat16
   }
   const model = composeFromConfig(config, teacher, { dir, configFile: join(dir, BRIDGE_CONFIG_FILE) });
   const file = join(dir, BRIDGE_WEIGHTS_FILE);

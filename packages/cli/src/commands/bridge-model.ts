@@ -56,7 +56,7 @@ export async function findTeacher(dir: string, config: BridgeFolderConfig, overr
 export async function loadBridgeModel(dir: string, opts: { teacher?: string } = {}): Promise<BridgeModel> {
   const folderConfig = await readBridgeConfig(dir);
   const teacherDir = await findTeacher(dir, folderConfig, opts.teacher);
-  const teacher = await loadPretrained(teacherDir, { tokenizer: false });
+  const teacher = await loadPretrained(teacherDir, { tokenizer: false, keepBFloat16: true }); // frozen: BF16 stays bfloat16
   const recorded = str(folderConfig.extra.teacher_fingerprint);
   if (recorded) {
     const found = await teacherFingerprint(teacher);

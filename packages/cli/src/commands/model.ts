@@ -55,10 +55,13 @@ export async function requireFolder(dir: string, flag: string): Promise<void> {
   if (s && !s.isDirectory()) throw new CliError(`${dir}: not a model folder (a file): ${flag} takes the folder that holds config.json and the weights, or a bridge folder written by train`);
 }
 
-/** Load a Hugging Face model folder (errors are one-line LoaderErrors naming the file). */
+/**
+ * Load a Hugging Face model folder for inference (errors are one-line LoaderErrors naming the file): BF16 weight
+ * matrices stay bfloat16 in memory (`keepBFloat16`).
+ */
 export async function loadModel(dir: string): Promise<Pretrained> {
   await requireFolder(dir, '--model');
-  return loadPretrained(dir);
+  return loadPretrained(dir, { keepBFloat16: true });
 }
 
 /** The folder's `generation_config.json` as a plain object ({} when absent or unreadable as JSON). */

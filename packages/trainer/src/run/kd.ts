@@ -47,7 +47,7 @@ export function headOf(model: CausalLM, params: Params): Tensor {
 export async function distillingTeacher(dir: string, tok: Tokenizer, file: string): Promise<{ model: CausalLM; params: Params }> {
   let loaded;
   try {
-    loaded = await loadPretrained(dir, { tokenizer: false });
+    loaded = await loadPretrained(dir, { tokenizer: false, keepBFloat16: true }); // frozen: BF16 stays bfloat16
   } catch (err) {
     throw new TrainConfigError(file, `training.kd.teacher: ${(err as Error).message}`);
   }

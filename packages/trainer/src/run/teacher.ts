@@ -41,7 +41,8 @@ export async function openTeacher(dir: string, opts: { lazy: boolean; onProgress
     },
     async load() {
       if (Object.keys(params).length) return;
-      Object.assign(params, (await loadPretrained(dir, { tokenizer: false, onProgress: opts.onProgress })).params);
+      // frozen: BF16 weight matrices stay bfloat16 in memory (half of float32), decoded inside the kernels
+      Object.assign(params, (await loadPretrained(dir, { tokenizer: false, onProgress: opts.onProgress, keepBFloat16: true })).params);
     },
     release() {
       for (const k of Object.keys(params)) delete params[k];
