@@ -33,6 +33,8 @@ bytes() { du -sb "$1" | cut -f1; }
 
 [ -f standin/qwen2-1.5b/config.json ] || step new-model $CLI new-model --config configs/qwen2-1.5b/config.json --tokenizer tokenizer --out standin/qwen2-1.5b --dtype bf16 --seed 0 --json
 [ -f standin/data/synthetic-stratos.parquet ] || node make-synthetic-stratos.mjs --rows 32 --seed 0 --out standin/data > /dev/null
+# the rows whose answers are long enough for 2,048 tokens (the live 2,048-token step)
+node -e 'const fs = require("fs"); const rows = fs.readFileSync("standin/data/synthetic-stratos.jsonl", "utf8").trim().split("\n").filter((l) => JSON.parse(l).conversations[1].value.length >= 12000); fs.writeFileSync("standin/data/synthetic-long.jsonl", rows.join("\n") + "\n")'
 step load-teacher $CLI train --config standin-live.train.json --dry-run --json   # no cache: the teacher is loaded
 rm -rf standin/cache-512 standin/runs
 step cache-teacher $CLI cache-teacher --model standin/qwen2-1.5b --data standin/data/synthetic-stratos.parquet --out standin/cache-512 --max-length 512 --json
@@ -43,5 +45,6 @@ echo "{\"step\":\"checkpoint-size\",\"bytes\":$(bytes standin/runs/paper/checkpo
 step train-resume $CLI train --config standin.train.json --resume --max-steps 6 --json
 step train-live $CLI train --config standin-live.train.json --json
 cp standin/runs/paper-live/metrics.jsonl standin/metrics-live.jsonl
+step train-live-2048 $CLI train --config standin-live-2048.train.json --overwrite --json   # one step of 2,048 tokens, teacher live
 step generate $CLI generate --model standin/runs/paper --prompt "User: What is 12 times 7? Think step by step." --max-new-tokens 32 --ignore-eos --greedy --json
 node report.mjs "$OUT" standin/metrics-cached.jsonl standin/metrics-live.jsonl
