@@ -177,6 +177,9 @@ export function gatherWasm(rt: Runtime, node: Tensor, x: View, ids: ArrayLike<nu
   const J = x.shape[axis];
   const Q = sizeOf(x.shape.slice(axis + 1));
   const I = ids.length;
+  // A table outside wasm memory (too large to live there, e.g. a 151,936 × 1,536 embedding) would be copied
+  // whole into scratch to read I of its rows: decline, and host.ts copies just those rows.
+  if (viewAddress(x) === undefined && sizeOf(x.shape) > 2 * node.size) return undefined;
   rt.reset();
   const src = denseAddress(rt, x);
   const rows = rt.alloc(I);
