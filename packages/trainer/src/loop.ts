@@ -115,6 +115,7 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
     if (opts.donate) value.dispose();
   }
   let gradNorm = NaN;
+  const summed = grads!; // realized: what donation frees (the clipped ones below are pending)
   if (opts.clipNorm) {
     const [clipped, norm] = clipByGlobalNorm(grads!, opts.clipNorm);
     grads = clipped;
@@ -127,7 +128,7 @@ async function step(opts: TrainOptions, state: TrainState, micro: Batch[]): Prom
   if (opts.donate) {
     // never a tensor the new state still holds (an optimizer may pass a leaf through unchanged)
     const kept = new Set(next);
-    donate(...[...treeLeaves(state.params), ...treeLeaves(state.optState as PyTree), ...treeLeaves(grads)].filter((t) => !kept.has(t)));
+    donate(...[...treeLeaves(state.params), ...treeLeaves(state.optState as PyTree), ...treeLeaves(summed)].filter((t) => !kept.has(t)));
   }
   await evaluate(...next);
   return { next: { ...state, params, optState, step: state.step + 1 }, loss: lossSum, gradNorm, tokens };
