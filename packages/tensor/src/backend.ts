@@ -125,20 +125,20 @@ export const countPath = (path: string): void => {
 
 /**
  * Live-storage accounting: the memory rule's observable side. `liveBytes` is what the live storages
- * hold (4 bytes a value, 8 on the reference backend), `peakBytes` its highest value since it was last
+ * hold (4 bytes a value, 8 on the reference backend, 2 bfloat16-resident), `peakBytes` its highest value since it was last
  * set (a caller measuring one step sets it to `liveBytes` first). A released storage's array may
  * outlive it until the garbage collector runs or a free list reuses it: these count tensors, not RSS.
  */
 export const memoryStats = { liveStorages: 0, allocated: 0, released: 0, liveBytes: 0, peakBytes: 0 };
 
-/** Bytes a storage is accounted for in `memoryStats`. */
-export const storageBytes = (s: Pick<Storage, 'size' | 'data'>): number => s.size * (s.data?.BYTES_PER_ELEMENT ?? 4);
+/** Bytes a storage is accounted for in `memoryStats`: 2 a value bfloat16-resident, else its array's width (4 without one). */
+export const storageByteLength = (s: Pick<Storage, 'size' | 'data' | 'bf16'>): number => s.size * (s.bf16 ? 2 : (s.data?.BYTES_PER_ELEMENT ?? 4));
 
-export function newStorage(backend: Storage['backend'], size: number, data?: Float32Array | Float64Array, handle?: unknown): Storage {
+export function newStorage(backend: Storage['backend'], size: number, data?: Float32Array | Float64Array, handle?: unknown, bf16?: Uint16Array): Storage {
   memoryStats.liveStorages++;
   memoryStats.allocated++;
-  const s: Storage = { backend, size, data, handle, refs: 0 };
-  memoryStats.liveBytes += storageBytes(s);
+  const s: Storage = bf16 ? { backend, size, bf16, refs: 0 } : { backend, size, data, handle, refs: 0 };
+  memoryStats.liveBytes += storageByteLength(s);
   if (memoryStats.liveBytes > memoryStats.peakBytes) memoryStats.peakBytes = memoryStats.liveBytes;
   return s;
 }

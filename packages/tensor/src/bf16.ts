@@ -30,8 +30,7 @@ export function bfloat16Tensor(bits: Uint16Array, shape: Shape): Tensor {
   const shp = checkShape('bfloat16Tensor', shape);
   if (!(bits instanceof Uint16Array)) throw new TensorError('bfloat16Tensor', 'bits must be a Uint16Array of bfloat16 bit patterns');
   if (sizeOf(shp) !== bits.length) throw new TensorError('bfloat16Tensor', `${bits.length} values do not fill shape ${fmtShape(shp)} (${sizeOf(shp)} elements)`);
-  const storage = newStorage('host', bits.length);
-  (storage as { bf16?: Uint16Array }).bf16 = bits;
+  const storage = newStorage('host', bits.length, undefined, undefined, bits);
   const t = new Tensor(shp, 'float32', 'const', [], {});
   realize(t, contiguousView(storage, shp));
   return t;

@@ -20,7 +20,7 @@
  *   so no reader ever sees a reused array.
  */
 import type { Storage, View } from './backend.js';
-import { memoryStats, storageBytes } from './backend.js';
+import { memoryStats, storageByteLength } from './backend.js';
 import type { Tensor } from './tensor.js';
 
 type Releaser = (s: Storage) => void;
@@ -48,7 +48,7 @@ export function release(s: Storage): void {
   if (s.refs === 0) {
     memoryStats.liveStorages--;
     memoryStats.released++;
-    memoryStats.liveBytes -= storageBytes(s);
+    memoryStats.liveBytes -= storageByteLength(s);
     releasers.get(s.backend)?.(s);
     for (const h of hooks) h(s);
   }

@@ -138,4 +138,12 @@ describe('bfloat16Tensor', () => {
     expect([T.storageBytes(t), T.isBFloat16Resident(t), T.isBFloat16Resident(T.tensor([1]))]).toEqual([12, true, false]);
     expect(() => T.bfloat16Tensor(new Uint16Array(5), [2, 3])).toThrow(/5 values do not fill shape \[2, 3\]/);
   });
+
+  it('is counted at two bytes a value in memoryStats.liveBytes, created and disposed', () => {
+    const before = T.memoryStats.liveBytes;
+    const t = T.bfloat16Tensor(new Uint16Array(1000), [10, 100]);
+    const held = T.memoryStats.liveBytes - before;
+    t.dispose();
+    expect([held, T.memoryStats.liveBytes - before]).toEqual([2000, 0]);
+  });
 });
