@@ -18,7 +18,7 @@ const count = (shapes: ReadonlyMap<string, readonly number[]>) => [...shapes.val
 describe('examples/qwen2-gptneo configs', () => {
   it('every train config passes the schema', async () => {
     const files = readdirSync(here).filter((f) => f.endsWith('.train.json'));
-    expect(files.sort()).toEqual(['gated-tokens.train.json', 'paper-released.train.json', 'paper.train.json', 'standin-live.train.json', 'standin.train.json']);
+    expect(files.sort()).toEqual(['gated-tokens.train.json', 'paper-released.train.json', 'paper.train.json', 'standin-live-2048.train.json', 'standin-live.train.json', 'standin.train.json']);
     for (const f of files) await expect(readTrainConfig(join(here, f))).resolves.toMatchObject({ mode: 'bridge' });
   });
 
@@ -37,17 +37,18 @@ describe('examples/qwen2-gptneo configs', () => {
 
   it('the stand-in configs change only paths, lengths and steps', () => {
     const c = json('paper.train.json');
-    for (const f of ['standin.train.json', 'standin-live.train.json']) {
+    for (const [f, maxLength] of [['standin.train.json', 512], ['standin-live.train.json', 512], ['standin-live-2048.train.json', 2048]] as const) {
       const s = json(f);
       expect(s.bridge).toEqual(c.bridge);
       expect(s.head).toEqual(c.head);
       expect(s.model).toEqual(c.model);
       expect(s.optimizer).toEqual(c.optimizer);
-      expect(s.data).toMatchObject({ format: 'paper', lossOn: 'all', appendEos: true, maxLength: 512 });
+      expect(s.data).toMatchObject({ format: 'paper', lossOn: 'all', appendEos: true, maxLength });
       expect(s.training).toMatchObject({ batchSize: 1, clipNorm: 1 });
     }
     expect(json('standin.train.json').teacherCache).toEqual(expect.any(String));
     expect(json('standin-live.train.json').teacherCache).toBeUndefined();
+    expect(json('standin-live-2048.train.json').teacherCache).toBeUndefined();
   });
 
   it('the model configs and tokenizer have the paper sizes (research note: Qwen2 1.54 B, bridge 16.4 M, blocks 85.0 M, wpe 1.6 M, head 116.5 M)', async () => {
