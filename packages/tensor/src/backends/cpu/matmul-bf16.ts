@@ -16,7 +16,7 @@ import type { Tensor } from '../../tensor.js';
 import type { FastContext } from './context.js';
 import { JobList, ScratchExhausted, splitRanges, type Runtime } from './runtime.js';
 import { adoptBitsIntoWasm, finishOutput, kernelOutput, recycle } from './buffers.js';
-import { copyIn, runGemm, runInline, span } from './matmul.js';
+import { copyIn, gemmStrides, runGemm, runInline, span } from './matmul.js';
 
 /**
  * Block sizes (tests lower them to cover several blocks on small shapes): `block`, elements of a bfloat16
@@ -82,13 +82,7 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
   rt.reset();
   const ca = a.storage.bf16 ? decodeIn(ctx, rt, av) : copyIn(rt, av);
   if (!ca) return undefined;
-  let ars = av.strides[r - 2];
-  let acs = av.strides[r - 1];
-  let brs = bv.strides[r - 2];
-  let bcs = bv.strides[r - 1];
-  if (K === 1) [acs, brs] = [1, 1];
-  if (M === 1) ars = acs === 1 ? K : 1;
-  if (N === 1) bcs = 1;
+  const { ars, acs, brs, bcs } = gemmStrides(av, bv, M, N, K);
   const aAddr = ca.addr + 4 * (av.offset - ca.lo);
   const o = kernelOutput(rt, node.size);
   if (!o) return undefined;

@@ -242,6 +242,23 @@ export function runInline(rt: Runtime, list: JobList): void {
 }
 
 /** The matmul fast path (webasm / threads). */
+/**
+ * The row and column strides of the GEMM's A [M, K] and B [K, N] (views broadcast to `[...batch, M, K]` and
+ * `[...batch, K, N]`): a dimension of size 1 gets the stride that makes its operand read as contiguous, so
+ * the kernel's layout checks (row-major, in-place reads) accept it whatever stride the view happened to have.
+ */
+export function gemmStrides(av: View, bv: View, M: number, N: number, K: number): { ars: number; acs: number; brs: number; bcs: number } {
+  const r = av.shape.length;
+  let ars = av.strides[r - 2];
+  let acs = av.strides[r - 1];
+  let brs = bv.strides[r - 2];
+  let bcs = bv.strides[r - 1];
+  if (K === 1) [acs, brs] = [1, 1];
+  if (M === 1) ars = acs === 1 ? K : 1;
+  if (N === 1) bcs = 1;
+  return { ars, acs, brs, bcs };
+}
+
 export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View[]): Float32Array | undefined {
   const rt = ctx.rt;
   if (!rt || node.dtype !== 'float32') return undefined;
@@ -257,13 +274,7 @@ export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View
   const ca = copyIn(rt, av);
   const cb = av.storage === bv.storage && ca ? ca : copyIn(rt, bv);
   if (!ca || !cb) return undefined;
-  let ars = av.strides[r - 2];
-  let acs = av.strides[r - 1];
-  let brs = bv.strides[r - 2];
-  let bcs = bv.strides[r - 1];
-  if (K === 1) [acs, brs] = [1, 1];
-  if (M === 1) ars = acs === 1 ? K : 1;
-  if (N === 1) bcs = 1;
+  const { ars, acs, brs, bcs } = gemmStrides(av, bv, M, N, K);
   const aAddr = ca.addr + 4 * (av.offset - ca.lo);
   const aBatch = av.strides.slice(0, -2);
   const bAddr = cb.addr + 4 * (bv.offset - cb.lo);
