@@ -9,6 +9,7 @@ import * as T from '../src/index.js';
 import type { BackendName, Tensor } from '../src/index.js';
 import { vjp } from '../../autograd/src/index.js';
 import { bf16Tuning } from '../src/backends/cpu/matmul-bf16.js';
+import { bankTuning } from '../src/backends/cpu/banks.js';
 import { mulberry32 } from '../src/random.js';
 
 const AVAILABLE = new Set(await T.listBackends());
@@ -55,12 +56,19 @@ const saved = { ...bf16Tuning };
 beforeAll(() => Object.assign(bf16Tuning, { block: 4096, gemvBytes: 3000 }));
 afterAll(() => Object.assign(bf16Tuning, saved));
 
-// on the WebAssembly modes, bits adopted into wasm memory (read in place) and copied per product (past its cap)
-const CASES = BACKENDS.flatMap((b) => (b === 'webasm' || b === 'threads' ? [[b, true], [b, false]] : [[b, true]]) as [BackendName, boolean][]);
+// on the WebAssembly modes, bits adopted into wasm memory (read in place), and past its cap moved into a weight
+// bank (banks.ts; read in place by one-row products) or, banks off, copied per product
+const CASES = BACKENDS.flatMap((b) =>
+  (b === 'webasm' || b === 'threads' ? [[b, true, true], [b, false, true], [b, false, false]] : [[b, true, true]]) as [BackendName, boolean, boolean][],
+);
 
-describe.each(CASES)('bfloat16-resident operands on %s (adopted: %s)', (backend, adopt) => {
+describe.each(CASES)('bfloat16-resident operands on %s (adopted: %s, banks: %s)', (backend, adopt, banks) => {
   const run = <R>(fn: () => Promise<R>): Promise<R> => T.withBackend(backend, fn);
-  beforeAll(() => void (bf16Tuning.adopt = adopt));
+  beforeAll(() => {
+    bf16Tuning.adopt = adopt;
+    bankTuning.on = banks;
+  });
+  afterAll(() => void (bankTuning.on = true));
 
   it('x · Wᵀ for one row (a decoding step) and for several rows, W [N, K] bfloat16', async () => {
     const [N, K] = [67, 203]; // K: tails of 8; N: several blocks of rows / columns

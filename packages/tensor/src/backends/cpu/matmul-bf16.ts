@@ -2,9 +2,10 @@
  * Matmul with a bfloat16-resident operand (bf16.ts) on webasm / threads, decoded inside the kernel: its bits
  * are copied into scratch (half the bytes of float32) and widened there by the wasm kernels of wasm/bf16.ts.
  *
- * - A decoding step (one row of A times a weight read as `Wᵀ`, W's rows contiguous): `gemv_bf16` over W in
- *   blocks of rows that stay in cache (copy a block, multiply it on the threads), so the weight crosses main
- *   memory once per token, as bfloat16.
+ * - A decoding step (one row of A times a weight read as `Wᵀ`, W's rows contiguous): `gemv_bf16` on the threads
+ *   over W in place: in the runtime's heap when it fits there, else in a weight bank (banks.ts); without either
+ *   (banks off, or no memory for one), over blocks of rows copied into scratch that stays in cache. The weight
+ *   crosses main memory once per token, as bfloat16.
  * - Anything else: B (or A) decoded to float32 in blocks of columns of at most `bf16Tuning.block` elements, each block
  *   multiplied by the packed GEMM (matmul.ts `runGemm`) into its columns of the output.
  *
@@ -17,6 +18,7 @@ import type { FastContext } from './context.js';
 import { JobList, ScratchExhausted, splitRanges, type Runtime } from './runtime.js';
 import { adoptBitsIntoWasm, finishOutput, kernelOutput, recycle } from './buffers.js';
 import { copyIn, gemmStrides, runGemm, runInline, span } from './matmul.js';
+import { bankGemv, isInBank } from './banks.js';
 
 /**
  * Block sizes (tests lower them to cover several blocks on small shapes): `block`, elements of a bfloat16
@@ -92,9 +94,9 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
       if (!cb) throw new ScratchExhausted();
       runGemm(ctx, rt, { a: aAddr, ars, acs, b: cb.addr + 4 * (bv.offset - cb.lo), brs, bcs }, M, N, K, [[0, 0]], o.at);
     } else if (M === 1 && acs === 1 && brs === 1) {
-      const at = bitsInPlace(bv);
+      const at = isInBank(bv.storage) ? undefined : bitsInPlace(bv);
       if (at !== undefined) gemv(ctx, rt, at + 2 * bv.offset, bcs, aAddr, o.at, N, K);
-      else gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
+      else if (!bankGemv(ctx, rt, bv, bcs, aAddr, o.at, N, K)) gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
     } else {
       gemmBlocks(ctx, rt, { a: aAddr, ars, acs }, bv, brs, bcs, M, N, K, o.at);
     }

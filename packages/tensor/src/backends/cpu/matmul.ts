@@ -11,6 +11,7 @@ import { ScratchExhausted, JobList, runExtra, splitRanges, type Pool, type Runti
 import type { FastContext } from './context.js';
 import { adoptIntoWasm, finishOutput, kernelOutput, recycle, wasmAddress } from './buffers.js';
 import { GEMM_PR_WORDS, gemmScratchFloats } from './wasm/gemm-packed.js';
+import { bankMatvec } from './banks.js';
 
 /** Below this many multiply-adds a job list is not worth waking other threads for. */
 const THREAD_MIN_MACS = 1 << 22;
@@ -272,10 +273,15 @@ export function matmulFast(ctx: FastContext, node: Tensor, [a, b]: readonly View
   const bv = broadcastView(b, [...batch, K, N]);
   rt.reset();
   const ca = copyIn(rt, av);
-  const cb = av.storage === bv.storage && ca ? ca : copyIn(rt, bv);
-  if (!ca || !cb) return undefined;
+  if (!ca) return undefined;
   const { ars, acs, brs, bcs } = gemmStrides(av, bv, M, N, K);
   const aAddr = ca.addr + 4 * (av.offset - ca.lo);
+  if (M === 1 && acs === 1 && brs === 1 && batch.every((d) => d === 1) && av.storage !== bv.storage) {
+    const y = bankMatvec(ctx, rt, bv, bcs, aAddr, N, K); // a weight too large for the heap: read in place from a bank
+    if (y) return y;
+  }
+  const cb = av.storage === bv.storage ? ca : copyIn(rt, bv);
+  if (!cb) return undefined;
   const aBatch = av.strides.slice(0, -2);
   const bAddr = cb.addr + 4 * (bv.offset - cb.lo);
   const items: [number, number][] = [];

@@ -254,7 +254,10 @@ const fns = names.map((n) => ex[n]);
 const extra = new Map();
 /** Has extra module \`id\` arrived? (instantiates the modules posted so far; never waits) */
 function haveExtra(id) {
-  for (let m; (m = nextMessage()) !== undefined; ) extra.set(m.id, new WebAssembly.Instance(m.module, { env: { memory } }).exports[m.name]);
+  for (let m; (m = nextMessage()) !== undefined; ) {
+    if (m.drop) extra.delete(m.id);
+    else extra.set(m.id, new WebAssembly.Instance(m.module, { env: { memory: m.memory ?? memory } }).exports[m.name]);
+  }
   return extra.has(id);
 }
 const inNode = typeof self === 'undefined';
@@ -328,26 +331,43 @@ export class JobList {
   }
 }
 
+/** An extra module's function as posted to the workers: `memory` when it runs over another memory than the runtime's. */
+interface ExtraModule {
+  id: number;
+  module: WebAssembly.Module;
+  name: string;
+  memory?: WebAssembly.Memory;
+}
+
 /**
- * Extra modules (elementwise programs) usable in job lists: instantiated here over the shared memory and
- * posted to the workers, which instantiate them when a job first needs one.
+ * Extra modules (elementwise programs; the weight banks' kernels, over a bank's memory) usable in job lists:
+ * instantiated here over the shared memory (or the one given) and posted to the workers, which instantiate
+ * them when a job first needs one.
  */
 export class ExtraModules {
   private next = 1;
   readonly fns = new Map<number, (...a: number[]) => void>();
-  readonly modules: { id: number; module: WebAssembly.Module; name: string }[] = [];
+  readonly modules: ExtraModule[] = [];
   constructor(private readonly rt: Runtime) {}
-  /** Register a module; returns its id and the main thread's function. */
-  add(module: WebAssembly.Module, name: string): { id: number; fn: (...a: number[]) => void } {
+  /** Register a module (over `memory`, default the runtime's); returns its id and the main thread's function. */
+  add(module: WebAssembly.Module, name: string, memory?: WebAssembly.Memory): { id: number; fn: (...a: number[]) => void } {
     const id = this.next++;
-    const fn = new WebAssembly.Instance(module, { env: { memory: this.rt.memory } }).exports[name] as (...a: number[]) => void;
+    const fn = new WebAssembly.Instance(module, { env: { memory: memory ?? this.rt.memory } }).exports[name] as (...a: number[]) => void;
     this.fns.set(id, fn);
-    this.modules.push({ id, module, name });
-    for (const l of this.listeners) l({ id, module, name });
+    const m: ExtraModule = memory ? { id, module, name, memory } : { id, module, name };
+    this.modules.push(m);
+    for (const l of this.listeners) l(m);
     return { id, fn };
   }
-  private readonly listeners: ((m: { id: number; module: WebAssembly.Module; name: string }) => void)[] = [];
-  onAdd(l: (m: { id: number; module: WebAssembly.Module; name: string }) => void): void {
+  /** Forget a module's function (its memory can then be collected); the workers drop theirs with their next module. */
+  remove(id: number): void {
+    this.fns.delete(id);
+    const k = this.modules.findIndex((m) => m.id === id);
+    if (k >= 0) this.modules.splice(k, 1);
+    for (const l of this.listeners) l({ id, drop: true });
+  }
+  private readonly listeners: ((m: ExtraModule | { id: number; drop: true }) => void)[] = [];
+  onAdd(l: (m: ExtraModule | { id: number; drop: true }) => void): void {
     this.modules.forEach(l);
     this.listeners.push(l);
   }

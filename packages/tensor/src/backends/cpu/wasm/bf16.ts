@@ -34,7 +34,8 @@ function decode(): Fn {
   return f;
 }
 
-function gemv(): Fn {
+/** The `gemv_bf16` kernel (also in the weight banks' module, backends/cpu/banks.ts). */
+export function gemv(): Fn {
   const f = new Fn('gemv_bf16', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, w, y, K, n0, n1, ldw] = f.params;
   const n = f.local('i32');
