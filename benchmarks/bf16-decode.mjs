@@ -6,8 +6,9 @@
 //                 tied head once), ms and GB/s of weight read (bytes as stored: 2 per value bf16, 4 float32)
 //   token row     the sum over one token of Qwen2-1.5B: 28 × (q, k, v, o, gate, up, down) + head. Each weight
 //                 is alone here, so it fits the CPU backend's 512 MiB of heap storage and is read in place
-//                 (both dtypes; f32 only up to 32 MB per array): a whole model does not fit, and most of its
-//                 weights are copied into scratch per product — the --model rows measure that
+//                 (both dtypes; f32 only up to 32 MB per array); a weight that does not (the head; most of a
+//                 whole model's) moves into a weight bank and is read in place there (backends/cpu/banks.ts;
+//                 LLM_MODULES_BANKS=0: copied into scratch per product instead, as before banks)
 //   --load-only   with --model: only load it bfloat16-resident, in a fresh process: resident weight bytes and
 //                 the process's peak RSS against the weight files' size (the load peak)
 //   --model DIR   also greedy incremental decoding of a model folder loaded both ways (`loadPretrained`,

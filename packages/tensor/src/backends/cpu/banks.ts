@@ -85,8 +85,11 @@ class Bank {
   }
 }
 
-/** `on`: whether products may move weights into banks (tests turn it off to cover the copying paths). */
-export const bankTuning = { on: true };
+/**
+ * `on`: whether products may move weights into banks (tests turn it off to cover the copying paths;
+ * `LLM_MODULES_BANKS=0` starts with it off, for benchmarks of the path without banks).
+ */
+export const bankTuning = { on: (typeof process !== 'undefined' ? process.env?.LLM_MODULES_BANKS : undefined) !== '0' };
 
 const banks: Bank[] = [];
 /** arrays over a bank's memory → where */
