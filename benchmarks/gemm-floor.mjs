@@ -39,9 +39,9 @@ export function recordKernels() {
     return out;
   };
   if (executeGroup) {
-    backend.executeGroup = async function (group, externals) {
+    backend.executeGroup = async function (group, externals, ...rest) {
       const t0 = performance.now();
-      const out = await executeGroup.call(this, group, externals);
+      const out = await executeGroup.call(this, group, externals, ...rest); // rest: the donated storage to write into
       add(`fused:${group.members.map((m) => m.op).join(',')}`, performance.now() - t0);
       return out;
     };

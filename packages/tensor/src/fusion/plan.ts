@@ -116,7 +116,8 @@ export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>
  * Take into each group the groups whose requested roots it reads (see planFusion), as extra outputs of
  * the same shape (float32), where every other reader of such a root comes later in the evaluation order. The
  * taken root stays in the order but is computed by the group that took it in, later: it is marked
- * inner, and nothing before that group reads it.
+ * inner, and nothing before that group reads it. Once a group has taken one in, a group whose root is
+ * not requested and is read only by it (its readers were in the groups now taken in) joins it too.
  */
 function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, groups: Map<Tensor, Group>, inner: Set<Tensor>, consumers: ReadonlyMap<Tensor, Tensor[]>): void {
   // only a requested group root that some node reads can become an extra output
@@ -132,18 +133,25 @@ function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, gro
       let members: Set<Tensor> | undefined;
       for (const e of g.externals) {
         const h = groups.get(e);
-        if (!h || h === g || h.extra?.length || !wanted.has(e) || e.dtype !== 'float32' || !shapesEqual(e.shape, t.shape)) continue;
-        // every other reader of e (a view of the requested result: an unflattened slice) comes after t
+        if (!h || h === g || h.extra?.length || !shapesEqual(e.shape, t.shape)) continue;
         members ??= new Set(g.members);
+        if (!wanted.has(e)) {
+          // a group whose value only this group reads (its readers were split over groups that are now
+          // one: AdamW's clipped gradient, read by both moments) runs inside it, never stored
+          if (!g.extra?.length || !(consumers.get(e) ?? []).every((c) => members!.has(c))) continue;
+          const joined = join(h, g, g.extra);
+          if (!joined) continue;
+          groups.delete(e);
+          inner.add(e);
+          groups.set(t, (g = joined));
+          merged = true;
+          break;
+        }
+        if (e.dtype !== 'float32') continue;
+        // every other reader of e (a view of the requested result: an unflattened slice) comes after t
         if (!(consumers.get(e) ?? []).every((c) => members!.has(c) || position.get(c)! > at)) continue;
-        if (g.members.length + h.members.length > MAX_MEMBERS) continue;
-        const all = [...h.members, ...g.members];
-        const set = new Set(all);
-        const externals: Tensor[] = [];
-        for (const m of all) for (const i of m.inputs) if (!set.has(i) && !externals.includes(i)) externals.push(i);
-        if (externals.length > MAX_EXTERNALS_MULTI) continue;
-        const joined: Group = { members: all, externals, extra: [...(g.extra ?? []), e] };
-        if (!programOf(joined)) continue;
+        const joined = join(h, g, [...(g.extra ?? []), e]);
+        if (!joined) continue;
         groups.delete(e);
         inner.add(e);
         groups.set(t, (g = joined));
@@ -152,4 +160,16 @@ function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, gro
       }
     }
   }
+}
+
+/** Group `h` followed by group `g` as one group with extra outputs `extra`, or undefined past the bounds. */
+function join(h: Group, g: Group, extra: readonly Tensor[] | undefined): Group | undefined {
+  if (g.members.length + h.members.length > MAX_MEMBERS) return undefined;
+  const all = [...h.members, ...g.members];
+  const set = new Set(all);
+  const externals: Tensor[] = [];
+  for (const m of all) for (const i of m.inputs) if (!set.has(i) && !externals.includes(i)) externals.push(i);
+  if (externals.length > MAX_EXTERNALS_MULTI) return undefined;
+  const joined: Group = extra?.length ? { members: all, externals, extra } : { members: all, externals };
+  return programOf(joined) ? joined : undefined;
 }

@@ -13,6 +13,7 @@ import { elementwiseModule, type InnerClass } from './wasm/elementwise.js';
 import { JobList, splitRanges, type Runtime } from './runtime.js';
 import type { FastContext } from './context.js';
 import { copyIn } from './matmul.js';
+import { runStreamed } from './elementwise-stream.js';
 import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';
 
 /** A loop nest: dims (outermost first) and, per input, its element stride along each dim and offset. */
@@ -153,6 +154,17 @@ export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: r
 function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: readonly View[], size: number, into?: Float32Array): Float32Array | undefined {
   rt.reset();
   const r = nest.dims.length;
+  const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
+  let kernel: WasmKernel;
+  try {
+    kernel = wasmKernel(rt, p, classes);
+  } catch {
+    (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
+    return undefined;
+  }
+  // arrays outside wasm memory, too large to copy in whole: chunk by chunk (elementwise-stream.ts)
+  const streamed = runStreamed(rt, kernel.fn, p.outputs.length, nest.dims, views, nest.strides, into);
+  if (streamed) return streamed;
   const bases: number[] = [];
   for (const v of views) {
     const c = copyIn(rt, v);
@@ -162,15 +174,6 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
   const o = kernelOutput(rt, size * p.outputs.length, into);
   if (!o) return undefined;
   const out = o.at;
-  const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
-  let kernel: WasmKernel;
-  try {
-    kernel = wasmKernel(rt, p, classes);
-  } catch {
-    if (o.out !== into) recycle(o.out);
-    (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
-    return undefined;
-  }
   const [n0, n1] = [nest.dims[r - 2], nest.dims[r - 1]];
   const threads = ctx.pool && ctx.threads > 1 && size >= THREAD_MIN_ELEMENTS * 2 ? ctx.threads : 1;
   const list = threads > 1 ? new JobList() : undefined;
