@@ -128,8 +128,9 @@ export const countPath = (path: string): void => {
  * hold (4 bytes a value, 8 on the reference backend, 2 bfloat16-resident), `peakBytes` its highest value since it was last
  * set (a caller measuring one step sets it to `liveBytes` first). A released storage's array may
  * outlive it until the garbage collector runs or a free list reuses it: these count tensors, not RSS.
+ * `wasmBytes` is the size of the CPU kernels' WebAssembly memory (tensor storage and scratch; it never shrinks).
  */
-export const memoryStats = { liveStorages: 0, allocated: 0, released: 0, liveBytes: 0, peakBytes: 0 };
+export const memoryStats = { liveStorages: 0, allocated: 0, released: 0, liveBytes: 0, peakBytes: 0, wasmBytes: 0 };
 
 /** Bytes a storage is accounted for in `memoryStats`: 2 a value bfloat16-resident, else its array's width (4 without one). */
 export const storageByteLength = (s: Pick<Storage, 'size' | 'data' | 'bf16'>): number => s.size * (s.bf16 ? 2 : (s.data?.BYTES_PER_ELEMENT ?? 4));

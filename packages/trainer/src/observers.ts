@@ -48,13 +48,17 @@ export function progressObserver({ stream = process.stderr, every = 10, label = 
 /**
  * Append every event as one JSON line to `path` (the metrics log). A step's line also carries the
  * process's resident memory (`rssBytes`) and the tensor storages' bytes (`memoryStats`): live after the
- * step (`liveTensorBytes`) and the most live during it (`peakTensorBytes`, since the previous step's line).
+ * step (`liveTensorBytes`) and the most live during it (`peakTensorBytes`, since the previous step's line),
+ * the CPU kernels' WebAssembly memory (`wasmBytes`: tensor storage and scratch, it never shrinks), the
+ * bytes of JavaScript array buffers (`arrayBuffersBytes`: tensors outside wasm memory, and released ones
+ * the garbage collector has not yet taken) and V8's heap (`jsHeapBytes`).
  * @example-skip writes a file @example `observers: [jsonlObserver('runs/x/metrics.jsonl')]`
  */
 export function jsonlObserver(path: string): Observer {
   mkdirSync(dirname(path), { recursive: true });
   return (e) => {
-    const memory = e.type === 'step' ? { rssBytes: process.memoryUsage.rss(), liveTensorBytes: memoryStats.liveBytes, peakTensorBytes: memoryStats.peakBytes } : {};
+    const mu = e.type === 'step' ? process.memoryUsage() : undefined;
+    const memory = mu ? { rssBytes: mu.rss, liveTensorBytes: memoryStats.liveBytes, peakTensorBytes: memoryStats.peakBytes, wasmBytes: memoryStats.wasmBytes, arrayBuffersBytes: mu.arrayBuffers, jsHeapBytes: mu.heapUsed } : {};
     if (e.type === 'step' || e.type === 'start') memoryStats.peakBytes = memoryStats.liveBytes;
     appendFileSync(path, `${JSON.stringify({ time: new Date().toISOString(), ...e, ...memory })}\n`);
   };

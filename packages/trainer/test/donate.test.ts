@@ -27,14 +27,14 @@ async function settle(): Promise<void> {
 async function run(steps: number, donate: boolean) {
   const opt = adamw({ lr: 1e-3, groups: [{ match: 'transformer.h.0.', lr: 5e-4 }] });
   const start = initialState(model.init(prngKey(3)), opt);
-  const perStep: { loss: number; live: number; rss: number; storage: unknown }[] = [];
+  const perStep: { loss: number; live: number; rss: number; wasm: number; storage: unknown }[] = [];
   const unsettled: number[] = [];
   const observe = async (e: TrainEvent, s: TrainState) => {
     if (e.type !== 'step') return;
     unsettled.push(memoryStats.liveBytes);
     await settle();
     const wte = (s.params as Record<string, Tensor>)['transformer.wte.weight'];
-    perStep.push({ loss: e.loss, live: memoryStats.liveBytes, rss: process.memoryUsage.rss(), storage: wte.view?.storage });
+    perStep.push({ loss: e.loss, live: memoryStats.liveBytes, rss: process.memoryUsage.rss(), wasm: memoryStats.wasmBytes, storage: wte.view?.storage });
   };
   const final = await train(start, { loss, optimizer: opt, batches: () => data, epochs: Math.ceil(steps / data.length), maxSteps: steps, clipNorm: 1, donate, observers: [observe] });
   const params = await Promise.all(treeLeaves(final.params).map((t) => t.data()));
@@ -52,7 +52,7 @@ describe.each(['webasm', 'cpu'] as const)('train with donate on %s', (backend) =
     expect(await treeLeaves(plain.start.params)[0].data()).toBeInstanceOf(Float32Array); // without donation the start stays readable
   });
 
-  test.skipIf(!gc)('live tensor bytes are exactly flat across 12 steps, RSS within 64 MB', async () => {
+  test.skipIf(!gc)('live tensor bytes are exactly flat across 12 steps, the WebAssembly memory too from step 2, RSS within 64 MB', async () => {
     setBackend(backend);
     const { perStep, unsettled } = await run(12, true);
     const live = perStep.map((s) => s.live);
@@ -64,6 +64,7 @@ describe.each(['webasm', 'cpu'] as const)('train with donate on %s', (backend) =
     // before any garbage collection too, the step's gradients (as many bytes as the parameters) are already freed: only the
     // forward's small constants wait for it (and, on the first step, what the cpu backend's first kernels made)
     for (const u of unsettled.slice(1)) expect(u - live[0]).toBeLessThan(floats(model.init(prngKey(0))) * 2);
+    expect(new Set(perStep.slice(1).map((s) => s.wasm)).size).toBe(1); // the kernels' memory (never shrinks) stops growing
     const rss = perStep.map((s) => s.rss);
     expect(Math.max(...rss.slice(4)) - rss[4]).toBeLessThan(64 * 2 ** 20);
   });

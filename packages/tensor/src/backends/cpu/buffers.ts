@@ -19,6 +19,14 @@ const MAX_POOLED = 256 * 2 ** 20;
 const MIN_LENGTH = 256;
 let pooled = 0;
 
+/**
+ * Bytes of scratch an op over operands outside wasm memory copies them (and its output) into at once: a
+ * larger elementwise op, matmul, reduction or softmax cross-entropy runs in chunks (or, for a reduction,
+ * as the JavaScript loop), because the WebAssembly memory grows to the largest op's scratch and never
+ * shrinks. Results do not depend on it; tests lower it to exercise the chunked paths.
+ */
+export const scratchChunk = { bytes: 32 * 2 ** 20 };
+
 /** Bytes of tensor storage kept in WebAssembly memory at most. */
 const HEAP_STORAGE_CAP = 512 * 2 ** 20;
 /** Arrays above this many floats stay plain arrays (a paper-scale weight would crowd out scratch). */

@@ -14,7 +14,7 @@ import { JobList, splitRanges, type Runtime } from './runtime.js';
 import type { FastContext } from './context.js';
 import { copyIn } from './matmul.js';
 import { runStreamed } from './elementwise-stream.js';
-import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';
+import { finishOutput, kernelOutput, outputBuffer, recycle, scratchChunk, wasmAddress } from './buffers.js';
 
 /** A loop nest: dims (outermost first) and, per input, its element stride along each dim and offset. */
 interface Nest {
@@ -151,9 +151,13 @@ export function runProgram(ctx: FastContext, p: Program, shape: Shape, inputs: r
   return out;
 }
 
+/**
+ * A large op over operands outside wasm memory runs in chunks: contiguous ones streamed (elementwise-stream.ts),
+ * any other layout in pieces of `scratchChunk.bytes` of scratch, cut along its outer dims.
+ */
 function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: readonly View[], size: number, into?: Float32Array): Float32Array | undefined {
-  rt.reset();
   const r = nest.dims.length;
+  const nOut = p.outputs.length;
   const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
   let kernel: WasmKernel;
   try {
@@ -162,9 +166,60 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     (p as { simd: boolean }).simd = false; // the engine refused the module (e.g. a synchronous compile limit): JS from now on
     return undefined;
   }
-  // arrays outside wasm memory, too large to copy in whole: chunk by chunk (elementwise-stream.ts)
-  const streamed = runStreamed(rt, kernel.fn, p.outputs.length, nest.dims, views, nest.strides, into);
+  // contiguous arrays outside wasm memory, too large to copy in whole: chunk by chunk (elementwise-stream.ts)
+  rt.reset();
+  const streamed = runStreamed(rt, kernel.fn, nOut, nest.dims, views, nest.strides, into);
   if (streamed) return streamed;
+  // other layouts: floats copied into scratch per output element: the operands outside wasm memory (not broadcast), and the outputs
+  const outside = views.filter((v, k) => v.storage.data && wasmAddress(v.storage.data) === undefined && nest.strides[k].some((st) => st !== 0)).length;
+  const out = into ?? (size * nOut * 4 > scratchChunk.bytes ? outputBuffer(size * nOut) : undefined);
+  const outAt = out && wasmAddress(out);
+  const perElement = outside + (outAt === undefined ? nOut : 0);
+  if (!out || size * perElement * 4 <= scratchChunk.bytes) {
+    const whole = runWhole(ctx, rt, p, kernel, nest, views, size, out);
+    if (!whole && out && out !== into) recycle(out);
+    return whole;
+  }
+  let ok = true;
+  forChunks(nest, Math.max(1, Math.floor(scratchChunk.bytes / 4 / Math.max(1, perElement))), 0, (sub, base) => {
+    if (!ok) return;
+    rt.reset();
+    const n = sub.dims.reduce((a, b) => a * b, 1);
+    const bases: number[] = [];
+    for (let k = 0; k < views.length && ok; k++) {
+      const c = copyIn(rt, { storage: views[k].storage, shape: sub.dims, strides: sub.strides[k], offset: sub.offsets[k] });
+      if (c) bases.push(c.addr - 4 * c.lo);
+      else ok = false;
+    }
+    const at = outAt !== undefined ? outAt + 4 * base : rt.alloc(n * nOut);
+    if (!ok || at < 0) return void (ok = false);
+    launch(ctx, rt, kernel, nest.dims.length, classes, sub, bases, at, outAt !== undefined ? 4 * size : 4 * n, nOut);
+    if (outAt === undefined) for (let q = 0; q < nOut; q++) out.set(rt.f32.subarray((at >> 2) + q * n, (at >> 2) + (q + 1) * n), q * size + base);
+  });
+  if (!ok && out !== into) recycle(out);
+  return ok ? out : undefined;
+}
+
+/**
+ * Cut a nest into pieces of at most `limit` outputs along its outermost dims (the dims before the cut are
+ * all 1, so a piece's outputs are contiguous): fn(piece, its first output's offset).
+ */
+function forChunks(nest: Nest, limit: number, base: number, fn: (sub: Nest, base: number) => void): void {
+  const size = nest.dims.reduce((a, b) => a * b, 1);
+  const d = nest.dims.findIndex((n) => n > 1);
+  if (size <= limit || d < 0) return fn(nest, base);
+  const inner = size / nest.dims[d];
+  const rows = Math.max(1, Math.floor(limit / inner));
+  for (let i = 0; i < nest.dims[d]; i += rows) {
+    const n = Math.min(rows, nest.dims[d] - i);
+    const sub = { dims: nest.dims.map((x, k) => (k === d ? n : x)), strides: nest.strides, offsets: nest.offsets.map((o, k) => o + i * nest.strides[k][d]) };
+    if (n * inner <= limit) fn(sub, base + i * inner);
+    else forChunks(sub, limit, base + i * inner, fn); // one row is still too big: cut the next dim
+  }
+}
+
+function runWhole(ctx: FastContext, rt: Runtime, p: Program, kernel: WasmKernel, nest: Nest, views: readonly View[], size: number, into?: Float32Array): Float32Array | undefined {
+  rt.reset();
   const bases: number[] = [];
   for (const v of views) {
     const c = copyIn(rt, v);
@@ -173,16 +228,24 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
   }
   const o = kernelOutput(rt, size * p.outputs.length, into);
   if (!o) return undefined;
-  const out = o.at;
+  const r = nest.dims.length;
+  const classes: InnerClass[] = nest.strides.map((s) => (s[r - 1] === 0 ? 0 : s[r - 1] === 1 ? 1 : 'g'));
+  launch(ctx, rt, kernel, r, classes, nest, bases, o.at, 4 * size, p.outputs.length);
+  return finishOutput(rt, o);
+}
+
+/** Run the kernel over a nest whose inputs sit at `bases`, output q at `out + q·outStride` (bytes). */
+function launch(ctx: FastContext, rt: Runtime, kernel: WasmKernel, r: number, classes: readonly InnerClass[], nest: Nest, bases: readonly number[], out: number, outStride: number, nOut: number): void {
+  const size = nest.dims.reduce((a, b) => a * b, 1);
   const [n0, n1] = [nest.dims[r - 2], nest.dims[r - 1]];
   const threads = ctx.pool && ctx.threads > 1 && size >= THREAD_MIN_ELEMENTS * 2 ? ctx.threads : 1;
   const list = threads > 1 ? new JobList() : undefined;
   /** one call over rows [i0, i0 + rows) and columns [j0, j0 + cols) of a slab */
   const call = (ot: number, offs: readonly number[], i0: number, rows: number, j0: number, cols: number) => {
     const args = [out + 4 * (ot + i0 * n1 + j0), rows, cols];
-    if (p.outputs.length > 1) args.push(4 * size);
-    views.forEach((_, k) => {
-      args.push(bases[k] + 4 * (offs[k] + i0 * nest.strides[k][r - 2] + j0 * nest.strides[k][r - 1]), 4 * nest.strides[k][r - 2]);
+    if (nOut > 1) args.push(outStride);
+    bases.forEach((b, k) => {
+      args.push(b + 4 * (offs[k] + i0 * nest.strides[k][r - 2] + j0 * nest.strides[k][r - 1]), 4 * nest.strides[k][r - 2]);
       if (classes[k] === 'g') args.push(4 * nest.strides[k][r - 1]);
     });
     if (list) list.addExtra(rt, kernel.id, args);
@@ -196,5 +259,4 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     else for (let i = 0; i < n0; i++) for (const [s, e] of splitRanges(n1, Math.ceil(pieces / n0))) if (e > s) call(ot, offs, i, 1, s, e - s);
   });
   if (list) ctx.pool!.run(list);
-  return finishOutput(rt, o);
 }

@@ -16,6 +16,7 @@ import { runProgram } from './elementwise.js';
 import { runJsKernel } from './jskernel.js';
 import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from './host.js';
 import { matmulFast } from './matmul.js';
+import { matmulLarge } from './matmul-chunked.js';
 import { matmulBF16 } from './matmul-bf16.js';
 import { attentionFast, attentionGradFast } from '../../ops/attention/cpu.js';
 import { softmaxCrossEntropyFast, softmaxCrossEntropyGradFast } from '../../ops/softmax-cross-entropy/cpu.js';
@@ -30,7 +31,7 @@ export const CPU_KERNELS: KernelTable<FastContext> = {
   sum: reduceFast,
   max: reduceFast,
   argmax: reduceFast,
-  matmul: (ctx, node, inputs) => (inputs.some((v) => v.storage.bf16) ? matmulBF16(ctx, node, inputs) : matmulFast(ctx, node, inputs)),
+  matmul: (ctx, node, inputs) => (inputs.some((v) => v.storage.bf16) ? matmulBF16(ctx, node, inputs) : (matmulLarge(ctx, node, inputs) ?? matmulFast(ctx, node, inputs))),
   attention: attentionFast,
   attentionGrad: attentionGradFast,
   softmaxCrossEntropy: softmaxCrossEntropyFast,

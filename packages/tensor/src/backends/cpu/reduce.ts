@@ -8,7 +8,7 @@ import type { View } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { sizeOf } from '../../shape.js';
 import type { Runtime } from './runtime.js';
-import { finishOutput, kernelOutput, outputBuffer, recycle } from './buffers.js';
+import { finishOutput, kernelOutput, outputBuffer, recycle, scratchChunk, wasmAddress } from './buffers.js';
 import { WASM_MIN, denseAddress } from './copy.js';
 
 let f64 = new Float64Array(1024);
@@ -50,6 +50,9 @@ export function reduceWasm(rt: Runtime, node: Tensor, x: View): Float32Array | u
   const R = sizeOf(axes.map((k) => x.shape[k]));
   const n = node.size;
   const fns = rt.kernels.fns;
+  // a large input outside wasm memory would be copied whole into scratch (which never shrinks): the
+  // JavaScript loop reads it in place instead, with the same results
+  if (x.storage.data && wasmAddress(x.storage.data) === undefined && 4 * sizeOf(x.shape) > 2 * scratchChunk.bytes) return undefined;
   rt.reset();
   if (kept.length && axes.length && axes[axes.length - 1] < kept[0]) {
     if (op !== 'sum') return undefined;

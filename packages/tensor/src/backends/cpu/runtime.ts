@@ -13,6 +13,7 @@ import { gemmConfig, gemmFunctions, type GemmConfig } from './wasm/gemm.js';
 import { relaxedSimd } from './relaxed-simd.js';
 import { extraFunctions } from './wasm/module.js';
 import { Heap } from './heap.js';
+import { memoryStats } from '../../backend.js';
 import { canBlock, spawnWorker, type PoolWorker } from '../../platform/worker.js';
 
 /** Bytes reserved at address 0 for the thread pool's control block. */
@@ -120,6 +121,8 @@ export class Runtime {
   private used = 0;
   /** bytes the current op asked for, and its scratch blocks outside the arena */
   private opBytes = 0;
+  /** the most it had reserved at once, when an op run in chunks gave scratch back (`release`) */
+  private opPeak = 0;
   private readonly overflow: number[] = [];
   /** extra modules (elementwise programs) callable from job lists */
   readonly extra: ExtraModules;
@@ -127,6 +130,7 @@ export class Runtime {
   constructor() {
     const { module, names, gemm } = compile();
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    memoryStats.wasmBytes = this.memory.buffer.byteLength;
     const inst = new WebAssembly.Instance(module, { env: { memory: this.memory } });
     const fns = inst.exports as unknown as Record<string, WasmFn>;
     this.kernels = { gemm, fns, names };
@@ -160,15 +164,17 @@ export class Runtime {
   reset(): void {
     for (const b of this.overflow) this.heap.free(b);
     this.overflow.length = 0;
-    if (this.opBytes > this.arenaBytes && this.opBytes <= MAX_ARENA) {
+    const need = Math.max(this.opBytes, this.opPeak);
+    if (need > this.arenaBytes && need <= MAX_ARENA) {
       // the last op spilled: a larger arena for the next ones
       if (this.arena >= 0) this.heap.free(this.arena);
-      const bytes = Math.min(MAX_ARENA, Math.max(this.opBytes, 2 * this.arenaBytes));
+      const bytes = Math.min(MAX_ARENA, Math.max(need, 2 * this.arenaBytes));
       this.arena = this.heap.alloc(bytes);
       this.arenaBytes = this.arena < 0 ? 0 : bytes;
     }
     this.used = 0;
     this.opBytes = 0;
+    this.opPeak = 0;
   }
 
   /**
@@ -189,6 +195,17 @@ export class Runtime {
     return at;
   }
 
+  /** The current op's scratch so far: `release` gives back what was reserved after it (an op run in chunks reuses its scratch). */
+  mark(): [number, number, number] {
+    return [this.used, this.overflow.length, this.opBytes];
+  }
+  release([used, blocks, bytes]: [number, number, number]): void {
+    for (const b of this.overflow.splice(blocks)) this.heap.free(b);
+    this.used = used;
+    this.opPeak = Math.max(this.opPeak, this.opBytes);
+    this.opBytes = bytes;
+  }
+
   /** Make bytes below `end` addressable: grow the memory (false past the cap or when the engine refuses). */
   private ensure(end: number): boolean {
     if (end > MAX_PAGES * PAGE - PAGE) return false;
@@ -199,6 +216,7 @@ export class Runtime {
     } catch {
       return false; // the engine could not grow the memory
     }
+    memoryStats.wasmBytes = this.memory.buffer.byteLength;
     this.refresh();
     return true;
   }

@@ -18,7 +18,7 @@ import { countsLabel, type CrossEntropyAttrs } from './attrs.js';
 import { tryWasm, type FastContext } from '../../backends/cpu/context.js';
 import { outputBuffer } from '../../backends/cpu/buffers.js';
 import { dense } from '../../backends/cpu/strided.js';
-import { backwardWasm, forwardWasm } from './wasm.js';
+import { backwardChunks, forwardChunks } from './chunks.js';
 
 /**
  * `TABLE[ZERO + k] = e^(k·ln2/32)` for |k| ≤ ZERO (|k·ln2/32| ≤ 128.06); entry 0 is 0 (e^d for d below −128).
@@ -55,7 +55,7 @@ export function softmaxCrossEntropyFast(ctx: FastContext, node: Tensor, [x, labe
   const [N, C] = x.shape;
   const ls = labelsOf(labels, C, (node.attrs as CrossEntropyAttrs).ignoreIndex);
   if (!ls) return undefined;
-  const viaWasm = tryWasm(ctx, (rt) => forwardWasm(ctx, rt, ls.counts, ls.label, x));
+  const viaWasm = tryWasm(ctx, (rt) => forwardChunks(ctx, rt, ls.counts, ls.label, x));
   if (viaWasm) return viaWasm;
   const xs = dense(x);
   if (!xs) return undefined;
@@ -96,7 +96,7 @@ export function softmaxCrossEntropyGradFast(ctx: FastContext, node: Tensor, [x, 
   const [N, C] = x.shape;
   const ls = labelsOf(labels, C, (node.attrs as CrossEntropyAttrs).ignoreIndex);
   if (!ls) return undefined;
-  const viaWasm = tryWasm(ctx, (rt) => backwardWasm(ctx, rt, ls.counts, ls.label, x, fwd, g));
+  const viaWasm = tryWasm(ctx, (rt) => backwardChunks(ctx, rt, ls.counts, ls.label, x, fwd, g));
   if (viaWasm) return viaWasm;
   const xs = dense(x);
   const fs = dense(fwd);

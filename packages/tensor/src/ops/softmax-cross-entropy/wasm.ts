@@ -227,8 +227,8 @@ export function forwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) =
   return out;
 }
 
-/** The gradient on the wasm runtime; undefined to decline. */
-export function backwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) => boolean, label: (n: number) => number, x: View, fwd: View, g: View): Float32Array | undefined {
+/** The gradient on the wasm runtime (into `into` when given); undefined to decline. */
+export function backwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) => boolean, label: (n: number) => number, x: View, fwd: View, g: View, into?: Float32Array): Float32Array | undefined {
   const k = kernels(rt);
   const [N, C] = x.shape;
   const [fr, gr] = [reader(fwd), reader(g)];
@@ -237,7 +237,7 @@ export function backwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) 
   const rows = rowsOf(rt, x);
   const list = rt.alloc(N);
   const par = rt.alloc(3 * N);
-  const o = rows && list >= 0 && par >= 0 ? kernelOutput(rt, N * C) : undefined;
+  const o = rows && list >= 0 && par >= 0 ? kernelOutput(rt, N * C, into) : undefined;
   if (!rows || !o) return undefined;
   const lse = new Float64Array(N);
   let count = 0;
