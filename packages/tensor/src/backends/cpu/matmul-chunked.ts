@@ -44,8 +44,8 @@ function block(rt: Runtime, v: View, offset: number, rows: number, cols: number,
 }
 
 /**
- * A float32 matmul without batch whose whole product would take more than `scratchChunk.bytes` of scratch,
- * in chunks; undefined for any other (the caller runs `matmulFast`).
+ * A float32 matmul without batch and of more than one row whose whole product would take more than
+ * `scratchChunk.bytes` of scratch, in chunks; undefined for any other (the caller runs `matmulFast`).
  */
 export function matmulLarge(ctx: FastContext, node: Tensor, [a, b]: readonly View[]): Float32Array | undefined {
   const rt = ctx.rt;
@@ -53,7 +53,8 @@ export function matmulLarge(ctx: FastContext, node: Tensor, [a, b]: readonly Vie
   const r = node.rank;
   const [M, N, K] = [node.shape[r - 2], node.shape[r - 1], a.shape[a.shape.length - 1]];
   const batch = node.shape.slice(0, -2);
-  if (K === 0 || !batch.every((d) => d === 1)) return undefined;
+  // (a one-row product leaves the weight to matmulFast: a weight bank reads it in place, banks.ts)
+  if (K === 0 || M === 1 || !batch.every((d) => d === 1)) return undefined;
   const av = broadcastView(a, [...batch, M, K]);
   const bv = broadcastView(b, [...batch, K, N]);
   if (wholeScratchFloats(av, bv, M, N, K) <= scratchChunk.bytes) return undefined;
