@@ -212,6 +212,9 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         temp.delete(i);
         release(v.storage);
       }
+      // a donated tensor is used up once the last kernel reading it has run (an optimizer's first update,
+      // which writes new storage, then frees each old parameter as it goes instead of all at the end)
+      if (left === 0 && i.donated && i.view && !wanted.has(i)) disposeTensor(i, 'donated');
     }
   }
 }

@@ -13,8 +13,8 @@
  * - A realized tensor drops its inputs, so holding a result never keeps the graph that made it alive.
  * - `donate(...tensors)` gives realized tensors to the next evaluation that reads them: it may write
  *   its results into their storage (an optimizer's new parameters and moments into the old ones: the
- *   update then needs no second copy of them), and when it finishes they are released and read as
- *   "donated" errors. The API stays pure: a caller donates only what it will not read again.
+ *   update then needs no second copy of them); each is released as soon as the last kernel of that
+ *   evaluation reading it has run, and reading it later throws a "donated" error. The API stays pure: a caller donates only what it will not read again.
  * - Freeing runs the backend's releaser: GPU backends delete the texture; the CPU backends return an
  *   array made by their fast paths to a free list for reuse (fast/buffers.ts). `data()` returns copies,
  *   so no reader ever sees a reused array.
@@ -79,7 +79,8 @@ export function disposeTensor(t: Tensor, as: 'disposed' | 'donated' = 'disposed'
  * Give realized tensors to the next `evaluate` that reads them (pending ones are left as they are).
  * That evaluation may write a result into a donated storage instead of a new one, when every tensor
  * holding the storage is donated and read only by the kernel writing it, elementwise in the same
- * layout; once it finishes, the donated tensors it read are released, and reading one throws.
+ * layout; each donated tensor it reads is released as soon as the last kernel reading it has run, and
+ * reading one afterwards throws.
  * Results are the same with and without donation; only the memory differs.
  *
  * @example

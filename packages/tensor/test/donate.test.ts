@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { add, div, donate, evaluate, memoryStats, mul, reshape, setBackend, sqrt, sub, sum, tensor, type Tensor } from '@llm-modules/tensor';
+import { add, div, donate, evaluate, exp, matmul, memoryStats, mul, reshape, setBackend, sqrt, sub, sum, tensor, type Tensor } from '@llm-modules/tensor';
 
 const N = 4096;
 const ramp = (k: number) => Float32Array.from({ length: N }, (_, i) => Math.sin(i * 0.37 + k) * 3 + 4);
@@ -89,5 +89,21 @@ describe.each(['cpu', 'webasm', 'threads'] as const)('donate on %s', (backend) =
     await evaluate(q1);
     expect(q1.view!.storage).not.toBe(alias.view!.storage);
     expect(await alias.data()).toEqual(ramp(3));
+  });
+  test('a donated input is freed as soon as its last reader has run, before the rest of the evaluation allocates', async () => {
+    setBackend(backend);
+    const p = await made(ramp(0)); // 16 KB
+    const w = tensor(Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7) - 3), [64, 64]);
+    const want = await matmul(exp(matmul(await made(ramp(0)), w)), w).data(); // the same, undonated
+    const a = matmul(p, w); // not elementwise: nothing can be written into p
+    const out = matmul(exp(a), w);
+    donate(p);
+    const before = memoryStats.liveBytes;
+    memoryStats.peakBytes = before;
+    await evaluate(out);
+    expect(await out.data()).toEqual(want);
+    // p (counted in `before`) is gone once `a` exists: at most two 16 KB results alive besides what was there
+    expect(memoryStats.peakBytes - before).toBeLessThanOrEqual(4 * N); // without the early free: two results (a and exp(a)) beside p
+    await expect(p.data()).rejects.toThrow(/donated/);
   });
 });

@@ -4,7 +4,7 @@
  * that log or checkpoint, teacher caches and shards, and the config-file runners (trainBridge, runTrainConfig).
  */
 export * from './index.js';
-export { progressObserver, jsonlObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
+export { progressObserver, jsonlObserver, gcObserver, checkpointObserver, saveTrainState, loadTrainState } from './observers.js';
 export { cacheFingerprint, writeTeacherCache, cacheBatchPlan, teacherStatesOf, assembleTeacherCache, openTeacherCache, withTeacherStates, TeacherCacheError, type CacheFingerprint, type TeacherCache, type TeacherWeightStream, type WriteCacheOptions, type ComputeStatesOptions } from './teacher-cache.js';
 export { shardName, shardRows, shardIsWhole, writeTeacherShard, checkTeacherShards, mergeTeacherShards, type ShardManifest, type WriteShardOptions } from './teacher-shards.js';
 export { trainBridge } from './run/bridge.js';

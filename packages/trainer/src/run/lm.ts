@@ -14,7 +14,7 @@ import { sgd } from '../optim/sgd.js';
 import { constant, warmupCosine, warmupLinear } from '../schedules.js';
 import { bucketedBatches, type Batch } from '../data/batches.js';
 import { initialState, train, type Observer, type TrainOptions, type TrainState } from '../loop.js';
-import { checkpointObserver, jsonlObserver, loadTrainState } from '../observers.js';
+import { checkpointObserver, gcObserver, jsonlObserver, loadTrainState } from '../observers.js';
 import type { TrainConfig } from '../config/validate.js';
 import type { Optimizer } from '../optim/types.js';
 import { trainBridge } from './bridge.js';
@@ -227,6 +227,7 @@ export async function trainWithConfig(
     donate: true,
     observers: [
       ...(o.run?.observers ?? []),
+      gcObserver(),
       jsonlObserver(join(o.output, 'metrics.jsonl')),
       checkpointObserver({ dir: join(o.output, 'checkpoint'), every: t.checkpointEvery ?? Math.max(1, o.totalSteps), config: cfg }),
       (e) => void (e.type === 'end' && (reason = e.reason)),
