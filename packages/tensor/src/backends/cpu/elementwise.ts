@@ -12,7 +12,8 @@ import type { Program } from '../../fusion/program.js';
 import { elementwiseModule, type InnerClass } from './wasm/elementwise.js';
 import { JobList, splitRanges, type Runtime } from './runtime.js';
 import type { FastContext } from './context.js';
-import { copyIn } from './matmul.js';
+import { copyIn, span } from './matmul.js';
+import { gatherStrided } from './strided.js';
 import { runStreamed } from './elementwise-stream.js';
 import { finishOutput, kernelOutput, outputBuffer, recycle, scratchChunk, wasmAddress } from './buffers.js';
 
@@ -186,14 +187,32 @@ function runWasm(ctx: FastContext, rt: Runtime, p: Program, nest: Nest, views: r
     rt.reset();
     const n = sub.dims.reduce((a, b) => a * b, 1);
     const bases: number[] = [];
+    const piece: Nest = { dims: sub.dims, strides: sub.strides.map((st) => st.slice()), offsets: sub.offsets.slice() };
     for (let k = 0; k < views.length && ok; k++) {
-      const c = copyIn(rt, { storage: views[k].storage, shape: sub.dims, strides: sub.strides[k], offset: sub.offsets[k] });
-      if (c) bases.push(c.addr - 4 * c.lo);
-      else ok = false;
+      const v: View = { storage: views[k].storage, shape: sub.dims, strides: sub.strides[k], offset: sub.offsets[k] };
+      const [lo, hi] = span(v);
+      const d = v.storage.data;
+      if (!d || wasmAddress(d) !== undefined || hi - lo < 2 * n) {
+        const c = copyIn(rt, v);
+        if (c) bases.push(c.addr - 4 * c.lo);
+        else ok = false;
+        continue;
+      }
+      // a piece scattered over its array (a transposed view): gathered densely, broadcast dims kept at stride 0
+      const kept = sub.dims.map((x, j) => (sub.strides[k][j] === 0 ? 1 : x));
+      const m = kept.reduce((a, b) => a * b, 1);
+      const dst = rt.alloc(m);
+      if (dst < 0) ok = false;
+      else {
+        gatherStrided(d, kept, sub.strides[k], sub.offsets[k], rt.f32.subarray(dst >> 2, (dst >> 2) + m));
+        for (let j = kept.length - 1, e = 1; j >= 0; e *= kept[j], j--) piece.strides[k][j] = sub.strides[k][j] === 0 ? 0 : e;
+        piece.offsets[k] = 0;
+        bases.push(dst);
+      }
     }
     const at = outAt !== undefined ? outAt + 4 * base : rt.alloc(n * nOut);
     if (!ok || at < 0) return void (ok = false);
-    launch(ctx, rt, kernel, nest.dims.length, classes, sub, bases, at, outAt !== undefined ? 4 * size : 4 * n, nOut);
+    launch(ctx, rt, kernel, nest.dims.length, classes, piece, bases, at, outAt !== undefined ? 4 * size : 4 * n, nOut);
     if (outAt === undefined) for (let q = 0; q < nOut; q++) out.set(rt.f32.subarray((at >> 2) + q * n, (at >> 2) + (q + 1) * n), q * size + base);
   });
   if (!ok && out !== into) recycle(out);
