@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Paper scale on random stand-ins: every step of the README's recipe, timed, with peak RSS.
-#   bash examples/qwen2-gptneo/measure.sh [--fresh]      (after `pnpm build`; ~30 min on 2 cores)
+#   bash examples/qwen2-gptneo/measure.sh [--fresh] [--pytorch]      (after `pnpm build`; ~30 min on 2 cores)
+# --pytorch: then the same workloads in PyTorch (benchmarks/pytorch/paper_scale.py on the same teacher file, 8 rows for
+# its teacher forward; once more with --no-teacher for the memory of training from a cache alone; $PYTHON, default
+# python3, with torch installed; ~15 min more), side by side in the table.
 # Writes standin/ (models, data, cache, runs; gitignored) and standin/measurements.jsonl (one JSON object per
 # step: command, wall seconds, peak RSS, the command's own --json summary), then prints the table the README quotes.
 set -euo pipefail
@@ -9,7 +12,11 @@ CLI="node ../../packages/cli/dist/bin.js"
 OUT=standin/measurements.jsonl
 [ -f ../../packages/cli/dist/bin.js ] || { echo "measure.sh: run 'pnpm build' first" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "measure.sh: needs GNU time (/usr/bin/time; Debian: apt-get install time)" >&2; exit 1; }
-if [ "${1:-}" = "--fresh" ]; then rm -rf standin; fi
+FRESH=0; PYTORCH=0
+for a in "$@"; do case $a in --fresh) FRESH=1 ;; --pytorch) PYTORCH=1 ;; *) echo "measure.sh: unknown option $a" >&2; exit 2 ;; esac; done
+if [ $FRESH = 1 ]; then rm -rf standin; fi
+PY=${PYTHON:-python3}
+if [ $PYTORCH = 1 ] && ! "$PY" -c 'import torch' 2>/dev/null; then echo "measure.sh: --pytorch needs torch for $PY (Debian: apt-get install python3-torch; or set PYTHON)" >&2; exit 1; fi
 mkdir -p standin
 : > "$OUT"
 
@@ -47,4 +54,11 @@ step train-live $CLI train --config standin-live.train.json --json
 cp standin/runs/paper-live/metrics.jsonl standin/metrics-live.jsonl
 step train-live-2048 $CLI train --config standin-live-2048.train.json --overwrite --json   # one step of 2,048 tokens, teacher live
 step generate $CLI generate --model standin/runs/paper --prompt "User: What is 12 times 7? Think step by step." --max-new-tokens 32 --ignore-eos --greedy --json
-node report.mjs "$OUT" standin/metrics-cached.jsonl standin/metrics-live.jsonl
+TORCH=()
+if [ $PYTORCH = 1 ]; then
+  echo "== pytorch: paper_scale.py (teacher: standin/qwen2-1.5b), then --no-teacher" >&2
+  "$PY" ../../benchmarks/pytorch/paper_scale.py --teacher standin/qwen2-1.5b --seq 512 --rows 8 --steps 5 --live-steps 2 --gen-tokens 32 --json --out standin/pytorch.json > /dev/null
+  "$PY" ../../benchmarks/pytorch/paper_scale.py --no-teacher --seq 512 --steps 5 --json --out standin/pytorch-no-teacher.json > /dev/null
+  TORCH=(--pytorch standin/pytorch.json --pytorch-no-teacher standin/pytorch-no-teacher.json)
+fi
+node report.mjs "$OUT" standin/metrics-cached.jsonl standin/metrics-live.jsonl "${TORCH[@]}"

@@ -1,11 +1,25 @@
 #!/usr/bin/env node
 /**
- * The table of measure.sh's results (markdown on stdout, `--json` for one object).
- *   node report.mjs standin/measurements.jsonl standin/metrics-cached.jsonl standin/metrics-live.jsonl [--json]
+ * The table of measure.sh's results (markdown on stdout, `--json` for one object), with PyTorch's figures for the
+ * same workloads beside ours when their JSON is given (benchmarks/pytorch/paper_scale.py --json --out FILE: a run
+ * with the teacher, and one with --no-teacher for the memory of training from a cache alone).
+ *   node report.mjs standin/measurements.jsonl standin/metrics-cached.jsonl standin/metrics-live.jsonl
+ *        [--pytorch pt.json] [--pytorch-no-teacher pt-no-teacher.json] [--json]
  */
 import { readFileSync } from 'node:fs';
 
-const args = process.argv.slice(2).filter((a) => a !== '--json');
+const argv = process.argv.slice(2);
+const optionFile = (name) => {
+  const i = argv.indexOf(name);
+  if (i < 0) return undefined;
+  const file = argv[i + 1];
+  argv.splice(i, 2);
+  // Python's json writes NaN (a phase it skipped) where JSON has null
+  return JSON.parse(readFileSync(file, 'utf8').trim().split('\n').pop().replace(/\bNaN\b/g, 'null'));
+};
+const pt = optionFile('--pytorch') ?? {};
+const ptNoTeacher = optionFile('--pytorch-no-teacher') ?? {};
+const args = argv.filter((a) => a !== '--json');
 const lines = (f) => readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 const [measured, cached, live] = args.map(lines);
 const by = Object.fromEntries(measured.map((m) => [m.step, m]));
@@ -17,20 +31,39 @@ const median = (xs) => {
 };
 const gb = (b) => (b / 2 ** 30).toFixed(2);
 const rows = [];
-const add = (what, figure, rss) => rows.push({ what, figure, peak_rss_gb: rss ?? null });
+const gib = (mib) => (mib === undefined ? null : Number((mib / 1024).toFixed(2)));
+/** a row; `torch` is PyTorch's figure for the same workload, `speed` ours / PyTorch's (above 1: we are faster) */
+const add = (what, figure, rss, torch) =>
+  rows.push({ what, figure, peak_rss_gb: rss ?? null, pytorch: torch?.figure ?? null, pytorch_peak_rss_gb: torch?.rss ?? null, speed_ratio: torch?.speed ?? null });
+const ratio = (x) => (Number.isFinite(x) ? Number(x.toFixed(2)) : null);
 
 if (by['new-model']) add('new-model: random Qwen2-1.5B, bf16 (3.09 GB file)', `${by['new-model'].seconds} s`, by['new-model'].peak_rss_gb);
-add('load the bf16 teacher as float32 (train --dry-run: load + checks)', `${by['load-teacher'].seconds} s`, by['load-teacher'].peak_rss_gb);
+add('load the bf16 teacher bfloat16-resident (train --dry-run: load + checks; PyTorch: into float32)', `${by['load-teacher'].seconds} s`, by['load-teacher'].peak_rss_gb,
+  pt.load?.s && { figure: `${pt.load.s} s`, rss: gib(pt.load.peak_rss_mib), speed: ratio(pt.load.s / by['load-teacher'].seconds) });
 const c = by['cache-teacher'];
-add(`cache-teacher: ${c.summary.examples} rows × 512 tokens`, `${c.summary.seconds} s, ${(c.summary.tokens / c.summary.seconds).toFixed(1)} tokens/s; cache ${gb(by['cache-size'].bytes)} GiB`, c.peak_rss_gb);
+const ourTeacherRate = c.summary.tokens / c.summary.seconds;
+const ptTeacher = pt.teacher_forward;
+add(`cache-teacher: ${c.summary.examples} rows × 512 tokens`, `${c.summary.seconds} s, ${ourTeacherRate.toFixed(1)} tokens/s; cache ${gb(by['cache-size'].bytes)} GiB`, c.peak_rss_gb,
+  Number.isFinite(ptTeacher?.tokens_per_s) && { figure: `${ptTeacher.tokens_per_s} tokens/s (${ptTeacher.rows} rows)`, rss: gib(ptTeacher.peak_rss_mib), speed: ratio(ourTeacherRate / ptTeacher.tokens_per_s) });
 const sc = steps(cached);
-add(`train from the cache: ${sc.length} steps × ${sc[0].tokens} target tokens`, `${median(sc.map((e) => e.seconds)).toFixed(1)} s/step (median; first ${sc[0].seconds.toFixed(1)} s), ${median(sc.map((e) => e.tokensPerSecond)).toFixed(1)} tokens/s; run ${by['train-cached'].seconds} s`, by['train-cached'].peak_rss_gb);
+const ourCached = median(sc.map((e) => e.seconds));
+// PyTorch's memory of training from a cache alone is its --no-teacher run (the run with the teacher holds it too)
+const ptCached = ptNoTeacher.train_step_cached ?? pt.train_step_cached;
+add(`train from the cache: ${sc.length} steps × ${sc[0].tokens} target tokens`, `${ourCached.toFixed(1)} s/step (median; first ${sc[0].seconds.toFixed(1)} s), ${median(sc.map((e) => e.tokensPerSecond)).toFixed(1)} tokens/s; run ${by['train-cached'].seconds} s`, by['train-cached'].peak_rss_gb,
+  ptCached && { figure: `${ptCached.median_s} s/step${ptNoTeacher.train_step_cached ? ' (no teacher built)' : ' (teacher loaded)'}`, rss: gib(ptCached.peak_rss_mib), speed: ratio(ptCached.median_s / ourCached) });
 add('checkpoint (params + AdamW moments, float32)', `${gb(by['checkpoint-size'].bytes)} GiB; bridge folder weights ${gb(by['checkpoint-size'].bridge_folder_bytes)} GiB`);
 add('resume from the checkpoint (--resume --max-steps 6)', `${by['train-resume'].summary.steps} steps after resuming at 5; run ${by['train-resume'].seconds} s`, by['train-resume'].peak_rss_gb);
 const sl = steps(live);
-add(`train with the teacher live: ${sl.length} steps`, `${median(sl.map((e) => e.seconds)).toFixed(1)} s/step (median), ${median(sl.map((e) => e.tokensPerSecond)).toFixed(1)} tokens/s`, by['train-live'].peak_rss_gb);
+const ourLive = median(sl.map((e) => e.seconds));
+const ptLive = pt.train_step_live;
+add(`train with the teacher live: ${sl.length} steps`, `${ourLive.toFixed(1)} s/step (median), ${median(sl.map((e) => e.tokensPerSecond)).toFixed(1)} tokens/s`, by['train-live'].peak_rss_gb,
+  ptLive && { figure: `${ptLive.median_s} s/step`, rss: gib(ptLive.peak_rss_mib), speed: ratio(ptLive.median_s / ourLive) });
+const long = by['train-live-2048'];
+if (long) add('train with the teacher live: 1 step of 2,048 tokens', `run ${long.seconds} s (load, step, checkpoint)`, long.peak_rss_gb);
 const g = by.generate.summary;
-add(`generate ${g.generated_ids.length} tokens (teacher, bridge and student incremental)`, `${g.decode_tokens_per_second} tokens/s after the first; first token ${g.first_token_seconds} s (prompt ${g.prompt_ids.length} tokens)`, by.generate.peak_rss_gb);
+const ptGen = pt.generate;
+add(`generate ${g.generated_ids.length} tokens (teacher, bridge and student incremental)`, `${g.decode_tokens_per_second} tokens/s after the first; first token ${g.first_token_seconds} s (prompt ${g.prompt_ids.length} tokens)`, by.generate.peak_rss_gb,
+  ptGen && { figure: `${ptGen.tokens_per_s} tokens/s (prompt ${ptGen.prompt} tokens)`, rss: gib(ptGen.peak_rss_mib), speed: ratio(g.decode_tokens_per_second / ptGen.tokens_per_s) });
 
 // The paper's full run from the measured per-token costs. Assumptions (not measured here): the real data's kept
 // rows average MEAN_TOKENS after the 2,048 cut; GPU and price figures are stated assumptions, since no GPU was
@@ -73,8 +106,8 @@ estimate.cost = {
 
 if (process.argv.includes('--json')) console.log(JSON.stringify({ rows, estimate }));
 else {
-  console.log('| step | figure | peak RSS (GB) |\n| --- | --- | --- |');
-  for (const r of rows) console.log(`| ${r.what} | ${r.figure} | ${r.peak_rss_gb ?? ''} |`);
+  console.log('| step | ours | peak RSS (GiB) | PyTorch | peak RSS (GiB) | ours / PyTorch (speed) |\n| --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.what} | ${r.figure} | ${r.peak_rss_gb ?? ''} | ${r.pytorch ?? '—'} | ${r.pytorch_peak_rss_gb ?? ''} | ${r.speed_ratio === null ? '' : `${r.speed_ratio}×`} |`);
   const f = (x, d = 1) => x.toFixed(d);
   console.log(`\nFull run estimate (${f(total / 1e6)} M training tokens = ${estimate.assumptions.rows_per_epoch} rows × ${MEAN_TOKENS} tokens × ${EPOCHS} epochs):`);
   console.log('| | this CPU (measured per-token cost) | GPU via gpu.js (assumed ' + GPU_TFLOPS + ' TFLOPS) |\n| --- | --- | --- |');
