@@ -131,3 +131,28 @@ describe.each(CPU_BACKENDS)('a clipped AdamW update on %s', (backend) => {
     for (const t of second) t.dispose();
   }, 60_000);
 });
+
+describe.each(CPU_BACKENDS)('large arrays on %s', (backend) => {
+  it('a freed large output array is reused by the next output of its size (no fresh pages), with the right values', async () => {
+    T.setBackend(backend);
+    const n = 16 * 2 ** 20 + 5; // 64 MiB: past the largest array kept in wasm memory (backends/cpu/buffers.ts)
+    // four freed outputs of other sizes fill the pool of small arrays (256 MiB)
+    for (let k = 1; k <= 4; k++) {
+      const t = T.add(T.broadcastTo(T.tensor([k], [1]), [n + k]), 0);
+      await T.evaluate(t);
+      t.dispose();
+    }
+    const a = randoms(n, 11);
+    const first = T.add(T.tensor(a, [n]), 1);
+    await T.evaluate(first);
+    const array = first.view!.storage.data;
+    first.dispose();
+    const second = T.mul(T.tensor(a, [n]), 3);
+    await T.evaluate(second);
+    expect(second.view!.storage.data).toBe(array);
+    const got = (await second.data()) as Float32Array;
+    for (let i = 0; i < n; i += 4099) expect(got[i]).toBe(Math.fround(a[i] * 3));
+    expect(got[n - 1]).toBe(Math.fround(a[n - 1] * 3));
+    second.dispose();
+  }, 60_000);
+});

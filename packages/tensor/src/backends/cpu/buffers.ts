@@ -18,6 +18,11 @@ const MAX_POOLED = 256 * 2 ** 20;
 /** Arrays below this length are cheap to allocate: not pooled. */
 const MIN_LENGTH = 256;
 let pooled = 0;
+/** Arrays of this many floats or more (64 MiB) may be pooled past MAX_POOLED, one per size, up to MAX_POOLED_LARGE bytes. */
+const LARGE_LENGTH = 16 * 2 ** 20;
+const MAX_POOLED_LARGE = 2 ** 30;
+let pooledLarge = 0;
+const largeArrays = new WeakSet<Float32Array>();
 
 /**
  * Bytes of scratch an op over operands outside wasm memory copies them (and its output) into at once: a
@@ -97,7 +102,8 @@ export function outputBuffer(n: number): Float32Array {
   if (n >= MIN_LENGTH) {
     const a = free.get(n)?.pop();
     if (a) {
-      pooled -= 4 * n;
+      if (largeArrays.delete(a)) pooledLarge -= 4 * n;
+      else pooled -= 4 * n;
       return a;
     }
   }
@@ -120,12 +126,20 @@ export function recycle(a: Float32Array | Float64Array | undefined): void {
     existingRuntime()?.heap.free(at);
     return;
   }
-  if (!(a instanceof Float32Array) || !ours.has(a) || pooled + 4 * a.length > MAX_POOLED) return;
+  if (!(a instanceof Float32Array) || !ours.has(a)) return;
   let list = free.get(a.length);
+  if (list?.includes(a)) return;
+  // a large array is kept once per size, past the cap: a training step frees and makes the same large arrays
+  // (the logits and their gradient, the head's gradient) every step, and a fresh one costs a page fault per 4 KiB
+  // (a 310 MB array ≈ 76 k faults, about 1 s here); the next array of that size reuses it
+  const large = a.length >= LARGE_LENGTH && !list?.length && pooledLarge + 4 * a.length <= MAX_POOLED_LARGE;
+  if (!large && pooled + 4 * a.length > MAX_POOLED) return;
   if (!list) free.set(a.length, (list = []));
-  if (list.includes(a)) return;
   list.push(a);
-  pooled += 4 * a.length;
+  if (large) {
+    pooledLarge += 4 * a.length;
+    largeArrays.add(a);
+  } else pooled += 4 * a.length;
 }
 
 /** An output of a wasm kernel: the array, and the byte address the kernel writes to. */
