@@ -1,5 +1,5 @@
 /** Safetensors files straight to Tensors (Node entry). */
-import { bfloat16Tensor, type Tensor } from '@llm-modules/tensor';
+import { bfloat16Array, bfloat16Tensor, type Tensor } from '@llm-modules/tensor';
 import { loadEach } from './safetensors/sharded.js';
 import type { ReadOptions } from './safetensors/read.js';
 import { toTensor } from './tensors.js';
@@ -8,7 +8,8 @@ export interface TensorLoadOptions extends ReadOptions {
   /**
    * Keep BF16 matrices (rank ≥ 2) as their bits: bfloat16-resident tensors (`bfloat16Tensor`), decoded inside
    * the kernels — half the memory of float32, read straight into place (no float32 copy at any time). For
-   * frozen weights: gradients with respect to them are refused. Default: widen to float32.
+   * frozen weights: gradients with respect to them are refused. On the CPU backend's WebAssembly modes they are read
+   * straight into a weight bank (`bfloat16Array`), where decoding reads them in place. Default: widen to float32.
    */
   keepBFloat16?: boolean;
 }
@@ -33,8 +34,10 @@ export interface TensorLoadOptions extends ReadOptions {
 export async function loadSafetensorsAsTensors(path: string, opts: TensorLoadOptions = {}): Promise<Record<string, Tensor>> {
   const loaded = await loadEach(path, opts, async (reader, t) => {
     if (opts.keepBFloat16 && t.dtype === 'BF16' && t.shape.length >= 2) {
-      const bytes = await reader.readBytes(t.name); // its own buffer, at offset 0: 2-byte aligned
-      return bfloat16Tensor(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2), t.shape.slice());
+      // read straight into their place: a weight bank on the CPU backend's WebAssembly modes (bfloat16Array)
+      const bits = bfloat16Array((t.end - t.begin) / 2);
+      await reader.readBytes(t.name, new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength));
+      return bfloat16Tensor(bits, t.shape.slice());
     }
     return toTensor(await reader.read(t.name));
   });

@@ -14,7 +14,7 @@ export { Tensor, isTensor, type NestedArray, type Attrs } from './tensor.js';
 export { TensorError } from './errors.js';
 export { type Shape, sizeOf, broadcastShapes } from './shape.js';
 export { tensor, zeros, ones, full, arange, type TensorLike } from './creation.js';
-export { bfloat16Tensor, isBFloat16Resident, storageBytes } from './bf16.js';
+export { bfloat16Array, bfloat16Tensor, isBFloat16Resident, storageBytes } from './bf16.js';
 export { neg, exp, log, sqrt, rsqrt, tanh, sigmoid, erf, abs, sin, cos, reciprocal, stopGradient, sign } from './primitives/unary.js';
 export { add, sub, mul, div, pow, maximum, minimum, equal, notEqual, less, lessEqual, greater, greaterEqual, where, cast, asTensor, type TensorOrNumber } from './primitives/binary.js';
 export { sum, max, argmax, sumToShape, type Axes } from './primitives/reduce.js';

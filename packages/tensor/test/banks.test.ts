@@ -103,6 +103,30 @@ describe.each(WASM)('one-row products from weight banks on %s', (backend) => {
   });
 });
 
+describe('bfloat16Array', () => {
+  it.each(WASM)('on %s: an array in a bank, read in place by a one-row product (no move), freed with its tensor', async (backend) => {
+    await T.withBackend(backend, async () => {
+      const start = bankStats().weightBytes;
+      const a = T.bfloat16Array(NB * KB);
+      expect(bankStats().weightBytes).toBe(start + Math.ceil((2 * NB * KB) / 64) * 64); // 64-byte blocks
+      a.set(bits);
+      const b = T.bfloat16Tensor(a, [NB, KB]);
+      expectClose(await T.matmul(T.tensor(xb, [1, KB]), T.transpose(b)).data(), matvec(xb, wb, NB, KB));
+      expect(bankStats().weightBytes).toBe(start + Math.ceil((2 * NB * KB) / 64) * 64); // read where it is: nothing moved
+      b.dispose();
+      expect(bankStats().weightBytes).toBe(start);
+    });
+  });
+
+  it('on the JavaScript backends: a plain Uint16Array of zeros', async () => {
+    await T.withBackend('cpu', async () => {
+      const start = bankStats().weightBytes;
+      const a = T.bfloat16Array(10);
+      expect([a.buffer instanceof ArrayBuffer, a.length, Array.from(a).every((v) => v === 0), bankStats().weightBytes]).toEqual([true, 10, true, start]);
+    });
+  });
+});
+
 describe.runIf(WASM.length === 2)('thread-count independence', () => {
   it('the same bits on one thread (webasm) and on the pool (threads)', async () => {
     const ctx = await fastContext('threads');

@@ -21,8 +21,8 @@ export interface SafetensorsReader {
   info(name: string): TensorInfo;
   /** Read one tensor, widened to float32 / int32. Only this tensor's bytes are read. */
   read(name: string): Promise<TensorRecord>;
-  /** The stored bytes of one tensor, as they are in the file. */
-  readBytes(name: string): Promise<Uint8Array>;
+  /** The stored bytes of one tensor, as they are in the file: into `into` when given (exactly that many bytes), else a new array. */
+  readBytes(name: string, into?: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -52,9 +52,10 @@ export async function readerFrom(src: ByteSource): Promise<SafetensorsReader> {
         const data = plan.finish();
         return { name, dtype: data instanceof Float32Array ? 'float32' : 'int32', shape: t.shape.slice(), data };
       },
-      async readBytes(name) {
+      async readBytes(name, into) {
         const t = info(name);
-        const out = new Uint8Array(t.end - t.begin);
+        if (into && into.length !== t.end - t.begin) throw new SafetensorsError(file, `tensor "${name}" has ${t.end - t.begin} bytes, not the ${into.length} of the array given to read it into`);
+        const out = into ?? new Uint8Array(t.end - t.begin);
         await src.read(header.dataOffset + t.begin, out);
         return out;
       },

@@ -32,19 +32,23 @@ let bankModule: WebAssembly.Module | undefined;
 class Bank {
   readonly memory: WebAssembly.Memory;
   readonly heap: Heap;
-  /** extra-module ids of gemv_bf16 and gemv_f32 over this memory */
-  readonly fnIds: { bf16: number; f32: number };
+  /** the runtime whose threads run this bank's kernels, and the extra-module ids of gemv_bf16 and gemv_f32 there */
+  private registered: { rt: Runtime; bf16: number; f32: number } | undefined;
   private ioAt = 0;
   private ioBytes = IO_BYTES;
 
-  constructor(
-    private readonly rt: Runtime,
-    bytes: number,
-  ) {
-    bankModule ??= new WebAssembly.Module(bankModuleBytes());
+  constructor(bytes: number) {
     this.memory = new WebAssembly.Memory({ initial: Math.min(BANK_PAGES, Math.ceil((IO_BYTES + bytes) / PAGE) + 1), maximum: BANK_PAGES, shared: true });
     this.heap = new Heap(IO_BYTES, (end) => this.ensure(end));
-    this.fnIds = { bf16: rt.extra.add(bankModule, 'gemv_bf16', this.memory).id, f32: rt.extra.add(bankModule, 'gemv_f32', this.memory).id };
+  }
+
+  /** The bank's kernels as functions of `rt`'s job lists (instantiated on its threads at first use). */
+  fnIds(rt: Runtime): { bf16: number; f32: number } {
+    if (this.registered?.rt !== rt) {
+      bankModule ??= new WebAssembly.Module(bankModuleBytes());
+      this.registered = { rt, bf16: rt.extra.add(bankModule, 'gemv_bf16', this.memory).id, f32: rt.extra.add(bankModule, 'gemv_f32', this.memory).id };
+    }
+    return this.registered;
   }
 
   get buffer(): SharedArrayBuffer {
@@ -75,8 +79,9 @@ class Bank {
 
   /** Drop this bank's kernels (once empty): nothing then holds its memory. */
   retire(): void {
-    this.rt.extra.remove(this.fnIds.bf16);
-    this.rt.extra.remove(this.fnIds.f32);
+    if (!this.registered) return;
+    this.registered.rt.extra.remove(this.registered.bf16);
+    this.registered.rt.extra.remove(this.registered.f32);
   }
 
   /** Weight blocks live (the x/y block aside). */
@@ -113,44 +118,55 @@ registerReleaseHook((s) => {
   freeBlock(p);
 });
 
-/** A storage in a bank: the bank and the byte address of its element 0. Moves it there on first use; undefined where no bank can hold it. */
-export function inBank(rt: Runtime, storage: Storage): { bank: Bank; at: number } | undefined {
-  const src = storage.bf16 ?? storage.data;
-  if (!(src instanceof Uint16Array || src instanceof Float32Array)) return undefined;
-  const known = placed.get(src);
-  if (known) return known;
-  const bytes = src.byteLength;
+/** A new array of `n` elements in a bank (block, typed array), or undefined where no bank can hold it. */
+function bankArray<A extends Uint16Array | Float32Array>(make: (buffer: SharedArrayBuffer, at: number, n: number) => A, n: number, bytes: number): { p: { bank: Bank; at: number }; a: A } | undefined {
   let bank: Bank | undefined;
   let at = -1;
   for (const b of banks) if ((at = b.heap.alloc(bytes)) >= 0 && (bank = b)) break;
   if (!bank) {
     try {
-      bank = new Bank(rt, bytes);
+      bank = new Bank(bytes);
     } catch {
       return undefined; // the engine refused the memory
     }
     at = bank.heap.alloc(bytes);
-    if (at < 0) {
-      bank.retire();
-      return undefined; // over 2 GiB
-    }
+    if (at < 0) return undefined; // over 2 GiB
     banks.push(bank);
   }
   const p = { bank, at };
+  const a = make(bank.buffer, at, n);
+  placed.set(a, p);
+  finalizer.register(a, p, a);
+  return { p, a };
+}
+
+/**
+ * An array for `n` bfloat16 bit patterns in a weight bank (to fill, then hand to `bfloat16Tensor`: a loader reads
+ * a weight straight into it, so it never has to move), or undefined where banks are off or unavailable.
+ */
+export function bankBFloat16Array(n: number): Uint16Array | undefined {
+  if (!bankTuning.on || typeof SharedArrayBuffer === 'undefined' || n === 0) return undefined;
+  return bankArray((b, at, len) => new Uint16Array(b, at, len), n, 2 * n)?.a;
+}
+
+/** A storage in a bank: the bank and the byte address of its element 0. Moves it there on first use; undefined where no bank can hold it. */
+export function inBank(storage: Storage): { bank: Bank; at: number } | undefined {
+  const src = storage.bf16 ?? storage.data;
+  if (!(src instanceof Uint16Array || src instanceof Float32Array)) return undefined;
+  const known = placed.get(src);
+  if (known) return known;
   if (src instanceof Uint16Array) {
-    const bits = new Uint16Array(bank.buffer, at, src.length);
-    bits.set(src);
-    (storage as { bf16?: Uint16Array }).bf16 = bits;
-    placed.set(bits, p);
-    finalizer.register(bits, p, bits);
-  } else {
-    const data = new Float32Array(bank.buffer, at, src.length);
-    data.set(src);
-    (storage as { data?: Float32Array }).data = data;
-    placed.set(data, p);
-    finalizer.register(data, p, data);
+    const m = bankArray((b, at, n) => new Uint16Array(b, at, n), src.length, src.byteLength);
+    if (!m) return undefined;
+    m.a.set(src);
+    (storage as { bf16?: Uint16Array }).bf16 = m.a;
+    return m.p;
   }
-  return p;
+  const m = bankArray((b, at, n) => new Float32Array(b, at, n), src.length, src.byteLength);
+  if (!m) return undefined;
+  m.a.set(src);
+  (storage as { data?: Float32Array }).data = m.a;
+  return m.p;
 }
 
 /** Is the storage's array in a bank already? */
@@ -165,7 +181,7 @@ export const isInBank = (storage: Storage): boolean => {
  * read in place from its bank on the context's threads. False (nothing done) where no bank can hold it.
  */
 export function bankGemv(ctx: FastContext, rt: Runtime, w: View, ldw: number, x: number, y: number, N: number, K: number): boolean {
-  const p = bankTuning.on ? inBank(rt, w.storage) : undefined;
+  const p = bankTuning.on ? inBank(w.storage) : undefined;
   if (!p) return false;
   const { bank, at } = p;
   const io = bank.io(4 * (K + N) + 64);
@@ -178,7 +194,8 @@ export function bankGemv(ctx: FastContext, rt: Runtime, w: View, ldw: number, x:
   const minRows = Math.max(1, Math.ceil(MIN_JOB_BYTES / (eb * K)));
   const parts = ctx.pool && ctx.threads > 1 ? Math.max(1, Math.min(ctx.threads * 4, Math.floor(N / minRows))) : 1;
   const list = new JobList();
-  const fn = bf16 ? bank.fnIds.bf16 : bank.fnIds.f32;
+  const ids = bank.fnIds(rt);
+  const fn = bf16 ? ids.bf16 : ids.f32;
   for (const [i0, i1] of splitRanges(N, parts)) if (i1 > i0) list.addExtra(rt, fn, [io, at + eb * (w.offset + i0 * ldw), yAt + 4 * i0, K, 0, i1 - i0, ldw]);
   if (ctx.pool && ctx.threads > 1 && list.jobs.length > 1) ctx.pool.run(list);
   else for (const [, id, args] of list.jobs) runExtra(rt, id, args);

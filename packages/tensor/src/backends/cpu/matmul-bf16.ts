@@ -34,8 +34,11 @@ const scratch = (rt: Runtime, floats: number): number => {
   return at;
 };
 
-/** The byte address of storage element 0 of bits adopted into wasm memory (small weights, up to the heap cap), or undefined. */
-const bitsInPlace = (v: View): number | undefined => (bf16Tuning.adopt ? adoptBitsIntoWasm(v.storage) : undefined);
+/**
+ * The byte address of storage element 0 of bits adopted into wasm memory (small weights, up to the heap cap), or
+ * undefined. Bits in a weight bank stay there (a second copy in the heap would only add memory).
+ */
+const bitsInPlace = (v: View): number | undefined => (bf16Tuning.adopt && !isInBank(v.storage) ? adoptBitsIntoWasm(v.storage) : undefined);
 
 /** Copy the bits a view reaches into scratch: the byte address where storage element `lo` landed, and `lo`. */
 function copyBits(rt: Runtime, bits: Uint16Array, lo: number, hi: number, at?: number): number {
@@ -94,7 +97,7 @@ export function matmulBF16(ctx: FastContext, node: Tensor, [a, b]: readonly View
       if (!cb) throw new ScratchExhausted();
       runGemm(ctx, rt, { a: aAddr, ars, acs, b: cb.addr + 4 * (bv.offset - cb.lo), brs, bcs }, M, N, K, [[0, 0]], o.at);
     } else if (M === 1 && acs === 1 && brs === 1) {
-      const at = isInBank(bv.storage) ? undefined : bitsInPlace(bv);
+      const at = bitsInPlace(bv);
       if (at !== undefined) gemv(ctx, rt, at + 2 * bv.offset, bcs, aAddr, o.at, N, K);
       else if (!bankGemv(ctx, rt, bv, bcs, aAddr, o.at, N, K)) gemvRows(ctx, rt, bv.storage.bf16!, bv.offset, bcs, aAddr, o.at, N, K);
     } else {
