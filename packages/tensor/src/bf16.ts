@@ -12,9 +12,6 @@ import { TensorError, fmtShape } from './errors.js';
 import { release, retain, realize } from './memory.js';
 import { checkShape, sizeOf, type Shape } from './shape.js';
 import { Tensor } from './tensor.js';
-import { getBackend } from './backends/registry.js';
-import { fastPathsEnabled } from './backends/cpu/context.js';
-import { bankBFloat16Array } from './backends/cpu/banks.js';
 
 /**
  * A float32 tensor held as bfloat16 bits (`bits`, not copied: do not change them afterwards), decoded inside
@@ -37,26 +34,6 @@ export function bfloat16Tensor(bits: Uint16Array, shape: Shape): Tensor {
   const t = new Tensor(shp, 'float32', 'const', [], {});
   realize(t, contiguousView(storage, shp));
   return t;
-}
-
-/**
- * An array for `n` bfloat16 bit patterns, to fill and hand to `bfloat16Tensor` (a loader reads a weight straight
- * into it). On the CPU backend's WebAssembly modes (`webasm`, `threads`, the active backend) it lives in a weight
- * bank, where a decoding step's products read it in place (backends/cpu/banks.ts); elsewhere it is a plain
- * `Uint16Array`. Either way its contents start as zeros.
- *
- * @example
- * ```ts
- * import { bfloat16Array, bfloat16Tensor } from '@llm-modules/tensor';
- * const bits = bfloat16Array(4);
- * bits.set([0x3f80, 0x4000, 0x4040, 0x4080]); // 1, 2, 3, 4
- * console.log(await bfloat16Tensor(bits, [2, 2]).data()); // Float32Array [1, 2, 3, 4]
- * ```
- */
-export function bfloat16Array(n: number): Uint16Array {
-  const name = getBackend().name;
-  const inBank = fastPathsEnabled() && (name === 'webasm' || name === 'threads') ? bankBFloat16Array(n) : undefined;
-  return inBank ?? new Uint16Array(n);
 }
 
 /** Is `t` a realized tensor held as bfloat16 bits? @example `isBFloat16Resident(bfloat16Tensor(new Uint16Array(2), [2]))` → true */
