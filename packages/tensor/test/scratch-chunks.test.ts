@@ -55,14 +55,16 @@ const MiB = 2 ** 20;
 const same = (a: Float32Array[], b: Float32Array[]): void => a.forEach((x, k) => expect(Buffer.from(x.buffer).equals(Buffer.from(b[k].buffer))).toBe(true));
 
 describe.each(BACKENDS)('scratch chunks on %s', (backend) => {
-  it('an AdamW-shaped update over transposed 34 MB operands (four inputs, three outputs) runs in chunks: same bits, a few MiB of scratch instead of ~200 MB', async () => {
+  it('an AdamW-shaped update with a transposed 34 MB gradient (four inputs, three outputs) runs in chunks: same bits, a few MiB of scratch instead of ~200 MB', async () => {
     T.setBackend(backend);
     // transposed views: not the contiguous runs elementwise-stream.ts streams, so the nest is cut into pieces
     const [R, C] = [2_000, 4_225];
     const [p, m, v, g] = [0, 1, 2, 3].map((k) => values(R * C, k + 1));
     v.forEach((x, i) => (v[i] = x * x)); // a second moment is not negative
     const build = (): T.Tensor[] => {
-      const [pt, mt, vt, gt] = [p, m, v, g].map((a) => T.transpose(T.tensor(a, [R, C])));
+      // p, m, v contiguous [C, R] (what an optimizer's state is), g a transposed view (a weight gradient made as (xᵀ·dY)ᵀ)
+      const [pt, mt, vt] = [p, m, v].map((a) => T.tensor(a, [C, R]));
+      const gt = T.transpose(T.tensor(g, [R, C]));
       const m1 = T.add(T.mul(mt, 0.9), T.mul(gt, 0.1));
       const v1 = T.add(T.mul(vt, 0.999), T.mul(T.mul(gt, gt), 0.001));
       return [T.sub(T.mul(pt, 0.999), T.mul(T.div(m1, T.add(T.sqrt(v1), 1e-8)), 0.01)), m1, v1];
@@ -73,12 +75,12 @@ describe.each(BACKENDS)('scratch chunks on %s', (backend) => {
     expect(chunked.reserved).toBeLessThan(8 * MiB);
     expect(whole.reserved).toBeGreaterThan(150 * MiB); // what the chunks save
     for (let i = 0; i < R * C; i += 99_991) {
-      const o = (i % C) * R + Math.floor(i / C); // output [C, R] of input element i of [R, C]
-      const m1 = 0.9 * m[i] + 0.1 * g[i];
-      const v1 = 0.999 * v[i] + 0.001 * g[i] * g[i];
+      const o = (i % C) * R + Math.floor(i / C); // output [C, R] element of g's element i of [R, C]
+      const m1 = 0.9 * m[o] + 0.1 * g[i];
+      const v1 = 0.999 * v[o] + 0.001 * g[i] * g[i];
       expect(chunked.out[1][o]).toBeCloseTo(m1, 5);
       expect(chunked.out[2][o]).toBeCloseTo(v1, 5);
-      expect(chunked.out[0][o]).toBeCloseTo(0.999 * p[i] - (0.01 * m1) / (Math.sqrt(v1) + 1e-8), 4);
+      expect(chunked.out[0][o]).toBeCloseTo(0.999 * p[o] - (0.01 * m1) / (Math.sqrt(v1) + 1e-8), 4);
     }
   }, 60_000);
 
