@@ -18,9 +18,14 @@ const MAX_POOLED = 256 * 2 ** 20;
 /** Arrays below this length are cheap to allocate: not pooled. */
 const MIN_LENGTH = 256;
 let pooled = 0;
-/** Arrays of this many floats or more (64 MiB) may be pooled past MAX_POOLED, one per size, up to MAX_POOLED_LARGE bytes. */
+/**
+ * Arrays of this many floats or more (64 MiB) may be pooled past MAX_POOLED, one per size, up to MAX_POOLED_LARGE
+ * bytes. 512 MiB holds one of a paper-scale step's two large sizes (the [512, 151,646] logits, 310 MB; the head's
+ * gradient, 466 MB): at 1 GiB both were held and the step's peak RSS rose 5.11 → 5.83 GiB, over PyTorch's 5.55–5.70
+ * for the same step (issue #26 point 1; 5.39 GiB at 512 MiB, the same losses).
+ */
 const LARGE_LENGTH = 16 * 2 ** 20;
-const MAX_POOLED_LARGE = 2 ** 30;
+const MAX_POOLED_LARGE = 2 ** 29;
 let pooledLarge = 0;
 const largeArrays = new WeakSet<Float32Array>();
 
