@@ -135,22 +135,20 @@ function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, gro
         const h = groups.get(e);
         if (!h || h === g || h.extra?.length || !shapesEqual(e.shape, t.shape)) continue;
         members ??= new Set(g.members);
+        const readers = consumers.get(e) ?? [];
+        let extra: readonly Tensor[] | undefined;
         if (!wanted.has(e)) {
           // a group whose value only this group reads (its readers were split over groups that are now
           // one: AdamW's clipped gradient, read by both moments) runs inside it, never stored
-          if (!g.extra?.length || !(consumers.get(e) ?? []).every((c) => members!.has(c))) continue;
-          const joined = join(h, g, g.extra);
-          if (!joined) continue;
-          groups.delete(e);
-          inner.add(e);
-          groups.set(t, (g = joined));
-          merged = true;
-          break;
+          if (!g.extra?.length || !readers.every((c) => members!.has(c))) continue;
+          extra = g.extra;
+        } else {
+          // e becomes an extra output; every other reader of e (a view of the requested result: an
+          // unflattened slice) comes after t
+          if (e.dtype !== 'float32' || !readers.every((c) => members!.has(c) || position.get(c)! > at)) continue;
+          extra = [...(g.extra ?? []), e];
         }
-        if (e.dtype !== 'float32') continue;
-        // every other reader of e (a view of the requested result: an unflattened slice) comes after t
-        if (!(consumers.get(e) ?? []).every((c) => members!.has(c) || position.get(c)! > at)) continue;
-        const joined = join(h, g, [...(g.extra ?? []), e]);
+        const joined = join(h, g, extra);
         if (!joined) continue;
         groups.delete(e);
         inner.add(e);
