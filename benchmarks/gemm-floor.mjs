@@ -22,9 +22,9 @@ export function recordKernels() {
     e.ms += ms;
     byOp.set(key, e);
   };
-  backend.execute = async function (t, inputs) {
+  backend.execute = async function (t, inputs, ...rest) {
     const t0 = performance.now();
-    const out = await execute.call(this, t, inputs);
+    const out = await execute.call(this, t, inputs, ...rest); // rest: the dead input's storage to write into (inPlace)
     const ms = performance.now() - t0;
     add(t.op, ms);
     if (t.op === 'matmul') {
@@ -42,7 +42,7 @@ export function recordKernels() {
     backend.executeGroup = async function (group, externals, ...rest) {
       const t0 = performance.now();
       const out = await executeGroup.call(this, group, externals, ...rest); // rest: the donated storage to write into
-      add(`fused:${group.members.map((m) => m.op).join(',')}`, performance.now() - t0);
+      add(`fused:${group.members.map((m) => m.op).join(',')}${group.sum ? '>sum' : ''}`, performance.now() - t0);
       return out;
     };
   }

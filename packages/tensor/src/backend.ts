@@ -47,8 +47,12 @@ export interface View {
  */
 export interface Backend {
   readonly name: BackendName;
-  /** Run the kernel of a (non-view) primitive node over its input views; returns fresh storage of node.size values. */
-  execute(node: Tensor, inputs: readonly View[]): Storage | Promise<Storage>;
+  /**
+   * Run the kernel of a (non-view) primitive node over its input views; returns fresh storage of node.size
+   * values, or `into` when given (the storage of the primitive's `inPlace` input, dead after this node, of
+   * node.size values, contiguous) and the kernel wrote its output there. Backends may ignore `into`.
+   */
+  execute(node: Tensor, inputs: readonly View[], into?: Storage): Storage | Promise<Storage>;
   /**
    * Optional: run a fused group of elementwise nodes (fusion/program.ts) over its external inputs and
    * return the root's values (and its extra outputs', see multiOutputGroups). Backends without it
@@ -61,6 +65,12 @@ export interface Backend {
    * one storage, one after another, root first.
    */
   readonly multiOutputGroups?: boolean;
+  /**
+   * Whether executeGroup takes sum groups (`Group.sum`): a single-output group whose root only a sum over
+   * its trailing axes reads, run as one kernel that returns the row sums (a global norm's Σ g² without
+   * storing g²).
+   */
+  readonly sumGroups?: boolean;
   /**
    * The most external inputs a fused group may read, when lower than the planner's own bound (WebGPU
    * binds 8 storage buffers per shader by default: 7 inputs and the output).
@@ -90,9 +100,10 @@ export type FusedOp = 'layerNorm' | 'softmaxCrossEntropy';
 /**
  * A kernel: one backend's code for one primitive, in that backend's kernel table. It returns the node's
  * values, or undefined to decline (too big for its scratch memory, an unsupported layout): the
- * backend's fallback (the primitive's gpu.js kernel) runs instead.
+ * backend's fallback (the primitive's gpu.js kernel) runs instead. `into`, for a primitive with `inPlace`, is
+ * its input's array, which the kernel may write its output into (and return).
  */
-export type Kernel<Ctx, Out = Float32Array> = (ctx: Ctx, node: Tensor, inputs: readonly View[]) => Out | undefined;
+export type Kernel<Ctx, Out = Float32Array> = (ctx: Ctx, node: Tensor, inputs: readonly View[], into?: Float32Array) => Out | undefined;
 /** A backend's kernels by primitive name; a primitive without an entry runs its gpu.js kernel. */
 export type KernelTable<Ctx, Out = Float32Array> = Readonly<Record<string, Kernel<Ctx, Out>>>;
 

@@ -102,7 +102,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
   for (const t of order) for (const i of t.inputs) pendingUses.set(i, (pendingUses.get(i) ?? 0) + 1);
   const temp = new Map<Tensor, View>();
   // elementwise nodes run in fused groups where the backend supports it (see fusion/plan.ts)
-  const plan = backend.executeGroup ? planFusion(order, wanted, backend.multiOutputGroups === true, backend.maxGroupInputs) : undefined;
+  const plan = backend.executeGroup ? planFusion(order, wanted, backend.multiOutputGroups === true, backend.maxGroupInputs, backend.sumGroups === true) : undefined;
   const viewOf = (t: Tensor): View => {
     const v = t.view ?? temp.get(t);
     if (!v) throw new TensorError(t.op, `input tensor was disposed before evaluation (${t.toString()})`);
@@ -115,7 +115,8 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       const group = plan?.groups.get(t);
       const began = profiling() ? performance.now() : 0;
       if (group) {
-        const into = donatedOutput(group);
+        // a sum group writes one float (its root's values are never stored): nothing to donate
+        const into = group.sum ? undefined : donatedOutput(group);
         const { views, done } = decodeInputs(backend, undefined, group.externals.map(viewOf));
         let storage;
         try {
@@ -123,7 +124,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         } finally {
           done();
         }
-        if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}`, group.externals.map(viewOf)), performance.now() - began, t.size);
+        if (began) record(profileKey(`fused:${group.members.map((m) => m.op).join(',')}${group.sum ? '>sum' : ''}`, group.externals.map(viewOf)), performance.now() - began, t.size);
         retain(storage);
         temp.set(t, contiguousView(storage, t.shape));
         // extra outputs follow the root in the same storage (fusion/plan.ts)
@@ -134,6 +135,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         // the group wrote into the donated storage: its donors give up their counts (the outputs hold it now)
         if (into && storage === into.storage) for (const d of into.donors) disposeTensor(d, 'donated');
         for (const m of group.members) finishNode(m);
+        if (group.sum) finishNode(group.sum);
         continue;
       }
       const prim = PRIMITIVES.get(t.op);
@@ -154,8 +156,9 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
         else {
           // bfloat16-resident inputs: decoded for the kernels that do not read them in place (bf16.ts)
           const { views, done } = decodeInputs(backend, t, inputs);
+          const into = prim.inPlace !== undefined ? deadInput(t, prim.inPlace) : undefined;
           try {
-            view = contiguousView(await backend.execute(t, views), t.shape);
+            view = contiguousView(await backend.execute(t, views, into), t.shape);
           } finally {
             done();
           }
@@ -173,6 +176,20 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       if (wanted.has(t) && !t.view) realize(t, v);
       release(v.storage);
     }
+  }
+
+  /**
+   * The storage of input k of `t` when `t` may write its output there (the primitive's `inPlace`): an
+   * intermediate of this evaluation, held by nothing else, read by no other node still to run, of t's size and
+   * contiguous from its start.
+   */
+  function deadInput(t: Tensor, k: number): Storage | undefined {
+    const i = t.inputs[k];
+    const v = temp.get(i);
+    if (!v || i.view || wanted.has(i) || pendingUses.get(i) !== 1 || t.inputs.indexOf(i) !== t.inputs.lastIndexOf(i)) return undefined;
+    const s = v.storage;
+    if (s.refs !== 1 || s.size !== t.size || s.backend !== backend.name || !s.data || !isContiguous(v)) return undefined;
+    return s;
   }
 
   /**

@@ -6,7 +6,8 @@
  * connected set of same-shape elementwise nodes whose only value leaving the group is the root's;
  * the others are never stored (like any unrequested intermediate, they stay pending). Chains, trees and
  * diamonds (a value used twice inside the group) all fuse; a value also needed outside the group is
- * computed once, as its own root. `LLM_MODULES_FUSION=0` or `setFusion(false)` turns fusion off.
+ * computed once, as its own root. On backends with sum groups, a group whose root only a sum over all
+ * axes reads is summed by its own kernel (sumGroups below). `LLM_MODULES_FUSION=0` or `setFusion(false)` turns fusion off.
  */
 import { PRIMITIVES } from '../primitives/registry.js';
 import { shapesEqual } from '../shape.js';
@@ -49,7 +50,7 @@ export interface Plan {
  * v are requested results, and the parameter update reads them — three kernels per update become one.
  * `maxInputs` lowers the bound on a group's inputs (the backend's `maxGroupInputs`).
  */
-export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, multiOutput = false, maxInputs = MAX_EXTERNALS): Plan {
+export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, multiOutput = false, maxInputs = MAX_EXTERNALS, sums = false): Plan {
   const maxExternals = Math.min(maxInputs, MAX_EXTERNALS);
   const groups = new Map<Tensor, Group>();
   const inner = new Set<Tensor>();
@@ -103,6 +104,7 @@ export function planFusion(order: readonly Tensor[], wanted: ReadonlySet<Tensor>
     for (const m of members) if (m !== b.root) inner.add(m);
   }
   if (enabled && multiOutput) mergeOutputs(order, wanted, groups, inner, consumers);
+  if (enabled && sums) sumGroups(order, wanted, groups, inner, consumers);
   return { groups, inner };
 
   function addSingle(m: Tensor): void {
@@ -126,14 +128,14 @@ function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, gro
   order.forEach((t, k) => position.set(t, k));
   for (const t of order) {
     let g = groups.get(t);
-    if (!g || t.dtype !== 'float32') continue;
+    if (!g || g.sum || t.dtype !== 'float32') continue;
     const at = position.get(t)!;
     for (let merged = true; merged; ) {
       merged = false;
       let members: Set<Tensor> | undefined;
       for (const e of g.externals) {
         const h = groups.get(e);
-        if (!h || h === g || h.extra?.length || !shapesEqual(e.shape, t.shape)) continue;
+        if (!h || h === g || h.extra?.length || h.sum || !shapesEqual(e.shape, t.shape)) continue;
         members ??= new Set(g.members);
         const readers = consumers.get(e) ?? [];
         let extra: readonly Tensor[] | undefined;
@@ -157,6 +159,37 @@ function mergeOutputs(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, gro
         break;
       }
     }
+  }
+}
+
+/**
+ * A `sum` over the trailing axes of a group's root, or of a reshape of it, joins that group (`Group.sum`)
+ * when nothing else reads the root (or the reshapes) and nobody asked for them: the kernel adds up each
+ * row of the root's values as it makes them, and never stores them. So the squares of a global norm,
+ * `sum(mul(g, g))` (built as row sums of [blocks, chunk] tiles for a long g, primitives/reduce.ts), read g
+ * once and write a few floats, where they wrote a 466 MB array for a paper-scale head and read it back.
+ */
+function sumGroups(order: readonly Tensor[], wanted: ReadonlySet<Tensor>, groups: Map<Tensor, Group>, inner: Set<Tensor>, consumers: ReadonlyMap<Tensor, Tensor[]>): void {
+  const only = (x: Tensor, reader: Tensor): boolean => !wanted.has(x) && consumers.get(x)?.length === 1 && consumers.get(x)![0] === reader;
+  for (const t of order) {
+    if (t.op !== 'sum' || t.view || t.dtype !== 'float32' || t.inputs.length !== 1) continue;
+    const v = t.inputs[0];
+    const axes = t.attrs.axes as readonly number[];
+    if (!axes.every((a, k) => a === v.shape.length - axes.length + k)) continue; // trailing axes: rows of consecutive values
+    const reshapes: Tensor[] = [];
+    let x = v;
+    let reader = t;
+    while (x.op === 'reshape' && !x.view && only(x, reader)) {
+      reshapes.push(x);
+      reader = x;
+      x = x.inputs[0];
+    }
+    const g = groups.get(x);
+    if (!g || g.extra?.length || g.sum || x.dtype !== 'float32' || !only(x, reader)) continue;
+    groups.delete(x);
+    inner.add(x);
+    for (const r of reshapes) inner.add(r);
+    groups.set(t, { members: g.members, externals: g.externals, sum: t });
   }
 }
 

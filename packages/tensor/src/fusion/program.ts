@@ -36,6 +36,13 @@ export interface Group {
    * its outputs one after another, root first (see groupOutputs).
    */
   readonly extra?: readonly Tensor[];
+  /**
+   * A `sum` over the trailing axes of the root (or of a reshape of it) that the group's kernel reduces the
+   * root into (plan.ts's sum groups, only on backends with `sumGroups`): the group then outputs that node's
+   * values, one per row of `root.size / sum.size` consecutive values of the root, which is never stored.
+   * Only single-output groups take one.
+   */
+  readonly sum?: Tensor;
   /** programOf's answer, kept on the group: the planner and the backend both ask (null: none) */
   program?: Program | null;
 }

@@ -30,6 +30,13 @@ export interface Primitive {
    * storage): that view, and no kernel; undefined when the kernel must run.
    */
   readonly alias?: (node: Tensor, inputs: readonly View[]) => View | undefined;
+  /**
+   * The input whose storage the kernel may write its output into, when that input is an intermediate of
+   * the evaluation that nothing reads afterwards (evaluate.ts checks it; the backend may ignore it): each
+   * output element is written only after the values of the input it needs are read. The cross-entropy
+   * gradient over a paper-scale head's [512, 151,646] logits writes into them instead of 310 MB of fresh pages.
+   */
+  readonly inPlace?: number;
   /** Host ops: values made on the host at evaluation time (scalar constants), no kernel. */
   readonly host?: (node: Tensor) => Float32Array | Float64Array;
   readonly vjp?: VjpRule;

@@ -56,7 +56,7 @@ function jsStores(p: Program): string {
   return p.outputs.map((r, q) => `{ ${printStatements(r, (i) => `v${i}`, (v) => `out[t + ${q} * osz] = ${v};`)} }`).join('\n    ');
 }
 
-function jsKernel(p: Program): JsKernel {
+export function jsKernel(p: Program): JsKernel {
   let fn = p.compiled.get('js') as JsKernel | undefined;
   if (!fn) {
     const ks = Array.from({ length: p.nInputs }, (_, k) => k);
@@ -81,9 +81,9 @@ function jsKernel(p: Program): JsKernel {
   return fn;
 }
 
-type WasmKernel = { fn: (...args: number[]) => void; id: number };
+export type WasmKernel = { fn: (...args: number[]) => void; id: number };
 
-function wasmKernel(rt: Runtime, p: Program, classes: readonly InnerClass[]): WasmKernel {
+export function wasmKernel(rt: Runtime, p: Program, classes: readonly InnerClass[]): WasmKernel {
   const key = `wasm:${classes.join('')}`;
   let k = p.compiled.get(key) as WasmKernel | undefined;
   if (!k) {
@@ -117,7 +117,7 @@ function forLead(nest: Nest, fn: (ot: number, offs: number[]) => void): void {
 }
 
 /** Float32 values of a storage (host scalars are float64: round them as a float32 kernel would). */
-function f32Data(v: View): Float32Array | undefined {
+export function f32Data(v: View): Float32Array | undefined {
   const d = v.storage.data;
   if (!d) return undefined;
   return d instanceof Float32Array ? d : Float32Array.from(d);

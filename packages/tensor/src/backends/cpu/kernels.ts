@@ -13,6 +13,7 @@ import { programOf, type Program } from '../../fusion/program.js';
 import { fastContext, type FastContext } from './context.js';
 import { ScratchExhausted } from './runtime.js';
 import { runProgram } from './elementwise.js';
+import { runProgramSum } from './elementwise-sum.js';
 import { runJsKernel } from './jskernel.js';
 import { concatFast, copyFast, gatherFast, padFast, reduceFast, scatterAddFast } from './host.js';
 import { matmulFast } from './matmul.js';
@@ -54,12 +55,12 @@ function declineWhenExhausted<T>(run: () => T | undefined): T | undefined {
  * The node's values by the CPU backend's own kernels (table entry, one-member program, JS loop of the
  * gpu.js source), counted in kernelStats.byPath; undefined means "run the gpu.js kernel".
  */
-export async function runCpuKernel(backend: BackendName, node: Tensor, inputs: readonly View[]): Promise<Float32Array | undefined> {
+export async function runCpuKernel(backend: BackendName, node: Tensor, inputs: readonly View[], into?: Float32Array): Promise<Float32Array | undefined> {
   const ctx = await fastContext(backend);
   if (!ctx) return undefined; // fast paths switched off: every node runs its gpu.js kernel
   const kernel = CPU_KERNELS[node.op];
   if (kernel) {
-    const out = declineWhenExhausted(() => kernel(ctx, node, inputs));
+    const out = declineWhenExhausted(() => kernel(ctx, node, inputs, into));
     if (out) countPath('cpu:table');
     return out;
   }
@@ -99,5 +100,13 @@ export async function runCpuProgram(backend: BackendName, p: Program, shape: Sha
   const ctx = await fastContext(backend);
   const out = ctx && declineWhenExhausted(() => runProgram(ctx, p, shape, views, into));
   if (out) countPath('cpu:program');
+  return out;
+}
+
+/** The row sums of an elementwise program's values over `shape` (a sum group, fusion/plan.ts); undefined: store them, then sum. */
+export async function runCpuProgramSum(backend: BackendName, p: Program, shape: Shape, rows: number, views: readonly View[]): Promise<Float32Array | undefined> {
+  const ctx = await fastContext(backend);
+  const out = ctx && declineWhenExhausted(() => runProgramSum(ctx, p, shape, rows, views));
+  if (out) countPath('cpu:program-sum');
   return out;
 }

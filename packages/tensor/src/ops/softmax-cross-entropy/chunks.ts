@@ -40,15 +40,16 @@ export function forwardChunks(ctx: FastContext, rt: Runtime, counts: Counts, lab
 }
 
 /** backwardWasm over blocks of rows, each writing its block of the gradient. */
-export function backwardChunks(ctx: FastContext, rt: Runtime, counts: Counts, label: Label, x: View, fwd: View, g: View): Float32Array | undefined {
+export function backwardChunks(ctx: FastContext, rt: Runtime, counts: Counts, label: Label, x: View, fwd: View, g: View, into?: Float32Array): Float32Array | undefined {
   const [N, C] = x.shape;
   const per = rowsPerCall(x, 2);
-  if (per >= N) return backwardWasm(ctx, rt, counts, label, x, fwd, g);
-  const out = outputBuffer(N * C);
+  if (per >= N) return backwardWasm(ctx, rt, counts, label, x, fwd, g, into);
+  // `into` may be the logits' own array: each block's rows are copied into scratch before its gradient is written
+  const out = into ?? outputBuffer(N * C);
   for (let r0 = 0; r0 < N; r0 += per) {
     const n = Math.min(per, N - r0);
     const part = backwardWasm(ctx, rt, (i) => counts(r0 + i), (i) => label(r0 + i), rowsOf(x, r0, n), rowsOf(fwd, r0, n), rowsOf(g, r0, n), out.subarray(r0 * C, (r0 + n) * C));
-    if (!part) return recycle(out), undefined;
+    if (!part) return out !== into && recycle(out), undefined;
   }
   return out;
 }

@@ -92,17 +92,18 @@ export function softmaxCrossEntropyFast(ctx: FastContext, node: Tensor, [x, labe
   return out;
 }
 
-export function softmaxCrossEntropyGradFast(ctx: FastContext, node: Tensor, [x, labels, fwd, g]: readonly View[]): Float32Array | undefined {
+export function softmaxCrossEntropyGradFast(ctx: FastContext, node: Tensor, [x, labels, fwd, g]: readonly View[], into?: Float32Array): Float32Array | undefined {
   const [N, C] = x.shape;
   const ls = labelsOf(labels, C, (node.attrs as CrossEntropyAttrs).ignoreIndex);
   if (!ls) return undefined;
-  const viaWasm = tryWasm(ctx, (rt) => backwardChunks(ctx, rt, ls.counts, ls.label, x, fwd, g));
+  const viaWasm = tryWasm(ctx, (rt) => backwardChunks(ctx, rt, ls.counts, ls.label, x, fwd, g, into));
   if (viaWasm) return viaWasm;
   const xs = dense(x);
   const fs = dense(fwd);
   const gs = dense(g);
   if (!xs || !fs || !gs) return undefined;
-  const out = outputBuffer(N * C);
+  // `into` may be the logits' own array (primitive.ts inPlace): each element is read before it is written
+  const out = into ?? outputBuffer(N * C);
   const table = TABLE;
   for (let n = 0; n < N; n++) {
     const b = n * C;

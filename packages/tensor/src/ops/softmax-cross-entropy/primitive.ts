@@ -56,6 +56,8 @@ definePrimitive({
 definePrimitive({
   name: 'softmaxCrossEntropyGrad',
   gpujs: softmaxCrossEntropyGradKernel,
+  // a row's gradient is written after its logits are read (cpu.ts, wasm.ts): the dead logits can hold it
+  inPlace: 0,
   // second order: G = g·(p − onehot) on counted rows. ∂/∂g = Σ_c u·(p − onehot); ∂/∂x = g·p·(u − Σ_c p·u).
   // `fwd` is a function of the logits already accounted for through p: no cotangent of its own.
   vjp: (u, n, [x, labels, , g]) => {

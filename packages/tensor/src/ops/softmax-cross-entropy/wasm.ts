@@ -240,11 +240,14 @@ export function backwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) 
   const o = rows && list >= 0 && par >= 0 ? kernelOutput(rt, N * C, into) : undefined;
   if (!rows || !o) return undefined;
   const lse = new Float64Array(N);
+  // the label logits, read before the kernel writes: `into` may be the logits' own array (primitive.ts inPlace)
+  const xl = new Float64Array(N);
   let count = 0;
   const [w, pf] = [rt.i32, rt.f32];
   for (let n = 0; n < N; n++) {
     if (!counts(n)) continue;
-    lse[n] = rows.x(n, label(n)) + fr(n); // the row's logsumexp; NaN / ±∞ rows are filled with NaN below
+    xl[n] = rows.x(n, label(n));
+    lse[n] = xl[n] + fr(n); // the row's logsumexp; NaN / ±∞ rows are filled with NaN below
     if (lse[n] - lse[n] !== 0) continue;
     const at = (par >> 2) + 3 * n;
     pf[at] = lse[n]; // hi: lse rounded to float32
@@ -258,7 +261,7 @@ export function backwardWasm(ctx: FastContext, rt: Runtime, counts: (n: number) 
     const b = n * C;
     if (!counts(n)) out.fill(0, b, b + C);
     else if (lse[n] - lse[n] !== 0) out.fill(NaN, b, b + C);
-    else out[b + label(n)] = gr(n) * (Math.exp(rows.x(n, label(n)) - lse[n]) - 1);
+    else out[b + label(n)] = gr(n) * (Math.exp(xl[n] - lse[n]) - 1);
   }
   return out;
 }
