@@ -6,6 +6,7 @@
 // by primitive (every kernel the backend ran, timed), plus the time outside kernels.
 //
 // Usage: node benchmarks/paper-scale.mjs [--quick] [--json] [--steps 3] [--dir DIR] [--reps 3]
+//   --steps   train steps to run; the fastest from step 2 on is the one timed and broken down
 //   --quick   2 teacher layers and 2 student layers (same widths, vocabularies and sequence length): minutes
 //   full      28 + 12 layers, as the paper: ~6 GB for the teacher; tens of minutes on 2 cores
 // Run it under `flock /tmp/llm-bigmem.lock` (over 3 GB of memory either way). Writes its stand-ins, data, cache
@@ -97,7 +98,9 @@ async function trainStep(rec) {
     if (e.type !== 'step') return;
     const kernels = rec.take(); // the kernels since the previous step event: this step (and its batch's loading)
     seen.push({ step: e.step, ms: e.seconds * 1000, tokens: e.tokens, loss: e.loss });
-    if (e.step >= 2) last = { wall: e.seconds * 1000, kernels, tokens: e.tokens };
+    // the fastest step after the first (which compiles kernels and starts workers): a best-of, as the floor's
+    // per-shape GEMM times are (gemm-floor.mjs), so one noisy step on a shared machine does not decide the ratio
+    if (e.step >= 2 && (!last || e.seconds * 1000 < last.wall)) last = { step: e.step, wall: e.seconds * 1000, kernels, tokens: e.tokens };
   };
   rmSync(join(dir, 'runs'), { recursive: true, force: true });
   rec.take();
@@ -114,7 +117,7 @@ if (!existsSync(join(dir, 'cache-512'))) { // a failed cache-teacher leaves noth
 const rec = recordKernels();
 say('cache-teacher batch (warm-up, then timed)');
 const tb = await teacherBatch(rec);
-say(`train-from-cache steps (${steps}; step ${steps} is timed)`);
+say(`train-from-cache steps (${steps}; the fastest from step 2 on is timed)`);
 const ts = await trainStep(rec);
 rec.stop();
 say('our GEMM alone on every matmul shape of the two');
@@ -131,6 +134,7 @@ const meta = {
   cpus: `${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}`,
   'load average': os.loadavg().map((x) => x.toFixed(1)).join(' '),
   'train steps (ms)': ts.seen.map((s) => s.ms.toFixed(0)).join(', '),
+  'timed train step': ts.step,
   seconds: ((performance.now() - t0) / 1000).toFixed(0),
 };
 if (flag('json')) {
