@@ -140,13 +140,16 @@ function bankArray<A extends Uint16Array | Float32Array>(make: (buffer: SharedAr
   return { p, a };
 }
 
+const u16 = (b: SharedArrayBuffer, at: number, n: number): Uint16Array => new Uint16Array(b, at, n);
+const f32 = (b: SharedArrayBuffer, at: number, n: number): Float32Array => new Float32Array(b, at, n);
+
 /**
  * An array for `n` bfloat16 bit patterns in a weight bank (to fill, then hand to `bfloat16Tensor`: a loader reads
  * a weight straight into it, so it never has to move), or undefined where banks are off or unavailable.
  */
 export function bankBFloat16Array(n: number): Uint16Array | undefined {
   if (!bankTuning.on || typeof SharedArrayBuffer === 'undefined' || n === 0) return undefined;
-  return bankArray((b, at, len) => new Uint16Array(b, at, len), n, 2 * n)?.a;
+  return bankArray(u16, n, 2 * n)?.a;
 }
 
 /** A storage in a bank: the bank and the byte address of its element 0. Moves it there on first use; undefined where no bank can hold it. */
@@ -155,17 +158,11 @@ export function inBank(storage: Storage): { bank: Bank; at: number } | undefined
   if (!(src instanceof Uint16Array || src instanceof Float32Array)) return undefined;
   const known = placed.get(src);
   if (known) return known;
-  if (src instanceof Uint16Array) {
-    const m = bankArray((b, at, n) => new Uint16Array(b, at, n), src.length, src.byteLength);
-    if (!m) return undefined;
-    m.a.set(src);
-    (storage as { bf16?: Uint16Array }).bf16 = m.a;
-    return m.p;
-  }
-  const m = bankArray((b, at, n) => new Float32Array(b, at, n), src.length, src.byteLength);
+  const m = src instanceof Uint16Array ? bankArray(u16, src.length, src.byteLength) : bankArray(f32, src.length, src.byteLength);
   if (!m) return undefined;
+  if (m.a instanceof Uint16Array) (storage as { bf16?: Uint16Array }).bf16 = m.a;
+  else (storage as { data?: Float32Array }).data = m.a;
   m.a.set(src);
-  (storage as { data?: Float32Array }).data = m.a;
   return m.p;
 }
 

@@ -12,8 +12,8 @@ import { sizeOf, type Shape } from '../../shape.js';
 import type { FastContext } from './context.js';
 import type { Runtime } from './runtime.js';
 import { collapse, f32Data, jsKernel, wasmKernel, type WasmKernel } from './elementwise.js';
-import { STREAM_CHUNK } from './elementwise-stream.js';
-import { finishOutput, kernelOutput, outputBuffer, wasmAddress } from './buffers.js';
+import { STREAM_CHUNK, chunkedInputs } from './elementwise-stream.js';
+import { finishOutput, kernelOutput, outputBuffer } from './buffers.js';
 import { sumRows } from './reduce.js';
 
 let chunk = new Float32Array(0);
@@ -42,7 +42,7 @@ export function runProgramSum(ctx: FastContext, p: Program, shape: Shape, rows: 
     } catch {
       kernel = undefined; // the engine refused the module: the JavaScript loop
     }
-    const out = kernel && sumWasm(rt, kernel, src);
+    const out = kernel && sumWasm(rt, kernel, views, src);
     if (out) return out;
   }
   return sumJs(p, src);
@@ -85,34 +85,21 @@ function sumJs(p: Program, s: Source): Float32Array {
 }
 
 /**
- * The SIMD kernel into a chunk of scratch, then `sum_rows` over it. Inputs in wasm memory are read in place, the others copied in a chunk at a time (a broadcast
- * scalar once). Undefined when scratch runs out.
+ * The SIMD kernel into a chunk of scratch, then `sum_rows` over it; its inputs as the streamed elementwise kernels
+ * take them (elementwise-stream.ts chunkedInputs). Undefined when scratch runs out.
  */
-function sumWasm(rt: Runtime, kernel: WasmKernel, s: Source): Float32Array | undefined {
+function sumWasm(rt: Runtime, kernel: WasmKernel, views: readonly View[], s: Source): Float32Array | undefined {
   rt.reset();
-  const at = s.datas.map((d) => wasmAddress(d));
-  const copied = s.datas.map((_, k) => (at[k] === undefined ? rt.alloc(s.step[k] === 0 ? 1 : STREAM_CHUNK) : -1));
+  const inputs = chunkedInputs(rt, views, s.step);
   const buf = rt.alloc(STREAM_CHUNK);
   const o = kernelOutput(rt, s.rows);
-  if (!o || buf < 0 || copied.some((c, k) => at[k] === undefined && c < 0)) return undefined;
-  const f32 = rt.f32;
-  s.datas.forEach((d, k) => {
-    if (at[k] === undefined && s.step[k] === 0) f32[copied[k] >> 2] = d[s.offsets[k]];
-  });
+  if (!inputs || !o || buf < 0) return undefined;
   const sumRowsWasm = rt.kernels.fns.sum_rows;
   const args: number[] = [];
   forPieces(s, (j0, len, row0, nRows) => {
     args.length = 0;
     args.push(buf, 1, len);
-    s.datas.forEach((d, k) => {
-      const from = s.offsets[k] + s.step[k] * j0;
-      if (at[k] !== undefined) args.push(at[k]! + 4 * from, 0);
-      else if (s.step[k] === 0) args.push(copied[k], 0);
-      else {
-        f32.set(d.subarray(from, from + len), copied[k] >> 2);
-        args.push(copied[k], 0);
-      }
-    });
+    inputs.push(args, j0, len);
     kernel.fn(...args);
     sumRowsWasm(buf, o.at + 4 * row0, nRows, s.R);
   });
