@@ -115,7 +115,7 @@ export async function evaluate(...tensors: Tensor[]): Promise<void> {
       const group = plan?.groups.get(t);
       const began = profiling() ? performance.now() : 0;
       if (group) {
-        // a sum group writes one float (its root's values are never stored): nothing to donate
+        // a sum group writes its row sums (its root's values are never stored): nothing of the root's size to donate
         const into = group.sum ? undefined : donatedOutput(group);
         const { views, done } = decodeInputs(backend, undefined, group.externals.map(viewOf));
         let storage;
